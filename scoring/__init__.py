@@ -1,0 +1,1 @@
+"""Data scorers (heuristic, model-based, LLM-as-judge) that profile datasets."""
