@@ -1,0 +1,1 @@
+"""Test stand-ins shared by several parts (loopback servers)."""
