@@ -26,6 +26,7 @@ from oda.output import console
 
 # Modules that define ``register(app: typer.Typer) -> None``. Each must import its heavy dependencies lazily.
 COMMAND_MODULES = (
+    "lineage.acquisition.cli",
     "lineage.cli",
     "graph_store.cli",
     "review_ui.cli",
