@@ -1,0 +1,651 @@
+"""The store logic both backends share, written once over two primitives: a read and a write transaction.
+
+A backend supplies ``_read(query, params)`` and ``_write(work)``; ``work`` receives a transaction whose ``run``
+executes one statement and is called again on a transient failure (Neo4j's managed transactions), so it must not
+touch outside state. All statements come from ``graph_store.queries``.
+
+Algorithms:
+
+- **Protected upserts.** Each batch reads the stored edges it touches, skips those a human decided (approved,
+  rejected, edited), merges the rest field by field (fields the caller left unset keep stored values) and writes
+  them with one ``UNWIND`` statement, in one transaction.
+- **Contamination** is a level-BFS downstream from the benchmark: one batched query per depth returns the edges
+  into the current frontier; the client keeps the first parent it sees for each dataset. BFS order makes that
+  parent a shortest witness, each dataset is visited once, so cycles end and the cost is linear in the edges
+  walked, never in the number of paths.
+- **Trees** (upstream/downstream) are the same level-BFS bounded by depth.
+"""
+
+from __future__ import annotations
+
+import abc
+import json
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Protocol, TypeVar
+
+from pydantic import BaseModel, ValidationError
+
+from graph_store import queries as q
+from graph_store.base import GraphStore
+from graph_store.models import (
+    HUMAN_STATUSES,
+    AuditEntry,
+    BenchResult,
+    ContaminationHit,
+    Edge,
+    EdgeStatus,
+    Node,
+    Relationship,
+    ScoreProfile,
+    SourceKind,
+    Subgraph,
+    UpsertReport,
+    utcnow,
+    validate_node_id,
+)
+from oda.errors import ConflictError, InputError, StoreError, UnknownEdgeError
+
+T = TypeVar("T")
+
+DECISION_ACTIONS = ("approve", "reject", "edit", "repoint", "undo")
+# Edge fields a decision may change, and so the fields an undo restores.
+DECISION_FIELDS = ("status", "relationship", "note")
+
+
+@dataclass
+class Result:
+    """Rows of one statement, positional, with their column names."""
+
+    columns: list[str]
+    rows: list[list[Any]] = field(default_factory=list)
+
+    def dicts(self) -> list[dict[str, Any]]:
+        return [dict(zip(self.columns, row, strict=False)) for row in self.rows]
+
+
+class Tx(Protocol):
+    """One open transaction."""
+
+    def run(self, query: str, params: dict[str, Any]) -> Result: ...
+
+
+def _chunks(items: Sequence[T], size: int) -> Iterator[Sequence[T]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+# --- conversions between models and stored rows --------------------------------------------------------------
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
+def node_row(node: Node) -> dict[str, Any]:
+    """A node as an upsert row: fields the caller never set are null, so they keep the stored value."""
+    row: dict[str, Any] = {}
+    for name in q.NODE_COLUMNS:
+        value = getattr(node, name) if (name == "id" or name in node.model_fields_set) else None
+        row[name] = _iso(value) if isinstance(value, datetime) else value
+    row["default_on_hub"] = not node.id.startswith("ext:")
+    row["default_is_benchmark"] = False
+    row["default_domains"] = []
+    return row
+
+
+def node_from_row(row: Mapping[str, Any]) -> Node:
+    data = {k: v for k, v in row.items() if v is not None and k in q.NODE_COLUMNS}
+    return Node.model_validate(data)
+
+
+def edge_row(edge: Edge) -> dict[str, Any]:
+    """All fields of an edge as stored (enums as values, datetimes ISO, components as JSON)."""
+    data = edge.model_dump(mode="json")
+    data["components"] = json.dumps(data["components"], sort_keys=True) if data["components"] is not None else None
+    return {"target": edge.target, "source": edge.source, **{k: data[k] for k in q.EDGE_COLUMNS}}
+
+
+def edge_from_row(row: Mapping[str, Any]) -> Edge:
+    data = {k: v for k, v in row.items() if v is not None}
+    if isinstance(data.get("components"), str):
+        data["components"] = json.loads(data["components"])
+    return Edge.model_validate(data)
+
+
+def _coerce(model: type[T], item: Any) -> T:
+    if isinstance(item, model):
+        return item
+    if isinstance(item, Mapping):
+        return model.model_validate(item)  # type: ignore[attr-defined, no-any-return]
+    raise TypeError(f"expected {model.__name__} or a mapping, got {type(item).__name__}")
+
+
+def _validate_all(model: type[T], items: Iterable[Any], report: UpsertReport) -> list[T]:
+    valid: list[T] = []
+    for index, item in enumerate(items):
+        try:
+            valid.append(_coerce(model, item))
+        except (ValidationError, TypeError, ValueError) as exc:
+            label = item.get("id") or f"{item.get('target')} <- {item.get('source')}" if isinstance(item, Mapping) else ""
+            report.rejected.append(f"item {index} {label}: {_short_error(exc)}".replace("  ", " "))
+    return valid
+
+
+def _short_error(exc: Exception) -> str:
+    if isinstance(exc, ValidationError):
+        return "; ".join(f"{'.'.join(str(p) for p in err['loc']) or 'value'}: {err['msg']}" for err in exc.errors())
+    return str(exc)
+
+
+# --- the shared store ------------------------------------------------------------------------------------------
+
+
+class CypherGraphStore(GraphStore):
+    """``GraphStore`` over a Cypher engine; subclasses provide the transport."""
+
+    dialect: q.Dialect
+    batch_size: int = 5000
+    bfs_batch_size: int = 20000
+
+    # --- primitives -------------------------------------------------------------------------------------------
+    @abc.abstractmethod
+    def _read(self, query: str, params: dict[str, Any]) -> Result:
+        """Run one read statement."""
+
+    @abc.abstractmethod
+    def _write(self, work: Callable[[Tx], T]) -> T:
+        """Run ``work`` in one write transaction; roll back if it raises."""
+
+    @abc.abstractmethod
+    def _next_audit_seq(self, tx: Tx) -> int:
+        """The next audit sequence number, allocated inside ``tx``."""
+
+    def _lock_edge(self, tx: Tx, target: str, source: str) -> None:
+        """Take a write lock on one edge before reading it in a decision (no-op where writers are serialized)."""
+
+    def _read_q(self, built: q.Query) -> Result:
+        return self._read(built[0], built[1])
+
+    # --- writes -----------------------------------------------------------------------------------------------
+    def upsert_nodes(self, nodes: Iterable[Node | Mapping[str, Any]]) -> UpsertReport:
+        """MERGE nodes by id. Fields the caller set overwrite stored ones; unset or null fields keep them.
+
+        Items may be ``Node`` objects or mappings; invalid mappings are listed in ``rejected``.
+        """
+        report = UpsertReport()
+        merged: dict[str, dict[str, Any]] = {}
+        for node in _validate_all(Node, nodes, report):
+            row = node_row(node)
+            if node.id in merged:
+                previous = merged[node.id]
+                row = {k: (v if v is not None else previous.get(k)) for k, v in row.items()}
+            merged[node.id] = row
+        rows = list(merged.values())
+        for batch in _chunks(rows, self.batch_size):
+            created, updated = self._write(lambda tx, b=batch: self._upsert_nodes_tx(tx, list(b)))
+            report.created += created
+            report.updated += updated
+        return report
+
+    def _upsert_nodes_tx(self, tx: Tx, rows: list[dict[str, Any]]) -> tuple[int, int]:
+        existing = {r[0] for r in tx.run(*q.get_nodes(self.dialect, [r["id"] for r in rows])).rows}
+        tx.run(*q.upsert_nodes(self.dialect, rows))
+        return len(rows) - len(existing), len(existing)
+
+    def upsert_edges(self, edges: Iterable[Edge | Mapping[str, Any]]) -> UpsertReport:
+        """MERGE edges by (target, source), creating missing endpoint nodes.
+
+        A stored edge whose status is approved, rejected or edited is never changed (counted in ``protected``).
+        Otherwise fields the caller set overwrite stored ones; a status change bumps ``version``.
+        """
+        report = UpsertReport()
+        merged: dict[tuple[str, str], Edge] = {}
+        for edge in _validate_all(Edge, edges, report):
+            merged[edge.key] = edge
+        items = list(merged.values())
+        for batch in _chunks(items, self.batch_size):
+            created, updated, protected = self._write(lambda tx, b=batch: self._upsert_edges_tx(tx, list(b)))
+            report.created += created
+            report.updated += updated
+            report.protected += protected
+        return report
+
+    def _upsert_edges_tx(self, tx: Tx, batch: list[Edge]) -> tuple[int, int, int]:
+        keys = [{"target": e.target, "source": e.source} for e in batch]
+        stored = {(r["target"], r["source"]): r for r in tx.run(*q.edges_by_keys(self.dialect, keys)).dicts()}
+        rows: list[dict[str, Any]] = []
+        created = updated = protected = 0
+        now = utcnow().isoformat()
+        for edge in batch:
+            incoming = edge_row(edge)
+            old = stored.get(edge.key)
+            if old is None:
+                if incoming["updated_at"] is None:
+                    incoming["updated_at"] = now
+                rows.append(incoming)
+                created += 1
+                continue
+            if old.get("status") in HUMAN_STATUSES:
+                protected += 1
+                continue
+            row = dict(old)
+            for name in q.EDGE_COLUMNS:
+                if name in edge.model_fields_set and incoming[name] is not None:
+                    row[name] = incoming[name]
+            old_version = old.get("version") or 0
+            row["version"] = old_version + (1 if row["status"] != old.get("status") else 0)
+            row["updated_at"] = incoming["updated_at"] if "updated_at" in edge.model_fields_set else now
+            rows.append(row)
+            updated += 1
+        if rows:
+            self._ensure_endpoints(tx, rows)
+            tx.run(*q.upsert_edges(self.dialect, rows))
+        return created, updated, protected
+
+    def _ensure_endpoints(self, tx: Tx, rows: list[dict[str, Any]]) -> None:
+        ids = sorted({r["target"] for r in rows} | {r["source"] for r in rows})
+        endpoint_rows = [{"id": i, "on_hub": not i.startswith("ext:")} for i in ids]
+        tx.run(*q.ensure_nodes(self.dialect, endpoint_rows))
+
+    def attach_scores(self, profiles: Iterable[ScoreProfile | Mapping[str, Any]]) -> int:
+        """Store score profiles, replacing any earlier profile for the same (dataset, scorer, axis)."""
+        rows = []
+        for profile in (_coerce(ScoreProfile, p) for p in profiles):
+            validate_node_id(profile.dataset)
+            rows.append(
+                {
+                    "key": json.dumps([profile.dataset, profile.scorer, profile.axis]),
+                    "dataset": profile.dataset,
+                    "scorer": profile.scorer,
+                    "axis": profile.axis,
+                    "family": profile.family,
+                    "mean": profile.mean,
+                    "n": profile.n,
+                    "data": profile.model_dump_json(),
+                }
+            )
+        return self._write_records("ScoreProfile", "HAS_SCORE", rows)
+
+    def attach_results(self, results: Iterable[BenchResult | Mapping[str, Any]]) -> int:
+        """Store benchmark results, replacing any earlier one for the same (dataset, base_model, benchmark)."""
+        rows = []
+        for result in (_coerce(BenchResult, r) for r in results):
+            validate_node_id(result.dataset)
+            rows.append(
+                {
+                    "key": json.dumps([result.dataset, result.base_model, result.benchmark]),
+                    "dataset": result.dataset,
+                    "base_model": result.base_model,
+                    "benchmark": result.benchmark,
+                    "score": result.score,
+                    "delta": result.delta,
+                    "data": result.model_dump_json(),
+                }
+            )
+        return self._write_records("BenchResult", "HAS_RESULT", rows)
+
+    def _write_records(self, label: str, rel: str, rows: list[dict[str, Any]]) -> int:
+        unique = list({r["key"]: r for r in rows}.values())
+
+        def work(tx: Tx, batch: list[dict[str, Any]]) -> None:
+            self._ensure_endpoints(tx, [{"target": r["dataset"], "source": r["dataset"]} for r in batch])
+            tx.run(*q.upsert_records(self.dialect, label, rel, batch))
+
+        for batch in _chunks(unique, self.batch_size):
+            self._write(lambda tx, b=batch: work(tx, list(b)))
+        return len(unique)
+
+    # --- decisions --------------------------------------------------------------------------------------------
+    def decide(
+        self,
+        target: str,
+        source: str,
+        action: str,
+        *,
+        reviewer: str,
+        reason: str | None = None,
+        relationship: Relationship | str | None = None,
+        new_source: str | None = None,
+        note: str | None = None,
+        expected_version: int | None = None,
+    ) -> AuditEntry:
+        """Apply a human decision to one edge and append it to the audit log (see ``GraphStore.decide``)."""
+        if action not in DECISION_ACTIONS:
+            raise InputError(f"unknown action {action!r}; expected one of: {', '.join(DECISION_ACTIONS)}")
+        if not reviewer or not str(reviewer).strip():
+            raise InputError("a decision needs a reviewer")
+        try:
+            validate_node_id(target)
+            validate_node_id(source)
+            parsed_rel = Relationship.parse(relationship) if relationship is not None else None
+            if new_source is not None:
+                validate_node_id(new_source)
+        except ValueError as exc:
+            raise InputError(str(exc)) from exc
+        if action == "edit" and parsed_rel is None and note is None:
+            raise InputError("edit needs a relationship and/or a note")
+        if action == "repoint":
+            if new_source is None:
+                raise InputError("repoint needs new_source")
+            if new_source in (source, target):
+                raise InputError(f"cannot repoint {target} <- {source} to {new_source}")
+        return self._write(
+            lambda tx: self._decide_tx(
+                tx, target, source, action, reviewer, reason, parsed_rel, new_source, note, expected_version
+            )
+        )
+
+    def _decide_tx(
+        self,
+        tx: Tx,
+        target: str,
+        source: str,
+        action: str,
+        reviewer: str,
+        reason: str | None,
+        relationship: Relationship | None,
+        new_source: str | None,
+        note: str | None,
+        expected_version: int | None,
+    ) -> AuditEntry:
+        self._lock_edge(tx, target, source)
+        found = tx.run(*q.edges_by_keys(self.dialect, [{"target": target, "source": source}])).dicts()
+        if not found:
+            raise UnknownEdgeError(f"no edge {target} <- {source}")
+        row = found[0]
+        version = row.get("version") or 0
+        if expected_version is not None and expected_version != version:
+            raise ConflictError(
+                f"edge {target} <- {source} is at version {version}, not {expected_version}: "
+                "someone else decided it meanwhile; reload and try again"
+            )
+        previous = {k: row.get(k) for k in DECISION_FIELDS}
+        new: dict[str, Any] = {}
+        writes: list[dict[str, Any]] = []
+        now = utcnow().isoformat()
+        if action == "approve":
+            new = {"status": EdgeStatus.APPROVED.value}
+            if note is not None:
+                new["note"] = note
+        elif action == "reject":
+            new = {"status": EdgeStatus.REJECTED.value, "note": note if note is not None else reason}
+        elif action == "edit":
+            new = {"status": EdgeStatus.EDITED.value}
+            if relationship is not None:
+                new["relationship"] = relationship.value
+            if note is not None:
+                new["note"] = note
+        elif action == "repoint":
+            assert new_source is not None
+            new = {"status": EdgeStatus.REJECTED.value, "note": reason or f"repointed to {new_source}"}
+            existing_new = tx.run(*q.edges_by_keys(self.dialect, [{"target": target, "source": new_source}])).dicts()
+            replacement = dict(existing_new[0]) if existing_new else dict(row)
+            previous["repoint"] = {
+                "source": new_source,
+                "existed": bool(existing_new),
+                **({k: existing_new[0].get(k) for k in DECISION_FIELDS} if existing_new else {}),
+            }
+            replacement.update(
+                {
+                    "target": target,
+                    "source": new_source,
+                    "status": EdgeStatus.EDITED.value,
+                    "relationship": relationship.value if relationship is not None else row["relationship"],
+                    "evidence": row.get("evidence"),
+                    "evidence_url": row.get("evidence_url"),
+                    "source_kind": row.get("source_kind") or SourceKind.HUMAN.value,
+                    "extractor": "human",
+                    "note": note,
+                    "version": ((existing_new[0].get("version") or 0) + 1) if existing_new else 1,
+                    "updated_at": now,
+                }
+            )
+            writes.append(replacement)
+            new["repointed_to"] = new_source
+        elif action == "undo":
+            undone = self._last_undoable(tx, target, source, reviewer)
+            restore = {k: v for k, v in undone.previous.items() if k in DECISION_FIELDS}
+            new = {**restore, "undone_seq": undone.seq}
+            repoint = undone.previous.get("repoint")
+            if isinstance(repoint, dict):
+                if repoint.get("existed"):
+                    restored = tx.run(
+                        *q.edges_by_keys(self.dialect, [{"target": target, "source": repoint["source"]}])
+                    ).dicts()
+                    if restored:
+                        back = dict(restored[0])
+                        back.update({k: repoint.get(k) for k in DECISION_FIELDS})
+                        back["version"] = (back.get("version") or 0) + 1
+                        back["updated_at"] = now
+                        writes.append(back)
+                else:
+                    tx.run(*q.delete_edge(self.dialect, target, repoint["source"]))
+        updated = dict(row)
+        updated.update({k: v for k, v in new.items() if k in DECISION_FIELDS})
+        updated["version"] = version + 1
+        updated["updated_at"] = now
+        writes.insert(0, updated)
+        self._ensure_endpoints(tx, writes)
+        tx.run(*q.upsert_edges(self.dialect, writes))
+        entry = AuditEntry(
+            seq=self._next_audit_seq(tx),
+            target=target,
+            source=source,
+            action=action,
+            reviewer=reviewer,
+            previous=previous,
+            new=new,
+            reason=reason,
+        )
+        tx.run(*q.insert_audit(self.dialect, _audit_row(entry)))
+        return entry
+
+    def _last_undoable(self, tx: Tx, target: str, source: str, reviewer: str) -> AuditEntry:
+        entries = [
+            _audit_from_row(r)
+            for r in tx.run(*q.list_audit(self.dialect, target=target, source=source)).dicts()
+        ]
+        undone = {e.new.get("undone_seq") for e in entries if e.action == "undo"}
+        for entry in reversed(entries):
+            if entry.reviewer == reviewer and entry.action != "undo" and entry.seq not in undone:
+                return entry
+        raise StoreError(f"{reviewer} has no decision on {target} <- {source} left to undo")
+
+    # --- reads ------------------------------------------------------------------------------------------------
+    def get_node(self, node_id: str) -> Node | None:
+        """The node with this id, or None."""
+        rows = self._read_q(q.get_nodes(self.dialect, [node_id])).dicts()
+        return node_from_row(rows[0]) if rows else None
+
+    def get_nodes(self, ids: Sequence[str]) -> list[Node]:
+        """The stored nodes among ``ids`` (in batches)."""
+        found: list[Node] = []
+        for batch in _chunks(list(ids), self.bfs_batch_size):
+            found.extend(node_from_row(r) for r in self._read_q(q.get_nodes(self.dialect, batch)).dicts())
+        return found
+
+    def get_edge(self, target: str, source: str) -> Edge | None:
+        """The edge ``target <- source``, or None."""
+        rows = self._read_q(q.edges_by_keys(self.dialect, [{"target": target, "source": source}])).dicts()
+        return edge_from_row(rows[0]) if rows else None
+
+    def nodes(self) -> list[Node]:
+        """Every node, ordered by id."""
+        return [node_from_row(r) for r in self._read_q(q.get_nodes(self.dialect)).dicts()]
+
+    def edges(
+        self,
+        *,
+        status: EdgeStatus | Sequence[EdgeStatus] | None = None,
+        target: str | None = None,
+        source: str | None = None,
+    ) -> list[Edge]:
+        """Edges, optionally by status (one or several) and endpoint, ordered by (target, source)."""
+        statuses = _status_values(status)
+        built = q.list_edges(self.dialect, statuses=statuses, target=target, source=source)
+        return [edge_from_row(r) for r in self._read_q(built).dicts()]
+
+    def flagged(self) -> list[Edge]:
+        """Edges with status ``flagged``, lowest confidence first."""
+        built = q.list_edges(self.dialect, statuses=[EdgeStatus.FLAGGED.value], order_by_confidence=True)
+        return [edge_from_row(r) for r in self._read_q(built).dicts()]
+
+    def counts(self) -> dict[str, int]:
+        """``{"nodes": …, "edges": …}``."""
+        row = self._read_q(q.count_graph(self.dialect)).dicts()[0]
+        return {"nodes": int(row["nodes"]), "edges": int(row["edges"])}
+
+    def edge_pairs(self, *, include_rejected: bool = False) -> list[tuple[str, str]]:
+        """``(target, source)`` of every edge (rejected ones only when asked)."""
+        rows = self._read_q(q.all_edge_pairs(self.dialect, include_rejected=include_rejected)).rows
+        return [(r[0], r[1]) for r in rows]
+
+    def contamination(
+        self,
+        benchmark: str,
+        *,
+        min_confidence: float = 0.0,
+        statuses: Sequence[EdgeStatus] | None = None,
+        split: str | None = None,
+    ) -> list[ContaminationHit]:
+        """Every dataset from which ``benchmark`` is reachable upstream, with one shortest witness path.
+
+        Only edges with confidence ≥ ``min_confidence`` are walked; rejected edges never are. ``statuses``
+        restricts the edges walked, ``split`` keeps edges whose split is that value or unknown. A hit's
+        ``min_confidence`` is the lowest confidence on its witness path. An unknown benchmark has no hits.
+        Hits are ordered by hops, then dataset id.
+        """
+        if not 0.0 <= min_confidence <= 1.0:
+            raise InputError(f"min_confidence must be in [0, 1], got {min_confidence}")
+        bench_nodes = self.get_nodes([benchmark])
+        if not bench_nodes:
+            return []
+        status_values = _status_values(statuses)
+        parent: dict[str, str] = {}
+        hops: dict[str, int] = {benchmark: 0}
+        weakest: dict[str, float] = {benchmark: 1.0}
+        frontier = [benchmark]
+        depth = 0
+        while frontier:
+            depth += 1
+            next_frontier: list[str] = []
+            for batch in _chunks(frontier, self.bfs_batch_size):
+                built = q.children_of(
+                    self.dialect, batch, min_confidence=min_confidence, statuses=status_values, split=split
+                )
+                for child, pid, confidence in self._read_q(built).rows:
+                    if child in hops:
+                        continue
+                    parent[child] = pid
+                    hops[child] = depth
+                    weakest[child] = min(weakest[pid], float(confidence))
+                    next_frontier.append(child)
+            frontier = next_frontier
+        names = [benchmark] + ([bench_nodes[0].name] if bench_nodes[0].name else [])
+        scores = {r[0]: r[1] for r in self._read_q(q.results_for_benchmark(self.dialect, names)).rows}
+        hits = []
+        for dataset in sorted(parent, key=lambda d: (hops[d], d)):
+            path = [dataset]
+            while path[-1] != benchmark:
+                path.append(parent[path[-1]])
+            hits.append(
+                ContaminationHit(
+                    dataset=dataset,
+                    path=path,
+                    min_confidence=weakest[dataset],
+                    hops=hops[dataset],
+                    benchmark_score=scores.get(dataset),
+                )
+            )
+        return hits
+
+    def upstream(self, dataset: str, depth: int = 6, *, include_rejected: bool = False) -> Subgraph:
+        """The sources of ``dataset`` up to ``depth`` edges away, with the edges walked."""
+        return self._tree(dataset, depth, upstream=True, include_rejected=include_rejected)
+
+    def downstream(self, dataset: str, depth: int = 6, *, include_rejected: bool = False) -> Subgraph:
+        """The datasets derived from ``dataset`` up to ``depth`` edges away, with the edges walked."""
+        return self._tree(dataset, depth, upstream=False, include_rejected=include_rejected)
+
+    def _tree(self, root: str, depth: int, *, upstream: bool, include_rejected: bool) -> Subgraph:
+        if depth < 0:
+            raise InputError(f"depth must be ≥ 0, got {depth}")
+        if not self.get_nodes([root]):
+            return Subgraph(root=root, nodes=[], edges=[])
+        seen = {root}
+        frontier = [root]
+        edges: dict[tuple[str, str], Edge] = {}
+        for _ in range(depth):
+            if not frontier:
+                break
+            next_frontier: list[str] = []
+            for batch in _chunks(frontier, self.bfs_batch_size):
+                builder = q.parents_of if upstream else q.children_edges_of
+                for row in self._read_q(builder(self.dialect, batch, include_rejected=include_rejected)).dicts():
+                    edge = edge_from_row(row)
+                    edges[edge.key] = edge
+                    other = edge.source if upstream else edge.target
+                    if other not in seen:
+                        seen.add(other)
+                        next_frontier.append(other)
+            frontier = next_frontier
+        nodes = sorted(self.get_nodes(sorted(seen)), key=lambda n: n.id)
+        return Subgraph(root=root, nodes=nodes, edges=sorted(edges.values(), key=lambda e: e.key))
+
+    def stats(self) -> dict[str, Any]:
+        """Landscape figures (paper §3.2.2), computed by ``graph_store.stats.landscape``."""
+        from graph_store.stats import landscape
+
+        return landscape(self.nodes(), self.edge_pairs())
+
+    def audit_log(self, *, target: str | None = None, source: str | None = None) -> list[AuditEntry]:
+        """Audit entries, oldest first (by ``seq``)."""
+        return [_audit_from_row(r) for r in self._read_q(q.list_audit(self.dialect, target=target, source=source)).dicts()]
+
+    def scores(self, dataset: str | None = None) -> list[ScoreProfile]:
+        """Score profiles, all or of one dataset."""
+        return _records(self._read_q(q.list_records(self.dialect, "ScoreProfile", dataset)), ScoreProfile)
+
+    def results(self, dataset: str | None = None) -> list[BenchResult]:
+        """Benchmark results, all or of one dataset."""
+        return _records(self._read_q(q.list_records(self.dialect, "BenchResult", dataset)), BenchResult)
+
+
+def _status_values(status: EdgeStatus | str | Sequence[EdgeStatus | str] | None) -> list[str] | None:
+    if status is None:
+        return None
+    items = [status] if isinstance(status, str) else list(status)
+    try:
+        return [EdgeStatus(s).value for s in items]
+    except ValueError as exc:
+        raise InputError(f"{exc}; expected one of: {', '.join(s.value for s in EdgeStatus)}") from exc
+
+
+M = TypeVar("M", bound=BaseModel)
+
+
+def _records(result: Result, model: type[M]) -> list[M]:
+    return [model.model_validate_json(row[0]) for row in result.rows]
+
+
+def _audit_row(entry: AuditEntry) -> dict[str, Any]:
+    return {
+        "seq": entry.seq,
+        "target": entry.target,
+        "source": entry.source,
+        "action": entry.action,
+        "reviewer": entry.reviewer,
+        "at": entry.at.isoformat(),
+        "previous": json.dumps(entry.previous, sort_keys=True, default=str),
+        "new": json.dumps(entry.new, sort_keys=True, default=str),
+        "reason": entry.reason,
+    }
+
+
+def _audit_from_row(row: Mapping[str, Any]) -> AuditEntry:
+    data = {k: v for k, v in row.items() if v is not None}
+    data["previous"] = json.loads(data.get("previous") or "{}")
+    data["new"] = json.loads(data.get("new") or "{}")
+    return AuditEntry.model_validate(data)

@@ -1,0 +1,141 @@
+"""The embedded default store: ladybug (the maintained fork of Kùzu), on disk, no server.
+
+Concurrency: ladybug lets one process open a database for writing at a time, so the review web server and a CLI
+command cannot both hold the same store open; open it from one process and let others read exports, or run Neo4j
+for several processes. Within one process the store is thread-safe: one lock serializes every statement, and each
+write batch is one transaction, so a crash mid-batch leaves the last committed state (ladybug's WAL replays or
+discards it on the next open).
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any, TypeVar
+
+from graph_store import queries as q
+from graph_store.cypher_store import CypherGraphStore, Result, Tx
+from graph_store.readonly import check_read_only
+from oda.errors import InputError, ReadOnlyError, StoreError
+
+T = TypeVar("T")
+
+DEFAULT_BUFFER_POOL = 512 * 1024 * 1024
+
+
+class _LadybugTx:
+    def __init__(self, conn: Any) -> None:
+        self._conn = conn
+
+    def run(self, query: str, params: dict[str, Any]) -> Result:
+        return _execute(self._conn, query, params)
+
+
+def _execute(conn: Any, query: str, params: Mapping[str, Any] | None) -> Result:
+    try:
+        result = conn.execute(query, dict(params or {}))
+    except RuntimeError as exc:
+        raise StoreError(f"embedded store: {exc}") from exc
+    if isinstance(result, list):  # several statements: keep the last result
+        result = result[-1]
+    columns = result.get_column_names()
+    rows = result.get_all()
+    result.close()
+    return Result(columns, rows)
+
+
+def _rollback(conn: Any) -> None:
+    """Roll back the open transaction; ladybug has already done so when a statement in it failed."""
+    try:
+        conn.execute("ROLLBACK")
+    except RuntimeError as exc:
+        if "no active transaction" not in str(exc).lower():
+            raise StoreError(f"embedded store: rollback failed: {exc}") from exc
+
+
+class EmbeddedStore(CypherGraphStore):
+    """``GraphStore`` on an on-disk ladybug database at ``path`` (a file; its parent folder is created)."""
+
+    dialect: q.Dialect = "ladybug"
+
+    def __init__(self, path: str | os.PathLike[str], *, buffer_pool_size: int | None = None) -> None:
+        import ladybug
+
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        if self.path.is_dir():
+            raise InputError(f"{self.path} is a folder; the embedded store is a file (try {self.path}/graph)")
+        pool = buffer_pool_size or int(os.environ.get("ODA_STORE_BUFFER_POOL", DEFAULT_BUFFER_POOL))
+        try:
+            self._db = ladybug.Database(str(self.path), buffer_pool_size=pool)
+        except RuntimeError as exc:
+            message = str(exc)
+            if "lock" in message.lower():
+                raise StoreError(
+                    f"{self.path} is open in another process; the embedded store allows one process at a time "
+                    "(stop the other one, or use a Neo4j store for several processes)"
+                ) from exc
+            raise StoreError(f"cannot open embedded store {self.path}: {message}") from exc
+        self._conn = ladybug.Connection(self._db)
+        self._lock = threading.RLock()
+        self._closed = False
+        with self._lock:
+            for statement in q.schema(self.dialect):
+                _execute(self._conn, statement, {})
+
+    def __repr__(self) -> str:
+        return f"EmbeddedStore({str(self.path)!r})"
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise StoreError("the store is closed")
+
+    def _read(self, query: str, params: dict[str, Any]) -> Result:
+        with self._lock:
+            self._check_open()
+            return _execute(self._conn, query, params)
+
+    def _write(self, work: Callable[[Tx], T]) -> T:
+        with self._lock:
+            self._check_open()
+            _execute(self._conn, "BEGIN TRANSACTION", {})
+            try:
+                value = work(_LadybugTx(self._conn))
+            except BaseException:
+                _rollback(self._conn)
+                raise
+            _execute(self._conn, "COMMIT", {})
+            return value
+
+    def _next_audit_seq(self, tx: Tx) -> int:
+        rows = tx.run(*q.max_audit_seq(self.dialect)).rows
+        current = rows[0][0] if rows and rows[0][0] is not None else 0
+        return int(current) + 1
+
+    def cypher(self, query: str, params: Mapping[str, Any] | None = None) -> list[dict[str, Any]]:
+        """Run user Cypher read-only: a keyword check, then a transaction that is always rolled back."""
+        checked = check_read_only(query)
+        with self._lock:
+            self._check_open()
+            _execute(self._conn, "BEGIN TRANSACTION", {})
+            try:
+                result = _execute(self._conn, checked, dict(params or {}))
+            except StoreError as exc:
+                raise StoreError(str(exc).replace("embedded store: ", "query failed: ")) from exc
+            finally:
+                _rollback(self._conn)
+            return result.dicts()
+
+    def close(self) -> None:
+        """Close the connection and the database (idempotent)."""
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+            self._conn.close()
+            self._db.close()
+
+
+__all__ = ["EmbeddedStore", "ReadOnlyError"]

@@ -1,0 +1,184 @@
+"""The Neo4j store, through the official ``neo4j`` driver (Neo4j 5, or a Bolt server speaking its dialect).
+
+- The driver is injected (``Neo4jStore(driver)``) or built by ``Neo4jStore.connect(uri, auth=…)``; neither does
+  network I/O. Constraints and indexes are created on first use.
+- Writes are batched ``UNWIND $rows`` statements in managed transactions (``execute_write``), which the driver
+  retries on transient errors (deadlocks, leader changes). Reads use ``execute_read``.
+- A decision first takes a write lock on its edge (``SET r.version = r.version``), so concurrent reviewers are
+  serialized by the server; audit sequence numbers come from a counter node bumped in the same transaction.
+- User Cypher runs in a READ-mode session; the statement must pass the keyword check first, and a result whose
+  summary reports any update is rolled back and refused (for servers that don't enforce READ mode).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Mapping
+from typing import Any, TypeVar
+
+from graph_store import queries as q
+from graph_store.cypher_store import CypherGraphStore, Result, Tx
+from graph_store.readonly import check_read_only
+from graph_store.models import AuditEntry
+from oda.errors import ReadOnlyError, StoreError
+
+T = TypeVar("T")
+DECIDE_ATTEMPTS = 8
+
+
+class _Neo4jTx:
+    def __init__(self, tx: Any) -> None:
+        self._tx = tx
+
+    def run(self, query: str, params: dict[str, Any]) -> Result:
+        result = self._tx.run(query, params)
+        columns = list(result.keys())
+        rows = [list(record.values()) for record in result]
+        return Result(columns, rows)
+
+
+def _lock_edge_query() -> str:
+    return "MATCH (c:Dataset {id: $target})-[r:DERIVED_FROM]->(p:Dataset {id: $source}) SET r.version = r.version"
+
+
+class Neo4jStore(CypherGraphStore):
+    """``GraphStore`` on Neo4j through an injected ``neo4j.Driver``."""
+
+    dialect: q.Dialect = "neo4j"
+
+    def __init__(self, driver: Any, *, database: str | None = None, owns_driver: bool = False) -> None:
+        self._driver = driver
+        self.database = database
+        self._owns_driver = owns_driver
+        self._schema_ready = False
+        self._schema_lock = threading.Lock()
+
+    @classmethod
+    def connect(
+        cls,
+        uri: str,
+        *,
+        auth: tuple[str, str] | None = None,
+        database: str | None = None,
+        **driver_options: Any,
+    ) -> Neo4jStore:
+        """A store over a new driver for ``uri`` (closed with the store). Connects lazily, on first use."""
+        import neo4j
+
+        driver = neo4j.GraphDatabase.driver(uri, auth=auth, **driver_options)
+        return cls(driver, database=database, owns_driver=True)
+
+    def __repr__(self) -> str:
+        return f"Neo4jStore(database={self.database!r})"
+
+    # --- plumbing ---------------------------------------------------------------------------------------------
+    def _session(self, *, read: bool) -> Any:
+        import neo4j
+
+        mode = neo4j.READ_ACCESS if read else neo4j.WRITE_ACCESS
+        return self._driver.session(database=self.database, default_access_mode=mode)
+
+    def ensure_schema(self) -> None:
+        """Create constraints and indexes (idempotent; runs once per store object)."""
+        if self._schema_ready:
+            return
+        import neo4j.exceptions
+
+        with self._schema_lock:
+            if self._schema_ready:
+                return
+            with self._session(read=False) as session:
+                for statement in q.schema(self.dialect):
+                    try:
+                        session.run(statement).consume()
+                    except neo4j.exceptions.ServiceUnavailable as exc:
+                        raise StoreError(f"Neo4j is unreachable: {exc}") from exc
+                    except neo4j.exceptions.AuthError as exc:
+                        raise StoreError(f"Neo4j refused the credentials: {exc}") from exc
+                    except neo4j.exceptions.Neo4jError as exc:
+                        # Bolt servers other than Neo4j may not know every index form; constraints must work.
+                        if "CONSTRAINT" in statement:
+                            raise StoreError(f"cannot create {statement!r}: {exc}") from exc
+                # Create the audit counter up front, so concurrent first decisions never race to create it.
+                session.execute_write(lambda tx: tx.run(*q.init_audit_counter(self.dialect)).consume())
+            self._schema_ready = True
+
+    def _wrap(self, call: Callable[[], T]) -> T:
+        import neo4j.exceptions
+
+        self.ensure_schema()
+        try:
+            return call()
+        except neo4j.exceptions.ServiceUnavailable as exc:
+            raise StoreError(f"Neo4j is unreachable: {exc}") from exc
+        except neo4j.exceptions.Neo4jError as exc:
+            raise StoreError(f"Neo4j: {exc.message or exc}") from exc
+
+    def _read(self, query: str, params: dict[str, Any]) -> Result:
+        def call() -> Result:
+            with self._session(read=True) as session:
+                return session.execute_read(lambda tx: _Neo4jTx(tx).run(query, params))  # type: ignore[no-any-return]
+
+        return self._wrap(call)
+
+    def _write(self, work: Callable[[Tx], T]) -> T:
+        def call() -> T:
+            with self._session(read=False) as session:
+                return session.execute_write(lambda tx: work(_Neo4jTx(tx)))  # type: ignore[no-any-return]
+
+        return self._wrap(call)
+
+    def decide(self, target: str, source: str, action: str, **kwargs: Any) -> AuditEntry:
+        """``GraphStore.decide``, retried when a concurrent decision took the same audit sequence number.
+
+        Neo4j serializes the counter with a write lock, so this never triggers there; Bolt servers with
+        optimistic concurrency (ArcadeDB) report the clash as a uniqueness violation, after rolling back.
+        """
+        import neo4j.exceptions
+
+        for attempt in range(DECIDE_ATTEMPTS):
+            try:
+                return super().decide(target, source, action, **kwargs)
+            except StoreError as exc:
+                cause = exc.__cause__
+                clash = isinstance(cause, neo4j.exceptions.ConstraintError) or "duplicated key" in str(exc).lower()
+                if not clash or attempt == DECIDE_ATTEMPTS - 1:
+                    raise
+                time.sleep(0.01 * (attempt + 1))
+        raise AssertionError("unreachable")
+
+    def _lock_edge(self, tx: Tx, target: str, source: str) -> None:
+        tx.run(_lock_edge_query(), {"target": target, "source": source})
+
+    def _next_audit_seq(self, tx: Tx) -> int:
+        rows = tx.run(*q.next_audit_seq(self.dialect)).rows
+        if not rows:
+            raise StoreError("the audit counter is missing; was the database emptied without reopening the store?")
+        return int(rows[0][0])
+
+    # --- user Cypher ------------------------------------------------------------------------------------------
+    def cypher(self, query: str, params: Mapping[str, Any] | None = None) -> list[dict[str, Any]]:
+        """Run user Cypher read-only (keyword check, READ access mode, update counters checked)."""
+        checked = check_read_only(query)
+
+        def call() -> list[dict[str, Any]]:
+            with self._session(read=True) as session:
+                tx = session.begin_transaction()
+                try:
+                    result = tx.run(checked, dict(params or {}))
+                    rows = [record.data() for record in result]
+                    summary = result.consume()
+                    if summary.counters.contains_updates or summary.counters.contains_system_updates:
+                        raise ReadOnlyError("the query tried to write; it was rolled back")
+                    return rows
+                finally:
+                    tx.rollback()
+                    tx.close()
+
+        return self._wrap(call)
+
+    def close(self) -> None:
+        """Close the driver if this store created it."""
+        if self._owns_driver:
+            self._driver.close()

@@ -1,0 +1,378 @@
+"""Every Cypher statement the stores run, as pure builder functions.
+
+Each builder takes a ``dialect`` (``"ladybug"`` for the embedded engine, ``"neo4j"`` for Neo4j 5 and Bolt servers
+that speak its dialect) and returns a ``(query, params)`` pair. Ids and values always travel as parameters; nothing
+user-supplied is ever interpolated into a statement. Only fixed field names chosen by this module are.
+
+Where the dialects differ:
+
+- ladybug declares its tables up front (``schema``); Neo4j needs constraints and indexes instead.
+- ladybug infers the type of an ``UNWIND``ed map field from its values, so a field that is null in every row of a
+  batch comes out as ``STRING``; its builders ``CAST`` such fields to the column type. Neo4j has no ``CAST``.
+- Writes are batched as ``UNWIND $rows AS row``; the edge upsert is written ``MERGE (c) WITH c, row MERGE (p)
+  MERGE (c)-[r]->(p)``, which both engines plan well (a ``MATCH (c), (p)`` form is 60x slower on ladybug).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, Literal
+
+Dialect = Literal["ladybug", "neo4j"]
+Query = tuple[str, dict[str, Any]]
+
+# Node properties (models.Node) and their ladybug column types. Datetimes are stored as ISO-8601 strings.
+NODE_COLUMNS: dict[str, str] = {
+    "id": "STRING",
+    "name": "STRING",
+    "on_hub": "BOOL",
+    "created_at": "STRING",
+    "downloads": "INT64",
+    "domains": "STRING[]",
+    "is_benchmark": "BOOL",
+    "summary": "STRING",
+    "trace_status": "STRING",
+    "trace_note": "STRING",
+}
+
+# Edge properties (models.Edge minus target/source); ``components`` is a JSON string.
+EDGE_COLUMNS: dict[str, str] = {
+    "relationship": "STRING",
+    "confidence": "DOUBLE",
+    "evidence": "STRING",
+    "evidence_url": "STRING",
+    "source_kind": "STRING",
+    "extractor": "STRING",
+    "status": "STRING",
+    "split": "STRING",
+    "teacher": "STRING",
+    "components": "STRING",
+    "run_id": "STRING",
+    "note": "STRING",
+    "version": "INT64",
+    "updated_at": "STRING",
+}
+
+AUDIT_COLUMNS: dict[str, str] = {
+    "seq": "INT64",
+    "target": "STRING",
+    "source": "STRING",
+    "action": "STRING",
+    "reviewer": "STRING",
+    "at": "STRING",
+    "previous": "STRING",
+    "new": "STRING",
+    "reason": "STRING",
+}
+
+# Score profiles and bench results: key columns to filter on, plus the whole record as JSON in ``data``.
+SCORE_COLUMNS: dict[str, str] = {
+    "key": "STRING",
+    "dataset": "STRING",
+    "scorer": "STRING",
+    "axis": "STRING",
+    "family": "STRING",
+    "mean": "DOUBLE",
+    "n": "INT64",
+    "data": "STRING",
+}
+
+RESULT_COLUMNS: dict[str, str] = {
+    "key": "STRING",
+    "dataset": "STRING",
+    "base_model": "STRING",
+    "benchmark": "STRING",
+    "score": "DOUBLE",
+    "delta": "DOUBLE",
+    "data": "STRING",
+}
+
+
+def _typed(dialect: Dialect, expr: str, column_type: str) -> str:
+    return f"CAST({expr} AS {column_type})" if dialect == "ladybug" else expr
+
+
+def _columns_ddl(columns: dict[str, str], primary: str | None = None) -> str:
+    parts = []
+    for name, column_type in columns.items():
+        suffix = " PRIMARY KEY" if name == primary else ""
+        parts.append(f"{name} {column_type}{suffix}")
+    return ", ".join(parts)
+
+
+# --- schema -----------------------------------------------------------------------------------------------
+
+
+def schema(dialect: Dialect) -> list[str]:
+    """Statements that create the schema (idempotent: safe to run on every open)."""
+    if dialect == "ladybug":
+        return [
+            f"CREATE NODE TABLE IF NOT EXISTS Dataset({_columns_ddl(NODE_COLUMNS, 'id')})",
+            f"CREATE REL TABLE IF NOT EXISTS DERIVED_FROM(FROM Dataset TO Dataset, {_columns_ddl(EDGE_COLUMNS)})",
+            f"CREATE NODE TABLE IF NOT EXISTS AuditEntry({_columns_ddl(AUDIT_COLUMNS, 'seq')})",
+            f"CREATE NODE TABLE IF NOT EXISTS ScoreProfile({_columns_ddl(SCORE_COLUMNS, 'key')})",
+            f"CREATE NODE TABLE IF NOT EXISTS BenchResult({_columns_ddl(RESULT_COLUMNS, 'key')})",
+            "CREATE REL TABLE IF NOT EXISTS HAS_SCORE(FROM Dataset TO ScoreProfile)",
+            "CREATE REL TABLE IF NOT EXISTS HAS_RESULT(FROM Dataset TO BenchResult)",
+        ]
+    return [
+        "CREATE CONSTRAINT dataset_id IF NOT EXISTS FOR (n:Dataset) REQUIRE n.id IS UNIQUE",
+        "CREATE CONSTRAINT audit_seq IF NOT EXISTS FOR (a:AuditEntry) REQUIRE a.seq IS UNIQUE",
+        "CREATE CONSTRAINT score_key IF NOT EXISTS FOR (s:ScoreProfile) REQUIRE s.key IS UNIQUE",
+        "CREATE CONSTRAINT result_key IF NOT EXISTS FOR (b:BenchResult) REQUIRE b.key IS UNIQUE",
+        "CREATE CONSTRAINT counter_name IF NOT EXISTS FOR (c:Counter) REQUIRE c.name IS UNIQUE",
+        "CREATE INDEX dataset_benchmark IF NOT EXISTS FOR (n:Dataset) ON (n.is_benchmark)",
+        "CREATE INDEX derived_status IF NOT EXISTS FOR ()-[r:DERIVED_FROM]-() ON (r.status)",
+    ]
+
+
+# --- node and edge writes ---------------------------------------------------------------------------------
+
+
+def upsert_nodes(dialect: Dialect, rows: list[dict[str, Any]]) -> Query:
+    """MERGE nodes by id. A null field in ``row`` keeps the stored value; ``default_*`` fill new nodes."""
+    sets = []
+    for name, column_type in NODE_COLUMNS.items():
+        if name == "id":
+            continue
+        value = _typed(dialect, f"row.{name}", column_type)
+        if name in ("on_hub", "is_benchmark", "domains"):
+            default = _typed(dialect, f"row.default_{name}", column_type)
+            sets.append(f"n.{name} = coalesce({value}, n.{name}, {default})")
+        else:
+            sets.append(f"n.{name} = coalesce({value}, n.{name})")
+    query = "UNWIND $rows AS row MERGE (n:Dataset {id: row.id}) SET " + ", ".join(sets)
+    return query, {"rows": rows}
+
+
+def ensure_nodes(dialect: Dialect, rows: list[dict[str, Any]]) -> Query:
+    """MERGE bare endpoint nodes (``{id, on_hub}``) without touching existing ones."""
+    on_hub = _typed(dialect, "row.on_hub", "BOOL")
+    domains = "CAST([] AS STRING[])" if dialect == "ladybug" else "[]"
+    query = (
+        "UNWIND $rows AS row MERGE (n:Dataset {id: row.id}) "
+        f"ON CREATE SET n.on_hub = {on_hub}, n.is_benchmark = false, n.domains = {domains}"
+    )
+    return query, {"rows": rows}
+
+
+def upsert_edges(dialect: Dialect, rows: list[dict[str, Any]]) -> Query:
+    """MERGE edges by (target, source) and set every edge field from ``row`` (endpoints must exist)."""
+    sets = ", ".join(f"r.{name} = {_typed(dialect, 'row.' + name, t)}" for name, t in EDGE_COLUMNS.items())
+    query = (
+        "UNWIND $rows AS row MATCH (c:Dataset {id: row.target}) WITH c, row "
+        "MATCH (p:Dataset {id: row.source}) MERGE (c)-[r:DERIVED_FROM]->(p) SET " + sets
+    )
+    return query, {"rows": rows}
+
+
+def delete_edge(dialect: Dialect, target: str, source: str) -> Query:
+    """Delete one edge (used only to undo a repoint that created it)."""
+    query = "MATCH (c:Dataset {id: $target})-[r:DERIVED_FROM]->(p:Dataset {id: $source}) DELETE r"
+    return query, {"target": target, "source": source}
+
+
+# --- node and edge reads ----------------------------------------------------------------------------------
+
+
+def _node_return(var: str) -> str:
+    return ", ".join(f"{var}.{name} AS {name}" for name in NODE_COLUMNS)
+
+
+def _edge_return(child: str = "c", parent: str = "p", rel: str = "r") -> str:
+    fields = [f"{child}.id AS target", f"{parent}.id AS source"]
+    fields += [f"{rel}.{name} AS {name}" for name in EDGE_COLUMNS]
+    return ", ".join(fields)
+
+
+def get_nodes(dialect: Dialect, ids: Sequence[str] | None = None) -> Query:
+    """Nodes by id (all nodes when ``ids`` is None), ordered by id."""
+    if ids is None:
+        return f"MATCH (n:Dataset) RETURN {_node_return('n')} ORDER BY id", {}
+    query = f"UNWIND $ids AS nid MATCH (n:Dataset {{id: nid}}) RETURN {_node_return('n')}"
+    return query, {"ids": list(ids)}
+
+
+def edges_by_keys(dialect: Dialect, keys: list[dict[str, str]]) -> Query:
+    """The stored edges among ``[{target, source}, …]``."""
+    query = (
+        "UNWIND $keys AS k MATCH (c:Dataset {id: k.target}) WITH c, k "
+        "MATCH (c)-[r:DERIVED_FROM]->(p:Dataset {id: k.source}) "
+        f"RETURN {_edge_return()}"
+    )
+    return query, {"keys": keys}
+
+
+def list_edges(
+    dialect: Dialect,
+    *,
+    statuses: Sequence[str] | None = None,
+    target: str | None = None,
+    source: str | None = None,
+    order_by_confidence: bool = False,
+) -> Query:
+    """Edges filtered by status and endpoints, ordered by (target, source) or by confidence."""
+    child = "(c:Dataset {id: $target})" if target is not None else "(c:Dataset)"
+    parent = "(p:Dataset {id: $source})" if source is not None else "(p:Dataset)"
+    params: dict[str, Any] = {}
+    if target is not None:
+        params["target"] = target
+    if source is not None:
+        params["source"] = source
+    where = ""
+    if statuses is not None:
+        where = " WHERE r.status IN $statuses"
+        params["statuses"] = list(statuses)
+    order = "confidence, target, source" if order_by_confidence else "target, source"
+    query = f"MATCH {child}-[r:DERIVED_FROM]->{parent}{where} RETURN {_edge_return()} ORDER BY {order}"
+    return query, params
+
+
+def count_graph(dialect: Dialect) -> Query:
+    """Node and edge counts."""
+    return (
+        "MATCH (n:Dataset) WITH count(n) AS nodes "
+        "OPTIONAL MATCH (:Dataset)-[r:DERIVED_FROM]->(:Dataset) RETURN nodes, count(r) AS edges"
+    ), {}
+
+
+def _walk_filter(
+    rel: str,
+    *,
+    min_confidence: float,
+    statuses: Sequence[str] | None,
+    split: str | None,
+    params: dict[str, Any],
+) -> str:
+    clauses = [f"{rel}.status <> 'rejected'"]
+    if min_confidence > 0:
+        clauses.append(f"{rel}.confidence >= $min_confidence")
+        params["min_confidence"] = float(min_confidence)
+    if statuses is not None:
+        clauses.append(f"{rel}.status IN $statuses")
+        params["statuses"] = list(statuses)
+    if split is not None:
+        clauses.append(f"({rel}.split IS NULL OR {rel}.split = $split)")
+        params["split"] = split
+    return " AND ".join(clauses)
+
+
+def children_of(
+    dialect: Dialect,
+    ids: Sequence[str],
+    *,
+    min_confidence: float = 0.0,
+    statuses: Sequence[str] | None = None,
+    split: str | None = None,
+) -> Query:
+    """One level-BFS step downstream: ``(child, parent, confidence)`` for each walkable edge into ``ids``."""
+    params: dict[str, Any] = {"ids": list(ids)}
+    where = _walk_filter("r", min_confidence=min_confidence, statuses=statuses, split=split, params=params)
+    query = (
+        "UNWIND $ids AS pid MATCH (p:Dataset {id: pid}) WITH p, pid "
+        f"MATCH (c:Dataset)-[r:DERIVED_FROM]->(p) WHERE {where} RETURN c.id, pid, r.confidence"
+    )
+    return query, params
+
+
+def parents_of(dialect: Dialect, ids: Sequence[str], *, include_rejected: bool = False) -> Query:
+    """One level-BFS step upstream: every edge out of ``ids``, with all fields."""
+    where = "" if include_rejected else " WHERE r.status <> 'rejected'"
+    query = (
+        "UNWIND $ids AS cid "
+        f"MATCH (c:Dataset {{id: cid}})-[r:DERIVED_FROM]->(p:Dataset){where} RETURN {_edge_return()}"
+    )
+    return query, {"ids": list(ids)}
+
+
+def children_edges_of(dialect: Dialect, ids: Sequence[str], *, include_rejected: bool = False) -> Query:
+    """One level-BFS step downstream: every edge into ``ids``, with all fields."""
+    where = "" if include_rejected else " WHERE r.status <> 'rejected'"
+    query = (
+        "UNWIND $ids AS pid "
+        f"MATCH (c:Dataset)-[r:DERIVED_FROM]->(p:Dataset {{id: pid}}){where} RETURN {_edge_return()}"
+    )
+    return query, {"ids": list(ids)}
+
+
+def all_edge_pairs(dialect: Dialect, *, include_rejected: bool = False) -> Query:
+    """``(target, source)`` of every edge (for statistics and cycle checks)."""
+    where = "" if include_rejected else " WHERE r.status <> 'rejected'"
+    return f"MATCH (c:Dataset)-[r:DERIVED_FROM]->(p:Dataset){where} RETURN c.id, p.id", {}
+
+
+# --- audit log -----------------------------------------------------------------------------------------------
+
+
+def max_audit_seq(dialect: Dialect) -> Query:
+    """The highest audit sequence number (embedded store: read under the writer lock)."""
+    return "MATCH (a:AuditEntry) RETURN max(a.seq) AS seq", {}
+
+
+def init_audit_counter(dialect: Dialect) -> Query:
+    """Create the audit counter if missing, starting after the highest stored sequence number."""
+    return (
+        "OPTIONAL MATCH (a:AuditEntry) WITH coalesce(max(a.seq), 0) AS top "
+        "MERGE (k:Counter {name: 'audit'}) ON CREATE SET k.value = top"
+    ), {}
+
+
+def next_audit_seq(dialect: Dialect) -> Query:
+    """Atomically bump and return the audit counter (Neo4j: the SET takes a write lock on the counter)."""
+    return "MATCH (k:Counter {name: 'audit'}) SET k.value = k.value + 1 RETURN k.value AS seq", {}
+
+
+def insert_audit(dialect: Dialect, row: dict[str, Any]) -> Query:
+    """Append one audit entry (``previous``/``new`` are JSON strings)."""
+    fields = ", ".join(f"{name}: $row_{name}" for name in AUDIT_COLUMNS)
+    return f"CREATE (a:AuditEntry {{{fields}}})", {f"row_{k}": row[k] for k in AUDIT_COLUMNS}
+
+
+def list_audit(dialect: Dialect, *, target: str | None = None, source: str | None = None) -> Query:
+    """Audit entries, oldest first, optionally for one edge endpoint."""
+    clauses = []
+    params: dict[str, Any] = {}
+    if target is not None:
+        clauses.append("a.target = $target")
+        params["target"] = target
+    if source is not None:
+        clauses.append("a.source = $source")
+        params["source"] = source
+    where = (" WHERE " + " AND ".join(clauses)) if clauses else ""
+    fields = ", ".join(f"a.{name} AS {name}" for name in AUDIT_COLUMNS)
+    return f"MATCH (a:AuditEntry){where} RETURN {fields} ORDER BY seq", params
+
+
+# --- score profiles and bench results ------------------------------------------------------------------------
+
+
+def upsert_records(dialect: Dialect, label: str, rel: str, rows: list[dict[str, Any]]) -> Query:
+    """MERGE ``ScoreProfile``/``BenchResult`` records by key and link them to their (existing) dataset."""
+    if (label, rel) not in (("ScoreProfile", "HAS_SCORE"), ("BenchResult", "HAS_RESULT")):
+        raise ValueError(f"unknown record kind {label}/{rel}")
+    columns = SCORE_COLUMNS if label == "ScoreProfile" else RESULT_COLUMNS
+    sets = ", ".join(f"x.{name} = {_typed(dialect, 'row.' + name, t)}" for name, t in columns.items() if name != "key")
+    query = (
+        f"UNWIND $rows AS row MATCH (d:Dataset {{id: row.dataset}}) "
+        f"MERGE (x:{label} {{key: row.key}}) SET {sets} MERGE (d)-[:{rel}]->(x)"
+    )
+    return query, {"rows": rows}
+
+
+def list_records(dialect: Dialect, label: str, dataset: str | None = None) -> Query:
+    """The ``data`` JSON of score profiles or bench results, optionally for one dataset."""
+    if label not in ("ScoreProfile", "BenchResult"):
+        raise ValueError(f"unknown record kind {label}")
+    if dataset is None:
+        return f"MATCH (x:{label}) RETURN x.data AS data ORDER BY x.key", {}
+    return f"MATCH (x:{label}) WHERE x.dataset = $dataset RETURN x.data AS data ORDER BY x.key", {
+        "dataset": dataset
+    }
+
+
+def results_for_benchmark(dialect: Dialect, names: Sequence[str]) -> Query:
+    """``(dataset, score)`` of every result whose benchmark is one of ``names`` (the node id and its name)."""
+    return (
+        "MATCH (x:BenchResult) WHERE x.benchmark IN $names RETURN x.dataset, x.score ORDER BY x.key",
+        {"names": list(names)},
+    )

@@ -1,0 +1,280 @@
+"""Record/replay at the transport boundary of each HTTP client the layer uses.
+
+- Web pages: our own ``httpx.AsyncClient`` with ``TapeAsyncTransport`` around ``httpx.AsyncHTTPTransport``.
+- The Hub: ``huggingface_hub`` (>= 1.0) sends every request through one shared ``httpx.Client``, built by a factory
+  that ``huggingface_hub.set_client_factory`` replaces. ``install_hub_transport()`` installs a factory whose client
+  is the library's usual one (same event hook, redirects, no default timeout) with ``HubTapeTransport`` underneath.
+  That transport is a plain pass-through unless the calling thread runs inside ``hub_context(...)`` (a
+  ``ContextVar``, copied into worker threads by ``asyncio.to_thread``), so other users of ``huggingface_hub`` in
+  the same process are unaffected, and ``HF_ENDPOINT`` keeps meaning what the library says it means.
+- arXiv: the ``arxiv`` package uses a ``requests.Session``; ``TapeRequestsAdapter`` (a ``requests`` transport
+  adapter) is mounted on it for ``http://`` and ``https://``.
+
+Each transport asks the run's ``Tape`` first (replay, or ``SnapshotMissError`` offline), otherwise goes live and,
+when recording, stores the answer. A recorded transport failure (timeout, refused connection) is raised again on
+replay as the same kind of exception the client library would have seen.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+import requests
+from requests.adapters import HTTPAdapter
+from requests.structures import CaseInsensitiveDict
+
+from lineage.acquisition.models import AcquisitionStats
+from lineage.acquisition.snapshot import RecordedResponse, Tape, keep_headers
+
+
+def _error_kind_httpx(exc: Exception) -> str | None:
+    if isinstance(exc, httpx.TimeoutException):
+        return "timeout"
+    if isinstance(exc, httpx.ConnectError):
+        return "connect"
+    if isinstance(exc, (httpx.RemoteProtocolError, httpx.ReadError)):
+        return "protocol"
+    return None
+
+
+def _raise_httpx(kind: str, request: httpx.Request) -> None:
+    message = f"recorded {kind} failure"
+    if kind == "timeout":
+        raise httpx.ReadTimeout(message, request=request)
+    if kind == "connect":
+        raise httpx.ConnectError(message, request=request)
+    raise httpx.RemoteProtocolError(message, request=request)
+
+
+def _replayed_httpx(found: RecordedResponse, request: httpx.Request) -> httpx.Response:
+    if found.error:
+        _raise_httpx(found.error, request)
+    headers = dict(found.headers)
+    if request.method != "HEAD":
+        headers.pop("content-length", None)
+    return httpx.Response(found.status, headers=headers, content=found.body, request=request)
+
+
+def _recordable(status: int, headers: Any, body: bytes, truncated: bool, method: str) -> RecordedResponse:
+    kept = keep_headers(headers)
+    if truncated or method != "HEAD":
+        kept.pop("content-length", None)
+    return RecordedResponse(status=status, headers=kept, body=body)
+
+
+class TapeAsyncTransport(httpx.AsyncBaseTransport):
+    """Async transport for web reads: replay from / record to the tape around a real transport.
+
+    When recording, the body is read here, raw (still content-encoded), up to ``max_bytes + 1`` bytes: enough for
+    the client to see that a page is too large, without pulling 20 MB into the snapshot.
+    """
+
+    def __init__(self, inner: httpx.AsyncBaseTransport, tape: Tape, stats: AcquisitionStats, max_bytes: int):
+        self.inner = inner
+        self.tape = tape
+        self.stats = stats
+        self.max_bytes = max_bytes
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        body = await request.aread()
+        key = self.tape.key(request.method, str(request.url), body or None)
+        found = self.tape.find(key)
+        if found is not None:
+            self.stats.replayed += 1
+            return _replayed_httpx(found, request)
+        self.stats.requests += 1
+        if self.tape.record is None:
+            return await self.inner.handle_async_request(request)
+        try:
+            response = await self.inner.handle_async_request(request)
+        except httpx.TransportError as exc:
+            kind = _error_kind_httpx(exc)
+            if kind:
+                self.tape.keep(key, RecordedResponse(error=kind))
+                self.stats.recorded += 1
+            raise
+        chunks: list[bytes] = []
+        size = 0
+        truncated = False
+        try:
+            if response.is_stream_consumed:  # an in-memory response (e.g. from an injected transport)
+                chunks.append(response.content)
+                size = len(response.content)
+                truncated = size > self.max_bytes
+            else:
+                async for chunk in response.aiter_raw():
+                    chunks.append(chunk)
+                    size += len(chunk)
+                    if size > self.max_bytes:
+                        truncated = True
+                        break
+        except httpx.TransportError as exc:
+            kind = _error_kind_httpx(exc)
+            if kind:
+                self.tape.keep(key, RecordedResponse(error=kind))
+                self.stats.recorded += 1
+            raise
+        finally:
+            await response.aclose()
+        raw = b"".join(chunks)[: self.max_bytes + 1]
+        recorded = _recordable(response.status_code, response.headers, raw, truncated, request.method)
+        self.tape.keep(key, recorded)
+        self.stats.recorded += 1
+        return _replayed_httpx(recorded, request)
+
+    async def aclose(self) -> None:
+        await self.inner.aclose()
+
+
+@dataclass
+class HubContext:
+    """What ``HubTapeTransport`` needs from the current run."""
+
+    tape: Tape
+    stats: AcquisitionStats
+    timeout_s: float
+
+
+_HUB_CONTEXT: ContextVar[HubContext | None] = ContextVar("oda_hub_context", default=None)
+_install_lock = threading.Lock()
+_installed_factory: Any = None
+
+
+@contextmanager
+def hub_context(ctx: HubContext) -> Iterator[None]:
+    """Route ``huggingface_hub`` requests made in this context through ``ctx``'s tape, with its timeout."""
+    token = _HUB_CONTEXT.set(ctx)
+    try:
+        yield
+    finally:
+        _HUB_CONTEXT.reset(token)
+
+
+class HubTapeTransport(httpx.BaseTransport):
+    """Sync transport under ``huggingface_hub``'s shared client (see the module docstring)."""
+
+    def __init__(self, inner: httpx.BaseTransport | None = None) -> None:
+        self.inner = inner or httpx.HTTPTransport()
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        ctx = _HUB_CONTEXT.get()
+        if ctx is None:
+            return self.inner.handle_request(request)
+        request.extensions["timeout"] = httpx.Timeout(ctx.timeout_s).as_dict()
+        body = request.read()
+        key = ctx.tape.key(request.method, str(request.url), body or None)
+        found = ctx.tape.find(key)
+        if found is not None:
+            ctx.stats.replayed += 1
+            return _replayed_httpx(found, request)
+        ctx.stats.requests += 1
+        if ctx.tape.record is None:
+            return self.inner.handle_request(request)
+        try:
+            response = self.inner.handle_request(request)
+            try:
+                raw = response.content if response.is_stream_consumed else b"".join(response.iter_raw())
+            finally:
+                response.close()
+        except httpx.TransportError as exc:
+            kind = _error_kind_httpx(exc)
+            if kind:
+                ctx.tape.keep(key, RecordedResponse(error=kind))
+            raise
+        recorded = _recordable(response.status_code, response.headers, raw, False, request.method)
+        ctx.tape.keep(key, recorded)
+        ctx.stats.recorded += 1
+        return _replayed_httpx(recorded, request)
+
+    def close(self) -> None:
+        self.inner.close()
+
+
+def _hub_client_factory() -> httpx.Client:
+    try:  # the library's own request hook: offline-mode guard, request ids, download counter
+        from huggingface_hub.utils._http import hf_request_event_hook
+
+        hooks: dict[str, list[Any]] = {"request": [hf_request_event_hook]}
+    except ImportError:  # pragma: no cover - older or newer layouts
+        hooks = {}
+    return httpx.Client(event_hooks=hooks, follow_redirects=True, timeout=None, transport=HubTapeTransport())
+
+
+def install_hub_transport() -> None:
+    """Make ``huggingface_hub``'s shared client use ``HubTapeTransport`` (idempotent, thread-safe)."""
+    global _installed_factory
+    import huggingface_hub
+
+    with _install_lock:
+        if _installed_factory is not None:
+            session = huggingface_hub.get_session()
+            if isinstance(getattr(session, "_transport", None), HubTapeTransport):
+                return
+        huggingface_hub.set_client_factory(_hub_client_factory)
+        _installed_factory = _hub_client_factory
+
+
+class TapeRequestsAdapter(HTTPAdapter):
+    """``requests`` transport adapter (for the ``arxiv`` package): tape replay/record and a default timeout."""
+
+    def __init__(self, tape: Tape, stats: AcquisitionStats, timeout_s: float, max_bytes: int) -> None:
+        super().__init__(max_retries=0)
+        self.tape = tape
+        self.stats = stats
+        self.timeout_s = timeout_s
+        self.max_bytes = max_bytes
+
+    def send(self, request: requests.PreparedRequest, **kwargs: Any) -> requests.Response:  # type: ignore[override]
+        body = request.body if isinstance(request.body, bytes) else (request.body or "").encode()
+        key = self.tape.key(request.method or "GET", request.url or "", body or None)
+        found = self.tape.find(key)
+        if found is not None:
+            self.stats.replayed += 1
+            return self._replayed(found, request)
+        self.stats.requests += 1
+        kwargs["timeout"] = (self.timeout_s, self.timeout_s)
+        kwargs["stream"] = True
+        try:
+            response = super().send(request, **kwargs)
+            raw = response.raw.read(self.max_bytes + 1, decode_content=True) or b""
+            response.close()
+        except requests.Timeout:
+            self._keep_error(key, "timeout")
+            raise
+        except requests.ConnectionError as exc:
+            self._keep_error(key, "timeout" if "timed out" in str(exc).lower() else "connect")
+            raise
+        headers = {k: v for k, v in response.headers.items() if k.lower() != "content-encoding"}
+        recorded = _recordable(
+            response.status_code, headers, raw, len(raw) > self.max_bytes, request.method or "GET"
+        )
+        if self.tape.record is not None:
+            self.tape.keep(key, recorded)
+            self.stats.recorded += 1
+        return self._replayed(recorded, request)
+
+    def _keep_error(self, key: str, kind: str) -> None:
+        if self.tape.record is not None:
+            self.tape.keep(key, RecordedResponse(error=kind))
+            self.stats.recorded += 1
+
+    @staticmethod
+    def _replayed(found: RecordedResponse, request: requests.PreparedRequest) -> requests.Response:
+        if found.error == "timeout":
+            raise requests.ReadTimeout("recorded timeout", request=request)
+        if found.error:
+            raise requests.ConnectionError(f"recorded {found.error} failure", request=request)
+        response = requests.Response()
+        response.status_code = found.status
+        response.headers = CaseInsensitiveDict(found.headers)
+        response._content = found.body
+        response.url = request.url or ""
+        response.request = request
+        response.encoding = requests.utils.get_encoding_from_headers(response.headers)
+        return response

@@ -1,0 +1,334 @@
+"""Canonicalize informal source names to unique node ids.
+
+The order, first match wins:
+
+1. **An explicit Hub id** (``org/name`` or a ``huggingface.co/datasets/...`` URL, in the name or in the hint).
+   It is kept as written; the catalog only adds ``is_benchmark``/``domains`` when it knows the repo.
+2. **The curated catalog** (``lineage/catalog.yaml``): names and aliases of well-known datasets and benchmarks.
+3. **Hub search** (an injected async callable ``name -> [repo ids]``): a result whose repo name matches the mention
+   once normalized is taken; a near match is taken with lower certainty.
+4. **The LLM** (when configured): picks one of the Hub candidates, or none. It can never invent an id: an answer
+   that is not among the candidates is ignored.
+5. **An ``ext:`` id** derived from the name (``"AoPS Wiki"`` -> ``ext:aops-wiki``), with ``on_hub=False``.
+
+Teacher, judge and filter models (DeepSeek-R1, QwQ-32B, GPT-4o, ...) are recognized by ``is_model_name`` and
+never become dataset nodes.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+import re
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
+
+import yaml
+from pydantic import BaseModel, Field, field_validator
+
+from graph_store.models import ext_id, is_hf_id, validate_node_id
+from oda.errors import ConfigError, ExtractionError
+
+if TYPE_CHECKING:
+    from lineage.llm import LLMConfig
+
+CATALOG_PATH = Path(__file__).with_name("catalog.yaml")
+
+HubSearch = Callable[[str], Awaitable[list[str]]]
+ResolutionMethod = Literal["hf_id", "catalog", "hub_search", "llm", "ext"]
+
+# Certainty of each method, used by the confidence formula (see lineage/confidence.py).
+METHOD_CERTAINTY: dict[str, float] = {
+    "hf_id": 1.0,
+    "catalog": 0.95,
+    "hub_search": 0.85,
+    "hub_search_fuzzy": 0.65,
+    "llm": 0.7,
+    "ext": 0.8,
+}
+
+_HF_URL_RE = re.compile(
+    r"(?:https?://)?(?:www\.)?(?:huggingface\.co|hf\.co)/datasets/"
+    r"(?P<id>[A-Za-z0-9][A-Za-z0-9_.\-]*/[A-Za-z0-9][A-Za-z0-9_.\-]*)",
+    re.IGNORECASE,
+)
+_FILLER_WORDS = re.compile(r"\b(the|dataset|datasets|data set|benchmark|corpus|collection|data)\b")
+_URL_PREFIX = re.compile(r"^(?:https?://)?(?:www\.)?")
+
+
+def normalize_name(name: str) -> str:
+    """The matching key of a name: lower case, no filler words ("the", "dataset"), only letters, digits, ``+``.
+
+    ``"The GSM-8K dataset"`` -> ``"gsm8k"``; ``"HumanEval+"`` -> ``"humaneval+"``.
+    """
+    text = name.strip().lower()
+    text = _URL_PREFIX.sub("", text).rstrip("/")
+    stripped = _FILLER_WORDS.sub(" ", text)
+    key = re.sub(r"[^a-z0-9+]", "", stripped)
+    return key or re.sub(r"[^a-z0-9+]", "", text)
+
+
+def hf_id_from_text(text: str | None) -> str | None:
+    """The Hub dataset id in ``text`` when it is one (``org/name``) or holds a Hub dataset URL, else ``None``."""
+    if not text:
+        return None
+    m = _HF_URL_RE.search(text)
+    if m:
+        candidate = m["id"].rstrip(".")
+        candidate = re.split(r"/(?:tree|blob|resolve|viewer)/", candidate)[0]
+        return candidate if is_hf_id(candidate) else None
+    stripped = text.strip().strip("`'\"")
+    if is_hf_id(stripped) and not stripped.lower().startswith(("http", "www.")) and "." not in stripped.split("/")[0]:
+        return stripped
+    return None
+
+
+class CatalogEntry(BaseModel):
+    """One curated dataset or benchmark."""
+
+    id: str
+    name: str
+    aliases: list[str] = Field(default_factory=list)
+    also_ids: list[str] = Field(default_factory=list)
+    is_benchmark: bool = False
+    domains: list[str] = Field(default_factory=list)
+
+    @field_validator("id")
+    @classmethod
+    def _check_id(cls, v: str) -> str:
+        return validate_node_id(v)
+
+    @field_validator("also_ids")
+    @classmethod
+    def _check_also_ids(cls, v: list[str]) -> list[str]:
+        for repo in v:
+            if not is_hf_id(repo):
+                raise ValueError(f"also_ids: {repo!r} is not an org/name Hub id")
+        return v
+
+    @property
+    def on_hub(self) -> bool:
+        return not self.id.startswith("ext:")
+
+
+@dataclass
+class Catalog:
+    """Curated entries indexed by normalized alias and by Hub id, plus the model-name patterns."""
+
+    entries: list[CatalogEntry]
+    model_patterns: list[re.Pattern[str]]
+    by_key: dict[str, CatalogEntry] = field(default_factory=dict)
+    by_id: dict[str, CatalogEntry] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        for entry in self.entries:
+            for repo in [entry.id, *entry.also_ids]:
+                if repo.lower() in self.by_id:
+                    raise ConfigError(f"catalog: id {repo} is listed twice")
+                self.by_id[repo.lower()] = entry
+            for key in {normalize_name(entry.name), *(normalize_name(a) for a in entry.aliases)}:
+                other = self.by_key.get(key)
+                if other is not None and other.id != entry.id:
+                    raise ConfigError(f"catalog: alias {key!r} names both {other.id} and {entry.id}")
+                self.by_key[key] = entry
+        # The repo part of each id is an implicit alias, unless an explicit alias already claims it.
+        for entry in self.entries:
+            for repo in [entry.id, *entry.also_ids] if entry.on_hub else []:
+                self.by_key.setdefault(normalize_name(repo.split("/", 1)[1]), entry)
+
+    @classmethod
+    def load(cls, path: str | Path | None = None) -> Catalog:
+        """Load the shipped catalog (or the YAML file at ``path``)."""
+        return _load_catalog(str(path or CATALOG_PATH))
+
+    def lookup(self, name: str) -> CatalogEntry | None:
+        """The entry whose name or alias matches ``name`` once normalized."""
+        return self.by_key.get(normalize_name(name))
+
+    def by_hub_id(self, repo_id: str) -> CatalogEntry | None:
+        """The entry that lists ``repo_id`` as its id or one of its ``also_ids``."""
+        return self.by_id.get(repo_id.lower())
+
+    def is_model_name(self, name: str) -> bool:
+        """True when ``name`` (or the repo part of an ``org/name`` id) is a model, not a dataset."""
+        text = name.strip()
+        if self.lookup(text) is not None or self.by_hub_id(text) is not None:
+            return False
+        candidates = [text]
+        if "/" in text:
+            candidates.append(text.rsplit("/", 1)[1])
+        return any(p.fullmatch(c.lower()) for p in self.model_patterns for c in candidates)
+
+    @property
+    def benchmark_ids(self) -> set[str]:
+        """Every id (canonical and alternative) of a benchmark entry."""
+        return {repo for e in self.entries if e.is_benchmark for repo in [e.id, *e.also_ids]}
+
+
+@lru_cache(maxsize=4)
+def _load_catalog(path: str) -> Catalog:
+    try:
+        data = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError) as exc:
+        raise ConfigError(f"cannot read catalog {path}: {exc}") from exc
+    if not isinstance(data, dict) or not isinstance(data.get("entries"), list):
+        raise ConfigError(f"catalog {path}: expected a mapping with an 'entries' list")
+    try:
+        entries = [CatalogEntry.model_validate(e) for e in data["entries"]]
+        patterns = [re.compile(p, re.IGNORECASE) for p in data.get("models", [])]
+    except (ValueError, re.error) as exc:
+        raise ConfigError(f"catalog {path}: {exc}") from exc
+    return Catalog(entries=entries, model_patterns=patterns)
+
+
+class Resolution(BaseModel):
+    """Where a source name resolved to."""
+
+    id: str = Field(description="canonical node id: an HF id or an ext: id")
+    name: str = Field(description="display name")
+    on_hub: bool
+    is_benchmark: bool = False
+    domains: list[str] = Field(default_factory=list)
+    method: ResolutionMethod
+    certainty: float = Field(ge=0, le=1, description="how sure the canonicalization is")
+
+
+class _LLMChoice(BaseModel):
+    id: str | None = Field(default=None, description="the chosen repo id, or null when none of the candidates fits")
+
+
+class Canonicalizer:
+    """Resolve raw source names to node ids (see the module docstring for the order). Results are memoized."""
+
+    def __init__(
+        self,
+        catalog: Catalog | None = None,
+        hub_search: HubSearch | None = None,
+        llm: LLMConfig | None = None,
+    ) -> None:
+        self.catalog = catalog or Catalog.load()
+        self.hub_search = hub_search
+        self.llm = llm
+        self._cache: dict[tuple[str, str | None], Resolution] = {}
+        self.errors: list[str] = []
+
+    def is_model_name(self, name: str) -> bool:
+        """Teacher, judge and filter models never become dataset nodes."""
+        return self.catalog.is_model_name(name)
+
+    async def resolve(self, name: str, hint: str | None = None) -> Resolution:
+        """Resolve one raw source name (``hint``: an explicit Hub id or URL the text gave for it)."""
+        key = (name.strip(), hint)
+        cached = self._cache.get(key)
+        if cached is not None:
+            return cached
+        resolution = await self._resolve(name.strip(), hint)
+        self._cache[key] = resolution
+        return resolution
+
+    async def _resolve(self, name: str, hint: str | None) -> Resolution:
+        if not name and not hint:
+            raise ValueError("cannot resolve an empty name")
+        explicit = hf_id_from_text(hint) or hf_id_from_text(name)
+        if explicit:
+            entry = self.catalog.by_hub_id(explicit)
+            return Resolution(
+                id=explicit,
+                name=entry.name if entry else explicit.split("/", 1)[1],
+                on_hub=True,
+                is_benchmark=entry.is_benchmark if entry else False,
+                domains=list(entry.domains) if entry else [],
+                method="hf_id",
+                certainty=METHOD_CERTAINTY["hf_id"],
+            )
+        entry = self.catalog.lookup(name)
+        if entry is not None:
+            return self._from_entry(entry, "catalog", METHOD_CERTAINTY["catalog"])
+        candidates: list[str] = []
+        if self.hub_search is not None:
+            try:
+                candidates = [c for c in await self.hub_search(name) if is_hf_id(c)]
+            except Exception as exc:  # a failed search degrades to the next step, and is reported
+                self.errors.append(f"hub search for {name!r} failed: {exc}")
+                candidates = []
+            picked = self._pick_candidate(name, candidates)
+            if picked is not None:
+                repo, method_key = picked
+                return self._hub(repo, "hub_search", METHOD_CERTAINTY[method_key])
+        if self.llm is not None and candidates:
+            chosen = await self._ask_llm(name, candidates)
+            if chosen is not None:
+                return self._hub(chosen, "llm", METHOD_CERTAINTY["llm"])
+        try:
+            ext = ext_id(name)
+        except ValueError as exc:
+            raise ValueError(f"cannot derive an id from source name {name!r}") from exc
+        return Resolution(
+            id=ext, name=name, on_hub=False, method="ext", certainty=METHOD_CERTAINTY["ext"]
+        )
+
+    def _from_entry(self, entry: CatalogEntry, method: ResolutionMethod, certainty: float) -> Resolution:
+        return Resolution(
+            id=entry.id,
+            name=entry.name,
+            on_hub=entry.on_hub,
+            is_benchmark=entry.is_benchmark,
+            domains=list(entry.domains),
+            method=method,
+            certainty=certainty,
+        )
+
+    def _hub(self, repo: str, method: ResolutionMethod, certainty: float) -> Resolution:
+        entry = self.catalog.by_hub_id(repo)
+        return Resolution(
+            id=repo,
+            name=entry.name if entry else repo.split("/", 1)[1],
+            on_hub=True,
+            is_benchmark=entry.is_benchmark if entry else False,
+            domains=list(entry.domains) if entry else [],
+            method=method,
+            certainty=certainty,
+        )
+
+    @staticmethod
+    def _pick_candidate(name: str, candidates: list[str]) -> tuple[str, str] | None:
+        """An exact normalized match of the repo name wins (first in search order); else one near match."""
+        key = normalize_name(name)
+        if not key:
+            return None
+        exact = [c for c in candidates if normalize_name(c.split("/", 1)[1]) == key]
+        if exact:
+            return exact[0], "hub_search"
+        scored = sorted(
+            ((difflib.SequenceMatcher(None, key, normalize_name(c.split("/", 1)[1])).ratio(), c) for c in candidates),
+            reverse=True,
+        )
+        if scored and scored[0][0] >= 0.88 and (len(scored) == 1 or scored[1][0] < scored[0][0] - 0.05):
+            return scored[0][1], "hub_search_fuzzy"
+        return None
+
+    async def _ask_llm(self, name: str, candidates: list[str]) -> str | None:
+        """Let the LLM pick among Hub candidates; any answer outside the candidates is ignored."""
+        from lineage.extract.llm import complete_json
+        from prompts import load_prompt
+
+        assert self.llm is not None
+        prompt = load_prompt("canonicalize_source")
+        text = prompt.render(name=name, candidates="\n".join(f"- {c}" for c in candidates[:20]))
+        try:
+            data: Any = await complete_json(self.llm, text)
+            choice = _LLMChoice.model_validate(data if isinstance(data, dict) else {})
+        except (ExtractionError, ValueError) as exc:
+            self.errors.append(f"llm canonicalization of {name!r} failed: {exc}")
+            return None
+        if choice.id and choice.id in candidates:
+            return choice.id
+        return None
+
+
+def dump_resolutions(resolutions: dict[str, Resolution]) -> str:
+    """A JSON rendering of resolutions (diagnostics and the bench scripts)."""
+    return json.dumps({k: v.model_dump() for k, v in resolutions.items()}, indent=2, sort_keys=True)

@@ -1,0 +1,210 @@
+"""``oda trace``: trace the lineage of a queue of Hub datasets into the graph store."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+if TYPE_CHECKING:
+    from lineage.runner import ProgressEvent, TraceSummary
+
+TRACE_HELP = """Trace the upstream sources of each dataset in QUEUE_FILE, depth first, into the lineage graph.
+
+QUEUE_FILE has one Hub dataset id (or dataset URL) per line; '#' starts a comment. Each entry's tree is finished
+before the next entry starts. Every edge carries a relationship, a computed confidence and verbatim evidence;
+edges below --threshold are flagged for review. The run's id is printed at the start: a run that was
+interrupted continues with --resume RUN_ID. The Hub is reached through huggingface_hub (HF_ENDPOINT is honoured).
+
+Examples:
+
+  oda trace examples/demo/queue.txt --snapshot examples/demo/snapshot --offline
+
+  oda trace queue.txt --extractor llm --max-depth 2 --record snapshots/today
+
+  oda trace --resume trace-20250101T120000-3f9a1c
+
+  oda export --format json
+"""
+
+
+class _LiveProgress:
+    """A rich live panel on stderr: queue position, current dataset and depth, edges found so far."""
+
+    def __init__(self) -> None:
+        from rich.live import Live
+
+        from oda.output import console
+
+        self.console = console
+        self.live = Live(self._render(None), console=console, refresh_per_second=8, transient=False)
+        self.interactive = console.is_terminal
+
+    def _render(self, event: ProgressEvent | None) -> Any:
+        from rich.table import Table
+
+        table = Table.grid(padding=(0, 2))
+        if event is None or event.kind != "dataset":
+            table.add_row("[bold]tracing[/]", "starting…")
+            return table
+        totals = event.totals
+        table.add_row(
+            f"[bold]queue[/] {event.queue_index}/{event.queue_size}",
+            f"[bold]tree[/] {event.root}",
+            f"[bold]depth[/] {event.depth}",
+            f"[cyan]{event.dataset}[/]",
+        )
+        table.add_row(
+            f"[bold]datasets[/] {totals.get('traced', 0)}",
+            f"[bold]edges[/] {totals.get('edges', 0)}",
+            f"[yellow]flagged[/] {totals.get('flagged', 0)}",
+            f"[red]dropped/failed[/] {totals.get('dropped', 0)}/{totals.get('failed', 0)}",
+        )
+        return table
+
+    def __call__(self, event: ProgressEvent) -> None:
+        if event.kind == "dataset" and not self.interactive:
+            status = event.status or "?"
+            extra = f" ({event.note})" if event.note and status != "traced" else ""
+            self.console.print(
+                f"[{event.queue_index}/{event.queue_size}] depth {event.depth} {event.dataset}: {status}, "
+                f"{event.edges} edge(s), {event.flagged} flagged{extra}",
+                highlight=False,
+            )
+        self.live.update(self._render(event))
+
+    def __enter__(self) -> _LiveProgress:
+        if self.interactive:
+            self.live.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.interactive:
+            self.live.stop()
+
+
+def _print_summary(summary: TraceSummary) -> None:
+    from rich.table import Table
+
+    from oda.output import console
+
+    state = "finished" if summary.finished else "stopped before the end"
+    console.print(
+        f"[bold]run {summary.run_id}[/] {state} in {summary.elapsed_s:.1f}s: "
+        f"{summary.datasets_traced} dataset(s) traced, {summary.edges} edge(s), "
+        f"[yellow]{summary.flagged} flagged[/], {summary.datasets_dropped} dropped, "
+        f"{summary.datasets_failed} failed",
+        highlight=False,
+    )
+    for note in summary.notes:
+        console.print(f"[dim]note:[/] {note}", highlight=False)
+    if summary.failures:
+        table = Table(title="failures", show_lines=False)
+        table.add_column("dataset")
+        table.add_column("stage")
+        table.add_column("reason")
+        for failure in summary.failures:
+            reason = failure["reason"] + (f" [{failure['url']}]" if failure.get("url") else "")
+            table.add_row(failure["dataset"], failure["stage"], reason)
+        console.print(table)
+    console.print(f"store: {summary.store}  (read it with: oda export --format json --store {summary.store})")
+
+
+def trace(
+    queue_file: Annotated[
+        str | None, typer.Argument(help="Queue file: one Hub dataset id per line (omit with --resume).")
+    ] = None,
+    store: Annotated[str | None, typer.Option("--store", help="Store URI (default: [store].uri or .oda/graph).")] = None,
+    extractor: Annotated[
+        str | None, typer.Option("--extractor", help="rules, llm or auto (default: [trace].extractor or auto).")
+    ] = None,
+    max_depth: Annotated[
+        int | None, typer.Option("--max-depth", help="Levels below the queue's datasets (0: their own sources).")
+    ] = None,
+    max_branching: Annotated[
+        int | None, typer.Option("--max-branching", help="Parents followed per dataset, most confident first.")
+    ] = None,
+    threshold: Annotated[
+        float | None, typer.Option("--threshold", help="Edges below this confidence are flagged (default 0.7).")
+    ] = None,
+    min_year: Annotated[
+        int | None, typer.Option("--min-year", help="Drop candidates created before this year (default 2020).")
+    ] = None,
+    snapshot: Annotated[str | None, typer.Option("--snapshot", help="Replay reads from this snapshot.")] = None,
+    offline: Annotated[bool, typer.Option("--offline", help="Never touch the network (needs --snapshot).")] = False,
+    record: Annotated[str | None, typer.Option("--record", help="Record every read into this snapshot.")] = None,
+    resume: Annotated[str | None, typer.Option("--resume", help="Continue the run with this id.")] = None,
+    checkpoints: Annotated[
+        str | None, typer.Option("--checkpoints", help="Run checkpoints file (default .oda/trace-runs.sqlite).")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON on stdout.")] = False,
+) -> None:
+    import asyncio
+
+    from lineage.context import (
+        DEFAULT_EXTRACTOR,
+        DEFAULT_MAX_BRANCHING,
+        DEFAULT_MAX_DEPTH,
+        DEFAULT_MIN_YEAR,
+        DEFAULT_THRESHOLD,
+        TraceContext,
+    )
+    from lineage.llm import LLMConfig
+    from lineage.runner import (
+        acquisition_from_options,
+        context_from_settings,
+        new_run_id,
+        parse_queue,
+        run_trace,
+        saved_settings,
+    )
+    from oda.config import default_store_uri, section
+    from oda.errors import InputError
+    from oda.output import console, emit_json
+
+    if resume is not None:
+        if queue_file is not None:
+            raise InputError("give either QUEUE_FILE or --resume RUN_ID, not both")
+        settings = asyncio.run(saved_settings(resume, checkpoints))
+        ctx = context_from_settings(resume, settings)
+        queue = None
+        console.print(f"resuming run [bold]{resume}[/] (with the options it was started with)", highlight=False)
+    else:
+        if queue_file is None:
+            raise InputError("missing QUEUE_FILE (or --resume RUN_ID)")
+        options = section("trace")
+        queue = parse_queue(queue_file)
+        ctx = TraceContext(
+            run_id=new_run_id(),
+            store_uri=store or default_store_uri(),
+            extractor=extractor or options.get("extractor", DEFAULT_EXTRACTOR),
+            max_depth=max_depth if max_depth is not None else int(options.get("max_depth", DEFAULT_MAX_DEPTH)),
+            max_branching=max_branching
+            if max_branching is not None
+            else int(options.get("max_branching", DEFAULT_MAX_BRANCHING)),
+            threshold=threshold if threshold is not None else float(options.get("threshold", DEFAULT_THRESHOLD)),
+            min_year=min_year if min_year is not None else int(options.get("min_year", DEFAULT_MIN_YEAR)),
+            acquisition=acquisition_from_options(
+                hf_endpoint=None, snapshot=snapshot, offline=offline, record=record
+            ),
+            llm=LLMConfig.from_settings(),
+        )
+        console.print(
+            f"run [bold]{ctx.run_id}[/]: {len(queue.entries)} dataset(s) in the queue, extractor {ctx.extractor}, "
+            f"max depth {ctx.max_depth}",
+            highlight=False,
+        )
+        for failure in queue.failures:
+            console.print(f"[red]skipped[/] {failure['reason']}", highlight=False)
+
+    with _LiveProgress() as progress:
+        summary = asyncio.run(run_trace(ctx, queue, checkpoints=checkpoints, progress=progress))
+    if not as_json:
+        _print_summary(summary)
+    else:
+        emit_json(summary.model_dump(mode="json"))
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``oda trace`` to the command line."""
+    app.command("trace", help=TRACE_HELP)(trace)

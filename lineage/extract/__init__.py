@@ -1,0 +1,43 @@
+"""Source extractors: read one resource chunk, return the raw source claims it supports.
+
+- ``rules``: offline and deterministic (YAML ``source_datasets``, HF ids and links, subset tables, derivation phrases).
+- ``llm``: an OpenAI-compatible model with structured JSON output, validated and verified against the chunk text.
+- ``auto``: rules first, then the LLM to adjudicate and classify what the rules cannot (rules only when no LLM).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from lineage.extract.types import Extractor, RawClaim, ResourceChunk, make_chunk_id
+from oda.errors import ConfigError
+
+if TYPE_CHECKING:
+    from lineage.llm import LLMConfig
+
+EXTRACTOR_NAMES = ("rules", "llm", "auto")
+
+__all__ = ["EXTRACTOR_NAMES", "Extractor", "RawClaim", "ResourceChunk", "make_chunk_id", "make_extractor"]
+
+
+def make_extractor(name: str, llm_config: LLMConfig | None) -> Extractor:
+    """Build the extractor called ``name`` ("rules", "llm" or "auto").
+
+    ``llm`` needs an ``llm_config`` (a ``ConfigError`` otherwise); ``auto`` without one is the rules extractor
+    alone, and says so once through its ``fallback_note``.
+    """
+    from lineage.extract.auto import AutoExtractor
+    from lineage.extract.llm import LLMExtractor
+    from lineage.extract.rules import RulesExtractor
+
+    if name == "rules":
+        return RulesExtractor()
+    if name == "llm":
+        if llm_config is None:
+            raise ConfigError(
+                "the llm extractor needs an LLM: set [llm] base_url and model, or ODA_LLM_BASE_URL and ODA_LLM_MODEL"
+            )
+        return LLMExtractor(llm_config)
+    if name == "auto":
+        return AutoExtractor(RulesExtractor(), LLMExtractor(llm_config) if llm_config else None)
+    raise ConfigError(f"unknown extractor {name!r}; expected one of: {', '.join(EXTRACTOR_NAMES)}")

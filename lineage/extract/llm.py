@@ -1,0 +1,260 @@
+"""The LLM extractor: an OpenAI-compatible model reads one chunk and answers structured JSON.
+
+The request goes through the official ``openai`` client (``AsyncOpenAI(base_url=...)``), so vLLM, a llama.cpp
+server or OpenAI itself all work. The prompt is a versioned file (``prompts/extract_sources.v1.md``) and its id is
+recorded on every claim.
+
+Robustness, per chunk:
+
+- ``response_format={"type": "json_object"}`` is asked for; a server that rejects it is asked again without it, and
+  the first JSON object in the reply is parsed (code fences and chatter around it are tolerated);
+- invalid JSON, truncated output (``finish_reason == "length"``), server errors, rate limits and timeouts are
+  retried, at most ``LLMConfig.max_retries`` times; then the chunk fails with ``ExtractionError`` (the run goes on);
+- a refusal fails the chunk at once with ``ExtractionError``;
+- the answer is validated with pydantic; a malformed item is skipped, not the whole answer;
+- evidence that is not a verbatim span of the chunk is dropped (hallucinated support), and so is a "source" the
+  evidence does not name; every drop is counted in ``stats``.
+
+The model's own sense of confidence is never used: it only says whether the evidence is explicit, implied or
+hedged, and the edge confidence is computed later (``lineage.confidence``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+from collections import Counter
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from graph_store.models import Relationship
+from lineage.canonical import hf_id_from_text
+from lineage.extract.types import ROLES, RawClaim, ResourceChunk
+from lineage.extract.verify import is_verbatim, mentions_source
+from lineage.llm import LLMConfig
+from oda.errors import ExtractionError
+
+PROMPT_NAME = "extract_sources"
+STRENGTH_SUPPORT = {"explicit": 0.9, "implied": 0.6, "hedged": 0.4}
+_TEXT_SLOT = "\x00CHUNK-TEXT\x00"
+
+_REFUSAL_RE = re.compile(r"^\s*(?:i(?:'m| am)\s+sorry|i can(?:no|')t|i(?:'m| am) (?:not able|unable)|as an ai)",
+                         re.IGNORECASE)
+
+
+class LLMSource(BaseModel):
+    """One mention the model reports."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    name: str = Field(min_length=1, max_length=300, description="the source as written in the excerpt")
+    hf_id: str | None = Field(default=None, description="Hugging Face dataset id when known")
+    role: Literal["source", "eval_benchmark", "baseline", "compared", "model", "other"] = Field(
+        default="source", description="what the mention is to the target"
+    )
+    relationship: Relationship | None = Field(default=None, description="how the source contributes")
+    evidence: str = Field(min_length=1, max_length=4000, description="verbatim span of the excerpt")
+    strength: Literal["explicit", "implied", "hedged"] = Field(default="implied")
+    teacher: str | None = Field(default=None, description="teacher model of a distilled source")
+    split: str | None = Field(default=None, description="train/test when stated")
+
+    @field_validator("role", mode="before")
+    @classmethod
+    def _role(cls, v: Any) -> Any:
+        text = str(v or "source").strip().lower().replace(" ", "_").replace("-", "_")
+        aliases = {"benchmark": "eval_benchmark", "evaluation": "eval_benchmark", "eval": "eval_benchmark",
+                   "comparison": "compared", "teacher": "model", "filter_model": "model"}
+        return aliases.get(text, text if text in ROLES else "other")
+
+    @field_validator("relationship", mode="before")
+    @classmethod
+    def _relationship(cls, v: Any) -> Any:
+        if v in (None, "", "null", "none", "unknown"):
+            return None
+        try:
+            return Relationship.parse(str(v))
+        except ValueError:
+            return None
+
+    @field_validator("strength", mode="before")
+    @classmethod
+    def _strength(cls, v: Any) -> Any:
+        text = str(v or "implied").strip().lower()
+        return text if text in STRENGTH_SUPPORT else "implied"
+
+    @field_validator("hf_id", "teacher", "split", mode="before")
+    @classmethod
+    def _blank_to_none(cls, v: Any) -> Any:
+        if v is None or (isinstance(v, str) and v.strip().lower() in {"", "null", "none", "n/a"}):
+            return None
+        return str(v)
+
+
+class LLMAnswer(BaseModel):
+    """The whole answer: a list of mentions (items that fail validation are skipped one by one)."""
+
+    sources: list[dict[str, Any]] = Field(default_factory=list)
+
+
+def first_json_object(text: str) -> Any:
+    """Parse the first JSON object in ``text`` (tolerates code fences and prose around it)."""
+    decoder = json.JSONDecoder()
+    start = text.find("{")
+    while start != -1:
+        try:
+            value, _ = decoder.raw_decode(text, start)
+            return value
+        except json.JSONDecodeError:
+            start = text.find("{", start + 1)
+    raise ValueError("no complete JSON object in the reply")
+
+
+async def complete_json(config: LLMConfig, prompt: str, *, client: Any = None) -> Any:
+    """Send one user message and return the first JSON object of the reply, with bounded retries.
+
+    Raises ``ExtractionError`` on a refusal, or when every attempt failed (bad JSON, truncation, server errors,
+    timeouts).
+    """
+    import openai
+
+    own_client = client is None
+    client = client or config.client()
+    json_mode = config.json_mode
+    errors: list[str] = []
+    try:
+        for _attempt in range(config.max_retries + 1):
+            kwargs: dict[str, Any] = {
+                "model": config.model,
+                "messages": [{"role": "user", "content": prompt}],
+                "temperature": config.temperature,
+                "max_tokens": config.max_tokens,
+            }
+            if json_mode:
+                kwargs["response_format"] = {"type": "json_object"}
+            try:
+                response = await client.chat.completions.create(**kwargs)
+            except openai.BadRequestError as exc:
+                if json_mode and "response_format" in str(exc).lower():
+                    json_mode = False
+                    errors.append("server rejected response_format; retrying without it")
+                    continue
+                raise ExtractionError(f"the LLM rejected the request: {exc}") from exc
+            except openai.APITimeoutError:
+                errors.append(f"timed out after {config.timeout_s:g}s")
+                continue
+            except (openai.APIConnectionError, openai.RateLimitError, openai.InternalServerError) as exc:
+                errors.append(f"{type(exc).__name__}: {str(exc)[:200]}")
+                continue
+            except openai.APIStatusError as exc:
+                errors.append(f"HTTP {exc.status_code}: {str(exc)[:200]}")
+                continue
+            if not response.choices:
+                errors.append("empty reply")
+                continue
+            choice = response.choices[0]
+            message = choice.message
+            refusal = getattr(message, "refusal", None)
+            content = message.content or ""
+            if refusal or (content and _REFUSAL_RE.match(content) and "{" not in content):
+                raise ExtractionError(f"the LLM refused: {(refusal or content)[:200]}")
+            if choice.finish_reason == "length":
+                errors.append("truncated reply (finish_reason=length)")
+                continue
+            try:
+                return first_json_object(content)
+            except ValueError as exc:
+                errors.append(f"invalid JSON: {exc}")
+                continue
+    finally:
+        if own_client:
+            await client.close()
+    raise ExtractionError(
+        f"no valid answer after {config.max_retries + 1} attempts: " + "; ".join(errors[-3:])
+    )
+
+
+class LLMExtractor:
+    """Source extraction by an OpenAI-compatible LLM (see the module docstring)."""
+
+    name = "llm"
+
+    def __init__(self, config: LLMConfig, *, prompt_version: str | None = None) -> None:
+        from prompts import load_prompt
+
+        self.config = config
+        self.prompt = load_prompt(PROMPT_NAME, prompt_version)
+        self.stats: Counter[str] = Counter()
+        self._semaphores: dict[int, asyncio.Semaphore] = {}
+
+    @property
+    def prompt_id(self) -> str:
+        return self.prompt.id
+
+    def render(self, chunk: ResourceChunk) -> str:
+        """The prompt for one chunk (the chunk text is inserted last, so braces in it are never placeholders)."""
+        text = self.prompt.render(
+            target=chunk.target,
+            kind=chunk.kind.value,
+            url=chunk.url,
+            title=chunk.title or "-",
+            text=_TEXT_SLOT,
+        )
+        return text.replace(_TEXT_SLOT, chunk.text)
+
+    def _semaphore(self) -> asyncio.Semaphore:
+        loop_id = id(asyncio.get_running_loop())
+        sem = self._semaphores.get(loop_id)
+        if sem is None:
+            sem = self._semaphores[loop_id] = asyncio.Semaphore(self.config.max_concurrency)
+        return sem
+
+    async def extract(self, chunk: ResourceChunk) -> list[RawClaim]:
+        """Ask the model about one chunk; raises ``ExtractionError`` when no valid answer comes back."""
+        async with self._semaphore():
+            data = await complete_json(self.config, self.render(chunk))
+        try:
+            answer = LLMAnswer.model_validate(data if isinstance(data, dict) else {"sources": data})
+        except ValidationError as exc:
+            raise ExtractionError(f"the LLM answer has no valid 'sources' list: {exc.errors()[0]['msg']}") from exc
+        claims: list[RawClaim] = []
+        for raw in answer.sources:
+            try:
+                item = LLMSource.model_validate(raw)
+            except ValidationError:
+                self.stats["invalid item"] += 1
+                continue
+            claim = self._to_claim(chunk, item)
+            if claim is not None:
+                claims.append(claim)
+        return claims
+
+    def _to_claim(self, chunk: ResourceChunk, item: LLMSource) -> RawClaim | None:
+        evidence = item.evidence.strip()
+        if not is_verbatim(evidence, chunk.text):
+            self.stats["evidence not verbatim"] += 1
+            return None
+        hint = hf_id_from_text(item.hf_id) if item.hf_id else None
+        if hint and not mentions_source(evidence, [hint]):
+            hint = hf_id_from_text(item.name)  # an id the text does not show is the model's guess: not a hint
+        if not mentions_source(evidence, [item.name, hint]):
+            self.stats["evidence does not name the source"] += 1
+            return None
+        support = STRENGTH_SUPPORT[item.strength]
+        return RawClaim(
+            target=chunk.target,
+            source_name=item.name.strip(),
+            relationship=item.relationship if item.role == "source" else None,
+            evidence=evidence,
+            chunk_id=chunk.chunk_id,
+            source_kind=chunk.kind,
+            url=chunk.url,
+            extractor=self.name,
+            support=support,
+            role=item.role,
+            teacher=item.teacher if item.role == "source" else None,
+            split=item.split,
+            hf_id_hint=hint,
+            prompt_id=self.prompt_id,
+        )

@@ -1,0 +1,70 @@
+"""The records that flow between resource fetching, extraction and aggregation.
+
+A :class:`ResourceChunk` is one piece of fetched text (a card's YAML front matter, a section of its body, a paper
+abstract, a GitHub README, a blog post), with its provenance. An extractor reads one chunk and returns
+:class:`RawClaim` records: "the target was built from ``source_name``", each with a claimed verbatim evidence span.
+Aggregation later canonicalizes the names, verifies the evidence and computes the edge confidence.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Literal, Protocol, runtime_checkable
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from graph_store.models import Relationship, SourceKind
+
+ClaimRole = Literal["source", "eval_benchmark", "baseline", "compared", "model", "other"]
+"""What a mention is to the target: only ``source`` becomes an edge; the rest are kept for diagnostics."""
+
+ROLES: tuple[str, ...] = ("source", "eval_benchmark", "baseline", "compared", "model", "other")
+
+
+def make_chunk_id(url: str, index: int) -> str:
+    """A stable chunk id: a short hash of the url and the chunk's position in that resource."""
+    digest = hashlib.sha256(f"{url}\x00{index}".encode()).hexdigest()
+    return digest[:16]
+
+
+class ResourceChunk(BaseModel):
+    """One piece of fetched text with its provenance."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    target: str = Field(description="the dataset id being traced")
+    chunk_id: str = Field(description="stable id: hash of url + index (see make_chunk_id)")
+    kind: SourceKind = Field(description="card_yaml, card, paper, github or blog")
+    url: str = Field(description="where the text was fetched from")
+    title: str | None = Field(default=None, description="title of the page, paper or section")
+    text: str = Field(description="the text itself; evidence must be a verbatim span of it")
+
+
+class RawClaim(BaseModel):
+    """One mention an extractor found in one chunk, before canonicalization and verification."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    target: str = Field(description="the dataset id being traced")
+    source_name: str = Field(description="the mention as written (an HF id, a name, an alias)")
+    relationship: Relationship | None = Field(default=None, description="how the source contributes, when known")
+    evidence: str = Field(description="claimed verbatim span of the chunk text")
+    chunk_id: str
+    source_kind: SourceKind
+    url: str
+    extractor: str = Field(description="rules or llm")
+    support: float = Field(ge=0.0, le=1.0, description="strength of the textual support, 0..1")
+    role: ClaimRole = Field(default="source", description="only 'source' becomes an edge")
+    teacher: str | None = Field(default=None, description="teacher model named by a distillation claim")
+    split: str | None = Field(default=None, description="train/test when the text says which split was used")
+    hf_id_hint: str | None = Field(default=None, description="explicit HF id when the text gave one (id or URL)")
+    prompt_id: str | None = Field(default=None, description="prompt name.version for LLM claims")
+
+
+@runtime_checkable
+class Extractor(Protocol):
+    """Reads one chunk and returns the claims it supports. Raises ExtractionError on unusable output."""
+
+    name: str
+
+    async def extract(self, chunk: ResourceChunk) -> list[RawClaim]: ...

@@ -1,0 +1,118 @@
+"""``oda review serve`` and ``oda review export``: the review web app and its audit log."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+SECRET_ENV = "ODA_REVIEW_SECRET"
+
+review_app = typer.Typer(
+    name="review",
+    help="Human review of low-confidence lineage edges (web app) and export of the decision log.",
+    no_args_is_help=True,
+)
+
+StoreOpt = Annotated[
+    str | None,
+    typer.Option("--store", help="Store URI (default: store.uri from the config file, else .oda/graph)"),
+]
+
+
+@review_app.command("serve")
+def serve(
+    store: StoreOpt = None,
+    host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8765,
+    tokens_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--tokens-file",
+            help="File of reviewer tokens, one 'reviewer:token' a line "
+            "(default: $ODA_REVIEW_TOKENS, e.g. 'alice:tok1,bob:tok2').",
+        ),
+    ] = None,
+    open_reads: Annotated[
+        bool,
+        typer.Option(
+            "--open-reads/--no-open-reads", help="Let anyone read the queue; writes always need a token."
+        ),
+    ] = True,
+    hub_url: Annotated[str | None, typer.Option("--hub-url", help="Where dataset links point.")] = None,
+) -> None:
+    """Serve the review queue of flagged edges.
+
+    Example:
+
+        ODA_REVIEW_TOKENS="alice:s3cret-a,bob:s3cret-b" oda review serve --store .oda/graph --port 8765
+
+    Then open http://127.0.0.1:8765/ and sign in with your token. Scripts use the JSON API with
+    'Authorization: Bearer <token>' (GET /api/edges?status=flagged, POST /api/decisions).
+    """
+    import uvicorn
+
+    from graph_store.base import open_store
+    from oda.config import default_store_uri, setting
+    from oda.output import console
+    from review_ui.app import DEFAULT_HUB_URL, ReviewSettings, create_app
+    from review_ui.auth import load_tokens
+    from review_ui.service import catalog_check_from_lineage
+
+    tokens = load_tokens(tokens_file)
+    if not tokens:
+        console.print("[yellow]no reviewer tokens configured: the queue is read-only[/]")
+    secret = os.environ.get(SECRET_ENV)
+    settings = ReviewSettings(
+        tokens=tokens,
+        open_reads=open_reads,
+        secret=secret.encode() if secret else None,
+        hub_url=hub_url or str(setting("review", "hub_url", DEFAULT_HUB_URL)),
+        catalog_check=catalog_check_from_lineage(),
+    )
+    graph = open_store(store or default_store_uri())
+    try:
+        app = create_app(graph, settings)
+        console.print(f"review queue on http://{host}:{port}/  ({len(set(tokens.values()))} reviewers)")
+        uvicorn.run(app, host=host, port=port, log_level="warning")
+    finally:
+        graph.close()
+
+
+@review_app.command("export")
+def export(
+    store: StoreOpt = None,
+    output: Annotated[
+        Path | None, typer.Option("-o", "--output", help="JSONL file (default: stdout).")
+    ] = None,
+) -> None:
+    """Write the append-only decision log as JSONL, oldest first.
+
+    Example:
+
+        oda review export --store .oda/graph -o decisions.jsonl
+    """
+    import sys
+
+    from graph_store.base import open_store
+    from oda.config import default_store_uri
+    from oda.output import console
+    from review_ui.export import write_audit_jsonl
+
+    graph = open_store(store or default_store_uri())
+    try:
+        if output is None:
+            count = write_audit_jsonl(graph, sys.stdout)
+        else:
+            with output.open("w", encoding="utf-8") as handle:
+                count = write_audit_jsonl(graph, handle)
+            console.print(f"wrote {count} decisions to {output}")
+    finally:
+        graph.close()
+
+
+def register(app: typer.Typer) -> None:
+    """Add the ``review`` command group to the ``oda`` app."""
+    app.add_typer(review_app, name="review")

@@ -1,0 +1,186 @@
+"""The scorer contract and the scorer registry.
+
+A scorer turns a batch of samples into one ``MetricScores`` per sample::
+
+    scorer.score_batch(samples) -> list[dict[metric_name, Score]]
+
+Each ``Score`` holds a value, or an error (never a silent zero), and a reason where one makes sense. A scorer
+declares, on its class:
+
+- ``name``: how users select it (``oda score data.jsonl --scorers ifd``);
+- ``family``: Heuristic, Model-based Evaluation or LLM-as-Judge (the paper's three families);
+- ``metrics``: the axes it produces, each on the instruction alone (``Q``) or on the pair (``QA``);
+- ``requires``: the Python modules it needs, installed through an extra (``pip install 'oda-lineage[model]'``).
+
+Scorers register with ``@register``; the registry refuses a second scorer with the same name, and an unknown
+name fails with a "did you mean" suggestion. ``--scorers heuristic|model|judge`` selects a whole family.
+"""
+
+from __future__ import annotations
+
+import abc
+import difflib
+import enum
+import importlib.util
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+from oda.errors import ConfigError
+from scoring.samples import Sample
+
+
+class Axis(enum.StrEnum):
+    """What a metric looks at: the instruction alone (Q) or the instruction–response pair (QA)."""
+
+    Q = "Q"
+    QA = "QA"
+
+
+class Family(enum.StrEnum):
+    """The paper's three scorer families (Appendix C)."""
+
+    HEURISTIC = "Heuristic"
+    MODEL = "Model-based Evaluation"
+    JUDGE = "LLM-as-Judge"
+
+
+FAMILY_ALIASES = {"heuristic": Family.HEURISTIC, "model": Family.MODEL, "judge": Family.JUDGE}
+
+
+@dataclass(frozen=True)
+class Metric:
+    """One axis a scorer produces. ``scale`` is the fixed value range of a rated metric (judge 1–10)."""
+
+    name: str
+    axis: Axis
+    description: str
+    scale: tuple[int, int] | None = None
+
+
+@dataclass(slots=True)
+class Score:
+    """A per-sample result on one metric: a value, or an error saying why there is none."""
+
+    value: float | None
+    reason: str | None = None
+    error: str | None = None
+
+    @classmethod
+    def failed(cls, error: str) -> Score:
+        return cls(value=None, error=error)
+
+
+MetricScores = dict[str, Score]
+
+
+class Scorer(abc.ABC):
+    """Base class of every scorer. Subclasses set the class attributes and implement ``score_batch``."""
+
+    name: ClassVar[str]
+    family: ClassVar[Family]
+    metrics: ClassVar[tuple[Metric, ...]]
+    requires: ClassVar[tuple[str, ...]] = ()
+    description: ClassVar[str] = ""
+    batch_size: int = 256
+
+    @classmethod
+    def missing_requirements(cls) -> list[str]:
+        """The required modules that cannot be imported here."""
+        return [mod for mod in cls.requires if importlib.util.find_spec(mod) is None]
+
+    @classmethod
+    def check_requirements(cls) -> None:
+        """Raise ``ConfigError`` naming the extra to install when a required module is missing."""
+        missing = cls.missing_requirements()
+        if missing:
+            raise ConfigError(
+                f"scorer {cls.name!r} needs {', '.join(missing)}: install it with "
+                f"pip install 'oda-lineage[{cls.extra()}]'"
+            )
+
+    @classmethod
+    def extra(cls) -> str:
+        return {Family.MODEL: "model"}.get(cls.family, "")
+
+    @abc.abstractmethod
+    def score_batch(self, samples: Sequence[Sample]) -> list[MetricScores]:
+        """One ``{metric name: Score}`` per sample, in order."""
+
+    def observe(self, samples: Sequence[Sample]) -> None:  # noqa: B027 - optional hook
+        """See samples that an earlier run already scored (resume), so dataset-level state stays exact."""
+
+    def cache_key(self) -> str:
+        """What makes this scorer's output reproducible (model, prompt version...)."""
+        return self.name
+
+    def close(self) -> None:  # noqa: B027 - optional hook
+        """Release models, clients and pools."""
+
+
+_REGISTRY: dict[str, type[Scorer]] = {}
+
+
+def register(cls: type[Scorer]) -> type[Scorer]:
+    """Class decorator adding a scorer to the registry; a duplicate name is an error."""
+    name = cls.name
+    if name in _REGISTRY and _REGISTRY[name] is not cls:
+        raise ValueError(f"a scorer named {name!r} is already registered ({_REGISTRY[name].__qualname__})")
+    if name in FAMILY_ALIASES:
+        raise ValueError(f"{name!r} names a scorer family and cannot name a scorer")
+    _REGISTRY[name] = cls
+    return cls
+
+
+def _load_builtin() -> None:
+    import scoring.heuristic
+    import scoring.judge
+    import scoring.model_based.scorers  # noqa: F401
+
+
+def registry() -> dict[str, type[Scorer]]:
+    """Every registered scorer by name (built-ins included)."""
+    _load_builtin()
+    return dict(_REGISTRY)
+
+
+def get_scorer_class(name: str) -> type[Scorer]:
+    """The scorer class named ``name``; an unknown name raises ``ConfigError`` with suggestions."""
+    known = registry()
+    if name in known:
+        return known[name]
+    close = difflib.get_close_matches(name, [*known, *FAMILY_ALIASES], n=3)
+    hint = f"; did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
+    raise ConfigError(f"unknown scorer {name!r}{hint} (see `oda score list`)")
+
+
+def select(spec: str | Iterable[str]) -> list[type[Scorer]]:
+    """Scorer classes for ``"heuristic,ifd"``-style selections (families expand to all their scorers)."""
+    names = [s.strip() for s in (spec.split(",") if isinstance(spec, str) else spec) if s.strip()]
+    if not names:
+        raise ConfigError("no scorers selected")
+    chosen: list[type[Scorer]] = []
+    for name in names:
+        family = FAMILY_ALIASES.get(name.lower())
+        classes = (
+            [c for c in registry().values() if c.family is family] if family else [get_scorer_class(name)]
+        )
+        for cls in classes:
+            if cls not in chosen:
+                chosen.append(cls)
+    return chosen
+
+
+def describe(cls: type[Scorer]) -> dict[str, Any]:
+    """A JSON-ready description of a scorer (for ``oda score list``)."""
+    return {
+        "name": cls.name,
+        "family": cls.family.value,
+        "description": cls.description,
+        "requires": list(cls.requires),
+        "available": not cls.missing_requirements(),
+        "metrics": [
+            {"name": m.name, "axis": m.axis.value, "description": m.description, "scale": m.scale}
+            for m in cls.metrics
+        ],
+    }

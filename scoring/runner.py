@@ -1,0 +1,260 @@
+"""A scoring run: stream a dataset through scorers, write per-sample JSONL, aggregate, resume after a stop.
+
+Layout of the output folder (``-o DIR``)::
+
+    DIR/<scorer>.jsonl       one line per sample: {"id", "scores": {metric: value|null}, "errors"?, "reasons"?}
+    DIR/<scorer>.meta.json   the scorer's cache key (model, prompt version...): a rerun must match it
+    DIR/input_errors.jsonl   records that could not become samples (rewritten on every run)
+    DIR/profile.json         the dataset's ScoreProfiles (mean, quantiles, histogram per metric)
+    DIR/run.json             the run report
+
+A rerun into the same folder skips every (sample id, scorer) already written; only the missing ones are scored,
+and the aggregates include the earlier lines. A sample that a scorer failed on gets a line with an ``errors``
+entry per metric, never a value of zero. A torn last line (a killed run) is cut off and scored again.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+import uuid
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any
+
+import numpy as np
+
+from graph_store.models import ScoreProfile
+from oda.errors import ConfigError, OdaError
+from scoring.aggregate import MetricAggregate
+from scoring.base import MetricScores, Score, Scorer
+from scoring.dedup import SeenSet, key64
+from scoring.inputs import DEFAULT_MAX_RECORD_BYTES, iter_samples
+from scoring.samples import Sample, SampleError
+
+
+@dataclass
+class RunReport:
+    """What a run did. ``profiles`` cover every sample written to the folder, earlier runs included."""
+
+    dataset: str
+    out_dir: str
+    run_id: str
+    samples: int = 0
+    scored: dict[str, int] = field(default_factory=dict)
+    resumed: dict[str, int] = field(default_factory=dict)
+    sample_errors: dict[str, int] = field(default_factory=dict)
+    input_errors: int = 0
+    skipped: int = 0
+    formats: dict[str, int] = field(default_factory=dict)
+    error_reasons: dict[str, int] = field(default_factory=dict)
+    seconds: float = 0.0
+    profiles: list[ScoreProfile] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        out = {k: v for k, v in self.__dict__.items() if k != "profiles"}
+        out["profiles"] = [p.model_dump(mode="json") for p in self.profiles]
+        return out
+
+
+class _ScorerOutput:
+    """The JSONL file, the done-set and the aggregates of one scorer."""
+
+    def __init__(self, scorer: Scorer, out_dir: Path, *, restart: bool) -> None:
+        self.scorer = scorer
+        self.path = out_dir / f"{scorer.name}.jsonl"
+        meta_path = out_dir / f"{scorer.name}.meta.json"
+        self.aggregates = {m.name: MetricAggregate(m) for m in scorer.metrics}
+        self.done = SeenSet()
+        self.resumed = 0
+        self.errors = 0
+        key = scorer.cache_key()
+        if restart and self.path.exists():
+            self.path.unlink()
+        if meta_path.exists() and self.path.exists():
+            earlier = json.loads(meta_path.read_text(encoding="utf-8")).get("cache_key")
+            if earlier != key:
+                raise ConfigError(
+                    f"{self.path} was written by {earlier!r}, not {key!r}: use another output folder or --restart"
+                )
+        meta_path.write_text(json.dumps({"scorer": scorer.name, "cache_key": key}) + "\n", encoding="utf-8")
+        if self.path.exists():
+            self._load_existing()
+        self.fh: IO[str] = open(self.path, "a", encoding="utf-8")  # noqa: SIM115 - closed by close()
+
+    def _load_existing(self) -> None:
+        good_end = 0
+        keys: list[int] = []
+        with open(self.path, "rb") as fh:
+            for raw in fh:
+                try:
+                    row = json.loads(raw)
+                    sid = row["id"]
+                except (json.JSONDecodeError, KeyError, TypeError):
+                    break  # a torn line from a killed run: cut here
+                if not raw.endswith(b"\n"):
+                    break
+                good_end += len(raw)
+                keys.append(key64(str(sid)))
+                self._aggregate(row.get("scores", {}))
+                self.resumed += 1
+                if len(keys) >= 100_000:
+                    self.done.check_and_add(np.array(keys, dtype=np.uint64))
+                    keys.clear()
+        if keys:
+            self.done.check_and_add(np.array(keys, dtype=np.uint64))
+        if good_end != self.path.stat().st_size:
+            with open(self.path, "r+b") as fh:
+                fh.truncate(good_end)
+
+    def _aggregate(self, scores: dict[str, Any]) -> None:
+        for name, agg in self.aggregates.items():
+            agg.add(scores.get(name))
+
+    def write(self, sample_id: str, result: MetricScores) -> None:
+        row: dict[str, Any] = {"id": sample_id, "scores": {}}
+        errors: dict[str, str] = {}
+        reasons: dict[str, str] = {}
+        for name, agg in self.aggregates.items():
+            score = result.get(name)
+            if score is None:
+                errors[name] = "scorer returned no value"
+                value = None
+            else:
+                value = score.value
+                if score.error is not None:
+                    errors[name] = score.error
+                    value = None
+                if score.reason:
+                    reasons[name] = score.reason
+            row["scores"][name] = value
+            agg.add(value)
+        if errors:
+            row["errors"] = errors
+            self.errors += 1
+        if reasons:
+            row["reasons"] = reasons
+        self.fh.write(json.dumps(row, ensure_ascii=False) + "\n")
+
+    def close(self) -> None:
+        self.fh.close()
+
+
+def default_out_dir(dataset: str) -> Path:
+    """``.oda/scores/<dataset slug>``."""
+    slug = "".join(c if c.isalnum() or c in "-_." else "_" for c in dataset).strip("_") or "dataset"
+    return Path(".oda") / "scores" / slug
+
+
+def run_scoring(
+    source: str | os.PathLike[str],
+    scorers: Sequence[Scorer],
+    *,
+    out_dir: str | os.PathLike[str] | None = None,
+    dataset: str | None = None,
+    split: str | None = None,
+    limit: int | None = None,
+    batch_size: int | None = None,
+    max_record_bytes: int = DEFAULT_MAX_RECORD_BYTES,
+    restart: bool = False,
+    progress: Callable[[int], None] | None = None,
+) -> RunReport:
+    """Score a dataset with ``scorers``; see the module docstring for what is written where."""
+    if not scorers:
+        raise ConfigError("no scorers selected")
+    dataset = dataset or str(source)
+    out = Path(out_dir) if out_dir is not None else default_out_dir(dataset)
+    out.mkdir(parents=True, exist_ok=True)
+    report = RunReport(dataset=dataset, out_dir=str(out), run_id=uuid.uuid4().hex[:12])
+    started = time.perf_counter()
+    outputs = [_ScorerOutput(s, out, restart=restart) for s in scorers]
+    size = batch_size or max(s.batch_size for s in scorers)
+    formats: Counter[str] = Counter()
+    reasons: Counter[str] = Counter()
+    run_ids = SeenSet()
+    try:
+        with open(out / "input_errors.jsonl", "w", encoding="utf-8") as err_fh:
+
+            def record_error(err: SampleError) -> None:
+                if err.kind == "skip":
+                    report.skipped += 1
+                else:
+                    report.input_errors += 1
+                reasons[err.reason.split(":")[0][:60]] += 1
+                err_fh.write(
+                    json.dumps({"id": err.id, "kind": err.kind, "reason": err.reason, "source": err.source}) + "\n"
+                )
+
+            batch: list[Sample] = []
+            for item in iter_samples(source, split=split, limit=limit, max_record_bytes=max_record_bytes):
+                if isinstance(item, SampleError):
+                    record_error(item)
+                    continue
+                formats[item.format] += 1
+                batch.append(item)
+                if len(batch) >= size:
+                    _process(batch, outputs, report, run_ids, record_error)
+                    if progress:
+                        progress(len(batch))
+                    batch = []
+            if batch:
+                _process(batch, outputs, report, run_ids, record_error)
+                if progress:
+                    progress(len(batch))
+    finally:
+        for o in outputs:
+            o.close()
+            o.scorer.close()
+    report.formats = dict(formats)
+    report.error_reasons = dict(reasons.most_common(20))
+    for o in outputs:
+        report.resumed[o.scorer.name] = o.resumed
+        report.sample_errors[o.scorer.name] = o.errors
+        for name, agg in o.aggregates.items():
+            report.profiles.append(
+                agg.profile(dataset=dataset, scorer=name, family=o.scorer.family.value, run_id=report.run_id)
+            )
+    report.seconds = round(time.perf_counter() - started, 3)
+    (out / "profile.json").write_text(
+        json.dumps([p.model_dump(mode="json") for p in report.profiles], indent=1) + "\n", encoding="utf-8"
+    )
+    (out / "run.json").write_text(json.dumps(report.to_dict(), indent=1) + "\n", encoding="utf-8")
+    return report
+
+
+def _process(
+    batch: list[Sample],
+    outputs: list[_ScorerOutput],
+    report: RunReport,
+    run_ids: SeenSet,
+    on_error: Callable[[SampleError], None],
+) -> None:
+    keys = np.fromiter((key64(s.id) for s in batch), dtype=np.uint64, count=len(batch))
+    repeated = run_ids.check_and_add(keys)
+    if repeated.any():
+        for s in (s for s, r in zip(batch, repeated, strict=True) if r):
+            on_error(SampleError(s.id, f"duplicate sample id {s.id!r}: scored once only"))
+        batch = [s for s, r in zip(batch, repeated, strict=True) if not r]
+        keys = keys[~repeated]
+    report.samples += len(batch)
+    for o in outputs:
+        done = o.done.contains(keys)
+        todo = [s for s, d in zip(batch, done, strict=True) if not d]
+        seen = [s for s, d in zip(batch, done, strict=True) if d]
+        if seen:
+            o.scorer.observe(seen)
+        if not todo:
+            continue
+        try:
+            results = o.scorer.score_batch(todo)
+            if len(results) != len(todo):
+                raise OdaError(f"scorer {o.scorer.name} returned {len(results)} results for {len(todo)} samples")
+        except OdaError as exc:
+            results = [{m.name: Score.failed(f"batch failed: {exc}") for m in o.scorer.metrics} for _ in todo]
+        for s, r in zip(todo, results, strict=True):
+            o.write(s.id, r)
+        o.done.check_and_add(keys[~done])
+        report.scored[o.scorer.name] = report.scored.get(o.scorer.name, 0) + len(todo)
