@@ -153,6 +153,7 @@ def main() -> int:
         latencies: list[float] = []
         accepted: dict[tuple[str, str], tuple[str, str]] = {}  # edge -> (reviewer, action)
         codes: Counter[int] = Counter()
+        failures: list[str] = []
         barrier = threading.Barrier(args.reviewers)
 
         def reviewer(token: str) -> None:
@@ -172,6 +173,8 @@ def main() -> int:
                     with lock:
                         latencies.append(elapsed)
                         codes[response.status_code] += 1
+                        if response.status_code >= 500:
+                            failures.append(response.text[:300])
                         if response.status_code == 200:
                             accepted[(str(body["target"]), str(body["source"]))] = (name, str(body["action"]))
                 for edge in contested:
@@ -181,6 +184,8 @@ def main() -> int:
                     response = http.post("/api/decisions", json=body)
                     with lock:
                         codes[response.status_code] += 1
+                        if response.status_code >= 500:
+                            failures.append(response.text[:300])
                         if response.status_code == 200:
                             accepted[(str(edge["target"]), str(edge["source"]))] = (name, "approve")
 
@@ -242,7 +247,9 @@ def main() -> int:
     print(f"audit log: {len(log)} entries, verified: {'OK' if not problems else 'FAILED'}")
     for problem in problems[:20]:
         print("  -", problem)
-    return 1 if problems or codes.get(200, 0) != len(accepted) else 0
+    for failure in sorted(set(failures))[:5]:
+        print("  server error:", failure)
+    return 1 if problems or failures or codes.get(200, 0) != len(accepted) else 0
 
 
 if __name__ == "__main__":

@@ -40,7 +40,9 @@ def vocabulary() -> list[str]:
         if len(found) > 1000:
             return found
     rng = random.Random(7)
-    return ["".join(rng.choice("etaoinshrdlcumwfgypbvk") for _ in range(rng.randint(2, 9))) for _ in range(20000)]
+    return [
+        "".join(rng.choice("etaoinshrdlcumwfgypbvk") for _ in range(rng.randint(2, 9))) for _ in range(20000)
+    ]
 
 
 def write_dataset(path: Path, n: int, seed: int = 0) -> None:
@@ -53,7 +55,11 @@ def write_dataset(path: Path, n: int, seed: int = 0) -> None:
 
     with open(path, "w", encoding="utf-8") as fh:
         for i in range(n):
-            row = {"instruction": text(rng.randint(32, 48)), "input": "", "output": text(rng.randint(260, 340))}
+            row = {
+                "instruction": text(rng.randint(32, 48)),
+                "input": "",
+                "output": text(rng.randint(260, 340)),
+            }
             if i % 50 == 7:  # a few exact duplicates so the dedup path does real work
                 row = {"instruction": "Repeat the same question.", "input": "", "output": "The same answer."}
             fh.write(json.dumps(row) + "\n")
@@ -68,7 +74,8 @@ def measure_raw(path: str) -> dict[str, float]:
     from scoring.tokens import o200k_encoding
 
     enc = o200k_encoding()
-    rows = [json.loads(line) for line in open(path, encoding="utf-8")]
+    with open(path, encoding="utf-8") as fh:
+        rows = [json.loads(line) for line in fh]
     texts = [(r["instruction"], r["output"]) for r in rows]
     del rows
     started = time.perf_counter()
@@ -119,7 +126,10 @@ def measure_judge(n: int, concurrency: int, latency: float) -> dict[str, float]:
 
     samples = [Sample(id=str(i), instruction=f"question {i}", response=f"answer {i}") for i in range(n)]
     server = subprocess.Popen(
-        [sys.executable, __file__, "--serve", str(latency)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+        [sys.executable, __file__, "--serve", str(latency)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
     )
     try:
         assert server.stdout is not None
@@ -160,7 +170,9 @@ def _run_child(kind: str, path: Path) -> dict[str, float]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--sizes", default="100000,1000000", help="comma-separated sample counts")
     parser.add_argument("--judge-samples", type=int, default=1280)
     parser.add_argument("--concurrency", type=int, default=64)

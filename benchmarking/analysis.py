@@ -84,7 +84,9 @@ class Analysis:
         self.profiles = list(profiles)
         self.domains = [*suite.domains, OVERALL]
         # rows[model][dataset] = list of (domain, score, delta)
-        self._rows: dict[str, dict[str, list[tuple[str, float, float | None]]]] = defaultdict(lambda: defaultdict(list))
+        self._rows: dict[str, dict[str, list[tuple[str, float, float | None]]]] = defaultdict(
+            lambda: defaultdict(list)
+        )
         for r in results:
             spec = suite.lookup(r.benchmark)
             domain = spec.domain if spec else (r.domain or "Other")

@@ -28,13 +28,16 @@ bench_app = typer.Typer(
 )
 
 PresetsOpt = Annotated[
-    list[Path] | None, typer.Option("--presets", help="extra preset file or folder (repeatable; also [bench].presets)")
+    list[Path] | None,
+    typer.Option("--presets", help="extra preset file or folder (repeatable; also [bench].presets)"),
 ]
 WorkDirOpt = Annotated[
     Path | None, typer.Option("--work-dir", help="where runs, batches and jobs.db live (default .oda/bench)")
 ]
 JsonOpt = Annotated[bool, typer.Option("--json", help="print machine-readable JSON on stdout")]
-StoreOpt = Annotated[str | None, typer.Option("--store", help="graph store URI (default: config [store].uri)")]
+StoreOpt = Annotated[
+    str | None, typer.Option("--store", help="graph store URI (default: config [store].uri)")
+]
 
 
 def _work_dir(value: Path | None) -> Path:
@@ -42,7 +45,12 @@ def _work_dir(value: Path | None) -> Path:
 
 
 def _resources(
-    partition: str | None, gpus: int | None, cpus: int | None, mem: str | None, time: str | None, preset_gpus: int
+    partition: str | None,
+    gpus: int | None,
+    cpus: int | None,
+    mem: str | None,
+    time: str | None,
+    preset_gpus: int,
 ) -> Any:
     from benchmarking.render import SlurmResources
 
@@ -57,15 +65,26 @@ def _resources(
 
 @bench_app.command("config")
 def config_cmd(
-    base_model: Annotated[str, typer.Option("--base-model", help="llama3.1-8b, qwen2.5-7b or qwen3-8b (or a preset)")],
+    base_model: Annotated[
+        str, typer.Option("--base-model", help="llama3.1-8b, qwen2.5-7b or qwen3-8b (or a preset)")
+    ],
     dataset: Annotated[str, typer.Option("--dataset", help="Hub id or local file/folder of the SFT dataset")],
-    out: Annotated[Path, typer.Option("-o", "--out", help="folder to write train.yaml, eval_config.py, job.sh")],
-    long_cot: Annotated[bool, typer.Option("--long-cot", help="use the long chain-of-thought preset")] = False,
+    out: Annotated[
+        Path, typer.Option("-o", "--out", help="folder to write train.yaml, eval_config.py, job.sh")
+    ],
+    long_cot: Annotated[
+        bool, typer.Option("--long-cot", help="use the long chain-of-thought preset")
+    ] = False,
     presets: PresetsOpt = None,
     eval_backend: Annotated[str, typer.Option("--eval-backend", help="vllm or openai")] = "vllm",
-    api_base: Annotated[str | None, typer.Option("--api-base", help="OpenAI-compatible endpoint (openai)")] = None,
+    api_base: Annotated[
+        str | None, typer.Option("--api-base", help="OpenAI-compatible endpoint (openai)")
+    ] = None,
     validate: Annotated[
-        bool, typer.Option("--validate/--no-validate", help="check train.yaml with LLaMA-Factory's parser if installed")
+        bool,
+        typer.Option(
+            "--validate/--no-validate", help="check train.yaml with LLaMA-Factory's parser if installed"
+        ),
     ] = True,
     json_out: JsonOpt = False,
 ) -> None:
@@ -103,8 +122,10 @@ def config_cmd(
     else:
         console.print(f"[green]wrote[/] {files.run_dir} (preset {preset.name}, {files.n_samples} samples)")
         if files.skipped_benchmarks:
-            console.print(f"[yellow]not in the eval config[/] (no OpenCompass dataset config): "
-                          f"{', '.join(files.skipped_benchmarks)}")
+            console.print(
+                f"[yellow]not in the eval config[/] (no OpenCompass dataset config): "
+                f"{', '.join(files.skipped_benchmarks)}"
+            )
         console.print(f"validation: {info.get('validated', 'off')}")
 
 
@@ -123,7 +144,9 @@ def _executor(name: str, resources: Any, workers: int) -> Any:
 def submit_cmd(
     datasets: Annotated[Path, typer.Option("--datasets", help="queue file: one dataset id or path per line")],
     base_model: Annotated[str, typer.Option("--base-model", help="llama3.1-8b, qwen2.5-7b or qwen3-8b")],
-    long_cot: Annotated[bool, typer.Option("--long-cot", help="use the long chain-of-thought preset")] = False,
+    long_cot: Annotated[
+        bool, typer.Option("--long-cot", help="use the long chain-of-thought preset")
+    ] = False,
     executor: Annotated[str | None, typer.Option("--executor", help="local (default) or slurm")] = None,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="render everything, submit nothing")] = False,
     work_dir: WorkDirOpt = None,
@@ -141,7 +164,9 @@ def submit_cmd(
     ] = None,
     eval_backend: Annotated[str, typer.Option("--eval-backend", help="vllm or openai")] = "vllm",
     api_base: Annotated[str | None, typer.Option("--api-base")] = None,
-    max_attempts: Annotated[int, typer.Option("--max-attempts", help="submissions per run before giving up")] = 3,
+    max_attempts: Annotated[
+        int, typer.Option("--max-attempts", help="submissions per run before giving up")
+    ] = 3,
     workers: Annotated[int, typer.Option("--workers", help="local executor: runs in parallel")] = 1,
     no_base: Annotated[bool, typer.Option("--no-base", help="do not evaluate the base model")] = False,
     json_out: JsonOpt = False,
@@ -170,13 +195,24 @@ def submit_cmd(
     resources = _resources(partition, gpus_per_node, cpus_per_task, mem, time, preset.gpus)
     ex = _executor(executor or str(setting("bench", "executor", "local")), resources, workers)
     with JobDB(settings.db_path) as db:
-        report = submit(db, ex, registry, preset, queue, settings, dry_run=dry_run, include_base=not no_base,
-                        resources=resources)
+        report = submit(
+            db,
+            ex,
+            registry,
+            preset,
+            queue,
+            settings,
+            dry_run=dry_run,
+            include_base=not no_base,
+            resources=resources,
+        )
     if json_out:
         emit_json(report.__dict__)
         return
-    console.print(f"batch {report.batch_id or '-'}: {len(report.submitted)} submitted, "
-                  f"{len(report.requeued)} requeued, {len(report.skipped)} skipped, {len(report.failed)} failed")
+    console.print(
+        f"batch {report.batch_id or '-'}: {len(report.submitted)} submitted, "
+        f"{len(report.requeued)} requeued, {len(report.skipped)} skipped, {len(report.failed)} failed"
+    )
     for run_id, why in report.failed.items():
         console.print(f"[red]failed[/] {run_id}: {why}")
     for cmd in report.commands:
@@ -205,7 +241,11 @@ def status_cmd(work_dir: WorkDirOpt = None, json_out: JsonOpt = False) -> None:
         cells = []
         for step in ("train", "eval", "collect"):
             s = run.get(step)
-            cells.append("-" if s is None else f"{s['state']} ({s['attempts']})" + (f": {s['detail']}" if s["detail"] else ""))
+            cells.append(
+                "-"
+                if s is None
+                else f"{s['state']} ({s['attempts']})" + (f": {s['detail']}" if s["detail"] else "")
+            )
         table.add_row(run["run_id"], *cells)
     console.print(table)
     if info.get("scheduler_error"):
@@ -233,7 +273,9 @@ def _attach(results: list[Any], store_uri: str | None) -> dict[str, Any]:
 def collect_cmd(
     work_dir: WorkDirOpt = None,
     presets: PresetsOpt = None,
-    attach: Annotated[bool, typer.Option("--attach", help="also join the results onto the graph's dataset nodes")] = False,
+    attach: Annotated[
+        bool, typer.Option("--attach", help="also join the results onto the graph's dataset nodes")
+    ] = False,
     store: StoreOpt = None,
     json_out: JsonOpt = False,
 ) -> None:
@@ -262,8 +304,10 @@ def collect_cmd(
     if json_out:
         emit_json(info)
         return
-    console.print(f"collected {len(report.collected)} runs, {len(report.results)} results; "
-                  f"{len(report.waiting)} waiting, {len(report.failed)} failed")
+    console.print(
+        f"collected {len(report.collected)} runs, {len(report.results)} results; "
+        f"{len(report.waiting)} waiting, {len(report.failed)} failed"
+    )
     for run_id, why in report.failed.items():
         console.print(f"[red]failed[/] {run_id}: {why}")
 
@@ -274,7 +318,9 @@ def import_leaderboard_cmd(
     work_dir: WorkDirOpt = None,
     presets: PresetsOpt = None,
     suite: Annotated[str, typer.Option("--suite", help="benchmark suite preset")] = "oda",
-    attach: Annotated[bool, typer.Option("--attach", help="also join the results onto the graph's dataset nodes")] = False,
+    attach: Annotated[
+        bool, typer.Option("--attach", help="also join the results onto the graph's dataset nodes")
+    ] = False,
     store: StoreOpt = None,
     json_out: JsonOpt = False,
 ) -> None:
@@ -307,8 +353,10 @@ def import_leaderboard_cmd(
     if json_out:
         emit_json(info)
     else:
-        console.print(f"imported {len(imp.results)} results for {len(imp.names)} datasets "
-                      f"({', '.join(info['base_models'])})")
+        console.print(
+            f"imported {len(imp.results)} results for {len(imp.names)} datasets "
+            f"({', '.join(info['base_models'])})"
+        )
         for e in imp.errors:
             console.print(f"[yellow]{e}[/]")
 
@@ -352,8 +400,9 @@ def analyze_cmd(
             profiles = graph.scores()
     if scores:
         profiles = [*profiles, *import_score_profiles(scores, known=names)]
-    analysis = Analysis(results, registry.suite(suite), base_scores=base, sizes=sizes, names=names,
-                        profiles=profiles)
+    analysis = Analysis(
+        results, registry.suite(suite), base_scores=base, sizes=sizes, names=names, profiles=profiles
+    )
     info = analysis.to_dict(top_k=top)
     if plots:
         from benchmarking.plots import write_plots
@@ -363,10 +412,15 @@ def analyze_cmd(
         emit_json(info)
         return
     for pair, by_domain in info["spearman_cross_model"].items():
-        console.print(f"[bold]Spearman {pair}[/]: " + ", ".join(
-            f"{d} {v['rho']}" for d, v in by_domain.items() if v["rho"] is not None))
+        console.print(
+            f"[bold]Spearman {pair}[/]: "
+            + ", ".join(f"{d} {v['rho']}" for d, v in by_domain.items() if v["rho"] is not None)
+        )
     for model, rows in info["top_efficiency"].items():
-        console.print(f"[bold]top efficiency {model}[/]: " + ", ".join(f"{r['name']} ({r['efficiency']:.3f})" for r in rows))
+        console.print(
+            f"[bold]top efficiency {model}[/]: "
+            + ", ".join(f"{r['name']} ({r['efficiency']:.3f})" for r in rows)
+        )
     for p in info.get("plots", []):
         console.print(f"wrote {p}")
 

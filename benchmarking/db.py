@@ -116,7 +116,9 @@ class JobDB:
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._conn = sqlite3.connect(str(self.path), timeout=30, check_same_thread=False, isolation_level=None)
+        self._conn = sqlite3.connect(
+            str(self.path), timeout=30, check_same_thread=False, isolation_level=None
+        )
         self._conn.row_factory = sqlite3.Row
         self._lock = threading.Lock()
         self._conn.execute("PRAGMA journal_mode=WAL")
@@ -153,12 +155,19 @@ class JobDB:
 
     def get_run(self, run_id: str) -> Run | None:
         row = self._conn.execute("SELECT * FROM runs WHERE run_id=?", (run_id,)).fetchone()
-        return Run(*[row[k] for k in ("run_id", "dataset", "preset", "base_model", "kind", "run_dir")]) if row else None
+        return (
+            Run(*[row[k] for k in ("run_id", "dataset", "preset", "base_model", "kind", "run_dir")])
+            if row
+            else None
+        )
 
     def runs(self, preset: str | None = None) -> list[Run]:
         q = "SELECT * FROM runs" + (" WHERE preset=?" if preset else "") + " ORDER BY run_id"
         rows = self._conn.execute(q, (preset,) if preset else ()).fetchall()
-        return [Run(*[r[k] for k in ("run_id", "dataset", "preset", "base_model", "kind", "run_dir")]) for r in rows]
+        return [
+            Run(*[r[k] for k in ("run_id", "dataset", "preset", "base_model", "kind", "run_dir")])
+            for r in rows
+        ]
 
     def set_step(
         self,
@@ -231,8 +240,18 @@ class JobDB:
     def put_results(self, results: Iterable[BenchResult]) -> int:
         """Insert or replace results by (dataset, base_model, benchmark)."""
         rows = [
-            (r.dataset, r.base_model, r.benchmark, r.domain, r.metric, r.score, r.base_score, r.delta, r.run_id,
-             r.source)
+            (
+                r.dataset,
+                r.base_model,
+                r.benchmark,
+                r.domain,
+                r.metric,
+                r.score,
+                r.base_score,
+                r.delta,
+                r.run_id,
+                r.source,
+            )
             for r in results
         ]
         with self.tx() as c:
@@ -240,10 +259,16 @@ class JobDB:
         return len(rows)
 
     def results(self, base_model: str | None = None) -> list[BenchResult]:
-        q = "SELECT * FROM results" + (" WHERE base_model=?" if base_model else "") + " ORDER BY dataset, benchmark"
+        q = (
+            "SELECT * FROM results"
+            + (" WHERE base_model=?" if base_model else "")
+            + " ORDER BY dataset, benchmark"
+        )
         return [BenchResult(**dict(r)) for r in self._conn.execute(q, (base_model,) if base_model else ())]
 
-    def put_base_results(self, base_model: str, rows: Iterable[tuple[str, str | None, str, float]], source: str) -> int:
+    def put_base_results(
+        self, base_model: str, rows: Iterable[tuple[str, str | None, str, float]], source: str
+    ) -> int:
         """Scores of the base model itself: (benchmark, domain, metric, score) rows."""
         data = [(base_model, b, d, m, s, source) for b, d, m, s in rows]
         with self.tx() as c:

@@ -31,7 +31,15 @@ from graph_store.models import BenchResult
 from oda.errors import BenchmarkError, InputError
 
 BASE_RUN = "__base__"
-KILLED_BY_SCHEDULER = {"CANCELLED", "TIMEOUT", "OUT_OF_MEMORY", "NODE_FAIL", "PREEMPTED", "DEADLINE", "BOOT_FAIL"}
+KILLED_BY_SCHEDULER = {
+    "CANCELLED",
+    "TIMEOUT",
+    "OUT_OF_MEMORY",
+    "NODE_FAIL",
+    "PREEMPTED",
+    "DEADLINE",
+    "BOOT_FAIL",
+}
 
 
 @dataclass(kw_only=True)
@@ -101,7 +109,11 @@ def write_run(
         tokenizer_path=settings.tokenizer_path or model_dir,
     )
     rendered_eval = render.opencompass_config(
-        suite, inference, target, work_dir=str(run_dir / "eval"), benchmarks=settings.benchmarks,
+        suite,
+        inference,
+        target,
+        work_dir=str(run_dir / "eval"),
+        benchmarks=settings.benchmarks,
         title=f"Run {run_id}.",
     )
     eval_config = run_dir / "eval_config.py"
@@ -117,9 +129,12 @@ def write_run(
     env = {"ODA_RUN_ID": run_id, "ODA_DATASET": dataset, **settings.env}
     (run_dir / "eval.sh").write_text(
         render.step_script(
-            run_id=run_id, run_dir=str(run_dir), step="eval",
+            run_id=run_id,
+            run_dir=str(run_dir),
+            step="eval",
             command=render.fill_command(settings.eval_command, values),
-            requires=None if is_base else "train", env=env,
+            requires=None if is_base else "train",
+            env=env,
         )
     )
     files = RunFiles(run_dir, None, eval_config, None, skipped_benchmarks=rendered_eval.skipped)
@@ -130,21 +145,29 @@ def write_run(
     prepared = prepare_dataset(dataset, data_dir, name=dataset_name, limit=settings.sample_limit)
     files.n_samples = prepared.n_samples
     config = render.train_config(
-        preset, dataset_name=dataset_name, dataset_dir=str(data_dir), output_dir=str(run_dir / "model"),
-        deepspeed_path=str(deepspeed_config_path(preset.hparams.deepspeed)), overrides=settings.train_overrides,
+        preset,
+        dataset_name=dataset_name,
+        dataset_dir=str(data_dir),
+        output_dir=str(run_dir / "model"),
+        deepspeed_path=str(deepspeed_config_path(preset.hparams.deepspeed)),
+        overrides=settings.train_overrides,
     )
     files.train_yaml = run_dir / "train.yaml"
     files.train_yaml.write_text(render.to_yaml(config), encoding="utf-8")
     (run_dir / "train.sh").write_text(
         render.step_script(
-            run_id=run_id, run_dir=str(run_dir), step="train",
-            command=render.fill_command(settings.train_command, values), env=env,
+            run_id=run_id,
+            run_dir=str(run_dir),
+            step="train",
+            command=render.fill_command(settings.train_command, values),
+            env=env,
         )
     )
     files.job_script = run_dir / "job.sh"
     files.job_script.write_text(
         render.job_script(
-            job_name=f"oda-{render.slugify(dataset)}"[:60], run_dir=str(run_dir),
+            job_name=f"oda-{render.slugify(dataset)}"[:60],
+            run_dir=str(run_dir),
             resources=resources or render.SlurmResources(gpus_per_node=preset.gpus),
         )
     )
@@ -212,8 +235,11 @@ def submit(
             report.skipped[run_id] = why
             continue
         existing = db.get_run(run_id)
-        run_dir = settings.work_dir.resolve() / "runs" / preset.name / (
-            BASE_RUN if kind == "base" else render.slugify(dataset)
+        run_dir = (
+            settings.work_dir.resolve()
+            / "runs"
+            / preset.name
+            / (BASE_RUN if kind == "base" else render.slugify(dataset))
         )
         try:
             files = write_run(registry, preset, dataset, run_dir, settings, resources=resources)
@@ -295,7 +321,9 @@ class RefreshReport:
 def refresh(db: JobDB, executor: Executor) -> RefreshReport:
     """Reconcile in-flight steps with the scheduler (asked first) and the marker files (which win)."""
     report = RefreshReport()
-    active = [s for s in db.steps() if s.state in IN_FLIGHT]
+    active = sorted(
+        (s for s in db.steps() if s.state in IN_FLIGHT), key=lambda s: (s.step != "train", s.run_id)
+    )
     if not active:
         return report
     known: dict[str, Any] | None
@@ -309,8 +337,16 @@ def refresh(db: JobDB, executor: Executor) -> RefreshReport:
             continue
         marker = read_markers(run.run_dir, s.step)
         new_state, detail = s.state, s.detail
+        train = db.step(s.run_id, "train") if s.step == "eval" else None
+        train_failed = train is not None and train.state in FAILED_STATES
         if marker.state in ("completed", "failed", "killed", "blocked"):
             new_state, detail = marker.state, marker.detail or None
+        elif (
+            train_failed
+            and marker.state == "none"
+            and (not s.job_id or (known is not None and s.job_id not in known))
+        ):
+            new_state, detail = "blocked", "its training step did not complete"
         elif known is None:
             continue  # the scheduler cannot be asked: keep what we know
         elif s.job_id and s.job_id in known:
@@ -322,20 +358,17 @@ def refresh(db: JobDB, executor: Executor) -> RefreshReport:
             elif sched.state in ("RUNNING", "CONFIGURING", "COMPLETING", "SUSPENDED", "REQUEUED", "RESIZING"):
                 new_state, detail = "running", None
             elif sched.state in KILLED_BY_SCHEDULER:
-                train = db.step(s.run_id, "train") if s.step == "eval" else None
-                if train is not None and train.state in FAILED_STATES:
+                if train_failed:
                     new_state, detail = "blocked", "its training step did not complete"
                 else:
                     new_state, detail = "killed", f"killed by the scheduler ({sched.state})"
             else:
                 new_state, detail = "failed", f"the job ended ({sched.state}) without a completion marker"
         elif s.job_id:
-            train = db.step(s.run_id, "train") if s.step == "eval" else None
-            if train is not None and train.state in FAILED_STATES and marker.state == "none":
-                new_state, detail = "blocked", "its training step did not complete"
-            else:
-                new_state = "lost"
-                detail = "the job is gone from the scheduler and left no completion marker (killed without notice)"
+            new_state = "lost"
+            detail = (
+                "the job is gone from the scheduler and left no completion marker (killed without notice)"
+            )
         if new_state != s.state or detail != s.detail:
             db.set_step(s.run_id, s.step, new_state, detail=detail)
             report.changed[f"{s.run_id}:{s.step}"] = new_state
@@ -387,7 +420,9 @@ def collect(db: JobDB, registry: PresetRegistry, *, executor: Executor | None = 
             states = [s for s in (db.step(run.run_id, "train"), eval_step) if s is not None]
             failed = [s for s in states if s.state in FAILED_STATES]
             if failed and not any(s.state in IN_FLIGHT for s in states):
-                report.failed[run.run_id] = f"{failed[0].step} {failed[0].state}: {failed[0].detail or ''}".strip()
+                report.failed[run.run_id] = (
+                    f"{failed[0].step} {failed[0].state}: {failed[0].detail or ''}".strip()
+                )
             else:
                 report.waiting.append(run.run_id)
             continue
@@ -412,10 +447,16 @@ def collect(db: JobDB, registry: PresetRegistry, *, executor: Executor | None = 
                 base_score = base.get(bench)
                 results.append(
                     BenchResult(
-                        dataset=run.dataset, base_model=run.base_model, benchmark=bench, domain=domain,
-                        metric=metric, score=score, base_score=base_score,
+                        dataset=run.dataset,
+                        base_model=run.base_model,
+                        benchmark=bench,
+                        domain=domain,
+                        metric=metric,
+                        score=score,
+                        base_score=base_score,
                         delta=None if base_score is None else round(score - base_score, 6),
-                        run_id=run.run_id, source="collect",
+                        run_id=run.run_id,
+                        source="collect",
                     )
                 )
             db.put_results(results)

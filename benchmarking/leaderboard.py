@@ -79,11 +79,15 @@ def _tasks(row: dict[str, Any]) -> list[tuple[str, str, float]]:
         for task in tasks:
             metrics = task.get("metrics") or []
             if metrics and isinstance(metrics[0].get("score"), int | float):
-                out.append((task["task_name"], str(metrics[0].get("metric", "score")), float(metrics[0]["score"])))
+                out.append(
+                    (task["task_name"], str(metrics[0].get("metric", "score")), float(metrics[0]["score"]))
+                )
     return out
 
 
-def import_leaderboard(path: str | Path, suite: SuitePreset, *, name_map: str | Path | None = None) -> LeaderboardImport:
+def import_leaderboard(
+    path: str | Path, suite: SuitePreset, *, name_map: str | Path | None = None
+) -> LeaderboardImport:
     """Read the leaderboard file; a row that cannot be read is recorded in ``errors`` and the import goes on."""
     p = Path(path)
     data = _load_json(p)
@@ -92,7 +96,7 @@ def import_leaderboard(path: str | Path, suite: SuitePreset, *, name_map: str | 
     names = load_name_map(Path(name_map) if name_map else p.parent / "id2name.jsonl")
     out = LeaderboardImport()
     for family, rows in data.items():
-        base_model = FAMILY_BASE_MODELS.get(family, family)
+        base_model: str = FAMILY_BASE_MODELS.get(str(family), str(family))
         base_rows = [r for r in rows if r.get("domain") == "base"]
         base_scores: dict[str, float] = {}
         if base_rows:
@@ -139,9 +143,16 @@ def import_leaderboard(path: str | Path, suite: SuitePreset, *, name_map: str | 
                 base = base_scores.get(spec.node_id)
                 out.results.append(
                     BenchResult(
-                        dataset=ds, base_model=base_model, benchmark=spec.node_id, domain=spec.domain, metric=metric,
-                        score=score, base_score=base, delta=None if base is None else round(score - base, 6),
-                        run_id=f"{LEADERBOARD_RUN_ID}/{family}", source="leaderboard",
+                        dataset=ds,
+                        base_model=base_model,
+                        benchmark=spec.node_id,
+                        domain=spec.domain,
+                        metric=metric,
+                        score=score,
+                        base_score=base,
+                        delta=None if base is None else round(score - base, 6),
+                        run_id=f"{LEADERBOARD_RUN_ID}/{family}",
+                        source="leaderboard",
                     )
                 )
     return out
@@ -201,9 +212,16 @@ def import_score_profiles(
                     mean = prof.get("mean")
                     profiles.append(
                         ScoreProfile(
-                            dataset=ds, scorer=scorer, axis=axis, family=family,
-                            mean=float(mean) if isinstance(mean, int | float) else None, n=0,
-                            histogram={"edges": prof.get("range", []), "counts": prof.get("distribution", [])},
+                            dataset=ds,
+                            scorer=scorer,
+                            axis=axis,
+                            family=family,
+                            mean=float(mean) if isinstance(mean, int | float) else None,
+                            n=0,
+                            histogram={
+                                "edges": prof.get("range", []),
+                                "counts": prof.get("distribution", []),
+                            },
                             run_id="oda-leaderboard",
                         )
                     )

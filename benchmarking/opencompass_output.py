@@ -45,7 +45,9 @@ class Summary:
 class BenchmarkScores:
     """Scores per suite benchmark for one model, plus what could not be mapped or had no result."""
 
-    scores: dict[str, tuple[BenchmarkSpec, str, float]] = field(default_factory=dict)  # name -> (spec, metric, score)
+    scores: dict[str, tuple[BenchmarkSpec, str, float]] = field(
+        default_factory=dict
+    )  # name -> (spec, metric, score)
     missing: list[str] = field(default_factory=list)
     unmapped: list[str] = field(default_factory=list)
 
@@ -66,7 +68,9 @@ def find_summary(eval_dir: str | Path) -> Path:
 def _csv_section_of_txt(text: str, path: Path) -> str:
     match = re.search(r"csv format\n\^+\n(.*?)\n\$+\n", text, flags=re.S)
     if not match:
-        raise BenchmarkError(f"{path}: truncated or malformed OpenCompass summary (no complete 'csv format' section)")
+        raise BenchmarkError(
+            f"{path}: truncated or malformed OpenCompass summary (no complete 'csv format' section)"
+        )
     return match.group(1) + "\n"
 
 
@@ -139,7 +143,9 @@ def scores_by_benchmark(summary: Summary, suite: SuitePreset, *, model: str | No
                 out.scores[spec.name] = (spec, row.metric, score)
             continue
         prefixed = [
-            b for b in suite.benchmarks if b.oc_prefix and normalize_name(row.dataset).startswith(normalize_name(b.oc_prefix))
+            b
+            for b in suite.benchmarks
+            if b.oc_prefix and normalize_name(row.dataset).startswith(normalize_name(b.oc_prefix))
         ]
         if prefixed:
             if score is not None:

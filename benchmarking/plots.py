@@ -4,11 +4,12 @@ positive efficiency only, as in the paper's Fig. 11) and the scorer/performance 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from benchmarking.analysis import OVERALL, Analysis
 
 
-def _plt():  # type: ignore[no-untyped-def]
+def _plt() -> Any:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -86,12 +87,19 @@ def plot_correlation_heatmap(analysis: Analysis, path: Path) -> Path | None:
     models = sorted(table)
     scorers = sorted({s for m in models for s in table[m]})
     domains = analysis.domains
-    fig, axes = plt.subplots(1, len(models), figsize=(2.2 + 1.1 * len(domains) * len(models), 0.32 * len(scorers) + 2),
-                             squeeze=False)
+    fig, axes = plt.subplots(
+        1,
+        len(models),
+        figsize=(2.2 + 1.1 * len(domains) * len(models), 0.32 * len(scorers) + 2),
+        squeeze=False,
+    )
     image = None
     for ax, model in zip(axes.flat, models, strict=True):
         grid = [
-            [float("nan") if (c := table[model].get(s, {}).get(d, {}).get("rho")) is None else c for d in domains]
+            [
+                float("nan") if (c := table[model].get(s, {}).get(d, {}).get("rho")) is None else c
+                for d in domains
+            ]
             for s in scorers
         ]
         image = ax.imshow(grid, cmap="RdBu_r", vmin=-1, vmax=1, aspect="auto")

@@ -46,7 +46,9 @@ class TrainHParams(BaseModel):
     num_train_epochs: float = Field(gt=0)
     lr_scheduler_type: str
     warmup_ratio: float = Field(ge=0, le=1)
-    extra: dict[str, Any] = Field(default_factory=dict, description="more LLaMA-Factory arguments, passed through")
+    extra: dict[str, Any] = Field(
+        default_factory=dict, description="more LLaMA-Factory arguments, passed through"
+    )
 
 
 class TrainPreset(BaseModel):
@@ -95,7 +97,9 @@ class BenchmarkSpec(BaseModel):
     evaluator: str
     shots: int = Field(ge=0)
     metric: str
-    hf_id: str | None = Field(default=None, description="the benchmark's Hub id, its node in the lineage graph")
+    hf_id: str | None = Field(
+        default=None, description="the benchmark's Hub id, its node in the lineage graph"
+    )
     aliases: list[str] = Field(default_factory=list)
     n_runs: int = 1
     oc_module: str | None = None
@@ -139,7 +143,11 @@ class SuitePreset(BaseModel):
 
 
 Preset = TrainPreset | InferencePreset | SuitePreset
-_KINDS: dict[str, type[BaseModel]] = {"train": TrainPreset, "inference": InferencePreset, "suite": SuitePreset}
+_KINDS: dict[str, type[BaseModel]] = {
+    "train": TrainPreset,
+    "inference": InferencePreset,
+    "suite": SuitePreset,
+}
 
 
 def normalize_name(name: str) -> str:
@@ -215,23 +223,25 @@ class PresetRegistry:
             ) from None
 
     def train(self, name: str) -> TrainPreset:
-        return self._get("train", name)  # type: ignore[no-any-return]
+        return self._get("train", name)
 
     def inference(self, name: str) -> InferencePreset:
-        return self._get("inference", name)  # type: ignore[no-any-return]
+        return self._get("inference", name)
 
     def suite(self, name: str) -> SuitePreset:
-        return self._get("suite", name)  # type: ignore[no-any-return]
+        return self._get("suite", name)
 
     def for_base_model(self, base_model: str, *, long_cot: bool = False) -> TrainPreset:
         """The training preset for ``--base-model KEY [--long-cot]`` (a preset name is accepted too)."""
-        if base_model in self._presets["train"]:
-            return self.train(base_model)
         matches = [
-            p for p in self._presets["train"].values() if p.base_model == base_model and p.long_cot == long_cot
+            p
+            for p in self._presets["train"].values()
+            if p.base_model == base_model and p.long_cot == long_cot
         ]
+        if not matches and base_model in self._presets["train"]:
+            return self.train(base_model)
         if len(matches) == 1:
-            return matches[0]  # type: ignore[no-any-return]
+            return matches[0]
         if len(matches) > 1:
             raise ConfigError(
                 f"several training presets match base model {base_model!r}: {', '.join(p.name for p in matches)}"

@@ -249,7 +249,9 @@ def fill_command(template: str, values: Mapping[str, str]) -> str:
     except (KeyError, IndexError) as exc:
         from oda.errors import ConfigError
 
-        raise ConfigError(f"unknown placeholder {exc} in command {template!r}; known: {sorted(values)}") from None
+        raise ConfigError(
+            f"unknown placeholder {exc} in command {template!r}; known: {sorted(values)}"
+        ) from None
 
 
 def step_script(

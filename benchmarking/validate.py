@@ -50,7 +50,9 @@ def validate_train_config(config: Mapping[str, Any]) -> dict[str, Any]:
     Returns a summary of the parsed values of the keys the presets fix (as LLaMA-Factory understood them).
     """
     if not llamafactory_available():
-        raise BenchmarkError("LLaMA-Factory is not installed; install the extra: pip install 'oda-lineage[train]'")
+        raise BenchmarkError(
+            "LLaMA-Factory is not installed; install the extra: pip install 'oda-lineage[train]'"
+        )
     from llamafactory.hparams.parser import _TRAIN_ARGS
     from transformers import HfArgumentParser
 
@@ -81,7 +83,9 @@ def validate_train_config(config: Mapping[str, Any]) -> dict[str, Any]:
         "gradient_accumulation_steps": training_args.gradient_accumulation_steps,
         "learning_rate": training_args.learning_rate,
         "num_train_epochs": training_args.num_train_epochs,
-        "lr_scheduler_type": str(getattr(training_args.lr_scheduler_type, "value", training_args.lr_scheduler_type)),
+        "lr_scheduler_type": str(
+            getattr(training_args.lr_scheduler_type, "value", training_args.lr_scheduler_type)
+        ),
         "warmup_ratio": training_args.warmup_ratio,
         "use_liger_kernel": training_args.use_liger_kernel,
         "neutralized": neutralized,

@@ -23,6 +23,7 @@ import json
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import partial
 from typing import Any, Protocol, TypeVar
 
 from pydantic import BaseModel, ValidationError
@@ -103,7 +104,9 @@ def node_from_row(row: Mapping[str, Any]) -> Node:
 def edge_row(edge: Edge) -> dict[str, Any]:
     """All fields of an edge as stored (enums as values, datetimes ISO, components as JSON)."""
     data = edge.model_dump(mode="json")
-    data["components"] = json.dumps(data["components"], sort_keys=True) if data["components"] is not None else None
+    data["components"] = (
+        json.dumps(data["components"], sort_keys=True) if data["components"] is not None else None
+    )
     return {"target": edge.target, "source": edge.source, **{k: data[k] for k in q.EDGE_COLUMNS}}
 
 
@@ -118,7 +121,7 @@ def _coerce(model: type[T], item: Any) -> T:
     if isinstance(item, model):
         return item
     if isinstance(item, Mapping):
-        return model.model_validate(item)  # type: ignore[attr-defined, no-any-return]
+        return model.model_validate(item)  # type: ignore[attr-defined]
     raise TypeError(f"expected {model.__name__} or a mapping, got {type(item).__name__}")
 
 
@@ -128,14 +131,20 @@ def _validate_all(model: type[T], items: Iterable[Any], report: UpsertReport) ->
         try:
             valid.append(_coerce(model, item))
         except (ValidationError, TypeError, ValueError) as exc:
-            label = item.get("id") or f"{item.get('target')} <- {item.get('source')}" if isinstance(item, Mapping) else ""
+            label = (
+                item.get("id") or f"{item.get('target')} <- {item.get('source')}"
+                if isinstance(item, Mapping)
+                else ""
+            )
             report.rejected.append(f"item {index} {label}: {_short_error(exc)}".replace("  ", " "))
     return valid
 
 
 def _short_error(exc: Exception) -> str:
     if isinstance(exc, ValidationError):
-        return "; ".join(f"{'.'.join(str(p) for p in err['loc']) or 'value'}: {err['msg']}" for err in exc.errors())
+        return "; ".join(
+            f"{'.'.join(str(p) for p in err['loc']) or 'value'}: {err['msg']}" for err in exc.errors()
+        )
     return str(exc)
 
 
@@ -184,15 +193,36 @@ class CypherGraphStore(GraphStore):
             merged[node.id] = row
         rows = list(merged.values())
         for batch in _chunks(rows, self.batch_size):
-            created, updated = self._write(lambda tx, b=batch: self._upsert_nodes_tx(tx, list(b)))
+            created, updated = self._write(partial(self._upsert_nodes_tx, rows=list(batch)))
             report.created += created
             report.updated += updated
         return report
 
     def _upsert_nodes_tx(self, tx: Tx, rows: list[dict[str, Any]]) -> tuple[int, int]:
-        existing = {r[0] for r in tx.run(*q.get_nodes(self.dialect, [r["id"] for r in rows])).rows}
-        tx.run(*q.upsert_nodes(self.dialect, rows))
-        return len(rows) - len(existing), len(existing)
+        existing = self._existing_ids(tx, [r["id"] for r in rows])
+        new_rows = [r for r in rows if r["id"] not in existing]
+        old_rows = [r for r in rows if r["id"] in existing]
+        if new_rows:
+            tx.run(*q.create_nodes(self.dialect, new_rows))
+        if old_rows:
+            tx.run(*q.update_nodes(self.dialect, old_rows))
+        return len(new_rows), len(old_rows)
+
+    def _existing_ids(self, tx: Tx, ids: Sequence[str]) -> set[str]:
+        return {r[0] for r in tx.run(*q.existing_ids(self.dialect, ids)).rows}
+
+    def _stored_edges(self, tx: Tx, batch: Sequence[Edge], existing: set[str]) -> dict[tuple[str, str], dict[str, Any]]:
+        """The stored edges among ``batch`` (only targets that exist can have any)."""
+        wanted = {e.key for e in batch if e.target in existing and e.source in existing}
+        if not wanted:
+            return {}
+        targets = sorted({target for target, _ in wanted})
+        rows = tx.run(*q.parents_of(self.dialect, targets, include_rejected=True)).dicts()
+        return {(r["target"], r["source"]): r for r in rows if (r["target"], r["source"]) in wanted}
+
+    def _insert_edges(self, tx: Tx, rows: list[dict[str, Any]]) -> None:
+        """Write edges known to be new (endpoints exist). Backends may bulk-load instead."""
+        tx.run(*q.create_edges(self.dialect, rows))
 
     def upsert_edges(self, edges: Iterable[Edge | Mapping[str, Any]]) -> UpsertReport:
         """MERGE edges by (target, source), creating missing endpoint nodes.
@@ -206,15 +236,17 @@ class CypherGraphStore(GraphStore):
             merged[edge.key] = edge
         items = list(merged.values())
         for batch in _chunks(items, self.batch_size):
-            created, updated, protected = self._write(lambda tx, b=batch: self._upsert_edges_tx(tx, list(b)))
+            created, updated, protected = self._write(partial(self._upsert_edges_tx, batch=list(batch)))
             report.created += created
             report.updated += updated
             report.protected += protected
         return report
 
     def _upsert_edges_tx(self, tx: Tx, batch: list[Edge]) -> tuple[int, int, int]:
-        keys = [{"target": e.target, "source": e.source} for e in batch]
-        stored = {(r["target"], r["source"]): r for r in tx.run(*q.edges_by_keys(self.dialect, keys)).dicts()}
+        endpoints = sorted({e.target for e in batch} | {e.source for e in batch})
+        existing = self._existing_ids(tx, endpoints)
+        stored = self._stored_edges(tx, batch, existing)
+        new_rows: list[dict[str, Any]] = []
         rows: list[dict[str, Any]] = []
         created = updated = protected = 0
         now = utcnow().isoformat()
@@ -224,7 +256,7 @@ class CypherGraphStore(GraphStore):
             if old is None:
                 if incoming["updated_at"] is None:
                     incoming["updated_at"] = now
-                rows.append(incoming)
+                new_rows.append(incoming)
                 created += 1
                 continue
             if old.get("status") in HUMAN_STATUSES:
@@ -239,15 +271,21 @@ class CypherGraphStore(GraphStore):
             row["updated_at"] = incoming["updated_at"] if "updated_at" in edge.model_fields_set else now
             rows.append(row)
             updated += 1
+        missing = [i for i in endpoints if i not in existing]
+        if missing and (new_rows or rows):
+            tx.run(*q.ensure_nodes(self.dialect, [{"id": i, "on_hub": not i.startswith("ext:")} for i in missing]))
+        if new_rows:
+            self._insert_edges(tx, new_rows)
         if rows:
-            self._ensure_endpoints(tx, rows)
-            tx.run(*q.upsert_edges(self.dialect, rows))
+            tx.run(*q.update_edges(self.dialect, rows))
         return created, updated, protected
 
     def _ensure_endpoints(self, tx: Tx, rows: list[dict[str, Any]]) -> None:
         ids = sorted({r["target"] for r in rows} | {r["source"] for r in rows})
-        endpoint_rows = [{"id": i, "on_hub": not i.startswith("ext:")} for i in ids]
-        tx.run(*q.ensure_nodes(self.dialect, endpoint_rows))
+        existing = self._existing_ids(tx, ids)
+        missing = [{"id": i, "on_hub": not i.startswith("ext:")} for i in ids if i not in existing]
+        if missing:
+            tx.run(*q.ensure_nodes(self.dialect, missing))
 
     def attach_scores(self, profiles: Iterable[ScoreProfile | Mapping[str, Any]]) -> int:
         """Store score profiles, replacing any earlier profile for the same (dataset, scorer, axis)."""
@@ -294,7 +332,7 @@ class CypherGraphStore(GraphStore):
             tx.run(*q.upsert_records(self.dialect, label, rel, batch))
 
         for batch in _chunks(unique, self.batch_size):
-            self._write(lambda tx, b=batch: work(tx, list(b)))
+            self._write(partial(work, batch=list(batch)))
         return len(unique)
 
     # --- decisions --------------------------------------------------------------------------------------------
@@ -380,7 +418,9 @@ class CypherGraphStore(GraphStore):
         elif action == "repoint":
             assert new_source is not None
             new = {"status": EdgeStatus.REJECTED.value, "note": reason or f"repointed to {new_source}"}
-            existing_new = tx.run(*q.edges_by_keys(self.dialect, [{"target": target, "source": new_source}])).dicts()
+            existing_new = tx.run(
+                *q.edges_by_keys(self.dialect, [{"target": target, "source": new_source}])
+            ).dicts()
             replacement = dict(existing_new[0]) if existing_new else dict(row)
             previous["repoint"] = {
                 "source": new_source,
@@ -583,7 +623,9 @@ class CypherGraphStore(GraphStore):
             next_frontier: list[str] = []
             for batch in _chunks(frontier, self.bfs_batch_size):
                 builder = q.parents_of if upstream else q.children_edges_of
-                for row in self._read_q(builder(self.dialect, batch, include_rejected=include_rejected)).dicts():
+                for row in self._read_q(
+                    builder(self.dialect, batch, include_rejected=include_rejected)
+                ).dicts():
                     edge = edge_from_row(row)
                     edges[edge.key] = edge
                     other = edge.source if upstream else edge.target
@@ -602,7 +644,10 @@ class CypherGraphStore(GraphStore):
 
     def audit_log(self, *, target: str | None = None, source: str | None = None) -> list[AuditEntry]:
         """Audit entries, oldest first (by ``seq``)."""
-        return [_audit_from_row(r) for r in self._read_q(q.list_audit(self.dialect, target=target, source=source)).dicts()]
+        return [
+            _audit_from_row(r)
+            for r in self._read_q(q.list_audit(self.dialect, target=target, source=source)).dicts()
+        ]
 
     def scores(self, dataset: str | None = None) -> list[ScoreProfile]:
         """Score profiles, all or of one dataset."""

@@ -23,6 +23,9 @@ from oda.errors import InputError, ReadOnlyError, StoreError
 T = TypeVar("T")
 
 DEFAULT_BUFFER_POOL = 512 * 1024 * 1024
+# New edges in a batch above this count are bulk-loaded with COPY. (Only relationships: ladybug 0.22 corrupts
+# its heap when a transaction holding a node-table COPY rolls back, so new nodes are written with CREATE.)
+COPY_MIN_ROWS = 200
 
 
 class _LadybugTx:
@@ -108,6 +111,13 @@ class EmbeddedStore(CypherGraphStore):
                 raise
             _execute(self._conn, "COMMIT", {})
             return value
+
+    def _insert_edges(self, tx: Tx, rows: list[dict[str, Any]]) -> None:
+        """Bulk-load new edges with ``COPY`` from an Arrow table (it rolls back with the transaction)."""
+        if len(rows) < COPY_MIN_ROWS:
+            super()._insert_edges(tx, rows)
+        else:
+            tx.run(*q.copy_edges(self.dialect, rows))
 
     def _next_audit_seq(self, tx: Tx) -> int:
         rows = tx.run(*q.max_audit_seq(self.dialect)).rows

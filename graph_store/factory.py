@@ -57,7 +57,9 @@ def open_store(uri: str | None = None) -> GraphStore:
 
         return Neo4jStore.connect(clean, auth=neo4j_auth_from_env(), database=database)
     if scheme:
-        raise ConfigError(f"unknown store URI scheme {scheme!r}; use a path, embedded:PATH, bolt:// or neo4j://")
+        raise ConfigError(
+            f"unknown store URI scheme {scheme!r}; use a path, embedded:PATH, bolt:// or neo4j://"
+        )
     path = uri.removeprefix("embedded:")
     from graph_store.embedded import EmbeddedStore
 

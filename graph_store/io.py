@@ -157,7 +157,9 @@ def _oda_edge(record: Any) -> tuple[Edge, dict[str, Node]]:
         raise ValueError(f"meta_info.source must be a string, got {type(evidence_source).__name__}")
     edge = Edge.model_validate(fields)
     nodes: dict[str, Node] = {}
-    nodes[target] = Node(id=target, name=raw_target.strip()) if target != raw_target.strip() else Node(id=target)
+    nodes[target] = (
+        Node(id=target, name=raw_target.strip()) if target != raw_target.strip() else Node(id=target)
+    )
     source_fields: dict[str, Any] = {"id": source}
     if source != raw_source.strip():
         source_fields["name"] = raw_source.strip()
@@ -264,13 +266,18 @@ def read_json(source: str | Path | IO[str]) -> ImportPlan:
         except (ValidationError, ValueError, TypeError) as exc:
             label = f" ({item.get('target')} <- {item.get('source')})" if isinstance(item, dict) else ""
             plan.errors.append(f"edges[{index}]{label}: {_error_text(exc)}")
-    for key, model, bucket in (("scores", ScoreProfile, plan.scores), ("results", BenchResult, plan.results)):
-        for index, item in enumerate(data.get(key, []) or []):
-            plan.items += 1
-            try:
-                bucket.append(model.model_validate(item))  # type: ignore[attr-defined]
-            except (ValidationError, ValueError, TypeError) as exc:
-                plan.errors.append(f"{key}[{index}]: {_error_text(exc)}")
+    for index, item in enumerate(data.get("scores", []) or []):
+        plan.items += 1
+        try:
+            plan.scores.append(ScoreProfile.model_validate(item))
+        except (ValidationError, ValueError, TypeError) as exc:
+            plan.errors.append(f"scores[{index}]: {_error_text(exc)}")
+    for index, item in enumerate(data.get("results", []) or []):
+        plan.items += 1
+        try:
+            plan.results.append(BenchResult.model_validate(item))
+        except (ValidationError, ValueError, TypeError) as exc:
+            plan.errors.append(f"results[{index}]: {_error_text(exc)}")
     return plan
 
 
@@ -331,7 +338,9 @@ def import_file(
     walkable = [e.key for e in edges if e.status != EdgeStatus.REJECTED]
     cycle = find_cycle([*stored_pairs, *walkable])
     if cycle is not None:
-        raise InputError("the lineage would contain a cycle: " + " <- ".join(cycle) + "; nothing was imported")
+        raise InputError(
+            "the lineage would contain a cycle: " + " <- ".join(cycle) + "; nothing was imported"
+        )
     report = ImportReport(items=plan.items, flagged=flagged, errors=plan.errors)
     report.nodes = store.upsert_nodes(plan.nodes.values())
     report.edges = store.upsert_edges(edges)
@@ -414,13 +423,19 @@ def to_networkx(store: GraphStore, *, include_rejected: bool = True) -> Any:
 
     graph = nx.DiGraph()
     for node in store.nodes():
-        attrs = {k: _graphml_value(v) for k, v in node.model_dump(mode="json", exclude={"id"}).items() if v is not None}
+        attrs = {
+            k: _graphml_value(v)
+            for k, v in node.model_dump(mode="json", exclude={"id"}).items()
+            if v is not None
+        }
         graph.add_node(node.id, **attrs)
     for edge in store.edges():
         if edge.status == EdgeStatus.REJECTED and not include_rejected:
             continue
         data = edge.model_dump(mode="json", exclude={"target", "source"})
-        graph.add_edge(edge.target, edge.source, **{k: _graphml_value(v) for k, v in data.items() if v is not None})
+        graph.add_edge(
+            edge.target, edge.source, **{k: _graphml_value(v) for k, v in data.items() if v is not None}
+        )
     return graph
 
 

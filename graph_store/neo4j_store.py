@@ -19,8 +19,8 @@ from typing import Any, TypeVar
 
 from graph_store import queries as q
 from graph_store.cypher_store import CypherGraphStore, Result, Tx
-from graph_store.readonly import check_read_only
 from graph_store.models import AuditEntry
+from graph_store.readonly import check_read_only
 from oda.errors import ReadOnlyError, StoreError
 
 T = TypeVar("T")
@@ -118,14 +118,14 @@ class Neo4jStore(CypherGraphStore):
     def _read(self, query: str, params: dict[str, Any]) -> Result:
         def call() -> Result:
             with self._session(read=True) as session:
-                return session.execute_read(lambda tx: _Neo4jTx(tx).run(query, params))  # type: ignore[no-any-return]
+                return session.execute_read(lambda tx: _Neo4jTx(tx).run(query, params))
 
         return self._wrap(call)
 
     def _write(self, work: Callable[[Tx], T]) -> T:
         def call() -> T:
             with self._session(read=False) as session:
-                return session.execute_write(lambda tx: work(_Neo4jTx(tx)))  # type: ignore[no-any-return]
+                return session.execute_write(lambda tx: work(_Neo4jTx(tx)))
 
         return self._wrap(call)
 
@@ -142,7 +142,10 @@ class Neo4jStore(CypherGraphStore):
                 return super().decide(target, source, action, **kwargs)
             except StoreError as exc:
                 cause = exc.__cause__
-                clash = isinstance(cause, neo4j.exceptions.ConstraintError) or "duplicated key" in str(exc).lower()
+                clash = (
+                    isinstance(cause, neo4j.exceptions.ConstraintError)
+                    or "duplicated key" in str(exc).lower()
+                )
                 if not clash or attempt == DECIDE_ATTEMPTS - 1:
                     raise
                 time.sleep(0.01 * (attempt + 1))
@@ -154,7 +157,9 @@ class Neo4jStore(CypherGraphStore):
     def _next_audit_seq(self, tx: Tx) -> int:
         rows = tx.run(*q.next_audit_seq(self.dialect)).rows
         if not rows:
-            raise StoreError("the audit counter is missing; was the database emptied without reopening the store?")
+            raise StoreError(
+                "the audit counter is missing; was the database emptied without reopening the store?"
+            )
         return int(rows[0][0])
 
     # --- user Cypher ------------------------------------------------------------------------------------------

@@ -138,13 +138,20 @@ def aggregate(
         if neg > pos:
             roles = ", ".join(sorted({c.role for c in negatives}))
             for claim in positives:
-                result.dropped.append(DroppedClaim(
-                    claim=claim, reason=f"contradicted: {roles} evidence outweighs it", source_id=source_id))
+                result.dropped.append(
+                    DroppedClaim(
+                        claim=claim,
+                        reason=f"contradicted: {roles} evidence outweighs it",
+                        source_id=source_id,
+                    )
+                )
             continue
         created = source_created_at.get(source_id)
         if created is not None and target_created_at is not None and _newer(created, target_created_at):
             for claim in positives:
-                result.dropped.append(DroppedClaim(claim=claim, reason="newer than target", source_id=source_id))
+                result.dropped.append(
+                    DroppedClaim(claim=claim, reason="newer than target", source_id=source_id)
+                )
             continue
         resolution = group[0][1]
         edge = _edge(target, source_id, positives, resolution, threshold, run_id, weights, catalog)
@@ -203,8 +210,10 @@ def _check_claim(
     res = resolution_for(claim, resolutions)
     if res is None:
         return "unresolved name", None
-    if claim.role == "model" or (res.method not in ("catalog",) and catalog.is_model_name(res.id)) or (
-        res.method != "catalog" and catalog.is_model_name(claim.source_name)
+    if (
+        claim.role == "model"
+        or (res.method not in ("catalog",) and catalog.is_model_name(res.id))
+        or (res.method != "catalog" and catalog.is_model_name(claim.source_name))
     ):
         return "model, not data", res
     if not mentions_source(claim.evidence, [claim.source_name, claim.hf_id_hint, res.id, res.name]):
@@ -242,7 +251,10 @@ def _edge(
     else:
         relationship, share = Relationship.DIRECT_INCLUSION, 1.0
     confidence, components = edge_confidence(
-        _evidence_of(positives), relationship_share=share, resolution_certainty=resolution.certainty, weights=weights
+        _evidence_of(positives),
+        relationship_share=share,
+        resolution_certainty=resolution.certainty,
+        weights=weights,
     )
     best = max(
         positives,
@@ -258,7 +270,9 @@ def _edge(
     prompts = sorted({c.prompt_id for c in positives if c.prompt_id})
     notes: list[str] = [f"resolved by {resolution.method}"]
     if len(votes) > 1:
-        notes.append("relationships disagree: " + ", ".join(f"{r.value} {w:.2f}" for r, w in sorted(votes.items())))
+        notes.append(
+            "relationships disagree: " + ", ".join(f"{r.value} {w:.2f}" for r, w in sorted(votes.items()))
+        )
     if prompts:
         notes.append("prompt " + ", ".join(prompts))
     extra: dict[str, Any] = {}

@@ -57,6 +57,28 @@ _HF_URL_RE = re.compile(
 )
 _FILLER_WORDS = re.compile(r"\b(the|dataset|datasets|data set|benchmark|corpus|collection|data)\b")
 _URL_PREFIX = re.compile(r"^(?:https?://)?(?:www\.)?")
+_QUALIFIER = re.compile(
+    r"\s*\([^)]*\)\s*$|\s+(?:problems|questions|prompts|subset|split|train|training|test|set|portion|"
+    r"samples|examples|instructions)(?:\s+(?:set|split|subset))?\s*$",
+    re.IGNORECASE,
+)
+_VERSION_SUFFIX = re.compile(r"^(?:v?\d+(?:\.\d+)*[km]?|data|dataset|full|all|raw|en|english|hf|clean(?:ed)?|"
+                             r"filtered|dedup(?:ed)?|v\d+|\d+[km]|sharegpt)+$")
+
+
+def ext_name(name: str) -> str:
+    """The text an ``ext:`` id is derived from: a URL without its scheme, ``www.``, query or fragment; a name
+    without a trailing generic qualifier."""
+    text = name.strip()
+    domain = re.fullmatch(r"(?:https?://)?(?:www\.)?((?:[a-z0-9-]+\.)+[a-z]{2,})(/.*)?", text, re.IGNORECASE)
+    if domain:
+        path = re.split(r"[?#]", domain.group(2) or "")[0].strip("/")
+        if not path:
+            # a whole website: "http://www.cnn.com/" and "cnn.com" are "cnn"
+            return domain.group(1).lower().split(".")[-2]
+        return f"{domain.group(1).lower()}/{path}"
+    bare = _QUALIFIER.sub("", text).strip() or text
+    return re.sub(r"\s+(?:dataset|data set|corpus|collection)$", "", bare, flags=re.IGNORECASE).strip() or bare
 
 
 def normalize_name(name: str) -> str:
@@ -81,7 +103,11 @@ def hf_id_from_text(text: str | None) -> str | None:
         candidate = re.split(r"/(?:tree|blob|resolve|viewer)/", candidate)[0]
         return candidate if is_hf_id(candidate) else None
     stripped = text.strip().strip("`'\"")
-    if is_hf_id(stripped) and not stripped.lower().startswith(("http", "www.")) and "." not in stripped.split("/")[0]:
+    if (
+        is_hf_id(stripped)
+        and not stripped.lower().startswith(("http", "www."))
+        and "." not in stripped.split("/")[0]
+    ):
         return stripped
     return None
 
@@ -145,8 +171,13 @@ class Catalog:
         return _load_catalog(str(path or CATALOG_PATH))
 
     def lookup(self, name: str) -> CatalogEntry | None:
-        """The entry whose name or alias matches ``name`` once normalized."""
-        return self.by_key.get(normalize_name(name))
+        """The entry whose name or alias matches ``name`` once normalized, also with a generic qualifier
+        removed ("GSM8K problems", "MATH (train)", "stackexchange (cooking)")."""
+        entry = self.by_key.get(normalize_name(name))
+        if entry is not None:
+            return entry
+        bare = _QUALIFIER.sub("", name).strip()
+        return self.by_key.get(normalize_name(bare)) if bare and bare != name else None
 
     def by_hub_id(self, repo_id: str) -> CatalogEntry | None:
         """The entry that lists ``repo_id`` as its id or one of its ``also_ids``."""
@@ -197,7 +228,9 @@ class Resolution(BaseModel):
 
 
 class _LLMChoice(BaseModel):
-    id: str | None = Field(default=None, description="the chosen repo id, or null when none of the candidates fits")
+    id: str | None = Field(
+        default=None, description="the chosen repo id, or null when none of the candidates fits"
+    )
 
 
 class Canonicalizer:
@@ -263,12 +296,10 @@ class Canonicalizer:
             if chosen is not None:
                 return self._hub(chosen, "llm", METHOD_CERTAINTY["llm"])
         try:
-            ext = ext_id(name)
+            ext = ext_id(ext_name(name))
         except ValueError as exc:
             raise ValueError(f"cannot derive an id from source name {name!r}") from exc
-        return Resolution(
-            id=ext, name=name, on_hub=False, method="ext", certainty=METHOD_CERTAINTY["ext"]
-        )
+        return Resolution(id=ext, name=name, on_hub=False, method="ext", certainty=METHOD_CERTAINTY["ext"])
 
     def _from_entry(self, entry: CatalogEntry, method: ResolutionMethod, certainty: float) -> Resolution:
         return Resolution(
@@ -302,8 +333,21 @@ class Canonicalizer:
         exact = [c for c in candidates if normalize_name(c.split("/", 1)[1]) == key]
         if exact:
             return exact[0], "hub_search"
+        # the name plus a version or packaging suffix ("Airoboros" -> jondurbin/airoboros-3.2)
+        versioned = [
+            c
+            for c in candidates
+            if (repo := normalize_name(c.split("/", 1)[1])).startswith(key)
+            and len(key) >= 4
+            and _VERSION_SUFFIX.match(repo[len(key) :])
+        ]
+        if versioned:
+            return sorted(versioned, key=lambda c: len(c))[0], "hub_search_fuzzy"
         scored = sorted(
-            ((difflib.SequenceMatcher(None, key, normalize_name(c.split("/", 1)[1])).ratio(), c) for c in candidates),
+            (
+                (difflib.SequenceMatcher(None, key, normalize_name(c.split("/", 1)[1])).ratio(), c)
+                for c in candidates
+            ),
             reverse=True,
         )
         if scored and scored[0][0] >= 0.88 and (len(scored) == 1 or scored[1][0] < scored[0][0] - 0.05):

@@ -114,28 +114,42 @@ def trace(
     queue_file: Annotated[
         str | None, typer.Argument(help="Queue file: one Hub dataset id per line (omit with --resume).")
     ] = None,
-    store: Annotated[str | None, typer.Option("--store", help="Store URI (default: [store].uri or .oda/graph).")] = None,
+    store: Annotated[
+        str | None, typer.Option("--store", help="Store URI (default: [store].uri or .oda/graph).")
+    ] = None,
     extractor: Annotated[
-        str | None, typer.Option("--extractor", help="rules, llm or auto (default: [trace].extractor or auto).")
+        str | None,
+        typer.Option("--extractor", help="rules, llm or auto (default: [trace].extractor or auto)."),
     ] = None,
     max_depth: Annotated[
-        int | None, typer.Option("--max-depth", help="Levels below the queue's datasets (0: their own sources).")
+        int | None,
+        typer.Option("--max-depth", help="Levels below the queue's datasets (0: their own sources)."),
     ] = None,
     max_branching: Annotated[
-        int | None, typer.Option("--max-branching", help="Parents followed per dataset, most confident first.")
+        int | None,
+        typer.Option("--max-branching", help="Parents followed per dataset, most confident first."),
     ] = None,
     threshold: Annotated[
-        float | None, typer.Option("--threshold", help="Edges below this confidence are flagged (default 0.7).")
+        float | None,
+        typer.Option("--threshold", help="Edges below this confidence are flagged (default 0.7)."),
     ] = None,
     min_year: Annotated[
-        int | None, typer.Option("--min-year", help="Drop candidates created before this year (default 2020).")
+        int | None,
+        typer.Option("--min-year", help="Drop candidates created before this year (default 2020)."),
     ] = None,
-    snapshot: Annotated[str | None, typer.Option("--snapshot", help="Replay reads from this snapshot.")] = None,
-    offline: Annotated[bool, typer.Option("--offline", help="Never touch the network (needs --snapshot).")] = False,
-    record: Annotated[str | None, typer.Option("--record", help="Record every read into this snapshot.")] = None,
+    snapshot: Annotated[
+        str | None, typer.Option("--snapshot", help="Replay reads from this snapshot.")
+    ] = None,
+    offline: Annotated[
+        bool, typer.Option("--offline", help="Never touch the network (needs --snapshot).")
+    ] = False,
+    record: Annotated[
+        str | None, typer.Option("--record", help="Record every read into this snapshot.")
+    ] = None,
     resume: Annotated[str | None, typer.Option("--resume", help="Continue the run with this id.")] = None,
     checkpoints: Annotated[
-        str | None, typer.Option("--checkpoints", help="Run checkpoints file (default .oda/trace-runs.sqlite).")
+        str | None,
+        typer.Option("--checkpoints", help="Run checkpoints file (default .oda/trace-runs.sqlite)."),
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON on stdout.")] = False,
 ) -> None:
@@ -168,7 +182,9 @@ def trace(
         settings = asyncio.run(saved_settings(resume, checkpoints))
         ctx = context_from_settings(resume, settings)
         queue = None
-        console.print(f"resuming run [bold]{resume}[/] (with the options it was started with)", highlight=False)
+        console.print(
+            f"resuming run [bold]{resume}[/] (with the options it was started with)", highlight=False
+        )
     else:
         if queue_file is None:
             raise InputError("missing QUEUE_FILE (or --resume RUN_ID)")
@@ -178,11 +194,15 @@ def trace(
             run_id=new_run_id(),
             store_uri=store or default_store_uri(),
             extractor=extractor or options.get("extractor", DEFAULT_EXTRACTOR),
-            max_depth=max_depth if max_depth is not None else int(options.get("max_depth", DEFAULT_MAX_DEPTH)),
+            max_depth=max_depth
+            if max_depth is not None
+            else int(options.get("max_depth", DEFAULT_MAX_DEPTH)),
             max_branching=max_branching
             if max_branching is not None
             else int(options.get("max_branching", DEFAULT_MAX_BRANCHING)),
-            threshold=threshold if threshold is not None else float(options.get("threshold", DEFAULT_THRESHOLD)),
+            threshold=threshold
+            if threshold is not None
+            else float(options.get("threshold", DEFAULT_THRESHOLD)),
             min_year=min_year if min_year is not None else int(options.get("min_year", DEFAULT_MIN_YEAR)),
             acquisition=acquisition_from_options(
                 hf_endpoint=None, snapshot=snapshot, offline=offline, record=record

@@ -135,7 +135,9 @@ async def select_next(state: TraceState) -> Command[Literal["validate", "__end__
 # --- candidate validation ---------------------------------------------------------------------------------
 
 
-async def validate(state: TraceState, runtime: Runtime[TraceContext]) -> Command[Literal["retrieve", "write"]]:
+async def validate(
+    state: TraceState, runtime: Runtime[TraceContext]
+) -> Command[Literal["retrieve", "write"]]:
     """Candidate validation: the dataset exists on the Hub, can be read, and is recent enough."""
     ctx = runtime.context
     item = _current(state)
@@ -178,7 +180,9 @@ def _stop(status: str, note: str, dataset: str, stage: str) -> Command[Any]:
 # --- retrieval --------------------------------------------------------------------------------------------
 
 
-async def retrieve(state: TraceState, runtime: Runtime[TraceContext]) -> Command[Literal["fetch_resources", "write"]]:
+async def retrieve(
+    state: TraceState, runtime: Runtime[TraceContext]
+) -> Command[Literal["fetch_resources", "write"]]:
     """Retrieval agent: read the card, split it into chunks and discover the resources it links to."""
     from lineage.acquisition.links import discover_links
 
@@ -257,7 +261,9 @@ async def fetch_resources(state: TraceState, runtime: Runtime[TraceContext]) -> 
     seen_ids = {c.chunk_id for c in chunks}
     for link, result in zip(links, results, strict=True):
         if isinstance(result, BaseException):
-            failures.append(_failure(dataset, "fetch", f"dead or unreadable link ({_describe(result)})", link["url"]))
+            failures.append(
+                _failure(dataset, "fetch", f"dead or unreadable link ({_describe(result)})", link["url"])
+            )
             continue
         for chunk in result:
             if chunk.chunk_id not in seen_ids:
@@ -355,7 +361,8 @@ async def aggregate_claims(state: TraceState, runtime: Runtime[TraceContext]) ->
         "edges": [e.model_dump(mode="json") for e in result.edges],
         "nodes": [n.model_dump(mode="json") for n in result.nodes],
         "dropped": [
-            {"source_name": d.claim.source_name, "role": d.claim.role, "reason": d.reason} for d in result.dropped
+            {"source_name": d.claim.source_name, "role": d.claim.role, "reason": d.reason}
+            for d in result.dropped
         ],
     }
     return {"aggregation": aggregation, "failures": failures, "counters": {"claims": len(claims)}}
@@ -411,9 +418,13 @@ async def write(state: TraceState, runtime: Runtime[TraceContext]) -> dict[str, 
     status = outcome.get("status") or "traced"
     note = outcome.get("note")
     if status == "traced":
-        link_failures = [f for f in state.get("failures") or [] if f["dataset"] == dataset and f["stage"] == "fetch"]
+        link_failures = [
+            f for f in state.get("failures") or [] if f["dataset"] == dataset and f["stage"] == "fetch"
+        ]
         if link_failures:
-            note = f"{len(link_failures)} resource(s) unreadable: " + ", ".join(f.get("url", "?") for f in link_failures)
+            note = f"{len(link_failures)} resource(s) unreadable: " + ", ".join(
+                f.get("url", "?") for f in link_failures
+            )
     counters: dict[str, int] = {status: 1}
 
     def _write() -> None:
@@ -463,7 +474,9 @@ async def write(state: TraceState, runtime: Runtime[TraceContext]) -> dict[str, 
 # --- the graph --------------------------------------------------------------------------------------------
 
 
-def build_graph(checkpointer: BaseCheckpointSaver[Any] | None = None) -> CompiledStateGraph[Any, Any, Any, Any]:
+def build_graph(
+    checkpointer: BaseCheckpointSaver[Any] | None = None,
+) -> CompiledStateGraph[Any, Any, Any, Any]:
     """Compile the tracing graph. Pass a checkpointer to make runs durable (``thread_id`` = run id)."""
     builder = StateGraph(TraceState, context_schema=TraceContext)
     builder.add_node("select_next", select_next)

@@ -166,7 +166,11 @@ def page_chunks(target: str, page: Any, link_kind: str | None = None) -> list[Re
     """Chunks of a fetched web page (GitHub README or blog post); the page's text is already free of chrome."""
     url = str(getattr(page, "final_url", None) or getattr(page, "url", ""))
     return chunk_text(
-        target, _page_kind(page, link_kind), url, getattr(page, "text", "") or "", title=getattr(page, "title", None)
+        target,
+        _page_kind(page, link_kind),
+        url,
+        getattr(page, "text", "") or "",
+        title=getattr(page, "title", None),
     )
 
 
@@ -190,6 +194,8 @@ def paper_chunks(target: str, paper: Any) -> list[ResourceChunk]:
     full = getattr(paper, "text", None)
     if full:
         chunks.extend(
-            chunk_text(target, SourceKind.PAPER, url, full, title=title, max_chunks=MAX_CHUNKS_PER_RESOURCE - 1)
+            chunk_text(
+                target, SourceKind.PAPER, url, full, title=title, max_chunks=MAX_CHUNKS_PER_RESOURCE - 1
+            )
         )
     return chunks

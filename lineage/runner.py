@@ -13,7 +13,7 @@ import re
 import secrets
 import time
 from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from contextlib import aclosing, asynccontextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -112,7 +112,11 @@ async def build_services(ctx: TraceContext, *, web_transport: Any = None) -> Asy
     store = await asyncio.to_thread(open_store, ctx.store_uri)
     try:
         yield TraceServices(
-            store=store, acquirer=acquirer, extractor=extractor, canonicalizer=canonicalizer, extract_limit=limit
+            store=store,
+            acquirer=acquirer,
+            extractor=extractor,
+            canonicalizer=canonicalizer,
+            extract_limit=limit,
         )
     finally:
         closer = getattr(acquirer, "aclose", None)
@@ -128,9 +132,19 @@ def context_from_settings(run_id: str, settings: dict[str, Any], **overrides: An
 
     acquisition_values = {k: v for k, v in (settings.get("acquisition") or {}).items() if v is not None}
     acquisition = AcquisitionConfig.from_settings(**acquisition_values)
-    values = {k: settings[k] for k in (
-        "store_uri", "extractor", "max_depth", "max_branching", "threshold", "min_year", "resource_concurrency"
-    ) if k in settings}
+    values = {
+        k: settings[k]
+        for k in (
+            "store_uri",
+            "extractor",
+            "max_depth",
+            "max_branching",
+            "threshold",
+            "min_year",
+            "resource_concurrency",
+        )
+        if k in settings
+    }
     values.update({k: v for k, v in overrides.items() if v is not None})
     return TraceContext(run_id=run_id, acquisition=acquisition, llm=LLMConfig.from_settings(), **values)
 
@@ -204,6 +218,12 @@ def summarize(values: dict[str, Any], *, run_id: str, finished: bool, elapsed_s:
 # --- running ----------------------------------------------------------------------------------------------
 
 
+def _is_finished(snapshot: Any) -> bool:
+    """A run is over when no task is left. ``snapshot.next`` alone is not enough: after a crash, a task that
+    finished but whose step was not checkpointed yet has its writes saved and is no longer listed there."""
+    return bool(snapshot.values) and not snapshot.next and not snapshot.tasks
+
+
 def _run_config(run_id: str) -> dict[str, Any]:
     return {"configurable": {"thread_id": run_id}, "recursion_limit": RECURSION_LIMIT}
 
@@ -235,14 +255,23 @@ async def _drive(
     if graph_input is None:
         snapshot = await graph.aget_state(_run_config(ctx.run_id))
         queue_size = len(snapshot.values.get("queue") or [])
+    _on_update = _progress_reporter(queue_size, progress)
+    stream = graph.astream(graph_input, _run_config(ctx.run_id), context=ctx, stream_mode="updates")
+    async with aclosing(stream):
+        async for update in stream:
+            _on_update(update)
+
+
+def _progress_reporter(queue_size: int, progress: ProgressSink | None) -> Callable[[Any], None]:
+    """Turn the graph's per-node updates into progress events."""
     totals: dict[str, int] = {}
     current: dict[str, Any] | None = None
     queue_index = 0
-    async for update in graph.astream(
-        graph_input, _run_config(ctx.run_id), context=ctx, stream_mode="updates"
-    ):
+
+    def on_update(update: Any) -> None:
+        nonlocal current, queue_index
         if not isinstance(update, dict):
-            continue
+            return
         for node, delta in update.items():
             if not isinstance(delta, dict):
                 continue
@@ -269,6 +298,8 @@ async def _drive(
                         totals=dict(totals),
                     )
                 )
+
+    return on_update
 
 
 async def run_trace(
@@ -309,7 +340,7 @@ async def run_trace(
                 "failures": [Failure(**f) for f in queue.failures],  # type: ignore[typeddict-item]
                 "notes": [],
             }
-        finished_before = queue is None and not existing.next
+        finished_before = queue is None and _is_finished(existing)
         if not finished_before:
             async with _maybe_services(ctx, services) as svc:
                 ctx.services = svc
@@ -321,7 +352,10 @@ async def run_trace(
                 await _drive(graph, graph_input, ctx, progress)
         final = await graph.aget_state(config)
         return summarize(
-            dict(final.values), run_id=ctx.run_id, finished=not final.next, elapsed_s=time.perf_counter() - started
+            dict(final.values),
+            run_id=ctx.run_id,
+            finished=_is_finished(final),
+            elapsed_s=time.perf_counter() - started,
         )
 
 

@@ -21,6 +21,7 @@ Every asset is served from ``review_ui/static``; pages allow scripts and styles 
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -40,6 +41,7 @@ from review_ui.evidence import ContextSource
 from review_ui.queue import SORTS, QueueFilter
 from review_ui.service import CatalogCheck, Decision, ReviewService
 
+logger = logging.getLogger("oda.review")
 HERE = Path(__file__).parent
 SESSION_COOKIE = "oda_review_session"
 PAGE_SIZE = 100
@@ -151,6 +153,8 @@ def create_app(store: GraphStore, settings: ReviewSettings) -> FastAPI:
     @app.exception_handler(OdaError)
     async def oda_error(request: Request, exc: OdaError) -> Response:
         status = _status_of(exc)
+        if status == 500:
+            logger.error("%s %s failed: %s", request.method, request.url.path, exc)
         message = str(exc) if status != 500 or isinstance(exc, StoreError) else "internal error"
         headers = {"WWW-Authenticate": "Bearer"} if status == 401 and is_api(request) else None
         if is_api(request):

@@ -154,7 +154,9 @@ def lexical_diversity(
     nxt[order[:-1][same]] = order[1:][same]
     first = np.zeros(short.size, dtype=np.int64)
     np.cumsum(slens[:-1], out=first[1:])
-    distinct = np.bincount(owner.astype(np.int64), weights=(prev < np.repeat(first, slens)), minlength=short.size)
+    distinct = np.bincount(
+        owner.astype(np.int64), weights=(prev < np.repeat(first, slens)), minlength=short.size
+    )
     ttr[short] = distinct / slens
     fwd = _lockstep_mtld(slens, first, prev, forward=True, threshold=threshold)
     bwd = _lockstep_mtld(slens, first, nxt, forward=False, threshold=threshold)
@@ -173,14 +175,18 @@ class HeuristicScorer(Scorer):
     metrics = (
         Metric("instruction_chars", Axis.Q, "instruction (with input) length in characters"),
         Metric("instruction_tokens", Axis.Q, "instruction (with input) length in o200k_base tokens"),
-        Metric("instruction_exact_dup", Axis.Q, "1 if an earlier sample has the same instruction", scale=(0, 1)),
+        Metric(
+            "instruction_exact_dup", Axis.Q, "1 if an earlier sample has the same instruction", scale=(0, 1)
+        ),
         Metric("response_chars", Axis.QA, "response length in characters"),
         Metric("response_tokens", Axis.QA, "response length in o200k_base tokens"),
         Metric("think_tokens", Axis.QA, "think-trace length in o200k_base tokens (0 without one)"),
         Metric("has_think", Axis.QA, "1 if the response carries a think trace", scale=(0, 1)),
         Metric("response_ttr", Axis.QA, "type-token ratio of the response words"),
         Metric("response_mtld", Axis.QA, "MTLD lexical diversity of the response words"),
-        Metric("exact_dup", Axis.QA, "1 if an earlier sample has the same instruction and response", scale=(0, 1)),
+        Metric(
+            "exact_dup", Axis.QA, "1 if an earlier sample has the same instruction and response", scale=(0, 1)
+        ),
         Metric("near_dup", Axis.QA, "1 if an earlier sample is a MinHash-LSH near-duplicate", scale=(0, 1)),
     )
     batch_size = 1000

@@ -30,7 +30,8 @@ RawItem = tuple[int, Any]  # (index, record dict) or (index, SampleError)
 
 def _size_error(index: int, size: int, limit: int) -> SampleError:
     return SampleError(
-        f"#{index}", f"record is {size / 1024:.0f} KiB; the limit is {limit / 1024:.0f} KiB (max_record_bytes)"
+        f"#{index}",
+        f"record is {size / 1024:.0f} KiB; the limit is {limit / 1024:.0f} KiB (max_record_bytes)",
     )
 
 
@@ -53,15 +54,24 @@ def iter_jsonl(path: Path, *, max_record_bytes: int = DEFAULT_MAX_RECORD_BYTES) 
             try:
                 text = raw.decode("utf-8")
             except UnicodeDecodeError as exc:
-                yield index, SampleError(
-                    f"#{index}", f"line {lineno} is not valid UTF-8 (byte 0x{raw[exc.start]:02x} at {exc.start})"
+                yield (
+                    index,
+                    SampleError(
+                        f"#{index}",
+                        f"line {lineno} is not valid UTF-8 (byte 0x{raw[exc.start]:02x} at {exc.start})",
+                    ),
                 )
                 index += 1
                 continue
             try:
                 yield index, json.loads(text)
             except json.JSONDecodeError as exc:
-                yield index, SampleError(f"#{index}", f"line {lineno} is not valid JSON: {exc.msg} at column {exc.colno}")
+                yield (
+                    index,
+                    SampleError(
+                        f"#{index}", f"line {lineno} is not valid JSON: {exc.msg} at column {exc.colno}"
+                    ),
+                )
             index += 1
 
 
@@ -189,29 +199,69 @@ def iter_records(
         offset += last + 1
 
 
-def _hub_files(repo_id: str, *, split: str | None, revision: str | None) -> list[Path]:
-    from huggingface_hub import hf_hub_download, list_repo_files
+def _hub_files(
+    repo_id: str,
+    *,
+    split: str | None,
+    revision: str | None,
+    endpoint: str | None = None,
+    cache_dir: str | os.PathLike[str] | None = None,
+) -> list[Path]:
+    """Download a Hub dataset's data files (``.jsonl``, ``.json``, ``.parquet``) and return their local paths."""
+    from huggingface_hub import HfApi
     from huggingface_hub.errors import HfHubHTTPError, RepositoryNotFoundError
 
+    # HF_ENDPOINT is read at call time (huggingface_hub reads it once, at import)
+    endpoint = endpoint or os.environ.get("HF_ENDPOINT") or None
+    api = HfApi(endpoint=endpoint, token=os.environ.get("HF_TOKEN") or False)
+    where = endpoint or "the Hub"
     try:
-        files = list_repo_files(repo_id, repo_type="dataset", revision=revision)
+        files = api.list_repo_files(repo_id, repo_type="dataset", revision=revision)
     except RepositoryNotFoundError as exc:
-        raise InputError(f"dataset {repo_id} not found on the Hub ({os.environ.get('HF_ENDPOINT', 'default endpoint')})") from exc
-    except HfHubHTTPError as exc:
-        raise InputError(f"cannot list files of {repo_id}: {exc}") from exc
-    candidates = [f for f in files if f.lower().endswith(DATA_SUFFIXES) and not f.startswith(".")]
+        raise InputError(f"dataset {repo_id} not found on {where}") from exc
+    except (HfHubHTTPError, OSError) as exc:
+        raise InputError(f"cannot list the files of {repo_id} on {where}: {exc}") from exc
+    candidates = [f for f in files if f.lower().endswith(DATA_SUFFIXES) and not Path(f).name.startswith(".")]
     if split:
-        chosen = [f for f in candidates if split in Path(f).name or f"/{split}/" in f"/{f}"]
-        if chosen:
-            candidates = chosen
+        chosen = [
+            f
+            for f in candidates
+            if Path(f).name.startswith(split) or f"/{split}/" in f"/{f}" or f"-{split}" in f
+        ]
+        if not chosen:
+            raise InputError(
+                f"dataset {repo_id} has no data file for split {split!r}: {', '.join(candidates) or 'none'}"
+            )
+        candidates = chosen
     if not candidates:
         raise InputError(f"dataset {repo_id} has no .jsonl, .json or .parquet data files")
-    return [
-        Path(hf_hub_download(repo_id, f, repo_type="dataset", revision=revision)) for f in sorted(candidates)
-    ]
+    paths = []
+    for name in sorted(candidates):
+        try:
+            paths.append(
+                Path(
+                    api.hf_hub_download(
+                        repo_id,
+                        name,
+                        repo_type="dataset",
+                        revision=revision,
+                        cache_dir=str(cache_dir) if cache_dir else None,
+                    )
+                )
+            )
+        except (HfHubHTTPError, OSError) as exc:
+            raise InputError(f"cannot download {repo_id}/{name} from {where}: {exc}") from exc
+    return paths
 
 
-def resolve_source(source: str | os.PathLike[str], *, split: str | None = None, revision: str | None = None) -> list[Path]:
+def resolve_source(
+    source: str | os.PathLike[str],
+    *,
+    split: str | None = None,
+    revision: str | None = None,
+    endpoint: str | None = None,
+    cache_dir: str | os.PathLike[str] | None = None,
+) -> list[Path]:
     """The local data files a source names: a file, a folder, or a Hub dataset id (downloaded)."""
     path = Path(source)
     if path.is_file():
@@ -223,7 +273,7 @@ def resolve_source(source: str | os.PathLike[str], *, split: str | None = None, 
         return files
     text = str(source)
     if is_hf_id(text):
-        return _hub_files(text, split=split, revision=revision)
+        return _hub_files(text, split=split, revision=revision, endpoint=endpoint, cache_dir=cache_dir)
     raise InputError(f"{text}: no such file or folder, and not a Hub dataset id (org/name)")
 
 
@@ -234,6 +284,8 @@ def iter_samples(
     revision: str | None = None,
     max_record_bytes: int = DEFAULT_MAX_RECORD_BYTES,
     limit: int | None = None,
+    endpoint: str | None = None,
+    cache_dir: str | os.PathLike[str] | None = None,
 ) -> Iterator[Sample | SampleError]:
     """Stream normalized samples (or per-record errors) from a file, a folder or a Hub dataset id.
 
@@ -242,7 +294,8 @@ def iter_samples(
     ...         print(item.id, item.instruction[:40])
     """
     seen = 0
-    for label, index, item in iter_records(resolve_source(source, split=split, revision=revision), max_record_bytes=max_record_bytes):
+    files = resolve_source(source, split=split, revision=revision, endpoint=endpoint, cache_dir=cache_dir)
+    for label, index, item in iter_records(files, max_record_bytes=max_record_bytes):
         if limit is not None and seen >= limit:
             return
         seen += 1

@@ -20,6 +20,7 @@ scale, with the rubric prompt ``prompts/judge_q.vN.md`` / ``judge_qa.vN.md``.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import json
 import os
@@ -116,7 +117,9 @@ class JudgeCache:
                 " score REAL NOT NULL, reason TEXT, PRIMARY KEY (sample_hash, axis, model, prompt))"
             )
 
-    def get_many(self, hashes: Sequence[str], model: str, prompt: str) -> dict[tuple[str, str], tuple[float, str]]:
+    def get_many(
+        self, hashes: Sequence[str], model: str, prompt: str
+    ) -> dict[tuple[str, str], tuple[float, str]]:
         found: dict[tuple[str, str], tuple[float, str]] = {}
         unique = list(dict.fromkeys(hashes))
         with self._lock:
@@ -145,7 +148,9 @@ class JudgeCache:
 def _retryable(exc: BaseException) -> bool:
     import openai
 
-    if isinstance(exc, (JudgeReplyError, openai.APITimeoutError, openai.APIConnectionError, asyncio.TimeoutError)):
+    if isinstance(
+        exc, (JudgeReplyError, openai.APITimeoutError, openai.APIConnectionError, asyncio.TimeoutError)
+    ):
         return True
     if isinstance(exc, openai.APIStatusError):
         return exc.status_code in (408, 409, 429) or exc.status_code >= 500
@@ -183,7 +188,9 @@ class JudgeScorer(Scorer):
         cache_path: str | os.PathLike[str] | None = None,
         axes: Sequence[str] | None = None,
     ) -> None:
-        judge_cfg = section("scoring").get("judge", {}) if isinstance(section("scoring").get("judge"), dict) else {}
+        judge_cfg = (
+            section("scoring").get("judge", {}) if isinstance(section("scoring").get("judge"), dict) else {}
+        )
         self.base_url = base_url or judge_cfg.get("base_url") or setting("llm", "base_url")
         self.model = model or judge_cfg.get("model") or setting("llm", "model")
         if not self.base_url or not self.model:
@@ -191,11 +198,18 @@ class JudgeScorer(Scorer):
                 f"scorer {self.name!r} needs an OpenAI-compatible server: pass --base-url and --judge-model, "
                 "or set [llm] base_url and model in the config"
             )
-        self.api_key = api_key or os.environ.get("ODA_LLM_API_KEY") or os.environ.get("OPENAI_API_KEY") or "none"
+        self.api_key = (
+            api_key or os.environ.get("ODA_LLM_API_KEY") or os.environ.get("OPENAI_API_KEY") or "none"
+        )
         if concurrency < 1 or max_retries < 0:
             raise ConfigError("concurrency must be >= 1 and max_retries >= 0")
         self.concurrency, self.max_retries, self.timeout_s = concurrency, max_retries, timeout_s
-        self.backoff_s, self.temperature, self.max_tokens, self.max_chars = backoff_s, temperature, max_tokens, max_chars
+        self.backoff_s, self.temperature, self.max_tokens, self.max_chars = (
+            backoff_s,
+            temperature,
+            max_tokens,
+            max_chars,
+        )
         self.prompt = load_prompt(self.prompt_name, prompt_version)
         if axes:
             unknown = [a for a in axes if a not in self.axes]
@@ -314,10 +328,9 @@ class JudgeScorer(Scorer):
 
     def close(self) -> None:
         if self._client is not None:
-            try:
+            # closing a client whose server is gone is not worth failing a run for
+            with contextlib.suppress(Exception):
                 self._run(self._client.close())
-            except Exception:  # closing a client whose server is gone is not worth failing a run for
-                pass
             self._client = None
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join(timeout=5)

@@ -185,7 +185,8 @@ def run_scoring(
                     report.input_errors += 1
                 reasons[err.reason.split(":")[0][:60]] += 1
                 err_fh.write(
-                    json.dumps({"id": err.id, "kind": err.kind, "reason": err.reason, "source": err.source}) + "\n"
+                    json.dumps({"id": err.id, "kind": err.kind, "reason": err.reason, "source": err.source})
+                    + "\n"
                 )
 
             batch: list[Sample] = []
@@ -251,7 +252,9 @@ def _process(
         try:
             results = o.scorer.score_batch(todo)
             if len(results) != len(todo):
-                raise OdaError(f"scorer {o.scorer.name} returned {len(results)} results for {len(todo)} samples")
+                raise OdaError(
+                    f"scorer {o.scorer.name} returned {len(results)} results for {len(todo)} samples"
+                )
         except OdaError as exc:
             results = [{m.name: Score.failed(f"batch failed: {exc}") for m in o.scorer.metrics} for _ in todo]
         for s, r in zip(todo, results, strict=True):

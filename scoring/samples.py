@@ -47,6 +47,10 @@ class Sample:
     format: str = "alpaca"
     system: str | None = None
 
+    def __post_init__(self) -> None:
+        if self.think is None and "<think>" in self.response:
+            self.think = _split_think(self.response, None)
+
     @property
     def prompt(self) -> str:
         """The instruction with its input, as a model sees it."""
@@ -166,7 +170,9 @@ def normalize_record(record: Any, index: int) -> Sample | SampleError:
             response, answer = answer, None
         if ikey is None:
             known = ", ".join(sorted(str(k) for k in record)[:8])
-            return SampleError(sid, f"no instruction field (looked for {', '.join(INSTRUCTION_KEYS)}); has: {known}")
+            return SampleError(
+                sid, f"no instruction field (looked for {', '.join(INSTRUCTION_KEYS)}); has: {known}"
+            )
         if instruction is None:
             return SampleError(sid, f"field {ikey!r} is not text")
         if rkey is not None and response is None:

@@ -72,7 +72,9 @@ def read_markers(run_dir: str | Path, step: str) -> MarkerState:
         return MarkerState("completed", "", attempts)
     killed = markers / f"{step}.killed"
     if killed.exists():
-        return MarkerState("killed", f"terminated by the scheduler or a signal ({killed.read_text().strip()})", attempts)
+        return MarkerState(
+            "killed", f"terminated by the scheduler or a signal ({killed.read_text().strip()})", attempts
+        )
     failed = markers / f"{step}.failed"
     if failed.exists():
         code = failed.read_text().strip()
@@ -81,7 +83,9 @@ def read_markers(run_dir: str | Path, step: str) -> MarkerState:
         if code in ("137", "143"):
             signal = "SIGKILL" if code == "137" else "SIGTERM"
             return MarkerState("killed", f"killed by {signal} (exit code {code})", attempts)
-        return MarkerState("failed", f"exit code {code}; see {Path(run_dir) / 'logs' / (step + '.log')}", attempts)
+        return MarkerState(
+            "failed", f"exit code {code}; see {Path(run_dir) / 'logs' / (step + '.log')}", attempts
+        )
     if (markers / f"{step}.running").exists():
         return MarkerState("running", "", attempts)
     return MarkerState("none", "", attempts)

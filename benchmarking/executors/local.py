@@ -24,7 +24,9 @@ class LocalExecutor(Executor):
 
     name = "local"
 
-    def __init__(self, *, workers: int = 1, on_start: StartHook | None = None, timeout_s: float | None = None):
+    def __init__(
+        self, *, workers: int = 1, on_start: StartHook | None = None, timeout_s: float | None = None
+    ):
         self.workers = max(1, workers)
         self.on_start = on_start
         self.timeout_s = timeout_s
@@ -33,8 +35,12 @@ class LocalExecutor(Executor):
         script = Path(run.run_dir) / f"{step}.sh"
         if read_markers(run.run_dir, step).state == "completed":
             return True
-        proc = subprocess.Popen(["bash", str(script)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                                start_new_session=True)
+        proc = subprocess.Popen(
+            ["bash", str(script)],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+        )
         job_id = f"local:{proc.pid}"
         sub.job_ids[(run.run_id, step)] = job_id
         if self.on_start:

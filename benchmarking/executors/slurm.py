@@ -31,7 +31,9 @@ def run_slurm(args: list[str], *, timeout_s: float = 60) -> str:
             "(install slurm-client, or use --executor local)"
         )
     try:
-        proc = subprocess.run([exe, *args[1:]], capture_output=True, text=True, timeout=timeout_s, check=False)
+        proc = subprocess.run(
+            [exe, *args[1:]], capture_output=True, text=True, timeout=timeout_s, check=False
+        )
     except subprocess.TimeoutExpired as exc:
         raise SchedulerUnavailable(f"{args[0]} timed out after {timeout_s:.0f} s") from exc
     if proc.returncode != 0:
@@ -61,7 +63,9 @@ class SlurmExecutor(Executor):
 
     name = "slurm"
 
-    def __init__(self, resources: SlurmResources | None = None, *, eval_resources: SlurmResources | None = None):
+    def __init__(
+        self, resources: SlurmResources | None = None, *, eval_resources: SlurmResources | None = None
+    ):
         self.resources = resources or SlurmResources()
         self.eval_resources = eval_resources or self.resources
 
@@ -73,17 +77,28 @@ class SlurmExecutor(Executor):
         if batch.runs:
             indices = array_spec(list(range(len(batch.runs))))
             scripts["sbatch_train.sh"] = sbatch_array_script(
-                job_name=f"oda-train-{batch.batch_id}", step="train", manifest=manifest, log_dir=log_dir,
-                resources=self.resources, array=indices,
+                job_name=f"oda-train-{batch.batch_id}",
+                step="train",
+                manifest=manifest,
+                log_dir=log_dir,
+                resources=self.resources,
+                array=indices,
             )
             scripts["sbatch_eval.sh"] = sbatch_array_script(
-                job_name=f"oda-eval-{batch.batch_id}", step="eval", manifest=manifest, log_dir=log_dir,
-                resources=self.eval_resources, array=indices, dependency="aftercorr:{train_job}",
+                job_name=f"oda-eval-{batch.batch_id}",
+                step="eval",
+                manifest=manifest,
+                log_dir=log_dir,
+                resources=self.eval_resources,
+                array=indices,
+                dependency="aftercorr:{train_job}",
             )
         if batch.base_run:
             scripts["sbatch_base_eval.sh"] = sbatch_single_script(
-                job_name=f"oda-base-eval-{batch.batch_id}", script=str(Path(batch.base_run.run_dir) / "eval.sh"),
-                log_dir=log_dir, resources=self.eval_resources,
+                job_name=f"oda-base-eval-{batch.batch_id}",
+                script=str(Path(batch.base_run.run_dir) / "eval.sh"),
+                log_dir=log_dir,
+                resources=self.eval_resources,
             )
         return scripts
 

@@ -21,8 +21,6 @@ from __future__ import annotations
 import asyncio
 import difflib
 import re
-import shutil
-import tempfile
 import threading
 from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -39,7 +37,7 @@ from lineage.acquisition.cards import split_card
 from lineage.acquisition.config import AcquisitionConfig
 from lineage.acquisition.ids import arxiv_id_from_ref, check_repo_id
 from lineage.acquisition.models import AcquisitionStats, Card, DatasetInfo, Page, Paper
-from lineage.acquisition.snapshot import Snapshot, Tape
+from lineage.acquisition.snapshot import RecordedResponse, Snapshot, Tape
 from lineage.acquisition.text import html_to_text, markdown_to_text, pdf_to_text, prune_paper
 from lineage.acquisition.urls import check_url, classify_url, github_repo
 from oda.errors import (
@@ -139,7 +137,6 @@ class Acquirer:
         self._executor: ThreadPoolExecutor | None = None
         self._semaphore: asyncio.Semaphore | None = None
         self._limiter: Any = None
-        self._cache_dir: Path | None = None
         self._lock = threading.RLock()
         self._closed = False
 
@@ -154,7 +151,7 @@ class Acquirer:
         await self.aclose()
 
     async def aclose(self) -> None:
-        """Close clients, write the recorded manifest, remove the temporary Hub cache."""
+        """Close clients and write the recorded manifest."""
         if self._http is not None:
             await self._http.aclose()
             self._http = None
@@ -166,9 +163,6 @@ class Acquirer:
             self._executor = None
         if self._tape is not None:
             self._tape.flush()
-        if self._cache_dir is not None:
-            shutil.rmtree(self._cache_dir, ignore_errors=True)
-            self._cache_dir = None
         self._closed = True
 
     # ---- lazily created parts ----------------------------------------------------------------------------------
@@ -266,7 +260,6 @@ class Acquirer:
 
                 install_hub_transport()
                 self._hub_api = HfApi(endpoint=self.hub_endpoint, token=self.config.hf_token or False)
-                self._cache_dir = Path(tempfile.mkdtemp(prefix="oda-hub-cache-"))
             return self._hub_api
 
     def _get_arxiv(self) -> Any:
@@ -365,12 +358,20 @@ class Acquirer:
             rid = check_repo_id(repo_id)
 
             def download(api: Any) -> bytes:
-                path = api.hf_hub_download(rid, "README.md", repo_type="dataset", cache_dir=self._cache_dir)
-                return Path(path).read_bytes()
+                # The same HEAD + GET as hf_hub_download, minus its cache and its own retry loop (ours applies).
+                from huggingface_hub import get_hf_file_metadata, hf_hub_url
+                from huggingface_hub.utils import build_hf_headers, get_session, hf_raise_for_status
 
-            raw = await self._attempts(
-                urlsplit(self.hub_endpoint).hostname or "hub", self._hub_call(download, f"card of {rid}")
-            )
+                token = self.config.hf_token or False
+                file_url = hf_hub_url(rid, "README.md", repo_type="dataset", endpoint=self.hub_endpoint)
+                meta = get_hf_file_metadata(file_url, token=token, timeout=self.config.timeout_s,
+                                            endpoint=self.hub_endpoint)
+                if meta.size is not None and meta.size > self.config.max_bytes:
+                    raise ContentError(f"card of {rid} is {meta.size} bytes, more than max_bytes", url=file_url)
+                response = get_session().get(meta.location, headers=build_hf_headers(token=token))
+                hf_raise_for_status(response)
+                return response.content
+
             url = f"{self.hub_endpoint}/datasets/{rid}/blob/main/README.md"
             if len(raw) > self.config.max_bytes:
                 raise ContentError(f"card of {rid} is {len(raw)} bytes, more than max_bytes", url=url)
@@ -411,7 +412,8 @@ class Acquirer:
 
         async def attempt() -> _Fetched:
             try:
-                async with asyncio.timeout(self.config.timeout_s):
+                # httpx bounds each connect/read/write by timeout_s; this bounds a whole trickling answer.
+                async with asyncio.timeout(self.config.timeout_s * 2):
                     async with client.stream("GET", url) as response:
                         status = response.status_code
                         if status >= 400:
@@ -441,8 +443,11 @@ class Acquirer:
                             b"".join(chunks),
                         )
             except TimeoutError as exc:
+                tape = self._get_tape()
+                if tape.record is not None and not tape.offline:
+                    tape.keep(tape.key("GET", url), RecordedResponse(error="timeout"))
                 raise _Transient(
-                    FetchTimeoutError(f"{url}: no complete answer within {self.config.timeout_s}s", url=url)
+                    FetchTimeoutError(f"{url}: no complete answer within {2 * self.config.timeout_s}s", url=url)
                 ) from exc
             except httpx.TooManyRedirects as exc:
                 raise ContentError(f"{url}: too many redirects (redirect loop?)", url=url) from exc
@@ -585,19 +590,23 @@ class Acquirer:
         raise NotFoundError(f"no arXiv paper titled {title[:100]!r}{closest}", url=url)
 
     async def _paper_text(self, arxiv_id: str, pdf_url: str | None) -> str | None:
+        """The pruned full text: the HTML rendering, else the PDF; ``None`` when neither can be read."""
+        html_base = self.arxiv_html_base
+        if html_base.rstrip("/").endswith("/html"):
+            pdf_url = f"{html_base.rstrip('/')[: -len('html')]}pdf/{arxiv_id}"
         try:
-            fetched = await self._fetch(
-                f"{self.arxiv_html_base}{arxiv_id}", ("text/html", "application/xhtml+xml")
-            )
+            fetched = await self._fetch(f"{html_base}{arxiv_id}", ("text/html", "application/xhtml+xml"))
             _, text = html_to_text(_decode(fetched.body, fetched.charset, fetched.url))
-        except (NotFoundError, ContentError):
+        except AcquisitionError as html_error:
             if not pdf_url:
+                self.stats.fail(f"full_text:{type(html_error).__name__}")
                 return None
             try:
                 fetched = await self._fetch(pdf_url, PDF_TYPES)
-            except (NotFoundError, ContentError):
+                text = pdf_to_text(fetched.body)
+            except AcquisitionError as pdf_error:
+                self.stats.fail(f"full_text:{type(pdf_error).__name__}")
                 return None
-            text = pdf_to_text(fetched.body)
         pruned = prune_paper(text)
         return pruned or None
 

@@ -221,7 +221,9 @@ class SnapshotBackend:
                 found = self.snapshot.lookup(candidate)
                 if found.error:
                     return 504, {"Content-Type": "text/plain"}, f"recorded {found.error} failure\n".encode()
-                headers = {k: v for k, v in found.headers.items() if k != "content-length"}
+                headers = dict(found.headers)
+                if method != "HEAD" or candidate != key:
+                    headers.pop("content-length", None)
                 return found.status, headers, found.body
         parts = [unquote(p) for p in raw_path.split("/") if p]
         if parts == ["api", "datasets"]:
@@ -283,7 +285,8 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_response(status)
         for key, value in headers.items():
             self.send_header(key, value)
-        self.send_header("Content-Length", str(len(payload)))
+        if not any(k.lower() == "content-length" for k in headers):
+            self.send_header("Content-Length", str(len(payload)))
         self.end_headers()
         if method != "HEAD":
             self.wfile.write(payload)
@@ -306,6 +309,13 @@ class HubServer(ThreadingHTTPServer):
 
     daemon_threads = True
     allow_reuse_address = True
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A client that hung up early (timeouts, size caps) is normal here; anything else is reported."""
+        import sys
+
+        if not isinstance(sys.exc_info()[1], (BrokenPipeError, ConnectionResetError)):
+            super().handle_error(request, client_address)
 
     def __init__(
         self,

@@ -101,6 +101,13 @@ def front_matter_sources(card: Card) -> list[str]:
     return out
 
 
+def _arxiv_id_from_float(value: float) -> str | None:
+    """``paper: 2310.01370`` unquoted in YAML is a float; ids since 2015 have five digits after the dot."""
+    yymm = int(value)
+    text = f"{value:.5f}" if yymm >= 1501 else f"{value:.4f}"
+    return arxiv_id_from_ref(text)
+
+
 def _front_matter_links(card: Card) -> Iterator[Link]:
     fm = card.front_matter
     for source in front_matter_sources(card):
@@ -137,6 +144,10 @@ def _front_matter_links(card: Card) -> Iterator[Link]:
                 if link:
                     yield link
             bare = arxiv_id_from_ref(text) if key.startswith("paper") else None
+            if bare:
+                yield Link(kind="arxiv", url=f"https://arxiv.org/abs/{bare}", ref=bare, origin="front_matter")
+        if key.startswith("paper") and isinstance(fm.get(key), float):
+            bare = _arxiv_id_from_float(fm[key])
             if bare:
                 yield Link(kind="arxiv", url=f"https://arxiv.org/abs/{bare}", ref=bare, origin="front_matter")
 

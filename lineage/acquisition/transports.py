@@ -17,6 +17,7 @@ replay as the same kind of exception the client library would have seen.
 
 from __future__ import annotations
 
+import re
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -141,6 +142,7 @@ class HubContext:
     timeout_s: float
 
 
+_REPO_PATH_RE = re.compile(r"^(/[^/]+)*?/(api/)?(datasets|models|spaces)(/|$)")
 _HUB_CONTEXT: ContextVar[HubContext | None] = ContextVar("oda_hub_context", default=None)
 _install_lock = threading.Lock()
 _installed_factory: Any = None
@@ -167,6 +169,11 @@ class HubTapeTransport(httpx.BaseTransport):
         if ctx is None:
             return self.inner.handle_request(request)
         request.extensions["timeout"] = httpx.Timeout(ctx.timeout_s).as_dict()
+        if not _REPO_PATH_RE.match(request.url.path):
+            # The library's own housekeeping (e.g. its agent-harness registry): never part of a snapshot.
+            if ctx.tape.offline:
+                raise httpx.ConnectError("offline: not a repository read", request=request)
+            return self.inner.handle_request(request)
         body = request.read()
         key = ctx.tape.key(request.method, str(request.url), body or None)
         found = ctx.tape.find(key)

@@ -265,7 +265,11 @@ class World:
 
     def paper_html(self, arxiv_id: str) -> bytes | None:
         """A paper's ``full_text`` as an HTML page (``# Heading`` lines become headings), or ``None``."""
-        paper = self.papers.get(arxiv_id)
+        return self.paper_html_of(self.papers.get(arxiv_id))
+
+    @staticmethod
+    def paper_html_of(paper: dict[str, Any] | None) -> bytes | None:
+        """``paper_html`` for a paper record."""
         if not paper or not paper.get("full_text"):
             return None
         text = str(paper["full_text"])
@@ -352,12 +356,16 @@ def build_snapshot(world_dir: str | Path, out_dir: str | Path) -> BuildReport:
     title, and its full text), and the Hub searches from ``search_queries``. Failing reads are recorded as they
     failed (a dead link replays as a 404) and listed in the report.
     """
+    return asyncio.run(build_snapshot_async(world_dir, out_dir))
+
+
+async def build_snapshot_async(world_dir: str | Path, out_dir: str | Path) -> BuildReport:
+    """``build_snapshot`` for callers already inside an event loop."""
     from lineage.acquisition.hubserver import serve_in_thread
 
     world = World(world_dir)
-    out = Path(out_dir)
     with serve_in_thread(world.root) as base:
-        return asyncio.run(_record_world(world, out, base))
+        return await _record_world(world, Path(out_dir), base)
 
 
 async def _record_world(world: World, out: Path, base: str) -> BuildReport:

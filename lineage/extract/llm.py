@@ -40,8 +40,9 @@ PROMPT_NAME = "extract_sources"
 STRENGTH_SUPPORT = {"explicit": 0.9, "implied": 0.6, "hedged": 0.4}
 _TEXT_SLOT = "\x00CHUNK-TEXT\x00"
 
-_REFUSAL_RE = re.compile(r"^\s*(?:i(?:'m| am)\s+sorry|i can(?:no|')t|i(?:'m| am) (?:not able|unable)|as an ai)",
-                         re.IGNORECASE)
+_REFUSAL_RE = re.compile(
+    r"^\s*(?:i(?:'m| am)\s+sorry|i can(?:no|')t|i(?:'m| am) (?:not able|unable)|as an ai)", re.IGNORECASE
+)
 
 
 class LLMSource(BaseModel):
@@ -64,8 +65,14 @@ class LLMSource(BaseModel):
     @classmethod
     def _role(cls, v: Any) -> Any:
         text = str(v or "source").strip().lower().replace(" ", "_").replace("-", "_")
-        aliases = {"benchmark": "eval_benchmark", "evaluation": "eval_benchmark", "eval": "eval_benchmark",
-                   "comparison": "compared", "teacher": "model", "filter_model": "model"}
+        aliases = {
+            "benchmark": "eval_benchmark",
+            "evaluation": "eval_benchmark",
+            "eval": "eval_benchmark",
+            "comparison": "compared",
+            "teacher": "model",
+            "filter_model": "model",
+        }
         return aliases.get(text, text if text in ROLES else "other")
 
     @field_validator("relationship", mode="before")
@@ -217,7 +224,9 @@ class LLMExtractor:
         try:
             answer = LLMAnswer.model_validate(data if isinstance(data, dict) else {"sources": data})
         except ValidationError as exc:
-            raise ExtractionError(f"the LLM answer has no valid 'sources' list: {exc.errors()[0]['msg']}") from exc
+            raise ExtractionError(
+                f"the LLM answer has no valid 'sources' list: {exc.errors()[0]['msg']}"
+            ) from exc
         claims: list[RawClaim] = []
         for raw in answer.sources:
             try:

@@ -52,51 +52,114 @@ R = Relationship
 _DERIVATION_CUES: list[tuple[str, Relationship, float]] = [
     (r"distill(?:ed|ing|ation)?\b(?:\s+\w+){0,3}?\s+from", R.COT_DISTILLATION, STRONG),
     (r"distill(?:ed|ing|ation)", R.COT_DISTILLATION, STRONG),
-    (r"(?:responses|answers|solutions|completions|reasoning traces|traces|chains? of thought|cots?|rationales)"
-     r"(?:\s+\w+){0,3}?\s+(?:were\s+|are\s+|is\s+)?(?:generated|produced|written|annotated|regenerated|sampled)"
-     r"\s+(?:by|with|using|from)", R.COT_DISTILLATION, STRONG),
-    (r"(?:re-?generated|re-?annotated|annotated)\s+(?:\w+\s+){0,3}?(?:by|with|using)", R.COT_DISTILLATION, STRONG),
+    (
+        r"(?:responses|answers|solutions|completions|reasoning traces|traces|chains? of thought|cots?|rationales)"
+        r"(?:\s+\w+){0,3}?\s+(?:were\s+|are\s+|is\s+)?(?:generated|produced|written|annotated|regenerated|sampled)"
+        r"\s+(?:by|with|using|from)",
+        R.COT_DISTILLATION,
+        STRONG,
+    ),
+    (
+        r"(?:re-?generated|re-?annotated|annotated)\s+(?:\w+\s+){0,3}?(?:by|with|using)",
+        R.COT_DISTILLATION,
+        STRONG,
+    ),
     (r"evol(?:ved|ving|ution|-instruct)\b", R.SEMANTIC_EVOLUTION, STRONG),
-    (r"(?:rewrit(?:e|ten|ing)|rephras(?:e|ed|ing)|paraphras(?:e|ed|ing)|bootstrapp(?:ed|ing)|augment(?:ed|ing|ation))",
-     R.SEMANTIC_EVOLUTION, STRONG),
+    (
+        r"(?:rewrit(?:e|ten|ing)|rephras(?:e|ed|ing)|paraphras(?:e|ed|ing)|bootstrapp(?:ed|ing)|augment(?:ed|ing|ation))",
+        R.SEMANTIC_EVOLUTION,
+        STRONG,
+    ),
     (r"synthe(?:si[sz]ed|ti[cs]ally generated|si[sz]ing|sis)", R.SYNTHETIC_GENERATION, STRONG),
-    (r"(?:generated|created|produced)\s+(?:\w+\s+){0,3}?(?:from|using|with|based on)\s+(?:\w+\s+){0,2}?seeds?", R.SYNTHETIC_GENERATION, STRONG),
-    (r"(?:as|from|using)\s+(?:the\s+)?seeds?\b|seed (?:problems|questions|data|prompts|tasks)", R.SYNTHETIC_GENERATION, STRONG),
-    (r"(?:a\s+)?(?:mixture|mix|blend|union|combination|compilation|aggregation|merge)\s+of", R.STRUCTURED_FUSION, STRONG),
-    (r"(?:combin(?:e|es|ed|ing)|merg(?:e|es|ed|ing)|aggregat(?:e|es|ed|ing)|blend(?:s|ed|ing)?|consolidat(?:e|es|ed|ing)|"
-     r"unif(?:y|ies|ied))\b", R.STRUCTURED_FUSION, STRONG),
+    (
+        r"(?:generated|created|produced)\s+(?:\w+\s+){0,3}?(?:from|using|with|based on)\s+(?:\w+\s+){0,2}?seeds?",
+        R.SYNTHETIC_GENERATION,
+        STRONG,
+    ),
+    (
+        r"(?:as|from|using)\s+(?:the\s+)?seeds?\b|seed (?:problems|questions|data|prompts|tasks)",
+        R.SYNTHETIC_GENERATION,
+        STRONG,
+    ),
+    (
+        r"(?:a\s+)?(?:mixture|mix|blend|union|combination|compilation|aggregation|merge)\s+of",
+        R.STRUCTURED_FUSION,
+        STRONG,
+    ),
+    (
+        r"(?:combin(?:e|es|ed|ing)|merg(?:e|es|ed|ing)|aggregat(?:e|es|ed|ing)|blend(?:s|ed|ing)?|consolidat(?:e|es|ed|ing)|"
+        r"unif(?:y|ies|ied))\b",
+        R.STRUCTURED_FUSION,
+        STRONG,
+    ),
     (r"(?:sub-?set|portion|part|slice|split|sample)s?\s+of", R.DIRECT_INCLUSION, STRONG),
     (r"filter(?:ed|ing)?\b(?:\s+\w+){0,3}?\s+(?:of|from)", R.DIRECT_INCLUSION, STRONG),
-    (r"(?:derived|sourced|collected|taken|drawn|extracted|sampled|selected|curated|gathered|obtained|adapted|"
-     r"compiled|built|constructed|scraped|crawled|converted|originat(?:es|ed|ing)|comes?|came)"
-     r"(?:\s+\w+){0,3}?\s+(?:from|out of)", R.DIRECT_INCLUSION, STRONG),
-    (r"(?:we|they)\s+(?:collect|gather|use|reuse|take|draw|extract|sample|select|curate|crawl)(?:\s+\w+){0,4}?\s+from",
-     R.DIRECT_INCLUSION, STRONG),
-    (r"(?:includ(?:e|es|ed|ing)|contain(?:s|ed|ing)?|consists?\s+of|compris(?:e|es|ed|ing)(?:\s+of)?|"
-     r"incorporat(?:e|es|ed|ing)|made up of|is composed of)\b", R.DIRECT_INCLUSION, STRONG),
-    (r"(?:source|upstream|parent|seed)\s+(?:datasets?|data|corpora)\s*(?:are|is|include|:)", R.DIRECT_INCLUSION, STRONG),
+    (
+        r"(?:derived|sourced|collected|taken|drawn|extracted|sampled|selected|curated|gathered|obtained|adapted|"
+        r"compiled|built|constructed|scraped|crawled|converted|originat(?:es|ed|ing)|comes?|came)"
+        r"(?:\s+\w+){0,3}?\s+(?:from|out of)",
+        R.DIRECT_INCLUSION,
+        STRONG,
+    ),
+    (
+        r"(?:we|they)\s+(?:collect|gather|use|reuse|take|draw|extract|sample|select|curate|crawl)(?:\s+\w+){0,4}?\s+from",
+        R.DIRECT_INCLUSION,
+        STRONG,
+    ),
+    (
+        r"(?:includ(?:e|es|ed|ing)|contain(?:s|ed|ing)?|consists?\s+of|compris(?:e|es|ed|ing)(?:\s+of)?|"
+        r"incorporat(?:e|es|ed|ing)|made up of|is composed of)\b",
+        R.DIRECT_INCLUSION,
+        STRONG,
+    ),
+    (
+        r"(?:source|upstream|parent|seed)\s+(?:datasets?|data|corpora)\s*(?:are|is|include|:)",
+        R.DIRECT_INCLUSION,
+        STRONG,
+    ),
     (r"\bsources?\s*:", R.DIRECT_INCLUSION, LISTED),
     (r"(?:based|built|relies|builds)\s+(?:up)?on", R.DIRECT_INCLUSION, WEAK),
-    (r"(?:uses|used|using|leverag(?:e|es|ed|ing)|utiliz(?:e|es|ed|ing)|employ(?:s|ed|ing)?)\b", R.DIRECT_INCLUSION, WEAK),
+    (
+        r"(?:uses|used|using|leverag(?:e|es|ed|ing)|utiliz(?:e|es|ed|ing)|employ(?:s|ed|ing)?)\b",
+        R.DIRECT_INCLUSION,
+        WEAK,
+    ),
 ]
 
 # Mentions that are not sources: (pattern, role, strength of the evidence that the mention is NOT a source).
 # Evaluating on a benchmark is weak evidence (datasets do include benchmarks they evaluate on); decontaminating
 # against it, or saying the data does not include it, is strong evidence.
 _NEGATIVE_CUES: list[tuple[str, str, float]] = [
-    (r"decontaminat\w*|de-?duplicated?\s+against|removed?\s+(?:any\s+)?(?:overlap|problems|samples|items)"
-     r"(?:\s+\w+){0,4}?\s+(?:with|from|in|that appear)|n-?gram\s+overlap", "eval_benchmark", 0.95),
-    (r"(?:do(?:es)?|did|is|are|was|were)\s+not\s+(?:\w+\s+){0,2}?(?:include|contain|use|derive|draw|come|"
-     r"derived|included|used|based)|\bexclud(?:e|es|ed|ing)\b|\bwithout\b|\bno\s+(?:data|samples|problems)\s+from",
-     "other", 0.95),
-    (r"evaluat(?:e|es|ed|ing|ion)|benchmark(?:s|ed|ing)?\s+(?:on|results|scores)|(?:results|accuracy|scores?|"
-     r"performance|pass@\d)\s+(?:on|in|across)|tested\s+on|held-?out|test(?:ed)?\s+(?:against|with)",
-     "eval_benchmark", 0.45),
-    (r"outperform\w*|surpass\w*|beats?|compar(?:e|ed|es|ing|ison)\s*(?:to|with|against)?|than|versus|\bvs\.?",
-     "compared", 0.5),
+    (
+        r"decontaminat\w*|de-?duplicated?\s+against|removed?\s+(?:any\s+)?(?:overlap|problems|samples|items)"
+        r"(?:\s+\w+){0,4}?\s+(?:with|from|in|that appear)|n-?gram\s+overlap",
+        "eval_benchmark",
+        0.95,
+    ),
+    (
+        r"(?:do(?:es)?|did|is|are|was|were)\s+not\s+(?:\w+\s+){0,2}?(?:include|contain|use|derive|draw|come|"
+        r"derived|included|used|based)|\bexclud(?:e|es|ed|ing)\b|\bwithout\b|\bno\s+(?:data|samples|problems)\s+from",
+        "other",
+        0.95,
+    ),
+    (
+        r"evaluat(?:e|es|ed|ing|ion)|benchmark(?:s|ed|ing)?\s+(?:on|results|scores)|(?:results|accuracy|scores?|"
+        r"performance|pass@\d)\s+(?:on|in|across)|tested\s+on|held-?out|test(?:ed)?\s+(?:against|with)",
+        "eval_benchmark",
+        0.45,
+    ),
+    (
+        r"outperform\w*|surpass\w*|beats?|compar(?:e|ed|es|ing|ison)\s*(?:to|with|against)?|than|versus|\bvs\.?",
+        "compared",
+        0.5,
+    ),
     (r"baselines?", "baseline", 0.6),
-    (r"unlike|in contrast to|similar to|inspired by|see also|related work|concurrent work|cf\.|follow(?:s|ing)?\s+"
-     r"(?:the\s+)?(?:format|style|recipe)\s+of", "other", 0.5),
+    (
+        r"ideas?\s+(?:from|of)|motivated by|methodology of|approach of|unlike|in contrast to|similar to|inspired by|see also|related work|concurrent work|cf\.|follow(?:s|ing)?\s+"
+        r"(?:the\s+)?(?:format|style|recipe)\s+of",
+        "other",
+        0.5,
+    ),
 ]
 SECTION_ONLY = 0.3
 
@@ -106,38 +169,183 @@ _HEDGES = re.compile(
     re.IGNORECASE,
 )
 _INJECTION = INJECTION_RE
-_SPLIT = re.compile(r"\b(train(?:ing)?|test|validation|dev|eval(?:uation)?)\s+(?:split|set|subset|partition)\b",
-                    re.IGNORECASE)
-_EVAL_SECTION = re.compile(r"evaluat|result|benchmark|performance|baseline|compar|leaderboard|related work|"
-                           r"limitation|citation|bibtex|decontamin|model card|training (?:setup|details)",
-                           re.IGNORECASE)
-_SOURCE_SECTION = re.compile(r"source|composition|construct|creation|curation|origin|collect|provenance|lineage|"
-                             r"subset|mixture|pipeline|how .* (?:built|made)|data", re.IGNORECASE)
+_SPLIT = re.compile(
+    r"\b(train(?:ing)?|test|validation|dev|eval(?:uation)?)\s+(?:split|set|subset|partition)\b"
+    r"|\((train(?:ing)?|test|validation|dev)(?:\s+(?:split|set))?\)",
+    re.IGNORECASE,
+)
+_EVAL_SECTION = re.compile(
+    r"evaluat|result|benchmark|performance|baseline|compar|leaderboard|related work|"
+    r"limitation|citation|bibtex|decontamin|model card|training (?:setup|details)",
+    re.IGNORECASE,
+)
+_SOURCE_SECTION = re.compile(
+    r"source|composition|construct|creation|curation|origin|collect|provenance|lineage|"
+    r"subset|mixture|pipeline|how .* (?:built|made)|data",
+    re.IGNORECASE,
+)
 _CLAUSE_BREAK = re.compile(r";|,?\s+while\s+|,?\s+whereas\s+|,\s+but\s+|\.\s+|,\s+and\s+(?:we|they|it)\s+")
-_SOURCE_TABLE_HEADER = re.compile(r"source|dataset|subset|origin|component|corpus|collection|from", re.IGNORECASE)
-_EVAL_TABLE_HEADER = re.compile(r"accuracy|score|pass@|benchmark|acc\b|em\b|f1|model|baseline|result|%\s*$",
-                                re.IGNORECASE)
-_TEACHER_CUE = re.compile(r"(?:generated|produced|written|annotated|sampled|distill\w*|regenerated|responses|"
-                          r"solutions|traces|teacher|by|from|with|using)", re.IGNORECASE)
+_SOURCE_TABLE_HEADER = re.compile(
+    r"source|dataset|subset|origin|component|corpus|collection|from", re.IGNORECASE
+)
+_EVAL_TABLE_HEADER = re.compile(
+    r"accuracy|score|pass@|benchmark|acc\b|em\b|f1|model|baseline|result|%\s*$", re.IGNORECASE
+)
+_TEACHER_CUE = re.compile(
+    r"(?:generated|produced|written|annotated|sampled|distill\w*|regenerated|responses|"
+    r"solutions|traces|teacher|by|from|with|using)",
+    re.IGNORECASE,
+)
 
-_BARE_ID = re.compile(r"(?<![\w/.@:-])`?([A-Za-z0-9][A-Za-z0-9_.\-]{1,95}/[A-Za-z0-9][A-Za-z0-9_.\-]{1,95})`?(?![\w/-])")
-_HF_URL = re.compile(r"(?:https?://)?(?:www\.)?(?:huggingface\.co|hf\.co)/datasets/[A-Za-z0-9][\w.\-]*/[A-Za-z0-9][\w.\-]*",
-                     re.IGNORECASE)
+_BARE_ID = re.compile(
+    r"(?<![\w/.@:-])`?([A-Za-z0-9][A-Za-z0-9_.\-]{1,95}/[A-Za-z0-9][A-Za-z0-9_.\-]{1,95})`?(?![\w/-])"
+)
+_HF_URL = re.compile(
+    r"(?:https?://)?(?:www\.)?(?:huggingface\.co|hf\.co)/datasets/[A-Za-z0-9][\w.\-]*/[A-Za-z0-9][\w.\-]*",
+    re.IGNORECASE,
+)
+_URL = re.compile(r"(?:https?://|www\.)[^\s<>()\[\],;|]+[^\s<>()\[\],;|.]")
 _MD_LINK = re.compile(r"\[([^\]\n]{1,120})\]\(([^)\s]+)\)")
 _TOKEN = re.compile(r"[A-Za-z0-9][A-Za-z0-9+._'’\-]*(?:\([A-Za-z0-9]+\))?")
-_COMMON_SLASH = {"and/or", "input/output", "train/test", "q/a", "w/o", "i/o", "pros/cons", "true/false", "yes/no",
-                 "math/code", "he/she", "read/write", "client/server", "question/answer", "prompt/response"}
+_COMMON_SLASH = {
+    "and/or",
+    "input/output",
+    "train/test",
+    "q/a",
+    "w/o",
+    "i/o",
+    "pros/cons",
+    "true/false",
+    "yes/no",
+    "math/code",
+    "he/she",
+    "read/write",
+    "client/server",
+    "question/answer",
+    "prompt/response",
+}
 _STOP_CAPITALS = {
-    "we", "our", "the", "this", "these", "those", "it", "its", "in", "on", "for", "to", "a", "an", "and", "or", "of",
-    "with", "from", "by", "all", "each", "every", "some", "most", "many", "both", "english", "chinese", "python",
-    "java", "c++", "javascript", "github", "hugging", "face", "huggingface", "table", "section", "figure", "appendix",
-    "note", "finally", "first", "second", "third", "then", "also", "additionally", "moreover", "furthermore",
-    "however", "specifically", "problems", "questions", "data", "dataset", "datasets", "responses", "solutions",
-    "samples", "examples", "instructions", "prompts", "answers", "they", "their", "other", "several", "various",
-    "following", "train", "test", "split", "subset", "version", "i", "you", "he", "she", "after", "before",
-    "each", "which", "whose", "others", "any", "none", "such", "same", "more", "less", "new", "only",
-    "sft", "rl", "cot", "llm", "llms", "ai", "nlp", "qa", "stem", "math", "code", "science", "general", "reasoning",
-    "license", "apache", "mit", "cc", "by", "nc", "sa", "json", "jsonl", "csv", "parquet", "markdown", "yaml",
+    "we",
+    "our",
+    "the",
+    "this",
+    "these",
+    "those",
+    "it",
+    "its",
+    "in",
+    "on",
+    "for",
+    "to",
+    "a",
+    "an",
+    "and",
+    "or",
+    "of",
+    "with",
+    "from",
+    "by",
+    "all",
+    "each",
+    "every",
+    "some",
+    "most",
+    "many",
+    "both",
+    "english",
+    "chinese",
+    "python",
+    "java",
+    "c++",
+    "javascript",
+    "github",
+    "hugging",
+    "face",
+    "huggingface",
+    "table",
+    "section",
+    "figure",
+    "appendix",
+    "note",
+    "finally",
+    "first",
+    "second",
+    "third",
+    "then",
+    "also",
+    "additionally",
+    "moreover",
+    "furthermore",
+    "however",
+    "specifically",
+    "problems",
+    "questions",
+    "data",
+    "dataset",
+    "datasets",
+    "responses",
+    "solutions",
+    "samples",
+    "examples",
+    "instructions",
+    "prompts",
+    "answers",
+    "they",
+    "their",
+    "other",
+    "several",
+    "various",
+    "following",
+    "train",
+    "test",
+    "split",
+    "subset",
+    "version",
+    "i",
+    "you",
+    "he",
+    "she",
+    "after",
+    "before",
+    "each",
+    "which",
+    "whose",
+    "others",
+    "any",
+    "none",
+    "such",
+    "same",
+    "more",
+    "less",
+    "new",
+    "only",
+    "sft",
+    "rl",
+    "cot",
+    "llm",
+    "llms",
+    "ai",
+    "nlp",
+    "qa",
+    "stem",
+    "math",
+    "code",
+    "science",
+    "general",
+    "reasoning",
+    "license",
+    "apache",
+    "mit",
+    "cc",
+    "by",
+    "nc",
+    "sa",
+    "json",
+    "jsonl",
+    "csv",
+    "parquet",
+    "markdown",
+    "yaml",
 }
 _CONNECTORS = {"and", "or", "with", "by", "from", "of", "the", "to", "in", "on", "for", "using", "via", "as"}
 _OBJECT_CUE_END = re.compile(
@@ -146,8 +354,29 @@ _OBJECT_CUE_END = re.compile(
     re.IGNORECASE,
 )
 _FOLLOWING_PREPOSITION = re.compile(r"\s+(?:[a-z]+\s+){0,2}?(?:from|of|upon|on)\b", re.IGNORECASE)
-_NAME_TAIL_WORDS = {"forum", "wiki", "website", "corpus", "dataset", "competition", "competitions", "problems",
-                    "archive", "collection", "olympiad", "olympiads", "exams"}
+_NAME_TAIL_WORDS = {
+    "corpora",
+    "captions",
+    "reviews",
+    "dialogues",
+    "headlines",
+    "transcripts",
+    "threads",
+    "articles",
+    "forum",
+    "wiki",
+    "website",
+    "corpus",
+    "dataset",
+    "competition",
+    "competitions",
+    "problems",
+    "archive",
+    "collection",
+    "olympiad",
+    "olympiads",
+    "exams",
+}
 
 
 @dataclass
@@ -231,8 +460,12 @@ class RulesExtractor:
         out = []
         for claim in claims:
             if claim.role == "source" and claim.relationship in (None, Relationship.DIRECT_INCLUSION):
-                claim = claim.model_copy(update={"relationship": Relationship.COT_DISTILLATION,
-                                                 "teacher": claim.teacher or teachers[0]})
+                claim = claim.model_copy(
+                    update={
+                        "relationship": Relationship.COT_DISTILLATION,
+                        "teacher": claim.teacher or teachers[0],
+                    }
+                )
             out.append(claim)
         return out
 
@@ -270,9 +503,17 @@ class RulesExtractor:
             is_model = self.catalog.is_model_name(name)
             found.add(
                 RawClaim(
-                    target=chunk.target, source_name=name, relationship=None, evidence=evidence,
-                    chunk_id=chunk.chunk_id, source_kind=chunk.kind, url=chunk.url, extractor=self.name,
-                    support=1.0, role="model" if is_model else "source", hf_id_hint=hint,
+                    target=chunk.target,
+                    source_name=name,
+                    relationship=None,
+                    evidence=evidence,
+                    chunk_id=chunk.chunk_id,
+                    source_kind=chunk.kind,
+                    url=chunk.url,
+                    extractor=self.name,
+                    support=1.0,
+                    role="model" if is_model else "source",
+                    hf_id_hint=hint,
                 )
             )
         return list(found.claims.values())
@@ -355,13 +596,17 @@ class RulesExtractor:
                 if table_header is None:
                     table_header = cells
                     continue
-                units.append(_Unit(start + line.index("|"), end, "row", section, table_header, lead, lead_negative))
+                units.append(
+                    _Unit(start + line.index("|"), end, "row", section, table_header, lead, lead_negative)
+                )
                 continue
             table_header = None
             bullet = re.match(r"^(\s*(?:[-*+•]|\d+[.)])\s+)(.*)$", line.rstrip("\r\n"))
             if bullet:
                 flush(start)
-                units.append(_Unit(start + len(bullet.group(1)), end, "bullet", section, None, lead, lead_negative))
+                units.append(
+                    _Unit(start + len(bullet.group(1)), end, "bullet", section, None, lead, lead_negative)
+                )
                 continue
             if para_start is None:
                 para_start = start + (len(line) - len(line.lstrip()))
@@ -423,7 +668,37 @@ class RulesExtractor:
             kept.append(cue)
         return kept
 
-    def _mentions(self, text: str, offset: int, cues: list[_Cue]) -> list[_Mention]:
+    def _item_span(self, text: str, unit: _Unit) -> tuple[int, int] | None:
+        """The name cell of a row of a sources table, or the name part of a list item under a sources lead."""
+        if unit.kind == "row" and unit.table_header:
+            header = unit.table_header
+            joined = " ".join(header)
+            if unit.lead_negative or (_EVAL_TABLE_HEADER.search(joined) and not _SOURCE_TABLE_HEADER.search(joined)):
+                return None
+            column = next((i for i, h in enumerate(header) if _SOURCE_TABLE_HEADER.search(h)), 0)
+            line = text[unit.start : unit.end]
+            bars = [i for i, ch in enumerate(line) if ch == "|"]
+            if len(bars) < column + 2:
+                return None
+            cell_start, cell_end = bars[column] + 1, bars[column + 1]
+            cell = line[cell_start:cell_end]
+            lead = len(cell) - len(cell.lstrip())
+            name = cell.strip()
+            if not name or len(name.split()) > 12 or re.fullmatch(r"[\d,.%\s~<>+-]+", name):
+                return None
+            return unit.start + cell_start + lead, unit.start + cell_start + lead + len(name)
+        if unit.kind == "bullet" and unit.lead_cue is not None:
+            item = text[unit.start : unit.end]
+            cut = re.search(r"\s+[-—–]\s|:\s|\s\(|,\s", item)
+            name = (item[: cut.start()] if cut else item).strip().rstrip(".")
+            if not name or len(name.split()) > 12:
+                return None
+            return unit.start, unit.start + len(name)
+        return None
+
+    def _mentions(
+        self, text: str, offset: int, cues: list[_Cue], item: tuple[int, int] | None = None
+    ) -> list[_Mention]:
         mentions: list[_Mention] = []
         taken: list[tuple[int, int]] = []
 
@@ -437,19 +712,48 @@ class RulesExtractor:
 
         for link in _MD_LINK.finditer(text):
             repo = hf_id_from_text(link.group(2))
-            if repo and "huggingface.co/datasets" in link.group(2).lower() or repo and "hf.co/datasets" in link.group(2):
-                add(_Mention(repo, offset + link.start(), offset + link.end(), hint=repo,
-                             is_model=self.catalog.is_model_name(repo), explicit=True))
+            if (
+                repo
+                and "huggingface.co/datasets" in link.group(2).lower()
+                or repo
+                and "hf.co/datasets" in link.group(2)
+            ):
+                add(
+                    _Mention(
+                        repo,
+                        offset + link.start(),
+                        offset + link.end(),
+                        hint=repo,
+                        is_model=self.catalog.is_model_name(repo),
+                        explicit=True,
+                    )
+                )
         for url in _HF_URL.finditer(text):
             repo = hf_id_from_text(url.group(0))
             if repo:
-                add(_Mention(repo, offset + url.start(), offset + url.end(), hint=repo,
-                             is_model=self.catalog.is_model_name(repo), explicit=True))
+                add(
+                    _Mention(
+                        repo,
+                        offset + url.start(),
+                        offset + url.end(),
+                        hint=repo,
+                        is_model=self.catalog.is_model_name(repo),
+                        explicit=True,
+                    )
+                )
         for bare in _BARE_ID.finditer(text):
             candidate = bare.group(1).rstrip(".")
             if self._looks_like_repo(candidate, backticked=bare.group(0).startswith("`")):
-                add(_Mention(candidate, offset + bare.start(1), offset + bare.start(1) + len(candidate),
-                             hint=candidate, is_model=self.catalog.is_model_name(candidate), explicit=True))
+                add(
+                    _Mention(
+                        candidate,
+                        offset + bare.start(1),
+                        offset + bare.start(1) + len(candidate),
+                        hint=candidate,
+                        is_model=self.catalog.is_model_name(candidate),
+                        explicit=True,
+                    )
+                )
         # catalog names and model names: longest n-gram first
         tokens = list(_TOKEN.finditer(text))
         i = 0
@@ -465,20 +769,35 @@ class RulesExtractor:
                     continue
                 words = phrase.split()
                 exact = self.catalog.lookup(phrase)
-                if n > 1 and exact is not None and phrase.lower() in {a.lower() for a in [exact.name, *exact.aliases]}:
+                if (
+                    n > 1
+                    and exact is not None
+                    and phrase.lower() in {a.lower() for a in [exact.name, *exact.aliases]}
+                ):
                     add(_Mention(phrase, offset + s, offset + e, from_catalog=True))
                     i += n
                     matched = True
                     break
-                if n > 1 and (words[0].lower() in _STOP_CAPITALS or words[-1].lower() in _STOP_CAPITALS
-                              or any(w.islower() and w in _CONNECTORS for w in words)):
+                if n > 1 and (
+                    words[0].lower() in _STOP_CAPITALS
+                    or words[-1].lower() in _STOP_CAPITALS
+                    or any(w.islower() and w in _CONNECTORS for w in words)
+                ):
                     continue
                 if not free(offset + s, offset + e):
                     continue
                 kind = self._classify_phrase(phrase)
                 if kind is None:
                     continue
-                add(_Mention(phrase, offset + s, offset + e, is_model=kind == "model", from_catalog=kind == "catalog"))
+                add(
+                    _Mention(
+                        phrase,
+                        offset + s,
+                        offset + e,
+                        is_model=kind == "model",
+                        from_catalog=kind == "catalog",
+                    )
+                )
                 i += n
                 matched = True
                 break
@@ -496,8 +815,31 @@ class RulesExtractor:
                 continue
             for name, s, e, proper in _object_names(text, rel_start, self._known_name):
                 if free(offset + s, offset + e):
-                    add(_Mention(name, offset + s, offset + e, is_model=self.catalog.is_model_name(name),
-                                 from_catalog=self._known_name(name), lowercase=not proper))
+                    add(
+                        _Mention(
+                            name,
+                            offset + s,
+                            offset + e,
+                            is_model=self.catalog.is_model_name(name),
+                            from_catalog=self._known_name(name),
+                            lowercase=not proper,
+                        )
+                    )
+        if item is not None and free(*item):
+            raw = text[item[0] - offset : item[1] - offset]
+            link = _MD_LINK.fullmatch(raw)
+            name = link.group(1).strip() if link else raw.strip("`*_ ")
+            if name:
+                add(
+                    _Mention(
+                        name,
+                        item[0],
+                        item[1],
+                        is_model=self.catalog.is_model_name(name),
+                        from_catalog=self._known_name(name),
+                        explicit=bool(_URL.fullmatch(name)),
+                    )
+                )
         mentions.sort(key=lambda m: m.start)
         return mentions
 
@@ -547,31 +889,46 @@ class RulesExtractor:
         if not evidence or _INJECTION.search(evidence):
             return
         cues = self._cues(text, unit.start)
-        mentions = self._mentions(text, unit.start, cues)
+        mentions = self._mentions(text, unit.start, cues, self._item_span(chunk.text, unit))
         if not mentions:
             return
         hedged = bool(_HEDGES.search(text))
         models = [m for m in mentions if m.is_model]
-        teacher_signal = any(_TEACHER_CUE.search(chunk.text[c.start : c.end]) for c in cues if c.role == "source") or (
-            bool(models) and bool(re.search(r"\b(?:by|using|with|from)\b", text, re.IGNORECASE))
-        )
+        teacher_signal = any(
+            _TEACHER_CUE.search(chunk.text[c.start : c.end]) for c in cues if c.role == "source"
+        ) or (bool(models) and bool(re.search(r"\b(?:by|using|with|from)\b", text, re.IGNORECASE)))
         teacher = models[0].name if models and teacher_signal else None
         eval_section = bool(unit.section and _EVAL_SECTION.search(unit.section))
         source_section = bool(unit.section and _SOURCE_SECTION.search(unit.section)) and not eval_section
         breaks = [unit.start + m.start() for m in _CLAUSE_BREAK.finditer(text)]
         split = None
         split_m = _SPLIT.search(text)
-        if split_m:
-            split = "train" if split_m.group(1).lower().startswith("train") else (
-                "test" if split_m.group(1).lower() in {"test", "eval", "evaluation"} else split_m.group(1).lower())
+        split_word = (split_m.group(1) or split_m.group(2)) if split_m else None
+        if split_m and split_word:
+            split = (
+                "train"
+                if split_word.lower().startswith("train")
+                else (
+                    "test"
+                    if split_word.lower() in {"test", "eval", "evaluation"}
+                    else split_word.lower()
+                )
+            )
         any_distill = any(c.relationship == Relationship.COT_DISTILLATION for c in cues)
 
         for mention in mentions:
             if mention.is_model:
-                distilled = any_distill or bool(teacher_signal and re.search(
-                    r"generated|distill|produced|written|annotated|sampled", text, re.IGNORECASE))
-                found.add(self._claim(chunk, mention, evidence, None, STRONG if distilled else 0.5, "model", None,
-                                      None))
+                distilled = any_distill or bool(
+                    teacher_signal
+                    and re.search(
+                        r"generated|distill|produced|written|annotated|sampled", text, re.IGNORECASE
+                    )
+                )
+                found.add(
+                    self._claim(
+                        chunk, mention, evidence, None, STRONG if distilled else 0.5, "model", None, None
+                    )
+                )
                 continue
             role, rel, support = self._role_for(mention, unit, cues, breaks, source_section, eval_section)
             if role == "source":
@@ -583,11 +940,26 @@ class RulesExtractor:
                 role = "other"
             if hedged and role != "source":
                 support *= HEDGE_FACTOR
-            found.add(self._claim(chunk, mention, evidence, rel, support, role,
-                                  teacher if role == "source" else None, split if role == "source" else None))
+            found.add(
+                self._claim(
+                    chunk,
+                    mention,
+                    evidence,
+                    rel,
+                    support,
+                    role,
+                    teacher if role == "source" else None,
+                    split if role == "source" else None,
+                )
+            )
 
     def _role_for(
-        self, mention: _Mention, unit: _Unit, cues: list[_Cue], breaks: list[int], source_section: bool,
+        self,
+        mention: _Mention,
+        unit: _Unit,
+        cues: list[_Cue],
+        breaks: list[int],
+        source_section: bool,
         eval_section: bool,
     ) -> tuple[str, Relationship | None, float]:
         # same clause only: the cue must not be separated from the mention by a clause break
@@ -601,7 +973,9 @@ class RulesExtractor:
         nearest = before[-1] if before else (after[0] if after else None)
         if nearest is not None and nearest.role != "source":
             # a negative cue wins unless a strong inclusion cue sits between it and the mention
-            strong_between = [c for c in before if c.role == "source" and c.start > nearest.start and c.support >= STRONG]
+            strong_between = [
+                c for c in before if c.role == "source" and c.start > nearest.start and c.support >= STRONG
+            ]
             if not strong_between:
                 return nearest.role, None, nearest.support
         if nearest is not None and nearest.role == "source":
@@ -614,8 +988,11 @@ class RulesExtractor:
             return "source", best.relationship, support
         if unit.kind == "row" and unit.table_header is not None:
             header = " ".join(unit.table_header)
-            if unit.lead_negative or eval_section or (_EVAL_TABLE_HEADER.search(header)
-                                                      and not _SOURCE_TABLE_HEADER.search(header)):
+            if (
+                unit.lead_negative
+                or eval_section
+                or (_EVAL_TABLE_HEADER.search(header) and not _SOURCE_TABLE_HEADER.search(header))
+            ):
                 return unit.lead_negative or "eval_benchmark", None, SECTION_ONLY
             if _SOURCE_TABLE_HEADER.search(header) or source_section or unit.lead_cue:
                 rel = unit.lead_cue[0] if unit.lead_cue else Relationship.DIRECT_INCLUSION
@@ -632,14 +1009,30 @@ class RulesExtractor:
         return "other", None, 0.0
 
     def _claim(
-        self, chunk: ResourceChunk, mention: _Mention, evidence: str, rel: Relationship | None, support: float,
-        role: str, teacher: str | None, split: str | None,
+        self,
+        chunk: ResourceChunk,
+        mention: _Mention,
+        evidence: str,
+        rel: Relationship | None,
+        support: float,
+        role: str,
+        teacher: str | None,
+        split: str | None,
     ) -> RawClaim:
         return RawClaim(
-            target=chunk.target, source_name=mention.name, relationship=rel, evidence=evidence,
-            chunk_id=chunk.chunk_id, source_kind=chunk.kind, url=chunk.url, extractor=self.name,
-            support=round(max(0.0, min(1.0, support)), 4), role=role,  # type: ignore[arg-type]
-            teacher=teacher, split=split, hf_id_hint=mention.hint,
+            target=chunk.target,
+            source_name=mention.name,
+            relationship=rel,
+            evidence=evidence,
+            chunk_id=chunk.chunk_id,
+            source_kind=chunk.kind,
+            url=chunk.url,
+            extractor=self.name,
+            support=round(max(0.0, min(1.0, support)), 4),
+            role=role,  # type: ignore[arg-type]
+            teacher=teacher,
+            split=split,
+            hf_id_hint=mention.hint,
         )
 
 
@@ -651,19 +1044,22 @@ def _is_abbreviation(para: str, dot_index: int) -> bool:
     return any(head.endswith(a) for a in _ABBREVIATIONS)
 
 
-def _object_names(
-    text: str, start: int, known: Callable[[str], bool]
-) -> list[tuple[str, int, int, bool]]:
+def _object_names(text: str, start: int, known: Callable[[str], bool]) -> list[tuple[str, int, int, bool]]:
     """Names in the list that follows a derivation cue, up to the end of the clause.
 
-    Returns ``(name, start, end, proper)``: proper names (capitalized, with digits, or known to the catalog) and
-    short common-noun phrases ("textbooks", "movie reviews"), which are weaker evidence.
+    Returns ``(name, start, end, proper)``: proper names (capitalized, with digits, URLs, or known to the catalog)
+    and short common-noun phrases ("textbooks", "movie reviews"), which are weaker evidence.
     """
     tail = text[start:]
     stop = re.search(
         r"[.;:!?](?:\s|$)|\s+(?:while|whereas|but|which|that|where|to|for|because|in order|with|using|via|by)\s|\(",
         tail,
     )
+    # a URL's own dots and colons do not end the clause
+    for url in _URL.finditer(tail):
+        while stop is not None and url.start() <= stop.start() < url.end():
+            nxt = re.compile(stop.re.pattern).search(tail, url.end())
+            stop = nxt
     segment = tail[: stop.start()] if stop else tail
     names: list[tuple[str, int, int, bool]] = []
     for part in re.finditer(r"[^,]+", segment):
@@ -690,11 +1086,24 @@ _GENERIC_OBJECTS = {
     "web", "internet", "scratch", "sources", "datasets", "data", "humans", "annotators", "users", "it", "them",
     "this", "that", "these", "online sources", "multiple sources", "various sources", "public datasets",
     "existing datasets", "open-source datasets", "other datasets", "the", "model", "models", "llm", "llms",
-}
+}  # fmt: skip
+_PREPOSITIONS = {
+    "as", "into", "to", "for", "with", "by", "in", "on", "at", "than", "per", "via", "is", "are", "was", "were",
+    "be", "been", "has", "have", "had",
+}  # fmt: skip
 
 
 def _name_in_piece(piece: str, known: Callable[[str], bool]) -> tuple[int, int, bool] | None:
-    """The name inside one list item: a known name, a run of proper tokens, or a short common-noun phrase."""
+    """The name inside one list item: a URL, a known name, a run of proper tokens, or a short noun phrase."""
+    url = _URL.search(piece)
+    if url:
+        return url.start(), url.end(), True
+    for marker in (" such as ", " including ", " like ", " e.g. "):
+        at = piece.find(marker)
+        if at != -1:
+            off = at + len(marker)
+            sub = _name_in_piece(piece[off:], known)
+            return None if sub is None else (sub[0] + off, sub[1] + off, sub[2])
     if known(piece.strip(" .")):
         s = len(piece) - len(piece.lstrip())
         return s, s + len(piece.strip(" .")), True
@@ -717,7 +1126,10 @@ def _name_in_piece(piece: str, known: Callable[[str], bool]) -> tuple[int, int, 
         ps, pe = proper
         return s + ps, s + pe, True
     words = rest.split()
-    if 1 <= len(words) <= 4 and rest.lower() not in _GENERIC_OBJECTS and re.fullmatch(r"[a-z][a-z0-9 '\-]*", rest):
+    verbish = any((w.endswith(("ed", "ing")) and len(w) > 4) or w in _PREPOSITIONS for w in words)
+    if 1 <= len(words) <= 4 and not verbish and rest.lower() not in _GENERIC_OBJECTS:
+        if not re.fullmatch(r"[a-z][a-z0-9 '_\-]*", rest):
+            return None
         if words[0] in _CONNECTORS or words[-1] in _CONNECTORS or words[0] in _STOP_CAPITALS:
             return None
         return s, s + len(rest), False
@@ -725,23 +1137,26 @@ def _name_in_piece(piece: str, known: Callable[[str], bool]) -> tuple[int, int, 
 
 
 def _leading_proper_name(piece: str) -> tuple[int, int] | None:
-    """The first run of capitalized or digit-bearing tokens in ``piece`` (plus a tail word like 'forum')."""
-    tokens = list(re.finditer(r"[A-Za-z0-9][A-Za-z0-9+._\-]*", piece))
+    """The first run of capitalized or digit-bearing tokens in ``piece``, with a tail noun ("AoPS forum",
+    "MS Marco retrieval corpus")."""
+    tokens = list(re.finditer(r"[A-Za-z0-9][A-Za-z0-9+._'’\-]*", piece))
     run: list[re.Match[str]] = []
-    for tok in tokens:
+    for index, tok in enumerate(tokens):
         word = tok.group(0)
         proper = (word[0].isupper() or any(ch.isdigit() for ch in word)) and word.lower() not in _STOP_CAPITALS
         if proper:
             run.append(tok)
-        elif run and word.lower() in _NAME_TAIL_WORDS:
-            run.append(tok)
-            break
-        elif run:
+            continue
+        if run:
+            ahead = [t.group(0).lower() for t in tokens[index : index + 3]]
+            tail_at = next((k for k, w in enumerate(ahead) if w in _NAME_TAIL_WORDS), None)
+            if tail_at is not None and all(w.isalpha() and w not in _CONNECTORS for w in ahead[: tail_at + 1]):
+                run.extend(tokens[index : index + tail_at + 1])
             break
     if not run or re.fullmatch(r"\d[\d,.]*[kKmMbB]?|\d+(?:st|nd|rd|th)", run[0].group(0)):
         return None
     s, e = run[0].start(), run[-1].end()
     name = piece[s:e].rstrip(".")
-    if len(name) < 2 or len(run) > 6:
+    if len(name) < 2 or len(run) > 8:
         return None
     return s, s + len(name)

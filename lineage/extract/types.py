@@ -47,7 +47,9 @@ class RawClaim(BaseModel):
 
     target: str = Field(description="the dataset id being traced")
     source_name: str = Field(description="the mention as written (an HF id, a name, an alias)")
-    relationship: Relationship | None = Field(default=None, description="how the source contributes, when known")
+    relationship: Relationship | None = Field(
+        default=None, description="how the source contributes, when known"
+    )
     evidence: str = Field(description="claimed verbatim span of the chunk text")
     chunk_id: str
     source_kind: SourceKind
@@ -57,7 +59,9 @@ class RawClaim(BaseModel):
     role: ClaimRole = Field(default="source", description="only 'source' becomes an edge")
     teacher: str | None = Field(default=None, description="teacher model named by a distillation claim")
     split: str | None = Field(default=None, description="train/test when the text says which split was used")
-    hf_id_hint: str | None = Field(default=None, description="explicit HF id when the text gave one (id or URL)")
+    hf_id_hint: str | None = Field(
+        default=None, description="explicit HF id when the text gave one (id or URL)"
+    )
     prompt_id: str | None = Field(default=None, description="prompt name.version for LLM claims")
 
 

@@ -41,9 +41,11 @@ def empty_bolt_database(server: ArcadeDBServer) -> None:
     """Delete every node and relationship (the schema stays)."""
     import neo4j
 
-    with neo4j.GraphDatabase.driver(server.uri, auth=server.auth) as driver:
-        with driver.session(database=server.database) as session:
-            session.run("MATCH (n) DETACH DELETE n").consume()
+    with (
+        neo4j.GraphDatabase.driver(server.uri, auth=server.auth) as driver,
+        driver.session(database=server.database) as session,
+    ):
+        session.run("MATCH (n) DETACH DELETE n").consume()
 
 
 BACKENDS = ["embedded", pytest.param("bolt", marks=pytest.mark.integration)]

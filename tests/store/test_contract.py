@@ -13,7 +13,13 @@ from oda.errors import ConflictError, InputError, ReadOnlyError, StoreError, Unk
 
 
 def edge(target: str, source: str, confidence: float = 0.9, **kw: Any) -> Edge:
-    return Edge(target=target, source=source, relationship=kw.pop("relationship", "subset"), confidence=confidence, **kw)
+    return Edge(
+        target=target,
+        source=source,
+        relationship=kw.pop("relationship", "subset"),
+        confidence=confidence,
+        **kw,
+    )
 
 
 def chain_store(store: CypherGraphStore) -> None:
@@ -96,7 +102,12 @@ def test_invalid_items_are_reported_not_written(store: CypherGraphStore) -> None
             {"target": "org/a", "source": "org/a", "relationship": "subset", "confidence": 0.5},
             {"target": "org/a", "source": "org/b", "relationship": "telepathy", "confidence": 0.5},
             {"target": "org/a", "source": "org/b", "relationship": "subset", "confidence": 1.5},
-            {"target": "x'}) DETACH DELETE n //", "source": "org/b", "relationship": "subset", "confidence": 0.5},
+            {
+                "target": "x'}) DETACH DELETE n //",
+                "source": "org/b",
+                "relationship": "subset",
+                "confidence": 0.5,
+            },
             {"target": "org/a", "source": "org/b", "relationship": "subset", "confidence": 0.5},
         ]
     )
@@ -167,7 +178,9 @@ def test_failed_batch_leaves_store_unchanged(store: CypherGraphStore) -> None:
 def test_decide_approve_reject_edit_and_audit(store: CypherGraphStore) -> None:
     store.upsert_edges([edge("org/a", "org/b", 0.4, status="flagged")])
     first = store.decide("org/a", "org/b", "approve", reviewer="ann", expected_version=0)
-    assert first.seq is not None and first.previous["status"] == "flagged" and first.new["status"] == "approved"
+    assert (
+        first.seq is not None and first.previous["status"] == "flagged" and first.new["status"] == "approved"
+    )
     second = store.decide(
         "org/a", "org/b", "edit", reviewer="bob", relationship=Relationship.COT_DISTILLATION, note="distilled"
     )
@@ -250,7 +263,9 @@ def test_concurrent_reviewers_never_lose_audit_entries(store: CypherGraphStore) 
 
 
 def test_scores_and_results_replace_by_key(store: CypherGraphStore) -> None:
-    profile = ScoreProfile(dataset="org/a", scorer="Deita", axis="Q", family="Model-based Evaluation", mean=3.0, n=10)
+    profile = ScoreProfile(
+        dataset="org/a", scorer="Deita", axis="Q", family="Model-based Evaluation", mean=3.0, n=10
+    )
     store.attach_scores([profile, profile.model_copy(update={"mean": 4.0})])
     store.attach_scores([profile.model_copy(update={"axis": "QA", "mean": 5.0})])
     assert sorted((p.axis, p.mean) for p in store.scores("org/a")) == [("Q", 4.0), ("QA", 5.0)]
@@ -283,7 +298,9 @@ def test_contamination_skips_rejected_and_respects_split(store: CypherGraphStore
     chain_store(store)
     store.decide("a/two", "a/one", "reject", reviewer="ann")
     assert {h.dataset for h in store.contamination("ext:bench")} == {"a/one", "a/side"}
-    store.upsert_edges([edge("a/test-user", "ext:bench", split="test"), edge("a/train-user", "ext:bench", split="train")])
+    store.upsert_edges(
+        [edge("a/test-user", "ext:bench", split="test"), edge("a/train-user", "ext:bench", split="train")]
+    )
     train = {h.dataset for h in store.contamination("ext:bench", split="train")}
     assert "a/train-user" in train and "a/test-user" not in train and "a/one" in train
 
@@ -306,7 +323,11 @@ def test_upstream_and_downstream_trees(store: CypherGraphStore) -> None:
 
 def test_flagged_lowest_confidence_first(store: CypherGraphStore) -> None:
     store.upsert_edges(
-        [edge("a/a", "a/b", 0.6, status="flagged"), edge("a/a", "a/c", 0.2, status="flagged"), edge("a/a", "a/d", 0.1)]
+        [
+            edge("a/a", "a/b", 0.6, status="flagged"),
+            edge("a/a", "a/c", 0.2, status="flagged"),
+            edge("a/a", "a/d", 0.1),
+        ]
     )
     assert [e.source for e in store.flagged()] == ["a/c", "a/b"]
     assert [e.source for e in store.edges(status=[EdgeStatus.AUTO])] == ["a/d"]
@@ -334,5 +355,7 @@ def test_cypher_is_read_only(store: CypherGraphStore) -> None:
         with pytest.raises(ReadOnlyError):
             store.cypher(query)
     # an id that carries Cypher is just a value
-    assert store.cypher("MATCH (n:Dataset {id: $id}) RETURN n.id AS id", {"id": "x'}) DETACH DELETE n //"}) == []
+    assert (
+        store.cypher("MATCH (n:Dataset {id: $id}) RETURN n.id AS id", {"id": "x'}) DETACH DELETE n //"}) == []
+    )
     assert len(store.nodes()) == 5 and len(store.edges()) == 4

@@ -92,9 +92,22 @@ def test_import_is_idempotent_and_merges_duplicates(store: CypherGraphStore, tmp
 def test_json_round_trip_is_lossless(store: CypherGraphStore, tmp_path: Path) -> None:
     import_file(store, write(tmp_path, SAMPLE), "oda-jsonl", flag_below=0.7)
     store.decide("org/math-mix", "ext:aime", "reject", reviewer="ann", reason="eval only")
-    store.attach_scores([ScoreProfile(dataset="org/derived", scorer="IFD", axis="QA", family="Model-based Evaluation",
-                                      mean=0.7, n=100, quantiles={"p50": 0.71})])
-    store.attach_results([BenchResult(dataset="org/derived", base_model="qwen", benchmark="AIME", score=12.5)])
+    store.attach_scores(
+        [
+            ScoreProfile(
+                dataset="org/derived",
+                scorer="IFD",
+                axis="QA",
+                family="Model-based Evaluation",
+                mean=0.7,
+                n=100,
+                quantiles={"p50": 0.71},
+            )
+        ]
+    )
+    store.attach_results(
+        [BenchResult(dataset="org/derived", base_model="qwen", benchmark="AIME", score=12.5)]
+    )
     document = export_document(store)
     path = tmp_path / "graph.json"
     path.write_text(json.dumps(document), encoding="utf-8")
@@ -118,7 +131,10 @@ def test_json_round_trip_is_lossless(store: CypherGraphStore, tmp_path: Path) ->
         (oda_line("org/a", "org/b", relationship="Telepathy"), "unknown relationship"),
         (oda_line("org/a", "org/a"), "self-loop"),
         (oda_line("org/a", "org/b", evidence="x" * 10_000_001), "characters"),
-        (json.dumps({"target": "org/a", "source": "org/b", "meta_info": "not json"}), "meta_info is not valid JSON"),
+        (
+            json.dumps({"target": "org/a", "source": "org/b", "meta_info": "not json"}),
+            "meta_info is not valid JSON",
+        ),
         (json.dumps(["org/a", "org/b"]), "JSON object"),
     ],
 )
@@ -139,21 +155,32 @@ def test_skip_invalid_loads_the_rest(store: CypherGraphStore, tmp_path: Path) ->
 
 
 def test_cycles_are_reported_and_refused(store: CypherGraphStore, tmp_path: Path) -> None:
-    path = write(tmp_path, [oda_line("org/a", "org/b"), oda_line("org/b", "org/c"), oda_line("org/c", "org/a")])
+    path = write(
+        tmp_path, [oda_line("org/a", "org/b"), oda_line("org/b", "org/c"), oda_line("org/c", "org/a")]
+    )
     with pytest.raises(InputError, match="cycle") as caught:
         import_file(store, path, "oda-jsonl", flag_below=0.7)
     assert all(name in str(caught.value) for name in ("org/a", "org/b", "org/c"))
     assert store.edges() == []
     # a cycle closed through edges already stored
-    import_file(store, write(tmp_path, [oda_line("org/a", "org/b")], "one.jsonl"), "oda-jsonl", flag_below=0.7)
+    import_file(
+        store, write(tmp_path, [oda_line("org/a", "org/b")], "one.jsonl"), "oda-jsonl", flag_below=0.7
+    )
     with pytest.raises(InputError, match="cycle"):
-        import_file(store, write(tmp_path, [oda_line("org/b", "org/a")], "two.jsonl"), "oda-jsonl", flag_below=0.7)
+        import_file(
+            store, write(tmp_path, [oda_line("org/b", "org/a")], "two.jsonl"), "oda-jsonl", flag_below=0.7
+        )
     assert [e.key for e in store.edges()] == [("org/a", "org/b")]
 
 
 def test_injection_through_names_is_inert(store: CypherGraphStore, tmp_path: Path) -> None:
     evil = "x'}) MATCH (n) DETACH DELETE n //"
-    import_file(store, write(tmp_path, [oda_line("org/a", "org/b"), oda_line("org/a", evil)]), "oda-jsonl", flag_below=0.7)
+    import_file(
+        store,
+        write(tmp_path, [oda_line("org/a", "org/b"), oda_line("org/a", evil)]),
+        "oda-jsonl",
+        flag_below=0.7,
+    )
     names = {n.name for n in store.nodes() if n.id.startswith("ext:")}
     assert names == {evil}
     assert len(store.nodes()) == 3 and len(store.edges()) == 2
@@ -163,7 +190,13 @@ def test_json_import_keeps_explicit_statuses(store: CypherGraphStore, tmp_path: 
     document = {
         "nodes": [{"id": "org/bench", "is_benchmark": True}],
         "edges": [
-            {"target": "org/a", "source": "org/bench", "relationship": "subset", "confidence": 0.2, "status": "approved"},
+            {
+                "target": "org/a",
+                "source": "org/bench",
+                "relationship": "subset",
+                "confidence": 0.2,
+                "status": "approved",
+            },
             {"target": "org/b", "source": "org/bench", "relationship": "subset", "confidence": 0.2},
             {"target": "org/c", "source": "org/bench", "relationship": "subset", "confidence": 7},
         ],

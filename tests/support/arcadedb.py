@@ -84,7 +84,9 @@ def start_arcadedb(
     ]
     log_path = root / "arcadedb.log"
     with open(log_path, "wb") as log:
-        process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, cwd=root, env=dict(os.environ))
+        process = subprocess.Popen(
+            command, stdout=log, stderr=subprocess.STDOUT, cwd=root, env=dict(os.environ)
+        )
     server = ArcadeDBServer(f"bolt://127.0.0.1:{bolt_port}", ("root", password), database, process, log_path)
     try:
         _wait_until_ready(server, timeout_s, neo4j)
@@ -103,7 +105,9 @@ def _wait_until_ready(server: ArcadeDBServer, timeout_s: float, neo4j: object) -
     last_error: Exception | None = None
     while time.monotonic() < deadline:
         if server.process.poll() is not None:
-            raise RuntimeError(f"ArcadeDB exited with {server.process.returncode}: {server.log_path.read_text()[-2000:]}")
+            raise RuntimeError(
+                f"ArcadeDB exited with {server.process.returncode}: {server.log_path.read_text()[-2000:]}"
+            )
         try:
             driver = neo4j.GraphDatabase.driver(server.uri, auth=server.auth)  # type: ignore[attr-defined]
             try:

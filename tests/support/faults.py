@@ -85,7 +85,9 @@ class _FaultyBackend:
         self.inner = inner
         self.plan = plan
 
-    def handle(self, method: str, raw_path: str, query: dict[str, list[str]], body: bytes, token: str | None) -> Any:
+    def handle(
+        self, method: str, raw_path: str, query: dict[str, list[str]], body: bytes, token: str | None
+    ) -> Any:
         start = time.perf_counter()
         fail, permanent, latency = self.plan.decide(method, raw_path)
         if latency:
@@ -93,7 +95,11 @@ class _FaultyBackend:
         try:
             if fail:
                 message = b'{"error": "injected fault"}'
-                return (503, {"Content-Type": "application/json", "X-Error-Message": "injected fault"}, message)
+                return (
+                    503,
+                    {"Content-Type": "application/json", "X-Error-Message": "injected fault"},
+                    message,
+                )
             return self.inner.handle(method, raw_path, query, body, token)
         finally:
             self.plan.record_busy(start, time.perf_counter())

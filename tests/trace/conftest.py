@@ -105,7 +105,8 @@ def small_world(tmp_path: Path) -> Path:
 def small_queue(tmp_path: Path) -> Path:
     path = tmp_path / "queue.txt"
     path.write_text(
-        "# datasets to trace\nacme/child\nold/legacy\nacme/locked\nnobody/missing\nnot an id\n", encoding="utf-8"
+        "# datasets to trace\nacme/child\nold/legacy\nacme/locked\nnobody/missing\nnot an id\n",
+        encoding="utf-8",
     )
     return path
 

@@ -51,7 +51,9 @@ def _graph(store_path: Path) -> tuple[list[tuple], list[tuple]]:
     return edges, nodes
 
 
-def _run_until(cmd: list[str], cwd: Path, env: dict[str, str], *, kill_after_datasets: int | None) -> tuple[str, int]:
+def _run_until(
+    cmd: list[str], cwd: Path, env: dict[str, str], *, kill_after_datasets: int | None
+) -> tuple[str, int]:
     """Run ``cmd``; SIGKILL it once it has reported ``kill_after_datasets`` datasets. Returns (stderr, rc)."""
     proc = subprocess.Popen(cmd, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     assert proc.stderr is not None
@@ -80,15 +82,30 @@ def test_sigkill_at_several_points_then_resume_equals_uninterrupted(tmp_path: Pa
         common = ["--extractor", "rules", "--max-depth", "2"]
 
         ref_err, rc = _run_until(
-            _oda(["trace", str(queue), "--store", "ref-graph", "--checkpoints", "ref.sqlite", "--json", *common]),
-            tmp_path, env, kill_after_datasets=None,
+            _oda(
+                [
+                    "trace",
+                    str(queue),
+                    "--store",
+                    "ref-graph",
+                    "--checkpoints",
+                    "ref.sqlite",
+                    "--json",
+                    *common,
+                ]
+            ),
+            tmp_path,
+            env,
+            kill_after_datasets=None,
         )
         assert rc == 0, ref_err[-3000:]
 
         # the interrupted run: killed three times at growing points, each time resumed
         first_err, rc = _run_until(
             _oda(["trace", str(queue), "--store", "crash-graph", "--checkpoints", "crash.sqlite", *common]),
-            tmp_path, env, kill_after_datasets=7,
+            tmp_path,
+            env,
+            kill_after_datasets=7,
         )
         assert rc == -signal.SIGKILL, first_err[-3000:]
         match = RUN_ID_RE.search(first_err)
@@ -110,10 +127,16 @@ def test_sigkill_at_several_points_then_resume_equals_uninterrupted(tmp_path: Pa
     # every true parent edge of a traced dataset was found (the synthetic cards name them unambiguously)
     found = {(t, s) for t, s, *_ in crash_edges}
     assert world.edges() <= found
-    summary_ref = json.loads(subprocess.run(  # the summaries agree on the totals
-        _oda(["trace", "--resume", run_id, "--checkpoints", "crash.sqlite", "--json"]),
-        cwd=tmp_path, env=env, capture_output=True, text=True, check=True,
-    ).stdout)
+    summary_ref = json.loads(
+        subprocess.run(  # the summaries agree on the totals
+            _oda(["trace", "--resume", run_id, "--checkpoints", "crash.sqlite", "--json"]),
+            cwd=tmp_path,
+            env=env,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+    )
     assert summary_ref["finished"] is True
     assert summary_ref["datasets_traced"] == N_DATASETS
     assert summary_ref["edges"] >= len(world.edges())

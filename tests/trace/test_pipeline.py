@@ -31,11 +31,16 @@ def _context(tmp_path: Path, hub_url: str, **options: object) -> TraceContext:
     )
 
 
-async def _trace(ctx: TraceContext, world: Path, queue_path: Path, tmp_path: Path) -> tuple[object, list[ProgressEvent]]:
+async def _trace(
+    ctx: TraceContext, world: Path, queue_path: Path, tmp_path: Path
+) -> tuple[object, list[ProgressEvent]]:
     events: list[ProgressEvent] = []
     async with build_services(ctx, web_transport=WorldTransport(World(world))) as services:
         summary = await run_trace(
-            ctx, parse_queue(queue_path), checkpoints=tmp_path / "runs.sqlite", progress=events.append,
+            ctx,
+            parse_queue(queue_path),
+            checkpoints=tmp_path / "runs.sqlite",
+            progress=events.append,
             services=services,
         )
     return summary, [e for e in events if e.kind == "dataset"]
@@ -48,15 +53,25 @@ def test_small_world_depth_first(tmp_path: Path, small_world: Path, small_queue:
 
     # depth first: the child's whole tree (parent-a, then its parent grand, then parent-b) before the next entry
     order = [e.dataset for e in events]
-    assert order == ["acme/child", "acme/parent-a", "acme/grand", "acme/parent-b",
-                     "old/legacy", "acme/locked", "nobody/missing"]
+    assert order == [
+        "acme/child",
+        "acme/parent-a",
+        "acme/grand",
+        "acme/parent-b",
+        "old/legacy",
+        "acme/locked",
+        "nobody/missing",
+    ]
     assert [e.depth for e in events][:4] == [0, 1, 2, 1]
 
     with open_store(ctx.store_uri) as store:
         edges = {(e.target, e.source): e for e in store.edges()}
         nodes = {n.id: n for n in store.nodes()}
-    assert set(edges) == {("acme/child", "acme/parent-a"), ("acme/child", "acme/parent-b"),
-                          ("acme/parent-a", "acme/grand")}
+    assert set(edges) == {
+        ("acme/child", "acme/parent-a"),
+        ("acme/child", "acme/parent-b"),
+        ("acme/parent-a", "acme/grand"),
+    }
     assert edges[("acme/parent-a", "acme/grand")].relationship == Relationship.COT_DISTILLATION
     for edge in edges.values():
         assert edge.run_id == "run-1"
@@ -69,8 +84,12 @@ def test_small_world_depth_first(tmp_path: Path, small_world: Path, small_queue:
     # statuses and reasons, on the nodes and in the summary
     assert nodes["acme/child"].trace_status == "traced"
     assert "github.com/acme/child-data" in (nodes["acme/child"].trace_note or "")
-    assert nodes["old/legacy"].trace_status == "dropped" and "before 2020" in (nodes["old/legacy"].trace_note or "")
-    assert nodes["acme/locked"].trace_status == "dropped" and "gated" in (nodes["acme/locked"].trace_note or "")
+    assert nodes["old/legacy"].trace_status == "dropped" and "before 2020" in (
+        nodes["old/legacy"].trace_note or ""
+    )
+    assert nodes["acme/locked"].trace_status == "dropped" and "gated" in (
+        nodes["acme/locked"].trace_note or ""
+    )
     assert nodes["nobody/missing"].trace_status == "dropped"
     reasons = {(f["dataset"], f["stage"]): f["reason"] for f in summary.failures}
     assert "not found" in reasons[("nobody/missing", "validate")]
@@ -91,13 +110,16 @@ def test_max_depth_zero_extracts_only_the_queue_sources(
     assert [e.dataset for e in events] == ["acme/child"]
     with open_store(ctx.store_uri) as store:
         assert {(e.target, e.source) for e in store.edges()} == {
-            ("acme/child", "acme/parent-a"), ("acme/child", "acme/parent-b")
+            ("acme/child", "acme/parent-a"),
+            ("acme/child", "acme/parent-b"),
         }
         assert store.get_node("acme/parent-a").trace_status is None  # known, not traced
     assert summary.datasets_traced == 1
 
 
-def test_max_branching_follows_the_most_confident_parent(tmp_path: Path, small_world: Path, hub_server) -> None:
+def test_max_branching_follows_the_most_confident_parent(
+    tmp_path: Path, small_world: Path, hub_server
+) -> None:
     queue = tmp_path / "q.txt"
     queue.write_text("acme/child\n", encoding="utf-8")
     with hub_server(small_world) as hub_url:
@@ -139,8 +161,13 @@ def test_interrupted_run_resumes_to_the_same_graph(
     async def interrupted(ctx: TraceContext) -> None:
         async with build_services(ctx, web_transport=WorldTransport(World(small_world))) as services:
             with pytest.raises(Stop):
-                await run_trace(ctx, parse_queue(small_queue), checkpoints=tmp_path / "cut.sqlite",
-                                progress=stop_after_two, services=services)
+                await run_trace(
+                    ctx,
+                    parse_queue(small_queue),
+                    checkpoints=tmp_path / "cut.sqlite",
+                    progress=stop_after_two,
+                    services=services,
+                )
             summary = await run_trace(ctx, None, checkpoints=tmp_path / "cut.sqlite", services=services)
             assert summary.finished and summary.datasets_traced == 4
 
@@ -156,6 +183,12 @@ def test_interrupted_run_resumes_to_the_same_graph(
 
 def test_graph_compiles_with_a_fresh_checkpointer() -> None:
     graph = build_graph(InMemorySaver())
-    assert {"select_next", "validate", "retrieve", "fetch_resources", "trace_chunk", "aggregate", "write"} <= set(
-        graph.get_graph().nodes
-    )
+    assert {
+        "select_next",
+        "validate",
+        "retrieve",
+        "fetch_resources",
+        "trace_chunk",
+        "aggregate",
+        "write",
+    } <= set(graph.get_graph().nodes)

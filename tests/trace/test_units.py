@@ -7,7 +7,14 @@ from types import SimpleNamespace
 import pytest
 
 from graph_store.models import SourceKind
-from lineage.resources import MAX_CHUNK_CHARS, card_chunks, chunk_text, front_matter_text, page_chunks, paper_chunks
+from lineage.resources import (
+    MAX_CHUNK_CHARS,
+    card_chunks,
+    chunk_text,
+    front_matter_text,
+    page_chunks,
+    paper_chunks,
+)
 from lineage.runner import parse_queue, parse_queue_text
 from lineage.state import RESET, add_counts, extend_or_reset, union_in_order
 from oda.errors import InputError
@@ -103,15 +110,21 @@ def test_long_text_is_split_under_the_limit() -> None:
 
 def test_page_and_paper_provenance() -> None:
     page = SimpleNamespace(
-        url="https://github.com/o/r", final_url="https://raw.githubusercontent.com/o/r/main/README.md",
-        kind="github", title="o/r", text="# Data\n\nWe distill responses from QwQ-32B on prompts from org/a.",
+        url="https://github.com/o/r",
+        final_url="https://raw.githubusercontent.com/o/r/main/README.md",
+        kind="github",
+        title="o/r",
+        text="# Data\n\nWe distill responses from QwQ-32B on prompts from org/a.",
     )
     [chunk] = page_chunks("me/x", page, "github")
     assert chunk.kind == SourceKind.GITHUB
     assert chunk.url == page.final_url
     paper = SimpleNamespace(
-        arxiv_id="2401.00001", url="https://arxiv.org/abs/2401.00001", title="T",
-        abstract="We build a dataset from MATH.", text=None,
+        arxiv_id="2401.00001",
+        url="https://arxiv.org/abs/2401.00001",
+        title="T",
+        abstract="We build a dataset from MATH.",
+        text=None,
     )
     [pchunk] = paper_chunks("me/x", paper)
     assert pchunk.kind == SourceKind.PAPER and pchunk.text == "We build a dataset from MATH."

@@ -1,0 +1,108 @@
+"""Canonicalization: explicit id, then catalog, then Hub search, then LLM, then ext: ids; models are not data."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from lineage.canonical import Catalog, Canonicalizer, ext_name, hf_id_from_text, normalize_name
+from lineage.llm import LLMConfig
+from oda.errors import ConfigError
+from tests.support.openai_server import Reply, serve_openai
+
+
+def test_catalog_names_and_aliases(catalog):
+    assert catalog.lookup("MATH").id == "EleutherAI/hendrycks_math"
+    assert catalog.lookup("gsm8k").id == "openai/gsm8k"
+    assert catalog.lookup("GSM-8K dataset").id == "openai/gsm8k"
+    assert catalog.lookup("Omni-MATH").is_benchmark
+    assert catalog.lookup("the MetaMathQA dataset").id == "meta-math/MetaMathQA"
+    assert catalog.lookup("GSM8K (train)").id == "openai/gsm8k"
+    lcb = catalog.lookup("LiveCodeBench(v5)")
+    assert lcb is not None and lcb.is_benchmark
+    assert {"livecodebench/code_generation_lite", "PrimeIntellect/LiveCodeBench-v5"} <= catalog.benchmark_ids
+    assert catalog.by_hub_id("primeintellect/livecodebench-v5") is lcb
+
+
+def test_paper_table4_benchmarks_are_in_the_catalog(catalog):
+    table4 = ["DROP", "IFEval", "AGIEval", "MMLU-Pro", "Omni-MATH", "OlympiadBenchMath", "GSM8K", "MATH-500",
+              "AIME_2024", "AIME_2025", "HMMT_Feb_2025", "CMIMC_2025", "BRUMO_2025", "HumanEval", "HumanEval+",
+              "MBPP", "LiveCodeBench(v5)", "ARC_c", "BBH", "KOR-Bench", "CaLM", "GPQA"]
+    missing = [name for name in table4 if (entry := catalog.lookup(name)) is None or not entry.is_benchmark]
+    assert missing == []
+
+
+@pytest.mark.parametrize("name", ["DeepSeek-R1", "QwQ-32B", "GPT-4o", "gpt-3.5-turbo", "Qwen2.5-72B-Instruct",
+                                  "deepseek-ai/DeepSeek-R1", "Llama-3.1-8B-Instruct", "claude-3-opus",
+                                  "Mistral-7B-Instruct-v0.2", "text-davinci-003"])
+def test_models_are_recognized(catalog, name):
+    assert catalog.is_model_name(name)
+
+
+@pytest.mark.parametrize("name", ["MetaMathQA", "OpenThoughts3-1.2M", "Bespoke-Stratos-17k", "open-r1/OpenR1-Math-220k",
+                                  "GSM8K", "Skywork-OR1-RL-Data", "LIMO"])
+def test_datasets_are_not_models(catalog, name):
+    assert not catalog.is_model_name(name)
+
+
+def test_catalog_rejects_ambiguous_aliases(tmp_path):
+    path = tmp_path / "catalog.yaml"
+    path.write_text(
+        "entries:\n- {id: a/one, name: One, aliases: [shared]}\n- {id: b/two, name: Two, aliases: [shared]}\n"
+    )
+    with pytest.raises(ConfigError, match="shared"):
+        Catalog.load(path)
+
+
+def test_helpers():
+    assert normalize_name("The GSM-8K dataset") == "gsm8k"
+    assert hf_id_from_text("https://huggingface.co/datasets/openai/gsm8k/tree/main") == "openai/gsm8k"
+    assert hf_id_from_text("see github.com/x/y") is None
+    assert ext_name("http://www.cnn.com/") == "cnn"
+    assert ext_name("https://github.com/doocs/leetcode") == "github.com/doocs/leetcode"
+
+
+async def test_resolution_order():
+    searched: list[str] = []
+
+    async def hub_search(query: str) -> list[str]:
+        searched.append(query)
+        return {"Zeta Puzzles": ["someone/zeta-puzzles-hard", "zeta-lab/Zeta-Puzzles"]}.get(query, [])
+
+    canon = Canonicalizer(hub_search=hub_search)
+    explicit = await canon.resolve("GSM8K", "https://huggingface.co/datasets/someone/gsm8k-copy")
+    assert (explicit.id, explicit.method) == ("someone/gsm8k-copy", "hf_id")
+    known = await canon.resolve("gsm8k")
+    assert (known.id, known.method, known.is_benchmark) == ("openai/gsm8k", "catalog", True)
+    found = await canon.resolve("Zeta Puzzles")
+    assert (found.id, found.method, found.on_hub) == ("zeta-lab/Zeta-Puzzles", "hub_search", True)
+    unknown = await canon.resolve("AoPS wiki pages of 2019")
+    assert unknown.method == "ext" and unknown.id.startswith("ext:") and not unknown.on_hub
+    assert "gsm8k" not in searched  # the catalog answered first
+    assert known.certainty > found.certainty
+
+
+async def test_failed_hub_search_degrades_to_ext():
+    async def broken(query: str) -> list[str]:
+        raise RuntimeError("hub down")
+
+    canon = Canonicalizer(hub_search=broken)
+    res = await canon.resolve("Zeta Puzzles")
+    assert res.method == "ext"
+    assert canon.errors and "hub down" in canon.errors[0]
+
+
+async def test_llm_picks_only_among_hub_candidates():
+    async def hub_search(query: str) -> list[str]:
+        return ["a/zeta-puzzles-archive", "b/zeta-games-2024"]
+
+    replies = [Reply(content=json.dumps({"id": "b/zeta-games-2024"})), Reply(content='{"id": "made/up"}')]
+    with serve_openai(replies) as server:
+        llm = LLMConfig(base_url=server.base_url, model="m", api_key="k", timeout_s=5, max_retries=0)
+        canon = Canonicalizer(hub_search=hub_search, llm=llm)
+        chosen = await canon.resolve("Zeta")
+        invented = await canon.resolve("Other Zeta")
+    assert (chosen.id, chosen.method) == ("b/zeta-games-2024", "llm")
+    assert invented.method == "ext"  # an id outside the candidates is ignored
+    assert "a/zeta-puzzles-archive" in server.requests[0]["messages"][0]["content"]

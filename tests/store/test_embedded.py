@@ -1,0 +1,113 @@
+"""Embedded store specifics: durability on disk, crash mid-batch, URIs, the read-only check."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from graph_store.embedded import EmbeddedStore
+from graph_store.factory import neo4j_auth_from_env, open_store
+from graph_store.models import Edge
+from graph_store.readonly import check_read_only
+from oda.errors import ConfigError, ReadOnlyError
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_store_is_durable_across_reopen(tmp_path: Path) -> None:
+    path = tmp_path / "graph"
+    with EmbeddedStore(path, buffer_pool_size=64 << 20) as store:
+        store.upsert_edges([Edge(target="org/a", source="org/b", relationship="subset", confidence=0.5)])
+    with open_store(f"embedded:{path}") as reopened:
+        assert [e.key for e in reopened.edges()] == [("org/a", "org/b")]
+
+
+def test_crash_mid_batch_leaves_last_committed_state(tmp_path: Path) -> None:
+    path = tmp_path / "graph"
+    script = textwrap.dedent(
+        f"""
+        import os
+        from graph_store.embedded import EmbeddedStore
+        from graph_store.models import Edge
+        from graph_store import queries as q
+
+        store = EmbeddedStore({str(path)!r}, buffer_pool_size=64 << 20)
+        store.upsert_edges([Edge(target="org/a", source="org/b", relationship="subset", confidence=0.5)])
+        rows = [{{"id": f"org/n{{i}}", "on_hub": True}} for i in range(500)]
+
+        def work(tx):
+            tx.run(*q.ensure_nodes("ladybug", rows))
+            os._exit(17)  # the process dies with the transaction open
+
+        store._write(work)
+        """
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 17, done.stderr
+    with EmbeddedStore(path, buffer_pool_size=64 << 20) as store:
+        assert [n.id for n in store.nodes()] == ["org/a", "org/b"]
+        assert [e.key for e in store.edges()] == [("org/a", "org/b")]
+
+
+def test_open_store_uris(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    with open_store(str(tmp_path / "plain")) as store:
+        assert isinstance(store, EmbeddedStore)
+    with pytest.raises(ConfigError, match="scheme"):
+        open_store("redis://localhost")
+    with pytest.raises(ConfigError, match="credentials"):
+        open_store("bolt://neo4j:secret@localhost:7687")
+    monkeypatch.setenv("NEO4J_AUTH", "neo4j/pw")
+    monkeypatch.delenv("ODA_NEO4J_USER", raising=False)
+    monkeypatch.delenv("ODA_NEO4J_PASSWORD", raising=False)
+    assert neo4j_auth_from_env() == ("neo4j", "pw")
+    monkeypatch.setenv("ODA_NEO4J_USER", "u")
+    with pytest.raises(ConfigError):
+        neo4j_auth_from_env()
+
+
+def test_bolt_uri_opens_without_network_io(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ODA_NEO4J_USER", "neo4j")
+    monkeypatch.setenv("ODA_NEO4J_PASSWORD", "pw")
+    store = open_store("bolt://127.0.0.1:1?database=lineage")
+    try:
+        assert store.__class__.__name__ == "Neo4jStore" and getattr(store, "database", None) == "lineage"
+    finally:
+        store.close()
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "MATCH (n) SET n.x = 1",
+        "match (n) detach delete n",
+        "CREATE (n:Dataset {id: 'a/b'})",
+        "MATCH (n) RETURN n; DROP TABLE Dataset",
+        "COPY Dataset FROM 'x.csv'",
+        "LOAD FROM 'x.csv' RETURN *",
+        "CALL threads = 1",
+        "MATCH (n) /* sneaky */ REMOVE n.name",
+        "",
+    ],
+)
+def test_write_queries_are_refused(query: str) -> None:
+    with pytest.raises(ReadOnlyError):
+        check_read_only(query)
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "MATCH (n:Dataset) RETURN n.id",
+        "MATCH (n:Dataset) WHERE n.summary CONTAINS 'CREATE; SET' RETURN n.id;",
+        "MATCH (n) // delete everything? no\nRETURN count(n)",
+        "CALL show_tables() RETURN *",
+    ],
+)
+def test_read_queries_pass(query: str) -> None:
+    check_read_only(query)
