@@ -82,9 +82,13 @@ def confidence_of(edge: ScoredEdge, weights: ConfidenceWeights) -> float:
     """The confidence an edge gets under ``weights`` (relationship share as found by aggregation)."""
     components = edge.edge.components
     share = 2 * float(getattr(components, "consistency", 1.0) or 1.0) - 1 if components else 1.0
-    items = [Evidence(resource=f"{c.source_kind.value}|{c.url}", kind=c.source_kind, support=c.support)
-             for c in edge.claims]
-    value, _ = edge_confidence(items, relationship_share=share, resolution_certainty=edge.certainty, weights=weights)
+    items = [
+        Evidence(resource=f"{c.source_kind.value}|{c.url}", kind=c.source_kind, support=c.support)
+        for c in edge.claims
+    ]
+    value, _ = edge_confidence(
+        items, relationship_share=share, resolution_certainty=edge.certainty, weights=weights
+    )
     return value
 
 
@@ -144,9 +148,11 @@ def fit(edges: list[ScoredEdge], gold: int, threshold: float) -> ConfidenceWeigh
 
 
 def describe(name: str, s: Split) -> str:
-    return (f"{name}: auto-edge P={s.precision:.3f} R={s.recall:.3f} F1={s.f1:.3f}; correct edges flagged "
-            f"{s.fn_flagged}/{s.tp + s.fn_flagged}, wrong edges flagged {s.tn}/{s.tn + s.fp}; "
-            f"balanced accuracy {s.balanced_accuracy:.3f}")
+    return (
+        f"{name}: auto-edge P={s.precision:.3f} R={s.recall:.3f} F1={s.f1:.3f}; correct edges flagged "
+        f"{s.fn_flagged}/{s.tp + s.fn_flagged}, wrong edges flagged {s.tn}/{s.tn + s.fp}; "
+        f"balanced accuracy {s.balanced_accuracy:.3f}"
+    )
 
 
 async def labelled(dpi: str, seed: int, phrasings: object) -> tuple[list[ScoredEdge], int]:
@@ -166,13 +172,21 @@ async def main() -> None:
     train, train_gold = await labelled(args.dpi, 13, TUNED)
     test, test_gold = await labelled(args.dpi, 29, HELD_OUT)
     wrong = sum(not e.correct for e in train)
-    print(f"fit set: {len(train)} edges ({wrong} wrong) from tuned phrasings; "
-          f"check set: {len(test)} edges ({sum(not e.correct for e in test)} wrong) from held-out phrasings")
+    print(
+        f"fit set: {len(train)} edges ({wrong} wrong) from tuned phrasings; "
+        f"check set: {len(test)} edges ({sum(not e.correct for e in test)} wrong) from held-out phrasings"
+    )
     fitted = fit(train, train_gold, args.threshold)
-    print("current weights:", {k: round(v, 2) for k, v in DEFAULT_WEIGHTS.credibility.items()},
-          f"alpha={DEFAULT_WEIGHTS.alpha} gamma={DEFAULT_WEIGHTS.gamma}")
-    print("fitted weights: ", {k: round(v, 2) for k, v in fitted.credibility.items()},
-          f"alpha={fitted.alpha} gamma={fitted.gamma}")
+    print(
+        "current weights:",
+        {k: round(v, 2) for k, v in DEFAULT_WEIGHTS.credibility.items()},
+        f"alpha={DEFAULT_WEIGHTS.alpha} gamma={DEFAULT_WEIGHTS.gamma}",
+    )
+    print(
+        "fitted weights: ",
+        {k: round(v, 2) for k, v in fitted.credibility.items()},
+        f"alpha={fitted.alpha} gamma={fitted.gamma}",
+    )
     for label, weights in (("current", DEFAULT_WEIGHTS), ("fitted", fitted)):
         print(describe(f"  {label:7} on fit set  ", split(train, train_gold, weights, args.threshold)))
         print(describe(f"  {label:7} on check set", split(test, test_gold, weights, args.threshold)))

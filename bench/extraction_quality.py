@@ -57,27 +57,40 @@ async def main() -> None:
     started = time.perf_counter()
     report = await evaluate_extraction(cards, RulesExtractor(), Canonicalizer(hub_search=hub_search))
     elapsed = time.perf_counter() - started
-    auto = await evaluate_extraction(cards, RulesExtractor(), Canonicalizer(hub_search=hub_search),
-                                     threshold=args.threshold)
+    auto = await evaluate_extraction(
+        cards, RulesExtractor(), Canonicalizer(hub_search=hub_search), threshold=args.threshold
+    )
     chunks = sum(len(c.chunks) for c in cards)
-    print(f"DPI cards: {len(cards)} synthesized from {len(records)} records, {chunks} chunks, "
-          f"{sum(len(c.gold) for c in cards)} gold parents (seed {args.seed}, {args.phrasings} phrasings)")
-    print(f"rules extractor, all written edges:  P={report.precision:.3f} R={report.recall:.3f} F1={report.f1:.3f} "
-          f"(tp={report.tp} fp={report.fp} fn={report.fn}, errors={report.errors})")
-    print(f"rules extractor, auto edges (confidence >= {args.threshold}): P={auto.precision:.3f} "
-          f"R={auto.recall:.3f} F1={auto.f1:.3f} (tp={auto.tp} fp={auto.fp} fn={auto.fn})")
-    print(f"extraction + canonicalization + aggregation: {elapsed:.2f} s for {chunks} chunks "
-          f"({1000 * elapsed / max(1, chunks):.2f} ms per chunk)")
+    print(
+        f"DPI cards: {len(cards)} synthesized from {len(records)} records, {chunks} chunks, "
+        f"{sum(len(c.gold) for c in cards)} gold parents (seed {args.seed}, {args.phrasings} phrasings)"
+    )
+    print(
+        f"rules extractor, all written edges:  P={report.precision:.3f} R={report.recall:.3f} F1={report.f1:.3f} "
+        f"(tp={report.tp} fp={report.fp} fn={report.fn}, errors={report.errors})"
+    )
+    print(
+        f"rules extractor, auto edges (confidence >= {args.threshold}): P={auto.precision:.3f} "
+        f"R={auto.recall:.3f} F1={auto.f1:.3f} (tp={auto.tp} fp={auto.fp} fn={auto.fn})"
+    )
+    print(
+        f"extraction + canonicalization + aggregation: {elapsed:.2f} s for {chunks} chunks "
+        f"({1000 * elapsed / max(1, chunks):.2f} ms per chunk)"
+    )
     wrong = Counter(e.edge.source for e in report.edges if not e.correct)
     print("most frequent false-positive sources:", ", ".join(f"{k} ({v})" for k, v in wrong.most_common(8)))
 
     canon = await evaluate_canonicalization(Canonicalizer(hub_search=hub_search), args.dpi)
-    print(f"canonicalization accuracy: {canon.accuracy:.3f} ({canon.correct}/{canon.total} DPI parent names "
-          f"with a knowable Hub id)")
+    print(
+        f"canonicalization accuracy: {canon.accuracy:.3f} ({canon.correct}/{canon.total} DPI parent names "
+        f"with a knowable Hub id)"
+    )
     for method, (ok, n) in sorted(canon.by_method.items()):
         print(f"  resolved by {method:10}: {ok}/{n} correct")
-    print(f"alias-table consistency: {canon.consistency:.3f} ({canon.group_pairs_consistent}/{canon.group_pairs} "
-          "pairs of spellings of one source resolve to one id)")
+    print(
+        f"alias-table consistency: {canon.consistency:.3f} ({canon.group_pairs_consistent}/{canon.group_pairs} "
+        "pairs of spellings of one source resolve to one id)"
+    )
     for raw, expected, got in canon.mistakes[: args.mistakes]:
         print(f"  mistake: {raw!r}: expected {expected}, got {got}")
 

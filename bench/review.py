@@ -114,6 +114,24 @@ def decision_body(index: int, edge: dict[str, object]) -> dict[str, object]:
     return body
 
 
+def measure_pages(base: str, remaining: list[dict[str, object]], errors: list[str]) -> dict[str, float]:
+    """Median time to render the queue page and an edge page, one reviewer at a time, after the load."""
+    timings: dict[str, list[float]] = {"queue": [], "edge": []}
+    with httpx.Client(base_url=base, timeout=120) as http:
+        for edge in remaining[:30]:
+            for name, path, params in (
+                ("queue", "/queue", {}),
+                ("edge", "/edge", {"target": edge["target"], "source": edge["source"]}),
+            ):
+                t0 = time.perf_counter()
+                response = http.get(path, params=params)
+                if response.status_code != 200:
+                    errors.append(f"GET {path}: {response.status_code} {response.text[:200]}")
+                    continue
+                timings[name].append((time.perf_counter() - t0) * 1000)
+    return {name: statistics.median(values) for name, values in timings.items() if values}
+
+
 def percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, max(0, round(q / 100 * len(ordered)) - 1))]
@@ -196,6 +214,7 @@ def main() -> int:
         for thread in threads:
             thread.join()
         wall = time.perf_counter() - t_start
+        page_ms = measure_pages(base, flagged[args.decisions + args.contested :], failures)
     finally:
         process.terminate()
         process.wait(timeout=30)
@@ -239,10 +258,17 @@ def main() -> int:
         f"contested edges: {len(contested)}, one winner each: {contested_wins == len(contested)} "
         f"({codes.get(409, 0)} conflicts answered 409)"
     )
-    print(f"wall time: {wall:.1f} s   throughput: {len(ms) / wall:.1f} decisions/s")
+    requests = sum(codes.values())
+    print(
+        f"wall time: {wall:.1f} s   throughput: {requests / wall:.1f} decision requests/s ({requests} in all)"
+    )
     print(
         f"decision latency ms: p50 {statistics.median(ms):.1f}   p90 {percentile(ms, 90):.1f}   "
         f"p99 {percentile(ms, 99):.1f}   max {max(ms):.1f}"
+    )
+    print(
+        "page render ms (median, after the load): "
+        + "   ".join(f"{name} {value:.1f}" for name, value in page_ms.items())
     )
     print(f"audit log: {len(log)} entries, verified: {'OK' if not problems else 'FAILED'}")
     for problem in problems[:20]:

@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 import random
 import re
 import resource
@@ -53,7 +54,8 @@ def write_dataset(path: Path, n: int, seed: int = 0) -> None:
         out = rng.choices(vocab, k=words)
         return " ".join(out).capitalize() + "."
 
-    with open(path, "w", encoding="utf-8") as fh:
+    tmp = path.with_suffix(".tmp")
+    with open(tmp, "w", encoding="utf-8") as fh:
         for i in range(n):
             row = {
                 "instruction": text(rng.randint(32, 48)),
@@ -63,19 +65,26 @@ def write_dataset(path: Path, n: int, seed: int = 0) -> None:
             if i % 50 == 7:  # a few exact duplicates so the dedup path does real work
                 row = {"instruction": "Repeat the same question.", "input": "", "output": "The same answer."}
             fh.write(json.dumps(row) + "\n")
+    tmp.replace(path)
 
 
 def _peak_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
+RAW_SAMPLES = 200_000
+
+
 def measure_raw(path: str) -> dict[str, float]:
-    """Raw encode_ordinary_batch (2 threads) over texts loaded beforehand, 1000 samples per call."""
+    """Raw encode_ordinary_batch (2 threads) over texts loaded beforehand, 1000 samples per call.
+
+    At most ``RAW_SAMPLES`` samples are used: the rate does not depend on the dataset size.
+    """
     from scoring.tokens import o200k_encoding
 
     enc = o200k_encoding()
     with open(path, encoding="utf-8") as fh:
-        rows = [json.loads(line) for line in fh]
+        rows = [json.loads(line) for _, line in zip(range(RAW_SAMPLES), fh, strict=False)]
     texts = [(r["instruction"], r["output"]) for r in rows]
     del rows
     started = time.perf_counter()
@@ -194,14 +203,19 @@ def main() -> None:
         if not path.exists():
             print(f"writing {path} ...", flush=True)
             write_dataset(path, n)
-        raw = _run_child("raw", path)
+        # raw tokenization just before and just after the profile: the machine's load drifts
+        before = _run_child("raw", path)
         prof = _run_child("profile", path)
+        after = _run_child("raw", path)
+        raw = {k: (before[k] + after[k]) / 2 for k in before}
         print(
             f"heuristic profile, {n:,} samples ({path.stat().st_size / 1e6:.0f} MB JSONL): "
             f"{prof['samples_per_s']:,.0f} samples/s ({prof['seconds']:.1f} s, peak RSS {prof['peak_rss_mb']:.0f} MB, "
             f"exact-dup rate {prof['exact_dup_rate']:.3f}); raw encode_ordinary_batch x2 threads "
-            f"{raw['samples_per_s']:,.0f} samples/s ({raw['tokens_per_s'] / 1e6:.2f} M tokens/s); "
-            f"ratio {prof['samples_per_s'] / raw['samples_per_s']:.0%}",
+            f"{raw['samples_per_s']:,.0f} samples/s ({raw['tokens_per_s'] / 1e6:.2f} M tokens/s; "
+            f"{before['samples_per_s']:,.0f} before, {after['samples_per_s']:,.0f} after); "
+            f"ratio {prof['samples_per_s'] / raw['samples_per_s']:.0%} "
+            f"(load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores)",
             flush=True,
         )
     if args.judge_samples:

@@ -77,7 +77,7 @@ class RunFiles:
 
 
 def run_id_for(preset: TrainPreset, dataset: str) -> str:
-    return f"{preset.name}/{dataset if dataset == BASE_RUN else render.slugify(dataset)}"
+    return f"{preset.name}/{dataset if dataset == BASE_RUN else render.dataset_slug(dataset)}"
 
 
 def write_run(
@@ -98,7 +98,7 @@ def write_run(
     inference = registry.inference(preset.inference)
     is_base = dataset == BASE_RUN
     model_dir = preset.model_name_or_path if is_base else str(run_dir / "model")
-    abbr = f"{preset.base_model}-base" if is_base else f"{preset.name}--{render.slugify(dataset)}"[:120]
+    abbr = f"{preset.base_model}-base" if is_base else f"{preset.name}--{render.dataset_slug(dataset)}"[:120]
     target = render.EvalTarget(
         backend="openai" if settings.eval_backend == "openai" else "vllm",
         abbr=abbr,
@@ -141,7 +141,7 @@ def write_run(
     if is_base:
         return files
     data_dir = run_dir / "data"
-    dataset_name = render.slugify(dataset)
+    dataset_name = render.dataset_slug(dataset)
     prepared = prepare_dataset(dataset, data_dir, name=dataset_name, limit=settings.sample_limit)
     files.n_samples = prepared.n_samples
     config = render.train_config(
@@ -166,7 +166,7 @@ def write_run(
     files.job_script = run_dir / "job.sh"
     files.job_script.write_text(
         render.job_script(
-            job_name=f"oda-{render.slugify(dataset)}"[:60],
+            job_name=f"oda-{render.dataset_slug(dataset)}"[:60],
             run_dir=str(run_dir),
             resources=resources or render.SlurmResources(gpus_per_node=preset.gpus),
         )
@@ -239,7 +239,7 @@ def submit(
             settings.work_dir.resolve()
             / "runs"
             / preset.name
-            / (BASE_RUN if kind == "base" else render.slugify(dataset))
+            / (BASE_RUN if kind == "base" else render.dataset_slug(dataset))
         )
         try:
             files = write_run(registry, preset, dataset, run_dir, settings, resources=resources)
@@ -268,6 +268,7 @@ def submit(
         db.add_batch(batch_id, executor.name, preset.name, batch.manifest)
         for run in [*runs, *([base] if base else [])]:
             for step in ("eval",) if run.kind == "base" else ("train", "eval"):
+                clear_stale_markers(run.run_dir, step)
                 db.set_step(run.run_id, step, "submitted", batch_id=batch_id, new_attempt=True)
     _hook_local(executor, db)
     sub = executor.submit(batch)
@@ -282,6 +283,14 @@ def submit(
             db.set_batch_job(batch_id, f"{step_name}:{prefix}", j)
     refresh(db, executor)
     return report
+
+
+def clear_stale_markers(run_dir: str | Path, step: str) -> None:
+    """Before a step is submitted again, drop the end markers of its previous attempt (``.done`` and the attempt
+    log stay), so that the old outcome is not mistaken for the new one."""
+    markers = Path(run_dir) / "markers"
+    for suffix in ("failed", "killed", "running"):
+        (markers / f"{step}.{suffix}").unlink(missing_ok=True)
 
 
 def _hook_local(executor: Executor, db: JobDB) -> None:

@@ -100,6 +100,7 @@ class BenchmarkSpec(BaseModel):
     hf_id: str | None = Field(
         default=None, description="the benchmark's Hub id, its node in the lineage graph"
     )
+    node: str | None = Field(default=None, description="its lineage node id when it has no Hub id (ext:slug)")
     aliases: list[str] = Field(default_factory=list)
     n_runs: int = 1
     oc_module: str | None = None
@@ -108,8 +109,8 @@ class BenchmarkSpec(BaseModel):
 
     @property
     def node_id(self) -> str:
-        """The id results on this benchmark are recorded under: the Hub id when known, else the name."""
-        return self.hf_id or self.name
+        """The id results on this benchmark are recorded under: its Hub id, else its ``ext:`` node, else its name."""
+        return self.hf_id or self.node or self.name
 
 
 class SuitePreset(BaseModel):
@@ -135,8 +136,7 @@ class SuitePreset(BaseModel):
         key = normalize_name(name)
         for bench in self.benchmarks:
             keys = {normalize_name(bench.name), *(normalize_name(a) for a in bench.aliases)}
-            if bench.hf_id:
-                keys.add(normalize_name(bench.hf_id))
+            keys.update(normalize_name(i) for i in (bench.hf_id, bench.node) if i)
             if key in keys:
                 return bench
         return None

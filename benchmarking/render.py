@@ -11,6 +11,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import os
 import re
 import shlex
 from collections.abc import Mapping, Sequence
@@ -20,6 +22,7 @@ from typing import Any, Literal
 import yaml
 
 from benchmarking.presets import BenchmarkSpec, InferencePreset, SuitePreset, TrainPreset
+from graph_store.models import is_hf_id
 
 # Training keys that Table 2 does not fix; chosen for a standard full-parameter SFT run (see docs/benchmarking.md).
 TRAIN_DEFAULTS: dict[str, Any] = {
@@ -45,6 +48,21 @@ def slugify(value: str) -> str:
     """A file-system and job-name safe slug: ``"org/Name v2"`` -> ``"org--name-v2"``."""
     slug = re.sub(r"[^a-z0-9._-]+", "-", value.lower().replace("/", "--")).strip("-.")
     return slug[:120] or "dataset"
+
+
+def dataset_slug(dataset: str) -> str:
+    """The short, stable name of a dataset in run ids, folders and job names.
+
+    A Hub id keeps its name (``"tatsu-lab/alpaca"`` -> ``"tatsu-lab--alpaca"``); a local path becomes its file
+    stem plus a digest of its absolute path (``"/data/mix.jsonl"`` -> ``"mix-1a2b3c4d"``), so two files with the
+    same name never share a run.
+    """
+    if dataset.startswith("ext:") or is_hf_id(dataset):
+        return slugify(dataset)
+    absolute = os.path.abspath(dataset)
+    stem = os.path.basename(absolute.rstrip("/")).split(".")[0] or "dataset"
+    digest = hashlib.sha1(absolute.encode("utf-8")).hexdigest()[:8]
+    return slugify(f"{stem}-{digest}")
 
 
 def train_config(

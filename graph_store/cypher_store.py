@@ -23,10 +23,11 @@ import json
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from contextlib import AbstractContextManager, nullcontext
 from functools import partial
 from typing import Any, Protocol, TypeVar
 
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from graph_store import queries as q
 from graph_store.base import GraphStore
@@ -157,6 +158,9 @@ class CypherGraphStore(GraphStore):
     dialect: q.Dialect
     batch_size: int = 5000
     bfs_batch_size: int = 20000
+    # A BFS whose frontier grows past this fraction of all nodes loads the walkable edges in one scan.
+    bfs_scan_fraction: float | None = None
+    bfs_scan_min: int = 0
 
     # --- primitives -------------------------------------------------------------------------------------------
     @abc.abstractmethod
@@ -211,7 +215,9 @@ class CypherGraphStore(GraphStore):
     def _existing_ids(self, tx: Tx, ids: Sequence[str]) -> set[str]:
         return {r[0] for r in tx.run(*q.existing_ids(self.dialect, ids)).rows}
 
-    def _stored_edges(self, tx: Tx, batch: Sequence[Edge], existing: set[str]) -> dict[tuple[str, str], dict[str, Any]]:
+    def _stored_edges(
+        self, tx: Tx, batch: Sequence[Edge], existing: set[str]
+    ) -> dict[tuple[str, str], dict[str, Any]]:
         """The stored edges among ``batch`` (only targets that exist can have any)."""
         wanted = {e.key for e in batch if e.target in existing and e.source in existing}
         if not wanted:
@@ -235,17 +241,33 @@ class CypherGraphStore(GraphStore):
         for edge in _validate_all(Edge, edges, report):
             merged[edge.key] = edge
         items = list(merged.values())
-        for batch in _chunks(items, self.batch_size):
-            created, updated, protected = self._write(partial(self._upsert_edges_tx, batch=list(batch)))
-            report.created += created
-            report.updated += updated
-            report.protected += protected
+        with self._writer_guard():
+            fresh = self._has_no_edges()
+            for batch in _chunks(items, self.batch_size):
+                created, updated, protected = self._write(
+                    partial(self._upsert_edges_tx, batch=list(batch), fresh=fresh)
+                )
+                report.created += created
+                report.updated += updated
+                report.protected += protected
         return report
 
-    def _upsert_edges_tx(self, tx: Tx, batch: list[Edge]) -> tuple[int, int, int]:
+    def _writer_guard(self) -> AbstractContextManager[Any]:
+        """Held across a multi-batch write where no other writer can interleave (embedded: the store lock)."""
+        return nullcontext()
+
+    def _has_no_edges(self) -> bool:
+        """True when the store holds no edge and no other writer can add one before the call ends.
+
+        Then a bulk write skips looking up stored edges (its keys are unique). Only a backend with a single
+        writer can promise that, so the default is False.
+        """
+        return False
+
+    def _upsert_edges_tx(self, tx: Tx, batch: list[Edge], fresh: bool = False) -> tuple[int, int, int]:
         endpoints = sorted({e.target for e in batch} | {e.source for e in batch})
         existing = self._existing_ids(tx, endpoints)
-        stored = self._stored_edges(tx, batch, existing)
+        stored = {} if fresh else self._stored_edges(tx, batch, existing)
         new_rows: list[dict[str, Any]] = []
         rows: list[dict[str, Any]] = []
         created = updated = protected = 0
@@ -273,7 +295,11 @@ class CypherGraphStore(GraphStore):
             updated += 1
         missing = [i for i in endpoints if i not in existing]
         if missing and (new_rows or rows):
-            tx.run(*q.ensure_nodes(self.dialect, [{"id": i, "on_hub": not i.startswith("ext:")} for i in missing]))
+            tx.run(
+                *q.ensure_nodes(
+                    self.dialect, [{"id": i, "on_hub": not i.startswith("ext:")} for i in missing]
+                )
+            )
         if new_rows:
             self._insert_edges(tx, new_rows)
         if rows:
@@ -563,19 +589,27 @@ class CypherGraphStore(GraphStore):
         if not bench_nodes:
             return []
         status_values = _status_values(statuses)
+        filters: dict[str, Any] = {
+            "min_confidence": min_confidence,
+            "statuses": status_values,
+            "split": split,
+        }
         parent: dict[str, str] = {}
         hops: dict[str, int] = {benchmark: 0}
         weakest: dict[str, float] = {benchmark: 1.0}
         frontier = [benchmark]
         depth = 0
+        scan_above = self._scan_threshold()
         while frontier:
+            if scan_above is not None and len(frontier) > scan_above:
+                self._bfs_in_memory(frontier, depth, filters, parent, hops, weakest)
+                break
             depth += 1
             next_frontier: list[str] = []
             for batch in _chunks(frontier, self.bfs_batch_size):
-                built = q.children_of(
-                    self.dialect, batch, min_confidence=min_confidence, statuses=status_values, split=split
-                )
-                for child, pid, confidence in self._read_q(built).rows:
+                for child, pid, confidence in self._read_q(
+                    q.children_of(self.dialect, batch, **filters)
+                ).rows:
                     if child in hops:
                         continue
                     parent[child] = pid
@@ -585,21 +619,62 @@ class CypherGraphStore(GraphStore):
             frontier = next_frontier
         names = [benchmark] + ([bench_nodes[0].name] if bench_nodes[0].name else [])
         scores = {r[0]: r[1] for r in self._read_q(q.results_for_benchmark(self.dialect, names)).rows}
-        hits = []
+        rows = []
         for dataset in sorted(parent, key=lambda d: (hops[d], d)):
             path = [dataset]
             while path[-1] != benchmark:
                 path.append(parent[path[-1]])
-            hits.append(
-                ContaminationHit(
-                    dataset=dataset,
-                    path=path,
-                    min_confidence=weakest[dataset],
-                    hops=hops[dataset],
-                    benchmark_score=scores.get(dataset),
-                )
+            rows.append(
+                {
+                    "dataset": dataset,
+                    "path": path,
+                    "min_confidence": weakest[dataset],
+                    "hops": hops[dataset],
+                    "benchmark_score": scores.get(dataset),
+                }
             )
+        hits = _HITS.validate_python(rows)
         return hits
+
+    def _scan_threshold(self) -> int | None:
+        """Frontier size above which a BFS loads every walkable edge in one scan (None: never)."""
+        if self.bfs_scan_fraction is None:
+            return None
+        nodes = int(self._read_q(q.count_nodes(self.dialect)).rows[0][0])
+        return max(self.bfs_scan_min, int(nodes * self.bfs_scan_fraction))
+
+    def _children_index(self, query: str, params: dict[str, Any]) -> dict[str, tuple[list[str], list[float]]]:
+        """``parent -> (children, confidences)`` from a ``(child, parent, confidence)`` statement."""
+        index: dict[str, tuple[list[str], list[float]]] = {}
+        for child, pid, confidence in self._read(query, params).rows:
+            entry = index.setdefault(pid, ([], []))
+            entry[0].append(child)
+            entry[1].append(confidence)
+        return index
+
+    def _bfs_in_memory(
+        self,
+        frontier: list[str],
+        depth: int,
+        filters: dict[str, Any],
+        parent: dict[str, str],
+        hops: dict[str, int],
+        weakest: dict[str, float],
+    ) -> None:
+        """Finish a downstream level-BFS over every walkable edge, loaded in one scan (same results, fewer trips)."""
+        children = self._children_index(*q.walkable_edges(self.dialect, **filters))
+        while frontier:
+            depth += 1
+            next_frontier: list[str] = []
+            for pid in frontier:
+                for child, confidence in zip(*children.get(pid, ((), ())), strict=True):
+                    if child in hops:
+                        continue
+                    parent[child] = pid
+                    hops[child] = depth
+                    weakest[child] = min(weakest[pid], float(confidence))
+                    next_frontier.append(child)
+            frontier = next_frontier
 
     def upstream(self, dataset: str, depth: int = 6, *, include_rejected: bool = False) -> Subgraph:
         """The sources of ``dataset`` up to ``depth`` edges away, with the edges walked."""
@@ -669,6 +744,7 @@ def _status_values(status: EdgeStatus | str | Sequence[EdgeStatus | str] | None)
 
 
 M = TypeVar("M", bound=BaseModel)
+_HITS = TypeAdapter(list[ContaminationHit])
 
 
 def _records(result: Result, model: type[M]) -> list[M]:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import threading
 from collections.abc import Callable, Mapping
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -23,6 +24,9 @@ from oda.errors import InputError, ReadOnlyError, StoreError
 T = TypeVar("T")
 
 DEFAULT_BUFFER_POOL = 512 * 1024 * 1024
+# The write-ahead log is folded into the database file once it exceeds this size (and on close). ladybug's
+# default (16 MB) checkpoints after nearly every bulk batch, which dominated ingest time.
+DEFAULT_CHECKPOINT_THRESHOLD = 256 * 1024 * 1024
 # New edges in a batch above this count are bulk-loaded with COPY. (Only relationships: ladybug 0.22 corrupts
 # its heap when a transaction holding a node-table COPY rolls back, so new nodes are written with CREATE.)
 COPY_MIN_ROWS = 200
@@ -62,8 +66,18 @@ class EmbeddedStore(CypherGraphStore):
     """``GraphStore`` on an on-disk ladybug database at ``path`` (a file; its parent folder is created)."""
 
     dialect: q.Dialect = "ladybug"
+    batch_size = 100_000
+    # Past a frontier of max(256, 1% of the nodes), one scan of the walkable edges beats per-level lookups.
+    bfs_scan_fraction = 0.01
+    bfs_scan_min = q.SHORT_ID_LIST
 
-    def __init__(self, path: str | os.PathLike[str], *, buffer_pool_size: int | None = None) -> None:
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        buffer_pool_size: int | None = None,
+        checkpoint_threshold: int = DEFAULT_CHECKPOINT_THRESHOLD,
+    ) -> None:
         import ladybug
 
         self.path = Path(path)
@@ -72,7 +86,9 @@ class EmbeddedStore(CypherGraphStore):
             raise InputError(f"{self.path} is a folder; the embedded store is a file (try {self.path}/graph)")
         pool = buffer_pool_size or int(os.environ.get("ODA_STORE_BUFFER_POOL", DEFAULT_BUFFER_POOL))
         try:
-            self._db = ladybug.Database(str(self.path), buffer_pool_size=pool)
+            self._db = ladybug.Database(
+                str(self.path), buffer_pool_size=pool, checkpoint_threshold=checkpoint_threshold
+            )
         except RuntimeError as exc:
             message = str(exc)
             if "lock" in message.lower():
@@ -99,6 +115,31 @@ class EmbeddedStore(CypherGraphStore):
         with self._lock:
             self._check_open()
             return _execute(self._conn, query, params)
+
+    def _writer_guard(self) -> AbstractContextManager[Any]:
+        return self._lock
+
+    def _has_no_edges(self) -> bool:
+        return not self._read(*q.any_edge(self.dialect)).rows
+
+    def _children_index(self, query: str, params: dict[str, Any]) -> dict[str, tuple[list[str], list[float]]]:
+        """``parent -> (children, confidences)``, grouped by Arrow (far faster than a Python loop)."""
+        with self._lock:
+            self._check_open()
+            try:
+                result = self._conn.execute(query, dict(params))
+                table = result.get_as_arrow()
+                result.close()
+            except RuntimeError as exc:
+                raise StoreError(f"embedded store: {exc}") from exc
+        if table.num_rows == 0:
+            return {}
+        table = table.rename_columns(["child", "parent", "confidence"])
+        grouped = table.group_by("parent").aggregate([("child", "list"), ("confidence", "list")])
+        parents = grouped.column("parent").to_pylist()
+        children = grouped.column("child_list").to_pylist()
+        confidences = grouped.column("confidence_list").to_pylist()
+        return dict(zip(parents, zip(children, confidences, strict=True), strict=True))
 
     def _write(self, work: Callable[[Tx], T]) -> T:
         with self._lock:

@@ -62,8 +62,10 @@ _QUALIFIER = re.compile(
     r"samples|examples|instructions)(?:\s+(?:set|split|subset))?\s*$",
     re.IGNORECASE,
 )
-_VERSION_SUFFIX = re.compile(r"^(?:v?\d+(?:\.\d+)*[km]?|data|dataset|full|all|raw|en|english|hf|clean(?:ed)?|"
-                             r"filtered|dedup(?:ed)?|v\d+|\d+[km]|sharegpt)+$")
+_VERSION_SUFFIX = re.compile(
+    r"^(?:v?\d+(?:\.\d+)*[km]?|data|dataset|full|all|raw|en|english|hf|clean(?:ed)?|"
+    r"filtered|dedup(?:ed)?|v\d+|\d+[km]|sharegpt)+$"
+)
 
 
 def ext_name(name: str) -> str:
@@ -78,7 +80,9 @@ def ext_name(name: str) -> str:
             return domain.group(1).lower().split(".")[-2]
         return f"{domain.group(1).lower()}/{path}"
     bare = _QUALIFIER.sub("", text).strip() or text
-    return re.sub(r"\s+(?:dataset|data set|corpus|collection)$", "", bare, flags=re.IGNORECASE).strip() or bare
+    return (
+        re.sub(r"\s+(?:dataset|data set|corpus|collection)$", "", bare, flags=re.IGNORECASE).strip() or bare
+    )
 
 
 def normalize_name(name: str) -> str:
@@ -160,10 +164,13 @@ class Catalog:
                 if other is not None and other.id != entry.id:
                     raise ConfigError(f"catalog: alias {key!r} names both {other.id} and {entry.id}")
                 self.by_key[key] = entry
-        # The repo part of each id is an implicit alias, unless an explicit alias already claims it.
+        # The repo part of each id is an implicit alias, unless an explicit alias already claims it or it is a
+        # plain word ("camel-ai/physics" must not turn every "Physics" into a dataset).
         for entry in self.entries:
             for repo in [entry.id, *entry.also_ids] if entry.on_hub else []:
-                self.by_key.setdefault(normalize_name(repo.split("/", 1)[1]), entry)
+                part = repo.split("/", 1)[1]
+                if not re.fullmatch(r"[A-Za-z]+", part):
+                    self.by_key.setdefault(normalize_name(part), entry)
 
     @classmethod
     def load(cls, path: str | Path | None = None) -> Catalog:

@@ -118,12 +118,15 @@ def edge_confidence(
     resolution = min(1.0, max(0.0, resolution_certainty)) ** weights.gamma
     confidence = min(1.0, max(0.0, evidence * consistency * resolution))
     top = max(items, key=lambda i: strength(i, weights))
-    components = ConfidenceComponents(
-        support=round(min(1.0, max(0.0, top.support)), 4),
-        credibility=round(weights.credibility_of(top.kind), 4),
-        agreement=round(agreement, 4),
-        consistency=round(consistency, 4),
-        resolution=round(resolution, 4),
-        resources=len(strengths),
+    components = ConfidenceComponents.model_validate(
+        {
+            "support": round(min(1.0, max(0.0, top.support)), 4),
+            "credibility": round(weights.credibility_of(top.kind), 4),
+            "agreement": round(agreement, 4),
+            # extra fields (the model allows them): the other factors of the formula
+            "consistency": round(consistency, 4),
+            "resolution": round(resolution, 4),
+            "resources": len(strengths),
+        }
     )
     return round(confidence, 4), components

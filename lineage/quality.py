@@ -271,7 +271,9 @@ def synthesize_cards(
     return [_synthesize(record, rng, pool, index, phrasings) for index, record in enumerate(records)]
 
 
-def _synthesize(record: DpiRecord, rng: random.Random, pool: list[str], index: int, ph: Phrasings) -> SynthCard:
+def _synthesize(
+    record: DpiRecord, rng: random.Random, pool: list[str], index: int, ph: Phrasings
+) -> SynthCard:
     name = record.name
     target = record.target
     base_url = f"https://huggingface.co/datasets/{target}"
@@ -318,9 +320,7 @@ def _synthesize(record: DpiRecord, rng: random.Random, pool: list[str], index: i
         groups = [parents[i : i + 3] for i in range(0, len(parents), 3)]
         for group in groups:
             draw = rng.random()
-            templates = (
-                ph.strong if draw < 0.75 else ph.weak if draw < 0.92 else ph.hedged
-            )
+            templates = ph.strong if draw < 0.75 else ph.weak if draw < 0.92 else ph.hedged
             sentences.append(rng.choice(templates).format(name=name, list=_join(group, rng)))
     if record.models and rng.random() < 0.8:
         model = rng.choice(record.models)

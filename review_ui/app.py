@@ -25,7 +25,7 @@ import logging
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import urlencode, urlsplit
 
 from fastapi import FastAPI, Form, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
@@ -160,7 +160,7 @@ def create_app(store: GraphStore, settings: ReviewSettings) -> FastAPI:
         if is_api(request):
             return JSONResponse({"error": type(exc).__name__, "detail": message}, status, headers=headers)
         context = page_context(request, title="Error")
-        context.update(status=status, message=message)
+        context.update(status=status, message=message, back=_same_site_referer(request))
         return templates.TemplateResponse(request, "error.html", context, status_code=status)
 
     # --- helpers --------------------------------------------------------------------------------------------
@@ -483,6 +483,17 @@ def create_app(store: GraphStore, settings: ReviewSettings) -> FastAPI:
         return [entry.model_dump(mode="json") for entry in service.audit_log()]
 
     return app
+
+
+def _same_site_referer(request: Request) -> str | None:
+    """The page the reviewer came from, when it is on this site (to go back to it after an error)."""
+    referer = request.headers.get("referer")
+    if not referer:
+        return None
+    parts = urlsplit(referer)
+    if parts.netloc != request.url.netloc or not parts.path.startswith("/"):
+        return None
+    return _safe_next(parts.path + (f"?{parts.query}" if parts.query else ""))
 
 
 def _safe_next(target: str) -> str:

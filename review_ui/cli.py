@@ -42,6 +42,13 @@ def serve(
         ),
     ] = True,
     hub_url: Annotated[str | None, typer.Option("--hub-url", help="Where dataset links point.")] = None,
+    snapshot: Annotated[
+        Path | None,
+        typer.Option(
+            "--snapshot",
+            help="Snapshot recorded by tracing (oda trace --record DIR): show evidence inside the fetched pages.",
+        ),
+    ] = None,
 ) -> None:
     """Serve the review queue of flagged edges.
 
@@ -59,6 +66,7 @@ def serve(
     from oda.output import console
     from review_ui.app import DEFAULT_HUB_URL, ReviewSettings, create_app
     from review_ui.auth import load_tokens
+    from review_ui.fetched_context import SnapshotContext
     from review_ui.service import catalog_check_from_lineage
 
     tokens = load_tokens(tokens_file)
@@ -71,6 +79,7 @@ def serve(
         secret=secret.encode() if secret else None,
         hub_url=hub_url or str(setting("review", "hub_url", DEFAULT_HUB_URL)),
         catalog_check=catalog_check_from_lineage(),
+        context_source=SnapshotContext(snapshot) if snapshot is not None else None,
     )
     graph = open_store(store or default_store_uri())
     try:

@@ -9,6 +9,7 @@ review page then shows the evidence highlighted inside that text. Nothing is fet
 from __future__ import annotations
 
 import asyncio
+import logging
 import threading
 from collections import OrderedDict
 from pathlib import Path
@@ -18,6 +19,7 @@ from graph_store.models import Edge, is_hf_id
 from oda.errors import ConfigError, OdaError
 
 CACHE_SIZE = 256
+logger = logging.getLogger("oda.review")
 
 
 def _is_card_url(url: str, target: str) -> bool:
@@ -45,7 +47,11 @@ class SnapshotContext:
             if key in self._cache:
                 self._cache.move_to_end(key)
                 return list(self._cache[key])
-        found = asyncio.run(self._read(edge))
+        try:
+            found = asyncio.run(self._read(edge))
+        except Exception as exc:  # the page must still render, with the store's own context
+            logger.warning("cannot replay the context of %s <- %s: %s", edge.target, edge.source, exc)
+            return []
         with self._lock:
             self._cache[key] = found
             while len(self._cache) > CACHE_SIZE:

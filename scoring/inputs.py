@@ -64,14 +64,18 @@ def iter_jsonl(path: Path, *, max_record_bytes: int = DEFAULT_MAX_RECORD_BYTES) 
                 index += 1
                 continue
             try:
-                yield index, json.loads(text)
+                record = json.loads(text)
             except json.JSONDecodeError as exc:
-                yield (
-                    index,
-                    SampleError(
-                        f"#{index}", f"line {lineno} is not valid JSON: {exc.msg} at column {exc.colno}"
-                    ),
-                )
+                reason = f"line {lineno} is not valid JSON: {exc.msg} at column {exc.colno}"
+                yield index, SampleError(f"#{index}", reason)
+            else:
+                if (b"\\ud" in raw or b"\\uD" in raw) and _has_surrogates(record):
+                    yield (
+                        index,
+                        SampleError(f"#{index}", f"line {lineno} holds a lone UTF-16 surrogate escape"),
+                    )
+                else:
+                    yield index, record
             index += 1
 
 

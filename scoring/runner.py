@@ -10,7 +10,8 @@ Layout of the output folder (``-o DIR``)::
 
 A rerun into the same folder skips every (sample id, scorer) already written; only the missing ones are scored,
 and the aggregates include the earlier lines. A sample that a scorer failed on gets a line with an ``errors``
-entry per metric, never a value of zero. A torn last line (a killed run) is cut off and scored again.
+entry per metric, never a value of zero. A torn last line (a killed run) is cut off, and a sample whose line records an error is
+scored again, so a rerun retries what failed (the judge's cache keeps what succeeded).
 """
 
 from __future__ import annotations
@@ -86,18 +87,25 @@ class _ScorerOutput:
         self.fh: IO[str] = open(self.path, "a", encoding="utf-8")  # noqa: SIM115 - closed by close()
 
     def _load_existing(self) -> None:
-        good_end = 0
+        """Read earlier lines: complete ones are done and aggregated; lines with errors are dropped (retried)."""
+        tmp = self.path.with_suffix(".jsonl.tmp")
         keys: list[int] = []
-        with open(self.path, "rb") as fh:
+        dropped = False
+        with open(self.path, "rb") as fh, open(tmp, "wb") as kept:
             for raw in fh:
                 try:
                     row = json.loads(raw)
                     sid = row["id"]
                 except (json.JSONDecodeError, KeyError, TypeError):
+                    dropped = True
                     break  # a torn line from a killed run: cut here
                 if not raw.endswith(b"\n"):
+                    dropped = True
                     break
-                good_end += len(raw)
+                if row.get("errors"):
+                    dropped = True  # failed samples are scored again
+                    continue
+                kept.write(raw)
                 keys.append(key64(str(sid)))
                 self._aggregate(row.get("scores", {}))
                 self.resumed += 1
@@ -106,9 +114,10 @@ class _ScorerOutput:
                     keys.clear()
         if keys:
             self.done.check_and_add(np.array(keys, dtype=np.uint64))
-        if good_end != self.path.stat().st_size:
-            with open(self.path, "r+b") as fh:
-                fh.truncate(good_end)
+        if dropped:
+            os.replace(tmp, self.path)
+        else:
+            tmp.unlink()
 
     def _aggregate(self, scores: dict[str, Any]) -> None:
         for name, agg in self.aggregates.items():
@@ -255,8 +264,9 @@ def _process(
                 raise OdaError(
                     f"scorer {o.scorer.name} returned {len(results)} results for {len(todo)} samples"
                 )
-        except OdaError as exc:
-            results = [{m.name: Score.failed(f"batch failed: {exc}") for m in o.scorer.metrics} for _ in todo]
+        except Exception as exc:  # a failed batch is recorded per sample; the run goes on
+            reason = f"batch failed: {type(exc).__name__}: {str(exc)[:300]}"
+            results = [{m.name: Score.failed(reason) for m in o.scorer.metrics} for _ in todo]
         for s, r in zip(todo, results, strict=True):
             o.write(s.id, r)
         o.done.check_and_add(keys[~done])

@@ -26,7 +26,6 @@ from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
-from pathlib import Path
 from types import TracebackType
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
@@ -364,14 +363,20 @@ class Acquirer:
 
                 token = self.config.hf_token or False
                 file_url = hf_hub_url(rid, "README.md", repo_type="dataset", endpoint=self.hub_endpoint)
-                meta = get_hf_file_metadata(file_url, token=token, timeout=self.config.timeout_s,
-                                            endpoint=self.hub_endpoint)
+                meta = get_hf_file_metadata(
+                    file_url, token=token, timeout=self.config.timeout_s, endpoint=self.hub_endpoint
+                )
                 if meta.size is not None and meta.size > self.config.max_bytes:
-                    raise ContentError(f"card of {rid} is {meta.size} bytes, more than max_bytes", url=file_url)
+                    raise ContentError(
+                        f"card of {rid} is {meta.size} bytes, more than max_bytes", url=file_url
+                    )
                 response = get_session().get(meta.location, headers=build_hf_headers(token=token))
                 hf_raise_for_status(response)
                 return response.content
 
+            raw = await self._attempts(
+                urlsplit(self.hub_endpoint).hostname or "hub", self._hub_call(download, f"card of {rid}")
+            )
             url = f"{self.hub_endpoint}/datasets/{rid}/blob/main/README.md"
             if len(raw) > self.config.max_bytes:
                 raise ContentError(f"card of {rid} is {len(raw)} bytes, more than max_bytes", url=url)
@@ -447,7 +452,9 @@ class Acquirer:
                 if tape.record is not None and not tape.offline:
                     tape.keep(tape.key("GET", url), RecordedResponse(error="timeout"))
                 raise _Transient(
-                    FetchTimeoutError(f"{url}: no complete answer within {2 * self.config.timeout_s}s", url=url)
+                    FetchTimeoutError(
+                        f"{url}: no complete answer within {2 * self.config.timeout_s}s", url=url
+                    )
                 ) from exc
             except httpx.TooManyRedirects as exc:
                 raise ContentError(f"{url}: too many redirects (redirect loop?)", url=url) from exc
@@ -687,7 +694,7 @@ def _hub_error(exc: Exception, what: str) -> Exception:
         return NotFoundError(f"{what}: not found (the repo has no such file or revision)", url=url)
     if isinstance(exc, hf.LocalEntryNotFoundError):
         cause = exc.__cause__ or exc.__context__
-        if cause is not None and cause is not exc:
+        if isinstance(cause, Exception) and cause is not exc:
             return (
                 _hub_error(cause, what)
                 if not isinstance(cause, hf.LocalEntryNotFoundError)

@@ -308,6 +308,7 @@ class HubServer(ThreadingHTTPServer):
     """The stand-in server. ``requests`` lists ``(method, path)`` of every request, for tests."""
 
     daemon_threads = True
+    request_queue_size = 128  # many concurrent clients connect at once
     allow_reuse_address = True
 
     def handle_error(self, request: Any, client_address: Any) -> None:
@@ -339,7 +340,7 @@ class HubServer(ThreadingHTTPServer):
     @property
     def base_url(self) -> str:
         host, port = self.server_address[:2]
-        return f"http://{host}:{port}"
+        return f"http://{host.decode() if isinstance(host, bytes) else host}:{port}"
 
 
 @contextmanager

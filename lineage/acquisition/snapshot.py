@@ -91,7 +91,7 @@ def request_key(
 
 def keep_headers(headers: Mapping[str, str] | Any) -> dict[str, str]:
     """The headers worth recording, lower-cased and sorted."""
-    items = headers.items() if hasattr(headers, "items") else headers
+    items: Any = headers.items() if hasattr(headers, "items") else headers
     kept = {str(k).lower(): str(v) for k, v in items if str(k).lower() in KEPT_HEADERS}
     return dict(sorted(kept.items()))
 

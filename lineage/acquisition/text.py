@@ -80,7 +80,9 @@ def html_to_text(html: str | bytes) -> tuple[str | None, str]:
         node.extract()
     for tag in soup.find_all(_DROP_TAGS):
         tag.decompose()
-    for tag in soup.find_all(attrs={"role": re.compile(r"^(navigation|banner|contentinfo|complementary)$")}):
+    for tag in soup.find_all(
+        True, attrs={"role": re.compile(r"^(navigation|banner|contentinfo|complementary)$")}
+    ):
         tag.decompose()
     for tag in list(soup.find_all(True)):
         if not isinstance(tag, Tag) or tag.attrs is None or tag.name in ("html", "body", "main", "article"):
@@ -88,7 +90,13 @@ def html_to_text(html: str | bytes) -> tuple[str | None, str]:
         marker = " ".join([*(tag.get("class") or []), str(tag.get("id") or "")])
         if marker.strip() and _CHROME_RE.search(marker):
             tag.decompose()
-    main = soup.find("article") or soup.find("main") or soup.find(attrs={"role": "main"}) or soup.body or soup
+    main = (
+        soup.find("article")
+        or soup.find("main")
+        or soup.find(True, attrs={"role": "main"})
+        or soup.body
+        or soup
+    )
     for tag in main.find_all(True):
         if tag.name in ("h1", "h2", "h3", "h4", "h5", "h6"):
             tag.insert_before("\n\n" + "#" * int(tag.name[1]) + " ")

@@ -238,7 +238,14 @@ class TapeRequestsAdapter(HTTPAdapter):
         self.max_bytes = max_bytes
 
     def send(self, request: requests.PreparedRequest, **kwargs: Any) -> requests.Response:  # type: ignore[override]
-        body = request.body if isinstance(request.body, bytes) else (request.body or "").encode()
+        raw_body = request.body
+        body = (
+            raw_body
+            if isinstance(raw_body, bytes)
+            else raw_body.encode()
+            if isinstance(raw_body, str)
+            else b""
+        )
         key = self.tape.key(request.method or "GET", request.url or "", body or None)
         found = self.tape.find(key)
         if found is not None:

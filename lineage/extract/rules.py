@@ -307,7 +307,6 @@ _STOP_CAPITALS = {
     "she",
     "after",
     "before",
-    "each",
     "which",
     "whose",
     "others",
@@ -337,7 +336,6 @@ _STOP_CAPITALS = {
     "apache",
     "mit",
     "cc",
-    "by",
     "nc",
     "sa",
     "json",
@@ -673,7 +671,9 @@ class RulesExtractor:
         if unit.kind == "row" and unit.table_header:
             header = unit.table_header
             joined = " ".join(header)
-            if unit.lead_negative or (_EVAL_TABLE_HEADER.search(joined) and not _SOURCE_TABLE_HEADER.search(joined)):
+            if unit.lead_negative or (
+                _EVAL_TABLE_HEADER.search(joined) and not _SOURCE_TABLE_HEADER.search(joined)
+            ):
                 return None
             column = next((i for i, h in enumerate(header) if _SOURCE_TABLE_HEADER.search(h)), 0)
             line = text[unit.start : unit.end]
@@ -713,10 +713,10 @@ class RulesExtractor:
         for link in _MD_LINK.finditer(text):
             repo = hf_id_from_text(link.group(2))
             if (
-                repo
-                and "huggingface.co/datasets" in link.group(2).lower()
-                or repo
-                and "hf.co/datasets" in link.group(2)
+                (repo
+                and "huggingface.co/datasets" in link.group(2).lower())
+                or (repo
+                and "hf.co/datasets" in link.group(2))
             ):
                 add(
                     _Mention(
@@ -827,8 +827,8 @@ class RulesExtractor:
                     )
         if item is not None and free(*item):
             raw = text[item[0] - offset : item[1] - offset]
-            link = _MD_LINK.fullmatch(raw)
-            name = link.group(1).strip() if link else raw.strip("`*_ ")
+            item_link = _MD_LINK.fullmatch(raw)
+            name = item_link.group(1).strip() if item_link else raw.strip("`*_ ")
             if name:
                 add(
                     _Mention(
@@ -908,11 +908,7 @@ class RulesExtractor:
             split = (
                 "train"
                 if split_word.lower().startswith("train")
-                else (
-                    "test"
-                    if split_word.lower() in {"test", "eval", "evaluation"}
-                    else split_word.lower()
-                )
+                else ("test" if split_word.lower() in {"test", "eval", "evaluation"} else split_word.lower())
             )
         any_distill = any(c.relationship == Relationship.COT_DISTILLATION for c in cues)
 
@@ -1052,7 +1048,7 @@ def _object_names(text: str, start: int, known: Callable[[str], bool]) -> list[t
     """
     tail = text[start:]
     stop = re.search(
-        r"[.;:!?](?:\s|$)|\s+(?:while|whereas|but|which|that|where|to|for|because|in order|with|using|via|by)\s|\(",
+        r"[.;:!?](?:\s|$)|\s+(?:while|whereas|but|which|that|where|to|for|because|in order|with|using|via|by|about|covering|spanning|across|regarding)\s|\(",
         tail,
     )
     # a URL's own dots and colons do not end the clause
@@ -1085,7 +1081,7 @@ _LEADING_FILLER = re.compile(
 _GENERIC_OBJECTS = {
     "web", "internet", "scratch", "sources", "datasets", "data", "humans", "annotators", "users", "it", "them",
     "this", "that", "these", "online sources", "multiple sources", "various sources", "public datasets",
-    "existing datasets", "open-source datasets", "other datasets", "the", "model", "models", "llm", "llms",
+    "existing datasets", "open-source datasets", "other datasets", "the", "model", "models", "llm", "llms", "others", "among others",
 }  # fmt: skip
 _PREPOSITIONS = {
     "as", "into", "to", "for", "with", "by", "in", "on", "at", "than", "per", "via", "is", "are", "was", "were",
@@ -1143,14 +1139,18 @@ def _leading_proper_name(piece: str) -> tuple[int, int] | None:
     run: list[re.Match[str]] = []
     for index, tok in enumerate(tokens):
         word = tok.group(0)
-        proper = (word[0].isupper() or any(ch.isdigit() for ch in word)) and word.lower() not in _STOP_CAPITALS
+        proper = (
+            word[0].isupper() or any(ch.isdigit() for ch in word)
+        ) and word.lower() not in _STOP_CAPITALS
         if proper:
             run.append(tok)
             continue
         if run:
             ahead = [t.group(0).lower() for t in tokens[index : index + 3]]
             tail_at = next((k for k, w in enumerate(ahead) if w in _NAME_TAIL_WORDS), None)
-            if tail_at is not None and all(w.isalpha() and w not in _CONNECTORS for w in ahead[: tail_at + 1]):
+            if tail_at is not None and all(
+                w.isalpha() and w not in _CONNECTORS for w in ahead[: tail_at + 1]
+            ):
                 run.extend(tokens[index : index + tail_at + 1])
             break
     if not run or re.fullmatch(r"\d[\d,.]*[kKmMbB]?|\d+(?:st|nd|rd|th)", run[0].group(0)):

@@ -58,7 +58,9 @@ PAPER = {
 def make_world(root: Path) -> Path:
     """Write the test world: datasets in several access states, pages and one paper."""
 
-    def dataset(rid: str, card: str | None, info: dict[str, Any] | None, data: dict[str, str] | None = None) -> None:
+    def dataset(
+        rid: str, card: str | None, info: dict[str, Any] | None, data: dict[str, str] | None = None
+    ) -> None:
         folder = root / "datasets" / rid
         folder.mkdir(parents=True)
         if card is not None:
@@ -83,7 +85,9 @@ def make_world(root: Path) -> Path:
     dataset("org/private", "Private card.\n", {"private": True})
     dataset("org/disabled", "Disabled.\n", {"disabled": True})
     (root / "pages").mkdir()
-    (root / "pages" / "alpha-readme.md").write_text("# alpha-code\n\nBuilt from org/beta.\n\n```bash\npip x\n```\n")
+    (root / "pages" / "alpha-readme.md").write_text(
+        "# alpha-code\n\nBuilt from org/beta.\n\n```bash\npip x\n```\n"
+    )
     (root / "pages" / "blog.html").write_text(
         "<html><head><title>Alpha blog</title><script>var x = 1;</script></head><body><nav>Home | About</nav>"
         "<article><h1>Alpha</h1><p>We distilled from org/beta.</p></article><footer>(c) 2024</footer></body></html>"
@@ -92,7 +96,10 @@ def make_world(root: Path) -> Path:
         json.dumps(
             {
                 "https://github.com/org/alpha-code": {"file": "pages/alpha-readme.md"},
-                "https://blog.example.com/posts/alpha": {"file": "pages/blog.html", "content_type": "text/html"},
+                "https://blog.example.com/posts/alpha": {
+                    "file": "pages/blog.html",
+                    "content_type": "text/html",
+                },
                 "https://blog.example.com/dead": {"status": 404},
                 "https://blog.example.com/old": {"redirect": "https://blog.example.com/posts/alpha"},
             }

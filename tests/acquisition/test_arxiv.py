@@ -67,7 +67,7 @@ async def test_full_text_missing_leaves_text_none(fast_config):
 
 async def test_unknown_id_is_not_found(arxiv_server, fast_config):
     async with Acquirer(_cfg(fast_config, arxiv_server)) as acq:
-        with pytest.raises(NotFoundError, match="2501.99999"):
+        with pytest.raises(NotFoundError, match=r"2501\.99999"):
             await acq.arxiv_paper("2501.99999")
 
 
@@ -108,13 +108,21 @@ async def test_arxiv_record_and_replay(arxiv_server, fast_config, tmp_path):
     async with Acquirer(_cfg(fast_config, arxiv_server, record_dir=tmp_path / "s")) as acq:
         live = await acq.arxiv_paper("2401.01234", full_text=True)
     hits = len(arxiv_server.requests)
-    async with Acquirer(fast_config(snapshot_dir=tmp_path / "s", offline=True, arxiv_endpoint=arxiv_server.query_url,
-                                    arxiv_html_base=arxiv_server.html_base)) as acq:
+    async with Acquirer(
+        fast_config(
+            snapshot_dir=tmp_path / "s",
+            offline=True,
+            arxiv_endpoint=arxiv_server.query_url,
+            arxiv_html_base=arxiv_server.html_base,
+        )
+    ) as acq:
         assert await acq.arxiv_paper("2401.01234", full_text=True) == live
     assert len(arxiv_server.requests) == hits
 
 
-@pytest.mark.parametrize("ref", ["", "   ", "x", "https://example.com/paper", "https://huggingface.co/datasets/a/b"])
+@pytest.mark.parametrize(
+    "ref", ["", "   ", "x", "https://example.com/paper", "https://huggingface.co/datasets/a/b"]
+)
 async def test_bad_arxiv_references_are_input_errors(arxiv_server, fast_config, ref):
     async with Acquirer(_cfg(fast_config, arxiv_server)) as acq:
         with pytest.raises(InputError):
@@ -146,8 +154,20 @@ def make_pdf(lines: list[str]) -> bytes:
 
 
 async def test_pdf_full_text_when_no_html(fast_config):
-    pdf = make_pdf(["1 Introduction", "Why.", "2 Related Work", "Others did X.", "3 Data Construction",
-                    "We sampled org/beta with a teacher.", "4 Experiments", "We trained.", "References", "[1] Y."])
+    pdf = make_pdf(
+        [
+            "1 Introduction",
+            "Why.",
+            "2 Related Work",
+            "Others did X.",
+            "3 Data Construction",
+            "We sampled org/beta with a teacher.",
+            "4 Experiments",
+            "We trained.",
+            "References",
+            "[1] Y.",
+        ]
+    )
     paper = {**PAPER, "full_text": None, "pdf": pdf}
     with serve_arxiv([paper]) as server:
         async with Acquirer(_cfg(fast_config, server)) as acq:

@@ -60,8 +60,18 @@ async def test_non_string_ids(hub_acquirer, repo_id):
             await acq.dataset_info(repo_id)
 
 
-BAD_URLS = ["", "not a url", "ftp://example.com/file", "javascript:alert(1)", "http://", "https:///path",
-            "http://exa mple.com/", "http://[::1/", "file:///etc/passwd", "http://example.com:99999/"]
+BAD_URLS = [
+    "",
+    "not a url",
+    "ftp://example.com/file",
+    "javascript:alert(1)",
+    "http://",
+    "https:///path",
+    "http://exa mple.com/",
+    "http://[::1/",
+    "file:///etc/passwd",
+    "http://example.com:99999/",
+]
 
 
 @pytest.mark.parametrize("url", BAD_URLS)
@@ -72,7 +82,9 @@ async def test_malformed_urls(fast_config, url):
         assert acq.stats.requests == 0 and acq.stats.failures == {"InputError": 1}
 
 
-@pytest.mark.parametrize(("query", "limit"), [("", 10), ("   ", 10), ("x" * 251, 10), ("ok", 0), ("ok", 5000)])
+@pytest.mark.parametrize(
+    ("query", "limit"), [("", 10), ("   ", 10), ("x" * 251, 10), ("ok", 0), ("ok", 5000)]
+)
 async def test_bad_searches(hub, hub_acquirer, query, limit):
     async with hub_acquirer() as acq:
         with pytest.raises(InputError):
@@ -162,7 +174,16 @@ async def test_a_mixed_batch_goes_on_and_reports_each_failure(hub, pages, hub_ac
         )
         failures = dict(acq.stats.failures)
     kinds = [type(r).__name__ if isinstance(r, Exception) else "ok" for r in results]
-    assert kinds == ["ok", "InputError", "NotFoundError", "ok", "ok", "ContentError", "ContentError", "InputError"]
+    assert kinds == [
+        "ok",
+        "InputError",
+        "NotFoundError",
+        "ok",
+        "ok",
+        "ContentError",
+        "ContentError",
+        "InputError",
+    ]
     assert all(isinstance(r, OdaError) for r in results if isinstance(r, Exception))
     assert failures == {"InputError": 2, "NotFoundError": 1, "ContentError": 2}
     assert results[3].yaml_error  # broken YAML is data, not an error

@@ -154,8 +154,14 @@ def test_hf_endpoint_environment_variable_is_honoured(world_dir, tmp_path):
     )
     with serve_hub(world_dir) as server:
         env = {**os.environ, "HF_ENDPOINT": server.base_url, "HF_HOME": str(tmp_path / "hf")}
-        done = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=60,
-                              cwd=Path(__file__).parents[2])
+        done = subprocess.run(
+            [sys.executable, "-c", script],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            cwd=Path(__file__).parents[2],
+        )
         assert done.returncode == 0, done.stderr
         assert done.stdout.split() == [server.base_url, "1234"]
         assert ("GET", "/api/datasets/org/alpha") in server.requests

@@ -65,10 +65,15 @@ def test_body_urls_of_every_kind():
 
 
 def test_front_matter_url_keys_and_paper_ids():
-    raw = "---\nhomepage: https://github.com/a/b\npaper: 2310.01377\nrepository: https://blog.acme.ai/p\n---\n"
+    raw = (
+        "---\nhomepage: https://github.com/a/b\npaper: 2310.01377\nrepository: https://blog.acme.ai/p\n---\n"
+    )
     got = [(link.kind, link.ref, link.origin) for link in discover_links(card_of(raw))]
-    assert got == [("github", "a/b", "front_matter"), ("blog", "https://blog.acme.ai/p", "front_matter"),
-                   ("arxiv", "2310.01377", "front_matter")]  # paper: 2310.01377 is a YAML float
+    assert got == [
+        ("github", "a/b", "front_matter"),
+        ("blog", "https://blog.acme.ai/p", "front_matter"),
+        ("arxiv", "2310.01377", "front_matter"),
+    ]  # paper: 2310.01377 is a YAML float
 
 
 def test_card_with_broken_yaml_still_yields_body_links():

@@ -53,15 +53,20 @@ def world_pages(world_dir):
 
 async def test_record_then_offline_replay_is_identical(hub, world_dir, world_pages, fast_config, tmp_path):
     snap = tmp_path / "snap"
-    live_cfg = fast_config(hf_endpoint=hub.base_url, arxiv_endpoint=f"{hub.base_url}/arxiv/api/query",
-                           record_dir=snap)
+    live_cfg = fast_config(
+        hf_endpoint=hub.base_url, arxiv_endpoint=f"{hub.base_url}/arxiv/api/query", record_dir=snap
+    )
     async with Acquirer(live_cfg, web_transport=world_pages) as acq:
         live = await _read_everything(acq)
         assert acq.stats.recorded > 0
     served = len(hub.requests)
     # Offline, against the default endpoints: every read comes from the snapshot, none reaches a server.
-    offline_cfg = fast_config(snapshot_dir=snap, offline=True, hf_endpoint=hub.base_url,
-                              arxiv_endpoint=f"{hub.base_url}/arxiv/api/query")
+    offline_cfg = fast_config(
+        snapshot_dir=snap,
+        offline=True,
+        hf_endpoint=hub.base_url,
+        arxiv_endpoint=f"{hub.base_url}/arxiv/api/query",
+    )
     async with Acquirer(offline_cfg) as acq:
         replayed = await _read_everything(acq)
         assert acq.stats.requests == 0 and acq.stats.replayed > 0
@@ -74,7 +79,9 @@ async def test_snapshot_replays_against_any_endpoint(hub, fast_config, tmp_path)
     snap = tmp_path / "snap"
     async with Acquirer(fast_config(hf_endpoint=hub.base_url, record_dir=snap)) as acq:
         recorded = await acq.dataset_info("org/alpha")
-    async with Acquirer(fast_config(hf_endpoint="https://huggingface.co", snapshot_dir=snap, offline=True)) as acq:
+    async with Acquirer(
+        fast_config(hf_endpoint="https://huggingface.co", snapshot_dir=snap, offline=True)
+    ) as acq:
         assert await acq.dataset_info("org/alpha") == recorded
 
 
@@ -98,8 +105,12 @@ async def test_offline_miss_is_a_per_item_error(hub, fast_config, tmp_path):
     async with Acquirer(fast_config(hf_endpoint=hub.base_url, record_dir=snap)) as acq:
         await acq.dataset_info("org/alpha")
     async with Acquirer(fast_config(hf_endpoint=hub.base_url, snapshot_dir=snap, offline=True)) as acq:
-        results = await asyncio.gather(acq.dataset_info("org/alpha"), acq.dataset_info("org/beta"),
-                                       acq.fetch_page("https://example.org/x"), return_exceptions=True)
+        results = await asyncio.gather(
+            acq.dataset_info("org/alpha"),
+            acq.dataset_info("org/beta"),
+            acq.fetch_page("https://example.org/x"),
+            return_exceptions=True,
+        )
     assert results[0].id == "org/alpha"
     assert isinstance(results[1], SnapshotMissError) and "org/beta" in str(results[1])
     assert isinstance(results[2], SnapshotMissError) and "https://example.org/x" in str(results[2])
@@ -107,8 +118,11 @@ async def test_offline_miss_is_a_per_item_error(hub, fast_config, tmp_path):
 
 async def test_recording_twice_gives_identical_directories(hub, world_pages, fast_config, tmp_path):
     for name in ("a", "b"):
-        cfg = fast_config(hf_endpoint=hub.base_url, arxiv_endpoint=f"{hub.base_url}/arxiv/api/query",
-                          record_dir=tmp_path / name)
+        cfg = fast_config(
+            hf_endpoint=hub.base_url,
+            arxiv_endpoint=f"{hub.base_url}/arxiv/api/query",
+            record_dir=tmp_path / name,
+        )
         async with Acquirer(cfg, web_transport=world_pages) as acq:
             await _read_everything(acq)
     files_a = sorted(p.relative_to(tmp_path / "a") for p in (tmp_path / "a").rglob("*") if p.is_file())
@@ -167,7 +181,9 @@ def test_build_snapshot_covers_world_and_is_stable(world_dir, tmp_path):
     first = build_snapshot(world_dir, tmp_path / "one")
     second = build_snapshot(world_dir, tmp_path / "two")
     assert first.entries == second.entries > 10
-    assert (tmp_path / "one" / "manifest.json").read_bytes() == (tmp_path / "two" / "manifest.json").read_bytes()
+    assert (tmp_path / "one" / "manifest.json").read_bytes() == (
+        tmp_path / "two" / "manifest.json"
+    ).read_bytes()
     assert any("blog.example.com/dead" in f for f in first.failures)
     keys = Snapshot(tmp_path / "one").request_keys()
     assert "HEAD hub:/datasets/org/alpha/resolve/main/README.md" in keys
@@ -193,7 +209,9 @@ async def test_built_snapshot_serves_a_trace_offline(world_dir, fast_config, tmp
 
 
 def test_cli_build_snapshot(world_dir, tmp_path):
-    result = CliRunner().invoke(app, ["hub", "build-snapshot", str(world_dir), "-o", str(tmp_path / "s"), "--json"])
+    result = CliRunner().invoke(
+        app, ["hub", "build-snapshot", str(world_dir), "-o", str(tmp_path / "s"), "--json"]
+    )
     assert result.exit_code == 0, result.output
     report = json.loads(result.stdout)
     assert report["datasets"] == 7 and report["entries"] > 10

@@ -31,13 +31,17 @@ def test_split_card(raw, front, body_part, has_error):
 
 
 def test_html_without_article_uses_body_and_keeps_headings():
-    title, text = html_to_text("<html><body><h2>Data</h2><p>one</p><div class='menu'>x</div><p>two</p></body></html>")
+    title, text = html_to_text(
+        "<html><body><h2>Data</h2><p>one</p><div class='menu'>x</div><p>two</p></body></html>"
+    )
     assert title is None
     assert text == "## Data\n\none\n\ntwo"
 
 
 def test_markdown_drops_fences_of_both_kinds_and_comments():
-    _, text = markdown_to_text("Keep\n~~~\ndrop1\n~~~\n<!-- drop2 -->\n````\ndrop3\n```\nstill code\n````\nEnd")
+    _, text = markdown_to_text(
+        "Keep\n~~~\ndrop1\n~~~\n<!-- drop2 -->\n````\ndrop3\n```\nstill code\n````\nEnd"
+    )
     assert text == "Keep\n\nEnd"
 
 
@@ -45,7 +49,11 @@ def test_split_sections_recognizes_heading_styles():
     text = "Title\n# 1 Introduction\nA\n3.2 Filtering Rules\nB\nReferences\nC\nThis line is a sentence.\n"
     sections = split_sections(text)
     assert [(s.heading, s.depth) for s in sections] == [
-        ("", 0), ("1 Introduction", 1), ("3.2 Filtering Rules", 2), ("References", 1)]
+        ("", 0),
+        ("1 Introduction", 1),
+        ("3.2 Filtering Rules", 2),
+        ("References", 1),
+    ]
 
 
 def test_prune_paper_without_data_sections_keeps_non_dropped():

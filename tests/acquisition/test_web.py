@@ -35,13 +35,23 @@ async def test_html_is_pruned_to_main_text(pages, fast_config):
     assert page.kind == "blog" and page.status == 200 and page.content_type == "text/html"
     assert page.title == "How we built it"
     assert "We started from org/beta." in page.text and "Then we filtered." in page.text
-    for chrome in ("Menu item", "Home", "Popular posts", "Copyright", "track()", "Accept cookies", "pip install"):
+    for chrome in (
+        "Menu item",
+        "Home",
+        "Popular posts",
+        "Copyright",
+        "track()",
+        "Accept cookies",
+        "pip install",
+    ):
         assert chrome not in page.text
 
 
 async def test_github_repo_reads_raw_readme_without_code(pages, fast_config):
     readme = "# Tool\n\n![badge](https://img.shields.io/x.svg)\n\nData comes from org/beta.\n\n```python\nimport os\n```\n"
-    pages.add_page("/org/tool/HEAD/README.md", readme, "text/plain; charset=utf-8", host="raw.githubusercontent.com")
+    pages.add_page(
+        "/org/tool/HEAD/README.md", readme, "text/plain; charset=utf-8", host="raw.githubusercontent.com"
+    )
     pages.add_page("/org/tool", "<html><body>GitHub chrome</body></html>", host="github.com")
     async with Acquirer(fast_config(), web_transport=pages.transport()) as acq:
         page = await acq.fetch_page("https://github.com/org/tool/tree/main/src")
@@ -52,7 +62,9 @@ async def test_github_repo_reads_raw_readme_without_code(pages, fast_config):
 
 
 async def test_github_repo_without_readme_falls_back_to_html(pages, fast_config):
-    pages.add_page("/org/bare", "<html><body><main><p>A bare repository page</p></main></body></html>", host="github.com")
+    pages.add_page(
+        "/org/bare", "<html><body><main><p>A bare repository page</p></main></body></html>", host="github.com"
+    )
     async with Acquirer(fast_config(), web_transport=pages.transport()) as acq:
         page = await acq.fetch_page("https://github.com/org/bare")
     assert page.kind == "github" and page.final_url == "https://github.com/org/bare"
@@ -98,8 +110,9 @@ async def test_gather_runs_on_when_one_item_fails(pages, fast_config):
     pages.add_fault("/b", Fault(status=500))
     pages.add_page("/c", "<p>c</p>")
     async with Acquirer(fast_config(retries=1)) as acq:
-        results = await asyncio.gather(*(acq.fetch_page(pages.url(p)) for p in ("/a", "/b", "/c")),
-                                       return_exceptions=True)
+        results = await asyncio.gather(
+            *(acq.fetch_page(pages.url(p)) for p in ("/a", "/b", "/c")), return_exceptions=True
+        )
         assert acq.stats.failures == {"AcquisitionError": 1}
     assert results[0].text == "a" and results[2].text == "c"
     assert type(results[1]) is AcquisitionError and "500" in str(results[1])

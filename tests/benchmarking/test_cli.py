@@ -136,3 +136,69 @@ def test_import_analyze_and_attach(tmp_path: Path) -> None:
         lima_scores = {r.score for r in store.results("GAIR/lima") if r.benchmark == "openai/gsm8k"}
     assert len(lima_scores) == 2  # one per base model
     assert [h.dataset for h in hits] == ["GAIR/lima"] and hits[0].benchmark_score in lima_scores
+
+
+FAKE_EVAL = (
+    "mkdir -p {eval_dir}/20250101_000000/summary && printf 'dataset,version,metric,mode,m\\n"
+    "gsm8k,1,accuracy,gen,50.00\\nIFEval,1,accuracy,gen,40.00\\n' > {eval_dir}/20250101_000000/summary/summary_1.csv"
+)
+
+
+def test_submit_status_collect_through_the_cli(tmp_path: Path) -> None:
+    queue = tmp_path / "queue.txt"
+    data = write_jsonl(tmp_path / "d.jsonl", [{"instruction": "q", "output": "a"}])
+    queue.write_text(f"# datasets to benchmark\n{data}\n\n{data}\n")
+    work = tmp_path / "bench"
+    common = ["--work-dir", str(work)]
+    dry = runner.invoke(
+        app,
+        [
+            "bench",
+            "submit",
+            "--datasets",
+            str(queue),
+            "--base-model",
+            "qwen2.5-7b",
+            "--executor",
+            "slurm",
+            "--dry-run",
+            "--gpus-per-node",
+            "0",
+            "--json",
+            *common,
+        ],
+    )
+    assert dry.exit_code == 0, dry.output
+    assert [c[0] for c in json.loads(dry.stdout)["commands"]] == ["sbatch"] * 3
+    result = runner.invoke(
+        app,
+        [
+            "bench",
+            "submit",
+            "--datasets",
+            str(queue),
+            "--base-model",
+            "qwen2.5-7b",
+            "--train-command",
+            "true",
+            "--eval-command",
+            FAKE_EVAL,
+            "--json",
+            *common,
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    assert (
+        len(json.loads(result.stdout)["submitted"]) == 2
+    )  # the dataset once (deduplicated) and the base model
+    status = json.loads(runner.invoke(app, ["bench", "status", "--json", *common]).stdout)
+    assert status["counts"] == {"eval:completed": 2, "train:completed": 1}
+    collected = json.loads(runner.invoke(app, ["bench", "collect", "--json", *common]).stdout)
+    assert collected["results"] == 2 and not collected["failed"]
+    again = json.loads(
+        runner.invoke(
+            app,
+            ["bench", "submit", "--datasets", str(queue), "--base-model", "qwen2.5-7b", "--json", *common],
+        ).stdout
+    )
+    assert again["submitted"] == [] and set(again["skipped"].values()) == {"already completed"}

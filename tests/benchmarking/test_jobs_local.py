@@ -158,12 +158,49 @@ def _base_run(tmp_path: Path):  # type: ignore[no-untyped-def]
 
 
 def _slug(value: str) -> str:
-    from benchmarking.render import slugify
+    from benchmarking.render import dataset_slug
 
-    return slugify(value)
+    return dataset_slug(value)
 
 
 def _key(value: str) -> str:
     import re
 
     return re.sub(r"[^A-Za-z0-9]+", "-", value).strip("-")
+
+
+def test_requeue_does_not_mistake_the_old_failure_for_the_new_attempt(
+    registry: PresetRegistry, datasets: dict[str, Path], control: Path, tmp_path: Path
+) -> None:
+    """An eval that failed leaves eval.failed; the requeued eval must be judged by its own outcome."""
+    preset = registry.for_base_model("qwen2.5-7b")
+    settings = tiny_settings(tmp_path / "work", control)
+    ds = str(datasets["gamma"])
+    (control / f"fail_once.{_key(ds)}.eval").write_text("")
+    run_id = f"qwen2.5-7b/{_slug(ds)}"
+    with JobDB(settings.db_path) as db:
+        submit(db, LocalExecutor(), registry, preset, [ds], settings, include_base=False)
+        assert db.step(run_id, "eval").state == "failed"  # type: ignore[union-attr]
+        assert db.step(run_id, "train").state == "completed"  # type: ignore[union-attr]
+        rep = submit(db, LocalExecutor(), registry, preset, [ds], settings, include_base=False)
+        assert rep.requeued == [run_id]
+        assert db.step(run_id, "eval").state == "completed"  # type: ignore[union-attr]
+        assert db.step(run_id, "eval").attempts == 2  # type: ignore[union-attr]
+    assert ran(control, ds, "train") == 1  # the completed training was not run again
+    assert ran(control, ds, "eval") == 2
+
+
+def test_gives_up_after_max_attempts(
+    registry: PresetRegistry, datasets: dict[str, Path], control: Path, tmp_path: Path
+) -> None:
+    preset = registry.for_base_model("qwen2.5-7b")
+    settings = tiny_settings(tmp_path / "work", control, max_attempts=2)
+    settings.train_command = "exit 5"
+    ds = str(datasets["alpha"])
+    with JobDB(settings.db_path) as db:
+        for _ in range(2):
+            submit(db, LocalExecutor(), registry, preset, [ds], settings, include_base=False)
+        rep = submit(db, LocalExecutor(), registry, preset, [ds], settings, include_base=False)
+        assert rep.skipped == {f"qwen2.5-7b/{_slug(ds)}": "gave up after 2 attempts"}
+        train = db.step(f"qwen2.5-7b/{_slug(ds)}", "train")
+        assert train is not None and train.state == "failed" and "exit code 5" in (train.detail or "")

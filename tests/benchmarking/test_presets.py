@@ -128,3 +128,14 @@ def test_user_preset_collision_and_bad_file_are_errors(tmp_path: Path) -> None:
         load_registry(tmp_path / "k.yaml")
     with pytest.raises(ConfigError, match="not found"):
         load_registry(tmp_path / "missing.yaml")
+
+
+def test_suite_benchmarks_are_the_lineage_catalogs_benchmark_nodes(registry: PresetRegistry) -> None:
+    """Results are recorded under the same node ids that tracing gives benchmarks, so contamination joins work."""
+    catalog_file = Path(__file__).parents[2] / "lineage" / "catalog.yaml"
+    if not catalog_file.exists():
+        pytest.skip("the lineage catalog is not present")
+    entries = yaml.safe_load(catalog_file.read_text())["entries"]
+    benchmark_ids = {e["id"] for e in entries if e.get("is_benchmark")}
+    missing = [b.name for b in registry.suite("oda").benchmarks if b.node_id not in benchmark_ids]
+    assert missing == []

@@ -33,7 +33,12 @@ def make_chunk() -> ChunkFactory:
         title: str | None = None,
     ) -> ResourceChunk:
         return ResourceChunk(
-            target=target, chunk_id=make_chunk_id(url + kind.value, index), kind=kind, url=url, title=title, text=text
+            target=target,
+            chunk_id=make_chunk_id(url + kind.value, index),
+            kind=kind,
+            url=url,
+            title=title,
+            text=text,
         )
 
     return build

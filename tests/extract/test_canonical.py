@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from lineage.canonical import Catalog, Canonicalizer, ext_name, hf_id_from_text, normalize_name
+from lineage.canonical import Canonicalizer, Catalog, ext_name, hf_id_from_text, normalize_name
 from lineage.llm import LLMConfig
 from oda.errors import ConfigError
 from tests.support.openai_server import Reply, serve_openai
@@ -26,22 +26,65 @@ def test_catalog_names_and_aliases(catalog):
 
 
 def test_paper_table4_benchmarks_are_in_the_catalog(catalog):
-    table4 = ["DROP", "IFEval", "AGIEval", "MMLU-Pro", "Omni-MATH", "OlympiadBenchMath", "GSM8K", "MATH-500",
-              "AIME_2024", "AIME_2025", "HMMT_Feb_2025", "CMIMC_2025", "BRUMO_2025", "HumanEval", "HumanEval+",
-              "MBPP", "LiveCodeBench(v5)", "ARC_c", "BBH", "KOR-Bench", "CaLM", "GPQA"]
+    table4 = [
+        "DROP",
+        "IFEval",
+        "AGIEval",
+        "MMLU-Pro",
+        "Omni-MATH",
+        "OlympiadBenchMath",
+        "GSM8K",
+        "MATH-500",
+        "AIME_2024",
+        "AIME_2025",
+        "HMMT_Feb_2025",
+        "CMIMC_2025",
+        "BRUMO_2025",
+        "HumanEval",
+        "HumanEval+",
+        "MBPP",
+        "LiveCodeBench(v5)",
+        "ARC_c",
+        "BBH",
+        "KOR-Bench",
+        "CaLM",
+        "GPQA",
+    ]
     missing = [name for name in table4 if (entry := catalog.lookup(name)) is None or not entry.is_benchmark]
     assert missing == []
 
 
-@pytest.mark.parametrize("name", ["DeepSeek-R1", "QwQ-32B", "GPT-4o", "gpt-3.5-turbo", "Qwen2.5-72B-Instruct",
-                                  "deepseek-ai/DeepSeek-R1", "Llama-3.1-8B-Instruct", "claude-3-opus",
-                                  "Mistral-7B-Instruct-v0.2", "text-davinci-003"])
+@pytest.mark.parametrize(
+    "name",
+    [
+        "DeepSeek-R1",
+        "QwQ-32B",
+        "GPT-4o",
+        "gpt-3.5-turbo",
+        "Qwen2.5-72B-Instruct",
+        "deepseek-ai/DeepSeek-R1",
+        "Llama-3.1-8B-Instruct",
+        "claude-3-opus",
+        "Mistral-7B-Instruct-v0.2",
+        "text-davinci-003",
+    ],
+)
 def test_models_are_recognized(catalog, name):
     assert catalog.is_model_name(name)
 
 
-@pytest.mark.parametrize("name", ["MetaMathQA", "OpenThoughts3-1.2M", "Bespoke-Stratos-17k", "open-r1/OpenR1-Math-220k",
-                                  "GSM8K", "Skywork-OR1-RL-Data", "LIMO"])
+@pytest.mark.parametrize(
+    "name",
+    [
+        "MetaMathQA",
+        "OpenThoughts3-1.2M",
+        "Bespoke-Stratos-17k",
+        "open-r1/OpenR1-Math-220k",
+        "GSM8K",
+        "Skywork-OR1-RL-Data",
+        "LIMO",
+    ],
+)
 def test_datasets_are_not_models(catalog, name):
     assert not catalog.is_model_name(name)
 

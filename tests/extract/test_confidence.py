@@ -11,7 +11,9 @@ def conf(*items: Evidence, **kw) -> float:
 
 
 def test_stronger_support_and_more_credible_kinds_score_higher():
-    weights = ConfidenceWeights(credibility={"card_yaml": 1.0, "card": 0.9, "paper": 0.85, "github": 0.8, "blog": 0.7})
+    weights = ConfidenceWeights(
+        credibility={"card_yaml": 1.0, "card": 0.9, "paper": 0.85, "github": 0.8, "blog": 0.7}
+    )
     yaml = conf(Evidence("r", SourceKind.CARD_YAML, 0.9), weights=weights)
     card = conf(Evidence("r", SourceKind.CARD, 0.9), weights=weights)
     blog = conf(Evidence("r", SourceKind.BLOG, 0.9), weights=weights)
@@ -26,7 +28,9 @@ def test_independent_agreement_raises_confidence_but_one_resource_counts_once():
     two_resources = conf(Evidence("blog", SourceKind.BLOG, 0.6), Evidence("paper", SourceKind.PAPER, 0.6))
     assert same_resource_twice == single
     assert two_resources > single
-    value, components = edge_confidence([Evidence("blog", SourceKind.BLOG, 0.6), Evidence("paper", SourceKind.PAPER, 0.6)])
+    value, components = edge_confidence(
+        [Evidence("blog", SourceKind.BLOG, 0.6), Evidence("paper", SourceKind.PAPER, 0.6)]
+    )
     assert components.agreement > 0 and components.resources == 2  # type: ignore[attr-defined]
     assert 0 <= value <= 1
 

@@ -40,8 +40,10 @@ def traced() -> dict:
 
     async def run() -> dict:
         canon = Canonicalizer(hub_search=hub_search)
-        created = {repo: datetime.fromisoformat(info["created_at"].replace("Z", "+00:00"))
-                   for repo, (_, info) in datasets.items()}
+        created = {
+            repo: datetime.fromisoformat(info["created_at"].replace("Z", "+00:00"))
+            for repo, (_, info) in datasets.items()
+        }
         results = {}
         for repo, (raw, _) in datasets.items():
             card = SimpleNamespace(url=f"https://huggingface.co/datasets/{repo}", raw=raw, body=None)
@@ -53,8 +55,16 @@ def traced() -> dict:
                 resolutions.setdefault(c.source_name, res)
                 if c.hf_id_hint:
                     resolutions.setdefault(c.hf_id_hint, res)
-            results[repo] = aggregate(repo, created[repo], claims, {c.chunk_id: c for c in chunks}, resolutions,
-                                      created, threshold=0.7, run_id="demo")
+            results[repo] = aggregate(
+                repo,
+                created[repo],
+                claims,
+                {c.chunk_id: c for c in chunks},
+                resolutions,
+                created,
+                threshold=0.7,
+                run_id="demo",
+            )
         return results
 
     return asyncio.run(run())

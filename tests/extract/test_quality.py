@@ -24,7 +24,9 @@ def test_card_synthesis_is_deterministic_and_keeps_gold(dpi_dir):
     records = load_dpi_records(dpi_dir)[:40]
     first = synthesize_cards(records, seed=3)
     second = synthesize_cards(records, seed=3)
-    assert [[c.text for c in card.chunks] for card in first] == [[c.text for c in card.chunks] for card in second]
+    assert [[c.text for c in card.chunks] for card in first] == [
+        [c.text for c in card.chunks] for card in second
+    ]
     assert all(card.gold == card.record.parents for card in first)
     # every gold parent is written somewhere in its card set
     for card in first:
@@ -46,6 +48,8 @@ async def test_rules_f1_on_dpi_cards_meets_target(dpi_dir):
 async def test_canonicalization_accuracy_on_dpi_parent_names(dpi_dir):
     gold = canonicalization_gold(dpi_dir)
     assert len(gold) >= 25
-    report = await evaluate_canonicalization(Canonicalizer(hub_search=make_hub_search(dpi_hub_ids(dpi_dir))), dpi_dir)
+    report = await evaluate_canonicalization(
+        Canonicalizer(hub_search=make_hub_search(dpi_hub_ids(dpi_dir))), dpi_dir
+    )
     assert report.total == len(gold)
     assert report.accuracy >= 0.8, report.mistakes

@@ -220,8 +220,16 @@ async def test_approve_moves_to_the_next_edge_and_is_audited(
 
 async def test_reject_needs_a_reason(client: httpx.AsyncClient, store: GraphStore) -> None:
     csrf = await sign_in(client, ALICE)
-    empty = await client.post("/decide", data=form(A_BASE, csrf, "reject", reason="  "))
+    came_from = "http://review.test/edge?target=org%2Fderived-a&source=org%2Fbase-math"
+    empty = await client.post(
+        "/decide", data=form(A_BASE, csrf, "reject", reason="  "), headers={"referer": came_from}
+    )
     assert empty.status_code == 422 and "needs a reason" in empty.text
+    assert 'href="/edge?target=org%2Fderived-a&amp;source=org%2Fbase-math" id="back-link"' in empty.text
+    elsewhere = await client.post(
+        "/decide", data=form(A_BASE, csrf, "reject"), headers={"referer": "https://evil.example/edge"}
+    )
+    assert 'id="back-link"' not in elsewhere.text
     ok = await client.post("/decide", data=form(A_BASE, csrf, "reject", reason="the card says otherwise"))
     assert ok.status_code == 303
     edge = store.get_edge(**A_BASE)
@@ -470,3 +478,8 @@ async def test_api_decision_without_a_version_never_overwrites_a_human_one(
     )
     assert deliberate.status_code == 200
     assert [(e.reviewer, e.action) for e in store.audit_log()] == [("alice", "approve"), ("bob", "reject")]
+
+
+async def test_openapi_describes_the_json_api(client: httpx.AsyncClient) -> None:
+    paths = (await client.get("/api/openapi.json")).json()["paths"]
+    assert {"/api/edges", "/api/edge", "/api/decisions", "/api/progress", "/api/audit"} <= set(paths)

@@ -159,3 +159,14 @@ def test_layout_places_parents_target_children_and_marks_the_edge() -> None:
     for node in picture.nodes:
         assert 0 <= node.x <= picture.width - picture.box_w
         assert 0 <= node.y <= picture.height - picture.box_h
+
+
+# --- the curated catalog ---------------------------------------------------------------------------------------
+def test_catalog_check_knows_curated_ids() -> None:
+    from review_ui.service import catalog_check_from_lineage
+
+    check = catalog_check_from_lineage()
+    assert check is not None
+    assert check("KbsdJames/Omni-MATH")
+    assert check("kbsdjames/omni-math")  # Hub ids are case-insensitive
+    assert not check("org/never-catalogued")

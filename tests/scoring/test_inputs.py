@@ -124,6 +124,16 @@ def test_jsonl_bad_data_is_reported_per_line_and_reading_goes_on(tmp_path: Path)
     assert [i.id for i in items] == ["#0", "#1", "#2", "#3", "#4", "#5"]
 
 
+def test_lone_surrogate_escape_is_a_record_error(tmp_path: Path) -> None:
+    path = tmp_path / "s.jsonl"
+    path.write_text(
+        '{"instruction": "a\\ud800b", "output": "x"}\n{"instruction": "ok \\u00e9", "output": "y"}\n'
+    )
+    items = list(iter_samples(path))
+    assert isinstance(items[0], SampleError) and "surrogate" in items[0].reason
+    assert isinstance(items[1], Sample) and items[1].instruction == "ok é"
+
+
 def test_empty_file_yields_nothing(tmp_path: Path) -> None:
     (tmp_path / "empty.jsonl").write_bytes(b"")
     (tmp_path / "empty.json").write_bytes(b"  \n")

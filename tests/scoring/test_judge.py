@@ -189,3 +189,22 @@ def test_prompt_is_rendered_from_the_versioned_file_and_keeps_braces(tmp_path: P
         assert scorer.cache_key() == "judge_q:judge-m:judge_q.v1"
         scorer.close()
     assert "Fill {{name}} in" in text and "- Clarity:" in text and "Coherence" not in text
+
+
+def test_rerun_retries_failed_samples_and_reuses_cached_ones(tmp_path: Path) -> None:
+    src = write_jsonl(
+        tmp_path / "d.jsonl",
+        [{"instruction": "Task OK", "output": "x"}, {"instruction": "Task E400", "output": "y"}],
+    )
+    with serve_openai(Script(QA_AXES)) as server:
+        first = run_scoring(src, [_scorer(server, tmp_path)], out_dir=tmp_path / "out")
+        assert first.sample_errors == {"judge_qa": 1}
+    fixed = json.dumps({a: {"score": 4, "reason": "now fine"} for a in QA_AXES})
+    with serve_openai([fixed]) as server:
+        second = run_scoring(src, [_scorer(server, tmp_path)], out_dir=tmp_path / "out")
+        assert len(server.requests) == 1  # only the failed sample is asked again
+    assert second.resumed == {"judge_qa": 1} and second.sample_errors == {"judge_qa": 0}
+    relevance = next(p for p in second.profiles if p.scorer == "judge_relevance")
+    assert (relevance.n, relevance.n_errors, relevance.mean) == (2, 0, 5.5)
+    lines = (tmp_path / "out" / "judge_qa.jsonl").read_text().splitlines()
+    assert sorted(json.loads(x)["id"] for x in lines) == ["#0", "#1"]

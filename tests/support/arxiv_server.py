@@ -84,6 +84,7 @@ class ArxivServer(ThreadingHTTPServer):
     """The arXiv stand-in (see the module docstring)."""
 
     daemon_threads = True
+    request_queue_size = 128  # many concurrent clients connect at once
 
     def handle_error(self, request: Any, client_address: Any) -> None:
         """A client that hung up early (timeouts, size caps) is normal here; anything else is reported."""
@@ -118,7 +119,7 @@ class ArxivServer(ThreadingHTTPServer):
     @property
     def base_url(self) -> str:
         host, port = self.server_address[:2]
-        return f"http://{host}:{port}"
+        return f"http://{host.decode() if isinstance(host, bytes) else host}:{port}"
 
     @property
     def query_url(self) -> str:

@@ -8,8 +8,9 @@
 - ``always_fail`` names paths or URLs (substrings) that fail on every attempt: permanent failures.
 
 Everything is deterministic: whether attempt *k* of a request fails, and how long it takes, is a hash of
-``(seed, method, path, k)``. A transient fault never hits the same request more than ``max_consecutive`` times in a
-row, so a client with that many retries always gets through; ``always_fail`` entries never do.
+``(seed, method, path, k)``. A transient fault hits the same request (method and path) at most ``max_failures``
+times in all, so a client whose retries cover the faults of every request it needs always gets through;
+``always_fail`` entries never do.
 """
 
 from __future__ import annotations
@@ -39,9 +40,9 @@ class FaultPlan:
     latency_ms: tuple[float, float] = (0.0, 0.0)
     always_fail: Sequence[str] = ()
     seed: int = 0
-    max_consecutive: int = 2
+    max_failures: int = 2
     attempts: dict[tuple[str, str], int] = field(default_factory=dict)
-    streak: dict[tuple[str, str], int] = field(default_factory=dict)
+    failures: dict[tuple[str, str], int] = field(default_factory=dict)
     injected: int = 0
     permanent: int = 0
     total: int = 0
@@ -59,10 +60,10 @@ class FaultPlan:
                 self.permanent += 1
                 return True, True, self._latency(method, path, k)
             fail = _unit(self.seed, method, path, k, "fail") < self.fail_rate
-            if fail and self.streak.get(key, 0) >= self.max_consecutive:
+            if fail and self.failures.get(key, 0) >= self.max_failures:
                 fail = False
-            self.streak[key] = self.streak.get(key, 0) + 1 if fail else 0
             if fail:
+                self.failures[key] = self.failures.get(key, 0) + 1
                 self.injected += 1
             return fail, False, self._latency(method, path, k)
 
@@ -133,12 +134,16 @@ class FaultyTransport(httpx.AsyncBaseTransport):
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         import asyncio
 
+        start = time.perf_counter()
         fail, _permanent, latency = self.plan.decide(request.method, str(request.url))
-        if latency:
-            await asyncio.sleep(latency)
-        if fail:
-            return httpx.Response(503, text="injected fault", request=request)
-        return await self.inner.handle_async_request(request)
+        try:
+            if latency:
+                await asyncio.sleep(latency)
+            if fail:
+                return httpx.Response(503, text="injected fault", request=request)
+            return await self.inner.handle_async_request(request)
+        finally:
+            self.plan.record_busy(start, time.perf_counter())
 
     async def aclose(self) -> None:
         await self.inner.aclose()

@@ -34,7 +34,9 @@ def _free_port() -> int:
 class HFChatServer:
     """The server; use ``serve_hf_chat`` to run it."""
 
-    def __init__(self, model_dir: str, gguf_file: str | None = None, *, model_name: str = "local-model") -> None:
+    def __init__(
+        self, model_dir: str, gguf_file: str | None = None, *, model_name: str = "local-model"
+    ) -> None:
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
         kwargs: dict[str, Any] = {"gguf_file": gguf_file} if gguf_file else {}
@@ -79,7 +81,9 @@ class HFChatServer:
     async def _chat(self, request: Request) -> Response:
         body = await request.json()
         self.requests.append(body)
-        messages = [{"role": m["role"], "content": str(m.get("content") or "")} for m in body.get("messages", [])]
+        messages = [
+            {"role": m["role"], "content": str(m.get("content") or "")} for m in body.get("messages", [])
+        ]
         max_tokens = int(body.get("max_tokens") or 256)
         async with self._lock:
             text, finish, n_in, n_out = await asyncio.to_thread(self._generate, messages, max_tokens)
@@ -90,13 +94,17 @@ class HFChatServer:
                 "object": "chat.completion",
                 "created": int(time.time()),
                 "model": self.model_name,
-                "choices": [{"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": finish}],
+                "choices": [
+                    {"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": finish}
+                ],
                 "usage": {"prompt_tokens": n_in, "completion_tokens": n_out, "total_tokens": n_in + n_out},
             }
         )
 
     def start(self) -> None:
-        config = uvicorn.Config(self.app, host="127.0.0.1", port=self.port, log_level="warning", lifespan="off")
+        config = uvicorn.Config(
+            self.app, host="127.0.0.1", port=self.port, log_level="warning", lifespan="off"
+        )
         self._server = uvicorn.Server(config)
         self._thread = threading.Thread(target=self._server.run, name="hf-chat", daemon=True)
         self._thread.start()

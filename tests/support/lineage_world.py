@@ -70,17 +70,35 @@ def card_text(dataset: str, parents: list[str], i: int) -> str:
     return "\n".join(lines)
 
 
-def write_world(root: Path, n: int, *, seed: int = 7, max_parents: int = 3) -> World:
-    """Write ``n`` synthetic datasets under ``root`` (see the module docstring)."""
+def blog_url(dataset: str) -> str:
+    """The blog post a synthetic dataset's card links to (when the world has pages)."""
+    return f"https://blog.example.org/{dataset.replace('/', '-')}"
+
+
+def write_world(root: Path, n: int, *, seed: int = 7, max_parents: int = 3, pages_every: int = 0) -> World:
+    """Write ``n`` synthetic datasets under ``root`` (see the module docstring).
+
+    With ``pages_every=k``, every k-th dataset's card links to a blog post that names its first parent again."""
     rng = random.Random(seed)
     world = World(root=root, ids=[dataset_id(i) for i in range(n)])
+    pages: dict[str, dict[str, object]] = {}
+    (root / "pages").mkdir(parents=True, exist_ok=True)
     for i, ds in enumerate(world.ids):
         k = 0 if i < 3 else rng.randint(0, min(max_parents, i))
         parents = sorted(rng.sample(world.ids[:i], k)) if k else []
         world.parents[ds] = parents
         folder = root / "datasets" / ds
         folder.mkdir(parents=True, exist_ok=True)
-        (folder / "README.md").write_text(card_text(ds, parents, i), encoding="utf-8")
+        card = card_text(ds, parents, i)
+        if pages_every and i % pages_every == 0:
+            url = blog_url(ds)
+            card += f"\nRelease notes: {url}\n"
+            name = f"{ds.replace('/', '-')}.html"
+            first = f"<p>The first release was collected from {parents[0]}.</p>" if parents else "<p>Hand-made.</p>"
+            html = f"<html><head><title>{ds}</title></head><body><article><h1>{ds}</h1>{first}</article></body></html>"
+            (root / "pages" / name).write_text(html, encoding="utf-8")
+            pages[url] = {"file": f"pages/{name}", "content_type": "text/html"}
+        (folder / "README.md").write_text(card, encoding="utf-8")
         info = {
             "created_at": (BASE_TIME + timedelta(days=i)).isoformat(),
             "downloads": 10 * (n - i),
@@ -90,7 +108,7 @@ def write_world(root: Path, n: int, *, seed: int = 7, max_parents: int = 3) -> W
             "private": False,
         }
         (folder / "info.json").write_text(json.dumps(info), encoding="utf-8")
-    (root / "pages.json").write_text("{}", encoding="utf-8")
+    (root / "pages.json").write_text(json.dumps(pages, indent=1), encoding="utf-8")
     (root / "arxiv").mkdir(exist_ok=True)
     return world
 

@@ -185,6 +185,7 @@ class PageServer(ThreadingHTTPServer):
     """The page server (see the module docstring)."""
 
     daemon_threads = True
+    request_queue_size = 128  # many concurrent clients connect at once
     allow_reuse_address = True
 
     def handle_error(self, request: Any, client_address: Any) -> None:
@@ -209,7 +210,7 @@ class PageServer(ThreadingHTTPServer):
     @property
     def base_url(self) -> str:
         host, port = self.server_address[:2]
-        return f"http://{host}:{port}"
+        return f"http://{host.decode() if isinstance(host, bytes) else host}:{port}"
 
     def url(self, path: str) -> str:
         return self.base_url + path

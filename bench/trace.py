@@ -1,0 +1,147 @@
+"""Throughput of the tracing pipeline: N synthetic datasets over a local Hub with 10–100 ms latency per request
+and an emulated LLM that answers in 1 s.
+
+    python bench/trace.py                 # 1,000 datasets (about 20 minutes: the LLM's second dominates)
+    python bench/trace.py --n 100 --llm-latency 0.2
+
+Everything runs in this process: the Hub stand-in (``lineage.acquisition.hubserver``) with injected latency, the
+world's web pages through an ``httpx`` transport with the same latency, the scripted OpenAI-compatible server
+(``tests/support/openai_server.py``) playing a source-extraction model, the SQLite checkpointer and the embedded
+store. The trace is ``--extractor llm``, depth first, every dataset traced once (the queue lists them all, newest
+first).
+
+What it prints:
+
+- **wall**: the trace's wall time;
+- **external busy**: the union of the intervals during which at least one Hub, web or LLM request was in flight.
+  This is the ideal wall time *given the pipeline's concurrency* (datasets one at a time, depth first; resources
+  and chunks of a dataset concurrently, up to the LLM's ``max_concurrency``): a pipeline with no cost of its own
+  would take exactly this long;
+- **overhead** = (wall − external busy) / external busy: what the pipeline itself adds (LangGraph steps and
+  checkpoints, extraction bookkeeping, canonicalization, aggregation, store writes, client libraries). Goal ≤ 5%;
+- **LLM lower bound** = Σ over datasets of ⌈LLM calls / max_concurrency⌉ × LLM latency, for comparison;
+- **peak memory**: the process's peak resident set size (servers included).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import math
+import os
+import resource
+import sys
+import tempfile
+import threading
+import time
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+
+
+def union_length(intervals: list[tuple[float, float]]) -> float:
+    """Total length covered by a set of intervals."""
+    total = 0.0
+    end = -math.inf
+    for s, e in sorted(intervals):
+        if s > end:
+            total += e - s
+            end = e
+        elif e > end:
+            total += e - end
+            end = e
+    return total
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--n", type=int, default=1000, help="datasets in the synthetic world")
+    parser.add_argument("--llm-latency", type=float, default=1.0, help="seconds per LLM answer")
+    parser.add_argument("--hub-latency-ms", type=float, nargs=2, default=(10.0, 100.0), help="min and max")
+    parser.add_argument("--llm-concurrency", type=int, default=8)
+    parser.add_argument("--max-depth", type=int, default=3)
+    parser.add_argument("--seed", type=int, default=1)
+    args = parser.parse_args()
+
+    from lineage.acquisition import AcquisitionConfig
+    from lineage.acquisition.world import World, WorldTransport
+    from lineage.context import TraceContext
+    from lineage.llm import LLMConfig
+    from lineage.runner import build_services, parse_queue_text, run_trace
+    from tests.support.faults import FaultPlan, FaultyTransport, serve_hub_with_faults
+    from tests.support.lineage_llm import excerpt_of, reading_responder
+    from tests.support.lineage_world import write_world
+    from tests.support.openai_server import serve_openai
+
+    llm_intervals: list[tuple[float, float]] = []
+    llm_calls: Counter[str] = Counter()
+    lock = threading.Lock()
+
+    def responder(body: dict[str, Any]) -> str:
+        start = time.perf_counter()
+        prompt = "\n".join(str(m.get("content") or "") for m in body.get("messages", []))
+        target = prompt.split("`", 2)[1] if prompt.count("`") >= 2 else "?"
+        with lock:
+            llm_intervals.append((start, start + args.llm_latency))
+            llm_calls[target] += 1
+        excerpt_of(body)
+        return reading_responder(body)
+
+    with tempfile.TemporaryDirectory(prefix="oda-bench-trace-") as tmp:
+        work = Path(tmp)
+        world = write_world(work / "world", args.n, seed=args.seed, pages_every=5)
+        queue = parse_queue_text("\n".join(reversed(world.ids)))
+        web_plan = FaultPlan(latency_ms=tuple(args.hub_latency_ms), seed=args.seed + 1)  # type: ignore[arg-type]
+        with (
+            serve_hub_with_faults(world.root, latency_ms=tuple(args.hub_latency_ms), seed=args.seed) as (
+                hub_url,
+                hub_plan,
+            ),
+            serve_openai(responder, latency_s=args.llm_latency) as llm,
+        ):
+            ctx = TraceContext(
+                run_id="bench",
+                store_uri=str(work / "graph"),
+                extractor="llm",
+                max_depth=args.max_depth,
+                acquisition=AcquisitionConfig(hf_endpoint=hub_url, per_host_rate=0, timeout_s=30),
+                llm=LLMConfig(
+                    base_url=llm.base_url,
+                    model="scripted-model",
+                    api_key="bench",
+                    max_concurrency=args.llm_concurrency,
+                    timeout_s=30,
+                    max_retries=0,
+                ),
+            )
+            transport = FaultyTransport(WorldTransport(World(world.root)), web_plan)
+
+            async def go() -> Any:
+                async with build_services(ctx, web_transport=transport) as services:
+                    return await run_trace(ctx, queue, checkpoints=work / "runs.sqlite", services=services)
+
+            started = time.perf_counter()
+            summary = asyncio.run(go())
+            wall = time.perf_counter() - started
+
+        busy = union_length(llm_intervals + hub_plan.busy_intervals + web_plan.busy_intervals)
+        llm_bound = sum(math.ceil(c / args.llm_concurrency) for c in llm_calls.values()) * args.llm_latency
+        peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        print(f"datasets traced       {summary.datasets_traced} (failed {summary.datasets_failed})")
+        print(f"edges                 {summary.edges} ({summary.flagged} flagged)")
+        print(f"Hub requests          {hub_plan.total}  web requests {web_plan.total}  LLM calls {sum(llm_calls.values())}")
+        print(f"wall                  {wall:.1f} s")
+        print(f"external busy (ideal) {busy:.1f} s")
+        print(f"overhead              {wall - busy:.1f} s = {100 * (wall - busy) / busy:.2f}% of the ideal")
+        print(f"LLM lower bound       {llm_bound:.1f} s (wall is {100 * (wall / llm_bound - 1):.1f}% above it)")
+        print(f"per dataset           {1000 * wall / max(1, summary.datasets_traced):.0f} ms wall, "
+              f"{1000 * (wall - busy) / max(1, summary.datasets_traced):.1f} ms pipeline")
+        print(f"peak memory (RSS)     {peak_mb:.0f} MB")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,94 @@
+"""The command line: ``oda fetch``, ``oda hub serve`` and ``oda hub build-snapshot``."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+from typer.testing import CliRunner
+
+from lineage.acquisition.world import build_snapshot
+from oda.cli import app
+
+runner = CliRunner()
+
+
+@pytest.mark.parametrize("command", [["hub", "serve"], ["hub", "build-snapshot"], ["fetch"]])
+def test_every_command_has_help_with_examples(command):
+    result = runner.invoke(app, [*command, "--help"])
+    assert result.exit_code == 0
+    assert "Example" in result.output
+
+
+def test_fetch_dataset_json(hub):
+    result = runner.invoke(app, ["fetch", "org/alpha", "--hf-endpoint", hub.base_url, "--json"])
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    assert data["kind"] == "dataset" and data["info"]["downloads"] == 1234
+    assert [link["ref"] for link in data["links"]][:2] == ["org/beta", "2401.01234"]
+    assert data["card"]["front_matter"]["license"] == "mit"
+
+
+def test_fetch_records_then_replays_offline(hub, tmp_path):
+    snap = tmp_path / "snap"
+    live = runner.invoke(
+        app, ["fetch", "search:alpha", "--hf-endpoint", hub.base_url, "--record", str(snap), "--json"]
+    )
+    assert live.exit_code == 0, live.output
+    offline = runner.invoke(app, ["fetch", "search:alpha", "--snapshot", str(snap), "--offline", "--json"])
+    assert offline.exit_code == 0, offline.output
+    assert json.loads(offline.stdout)["results"] == json.loads(live.stdout)["results"]
+
+
+def test_fetch_failure_exits_nonzero_with_the_reason(tmp_path):
+    (tmp_path / "snap").mkdir()
+    (tmp_path / "snap" / "manifest.json").write_text('{"format": "oda-snapshot/1", "entries": {}}')
+    result = runner.invoke(
+        app, ["fetch", "org/x", "--snapshot", str(tmp_path / "snap"), "--offline", "--json"]
+    )
+    assert result.exit_code == 1
+    assert json.loads(result.stdout)["error"].startswith("SnapshotMissError")
+
+
+def test_fetch_malformed_id(tmp_path):
+    result = runner.invoke(app, ["fetch", "a/b/c", "--json"])
+    assert result.exit_code == 1
+    assert "InputError" in json.loads(result.stdout)["error"]
+
+
+def test_hub_serve_runs_as_a_process(world_dir, tmp_path):
+    snap = tmp_path / "snap"
+    build_snapshot(world_dir, snap)
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "oda.cli", "hub", "serve", str(snap), "--port", str(port)],
+        cwd=Path(__file__).parents[2],
+        env={**os.environ},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                response = httpx.get(f"http://127.0.0.1:{port}/api/datasets/org/alpha", timeout=1)
+                break
+            except httpx.TransportError:
+                if time.monotonic() > deadline or proc.poll() is not None:
+                    raise
+                time.sleep(0.2)
+        assert response.status_code == 200 and response.json()["downloads"] == 1234
+        missing = httpx.get(f"http://127.0.0.1:{port}/api/datasets/org/nope", timeout=2)
+        assert missing.status_code == 404 and missing.headers["X-Error-Code"] == "RepoNotFound"
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
