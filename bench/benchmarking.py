@@ -40,19 +40,28 @@ def bench_analysis() -> None:
     profiles = import_score_profiles(DATA / "processed_score_data.json", known=imp.names)
     t1 = time.perf_counter()
     base = {m: {b: s for b, _, _, s in rows} for m, rows in imp.base_scores.items()}
-    analysis = Analysis(imp.results, suite, base_scores=base, sizes=imp.sizes, names=imp.names, profiles=profiles)
+    analysis = Analysis(
+        imp.results, suite, base_scores=base, sizes=imp.sizes, names=imp.names, profiles=profiles
+    )
     result = analysis.to_dict()
     t2 = time.perf_counter()
     with tempfile.TemporaryDirectory() as tmp:
         write_plots(analysis, tmp)
     t3 = time.perf_counter()
-    print(f"leaderboard import: {len(imp.results)} results, {len(profiles)} score profiles in {t1 - t0:.2f} s")
+    print(
+        f"leaderboard import: {len(imp.results)} results, {len(profiles)} score profiles in {t1 - t0:.2f} s"
+    )
     print(f"all analyses: {t2 - t1:.2f} s; three PNG plots: {t3 - t2:.2f} s")
     for pair, table in result["spearman_cross_model"].items():
         print(f"Spearman {pair}: " + ", ".join(f"{d} {v['rho']:+.3f} (n={v['n']})" for d, v in table.items()))
     for model, rows in result["top_efficiency"].items():
-        print(f"top-5 efficiency {model}: " + "; ".join(
-            f"{r['name']} {r['efficiency']:.3f}/1k (gain {r['delta']:+.2f}, {r['size']} samples)" for r in rows))
+        print(
+            f"top-5 efficiency {model}: "
+            + "; ".join(
+                f"{r['name']} {r['efficiency']:.3f}/1k (gain {r['delta']:+.2f}, {r['size']} samples)"
+                for r in rows
+            )
+        )
 
 
 def _batch(executor_name: str, n: int) -> None:
@@ -72,8 +81,11 @@ def _batch(executor_name: str, n: int) -> None:
             p.write_text(json.dumps({"instruction": f"q{i}", "output": f"a{i}"}) + "\n")
             queue.append(str(p))
         settings = JobSettings(work_dir=folder / "work", train_command="true", eval_command=FAKE_EVAL)
-        executor = (LocalExecutor() if executor_name == "local"
-                    else SlurmExecutor(SlurmResources(gpus_per_node=0, cpus_per_task=1)))
+        executor = (
+            LocalExecutor()
+            if executor_name == "local"
+            else SlurmExecutor(SlurmResources(gpus_per_node=0, cpus_per_task=1))
+        )
         with JobDB(settings.db_path) as db:
             t0 = time.perf_counter()
             submit(db, executor, registry, preset, queue, settings)
@@ -90,9 +102,11 @@ def _batch(executor_name: str, n: int) -> None:
             rep = collect(db, registry)
             t3 = time.perf_counter()
         done = sum(1 for s in states if s == "completed")
-        print(f"{executor_name}: {n} runs + base: submit {t1 - t0:.2f} s, all done after {t2 - t0:.2f} s "
-              f"({done}/{n + 1} completed), one status refresh {1000 * (s1 - s0):.0f} ms, "
-              f"collect {1000 * (t3 - t2):.0f} ms for {len(rep.results)} results")
+        print(
+            f"{executor_name}: {n} runs + base: submit {t1 - t0:.2f} s, all done after {t2 - t0:.2f} s "
+            f"({done}/{n + 1} completed), one status refresh {1000 * (s1 - s0):.0f} ms, "
+            f"collect {1000 * (t3 - t2):.0f} ms for {len(rep.results)} results"
+        )
 
 
 def main() -> None:

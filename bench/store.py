@@ -72,7 +72,9 @@ def floor_graph(data: dict[str, Any]) -> Any:
 
     graph = nx.DiGraph()
     graph.add_nodes_from(n for n, _ in data["nodes"])
-    graph.add_weighted_edges_from(((s, t, c) for t, s, c in data["edges"]), weight="confidence")  # parent -> child
+    graph.add_weighted_edges_from(
+        ((s, t, c) for t, s, c in data["edges"]), weight="confidence"
+    )  # parent -> child
     return graph
 
 
@@ -98,7 +100,9 @@ def floor_contamination(graph: Any, benchmark: str) -> list[dict[str, Any]]:
         path = [dataset]
         while path[-1] != benchmark:
             path.append(parent[path[-1]])
-        hits.append({"dataset": dataset, "path": path, "min_confidence": weakest[dataset], "hops": hops[dataset]})
+        hits.append(
+            {"dataset": dataset, "path": path, "min_confidence": weakest[dataset], "hops": hops[dataset]}
+        )
     return hits
 
 
@@ -122,7 +126,8 @@ def pick_benchmarks(graph: Any) -> dict[str, tuple[str, int]]:
     import networkx as nx
 
     reach = sorted(
-        ((len(nx.descendants(graph, f"bench/b{k}")), f"bench/b{k}") for k in range(N_BENCHMARKS)), reverse=True
+        ((len(nx.descendants(graph, f"bench/b{k}")), f"bench/b{k}") for k in range(N_BENCHMARKS)),
+        reverse=True,
     )
     reach = [r for r in reach if r[0] > 0]
     wide, narrow = reach[0], reach[-1]
@@ -184,7 +189,9 @@ def run_one(backend: str, n_edges: int, workdir: str, bolt: dict[str, Any] | Non
     assert report.created == len(data["edges"]), report
     for label, (bench, reach) in picks.items():
         store_s, hits = timed(lambda b=bench: store.contamination(b), repeat=3 if reach < 50_000 else 1)
-        floor_s, floor_hits = timed(lambda b=bench: floor_contamination(graph, b), repeat=3 if reach < 50_000 else 1)
+        floor_s, floor_hits = timed(
+            lambda b=bench: floor_contamination(graph, b), repeat=3 if reach < 50_000 else 1
+        )
         assert {h.dataset: h.hops for h in hits} == {h["dataset"]: h["hops"] for h in floor_hits}
         figures[f"contamination_{label}"] = {
             "benchmark": bench,
@@ -232,7 +239,9 @@ def measure(backend: str, n_edges: int, bolt: dict[str, Any] | None) -> dict[str
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--sizes", type=int, nargs="+", default=[100_000, 1_000_000])
     parser.add_argument("--backends", nargs="+", default=["embedded", "bolt"], choices=["embedded", "bolt"])
     parser.add_argument("--bolt-max-edges", type=int, default=100_000, help="skip Bolt runs above this size")
@@ -247,7 +256,12 @@ def main() -> None:
         if arcadedb_available():
             server_cm = start_arcadedb(Path(tempfile.mkdtemp(prefix="oda-bench-arcadedb-")), heap="4g")
             server = server_cm.__enter__()
-            bolt = {"uri": server.uri, "auth": list(server.auth), "database": server.database, "pid": server.process.pid}
+            bolt = {
+                "uri": server.uri,
+                "auth": list(server.auth),
+                "database": server.database,
+                "pid": server.process.pid,
+            }
         else:
             print("arcadedb-embedded is not installed: skipping bolt", file=sys.stderr)
     try:
@@ -302,7 +316,9 @@ def _render(f: dict[str, Any]) -> str:
             f"floor {c['floor_ms']:>8} ms, ratio {c['ratio']}"
         )
     u = f["upstream_depth6"]
-    lines.append(f"   upstream depth 6: store {u['store_ms']} ms, floor {u['floor_ms']} ms; flagged {f['flagged_ms']} ms")
+    lines.append(
+        f"   upstream depth 6: store {u['store_ms']} ms, floor {u['floor_ms']} ms; flagged {f['flagged_ms']} ms"
+    )
     if "reopen_first_query_ms" in f:
         lines.append(f"   reopen + first query {f['reopen_first_query_ms']} ms")
     return "\n".join(lines)

@@ -27,7 +27,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import cProfile
 import math
+import multiprocessing
 import os
 import resource
 import sys
@@ -57,24 +59,14 @@ def union_length(intervals: list[tuple[float, float]]) -> float:
     return total
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--n", type=int, default=1000, help="datasets in the synthetic world")
-    parser.add_argument("--llm-latency", type=float, default=1.0, help="seconds per LLM answer")
-    parser.add_argument("--hub-latency-ms", type=float, nargs=2, default=(10.0, 100.0), help="min and max")
-    parser.add_argument("--llm-concurrency", type=int, default=8)
-    parser.add_argument("--max-depth", type=int, default=3)
-    parser.add_argument("--seed", type=int, default=1)
-    args = parser.parse_args()
-
-    from lineage.acquisition import AcquisitionConfig
-    from lineage.acquisition.world import World, WorldTransport
-    from lineage.context import TraceContext
-    from lineage.llm import LLMConfig
-    from lineage.runner import build_services, parse_queue_text, run_trace
-    from tests.support.faults import FaultPlan, FaultyTransport, serve_hub_with_faults
-    from tests.support.lineage_llm import excerpt_of, reading_responder
-    from tests.support.lineage_world import write_world
+def serve_world_and_llm(
+    world: str, hub_latency_ms: tuple[float, float], llm_latency: float, seed: int, conn: Any
+) -> None:
+    """In a separate process (as the real Hub and LLM server would be): the Hub stand-in with latency and the
+    scripted LLM. Sends their URLs, waits for "stop", then sends back the busy intervals (wall-clock time)."""
+    sys.path.insert(0, str(ROOT))
+    from tests.support.faults import serve_hub_with_faults
+    from tests.support.lineage_llm import reading_responder
     from tests.support.openai_server import serve_openai
 
     llm_intervals: list[tuple[float, float]] = []
@@ -82,64 +74,114 @@ def main() -> None:
     lock = threading.Lock()
 
     def responder(body: dict[str, Any]) -> str:
-        start = time.perf_counter()
+        start = time.time()
         prompt = "\n".join(str(m.get("content") or "") for m in body.get("messages", []))
         target = prompt.split("`", 2)[1] if prompt.count("`") >= 2 else "?"
         with lock:
-            llm_intervals.append((start, start + args.llm_latency))
+            llm_intervals.append((start, start + llm_latency))
             llm_calls[target] += 1
-        excerpt_of(body)
         return reading_responder(body)
+
+    with (
+        serve_hub_with_faults(world, latency_ms=hub_latency_ms, seed=seed, clock=time.time) as (
+            hub_url,
+            plan,
+        ),
+        serve_openai(responder, latency_s=llm_latency) as llm,
+    ):
+        conn.send((hub_url, llm.base_url))
+        conn.recv()
+        conn.send((plan.busy_intervals, plan.total, llm_intervals, llm_calls))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--n", type=int, default=1000, help="datasets in the synthetic world")
+    parser.add_argument("--llm-latency", type=float, default=1.0, help="seconds per LLM answer")
+    parser.add_argument("--hub-latency-ms", type=float, nargs=2, default=(10.0, 100.0), help="min and max")
+    parser.add_argument("--llm-concurrency", type=int, default=8)
+    parser.add_argument("--max-depth", type=int, default=3)
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--profile", help="write a cProfile of the trace (this process) to this file")
+    args = parser.parse_args()
+
+    from lineage.acquisition import AcquisitionConfig
+    from lineage.acquisition.world import World, WorldTransport
+    from lineage.context import TraceContext
+    from lineage.llm import LLMConfig
+    from lineage.runner import build_services, parse_queue_text, run_trace
+    from tests.support.faults import FaultPlan, FaultyTransport
+    from tests.support.lineage_world import write_world
+
+    ctx_mp = multiprocessing.get_context("spawn")
+    parent_end, child_end = ctx_mp.Pipe()
 
     with tempfile.TemporaryDirectory(prefix="oda-bench-trace-") as tmp:
         work = Path(tmp)
         world = write_world(work / "world", args.n, seed=args.seed, pages_every=5)
         queue = parse_queue_text("\n".join(reversed(world.ids)))
         web_plan = FaultPlan(latency_ms=tuple(args.hub_latency_ms), seed=args.seed + 1)  # type: ignore[arg-type]
-        with (
-            serve_hub_with_faults(world.root, latency_ms=tuple(args.hub_latency_ms), seed=args.seed) as (
-                hub_url,
-                hub_plan,
+        servers = ctx_mp.Process(
+            target=serve_world_and_llm,
+            args=(str(world.root), tuple(args.hub_latency_ms), args.llm_latency, args.seed, child_end),
+            daemon=True,
+        )
+        servers.start()
+        hub_url, llm_url = parent_end.recv()
+        ctx = TraceContext(
+            run_id="bench",
+            store_uri=str(work / "graph"),
+            extractor="llm",
+            max_depth=args.max_depth,
+            acquisition=AcquisitionConfig(hf_endpoint=hub_url, per_host_rate=0, timeout_s=30),
+            llm=LLMConfig(
+                base_url=llm_url,
+                model="scripted-model",
+                api_key="bench",
+                max_concurrency=args.llm_concurrency,
+                timeout_s=30,
+                max_retries=0,
             ),
-            serve_openai(responder, latency_s=args.llm_latency) as llm,
-        ):
-            ctx = TraceContext(
-                run_id="bench",
-                store_uri=str(work / "graph"),
-                extractor="llm",
-                max_depth=args.max_depth,
-                acquisition=AcquisitionConfig(hf_endpoint=hub_url, per_host_rate=0, timeout_s=30),
-                llm=LLMConfig(
-                    base_url=llm.base_url,
-                    model="scripted-model",
-                    api_key="bench",
-                    max_concurrency=args.llm_concurrency,
-                    timeout_s=30,
-                    max_retries=0,
-                ),
-            )
-            transport = FaultyTransport(WorldTransport(World(world.root)), web_plan)
+        )
+        transport = FaultyTransport(WorldTransport(World(world.root)), web_plan, clock=time.time)
 
-            async def go() -> Any:
-                async with build_services(ctx, web_transport=transport) as services:
-                    return await run_trace(ctx, queue, checkpoints=work / "runs.sqlite", services=services)
+        async def go() -> Any:
+            async with build_services(ctx, web_transport=transport) as services:
+                return await run_trace(ctx, queue, checkpoints=work / "runs.sqlite", services=services)
 
-            started = time.perf_counter()
-            summary = asyncio.run(go())
-            wall = time.perf_counter() - started
+        profiler = cProfile.Profile() if args.profile else None
+        started = time.time()
+        if profiler is not None:
+            profiler.enable()
+        summary = asyncio.run(go())
+        wall = time.time() - started
+        if profiler is not None:
+            profiler.disable()
+            profiler.dump_stats(args.profile)
+        parent_end.send("stop")
+        hub_intervals, hub_total, llm_intervals, llm_calls = parent_end.recv()
+        servers.join(timeout=30)
 
-        busy = union_length(llm_intervals + hub_plan.busy_intervals + web_plan.busy_intervals)
+        busy = union_length(llm_intervals + hub_intervals + web_plan.busy_intervals)
         llm_bound = sum(math.ceil(c / args.llm_concurrency) for c in llm_calls.values()) * args.llm_latency
         peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
         print(f"datasets traced       {summary.datasets_traced} (failed {summary.datasets_failed})")
         print(f"edges                 {summary.edges} ({summary.flagged} flagged)")
-        print(f"Hub requests          {hub_plan.total}  web requests {web_plan.total}  LLM calls {sum(llm_calls.values())}")
+        print(
+            f"Hub requests          {hub_total}  web requests {web_plan.total}  LLM calls {sum(llm_calls.values())}"
+        )
         print(f"wall                  {wall:.1f} s")
         print(f"external busy (ideal) {busy:.1f} s")
         print(f"overhead              {wall - busy:.1f} s = {100 * (wall - busy) / busy:.2f}% of the ideal")
-        print(f"LLM lower bound       {llm_bound:.1f} s (wall is {100 * (wall / llm_bound - 1):.1f}% above it)")
-        print(f"per dataset           {1000 * wall / max(1, summary.datasets_traced):.0f} ms wall, "
-              f"{1000 * (wall - busy) / max(1, summary.datasets_traced):.1f} ms pipeline")
+        print(
+            f"LLM lower bound       {llm_bound:.1f} s (wall is {100 * (wall / llm_bound - 1):.1f}% above it)"
+        )
+        print(
+            f"per dataset           {1000 * wall / max(1, summary.datasets_traced):.0f} ms wall, "
+            f"{1000 * (wall - busy) / max(1, summary.datasets_traced):.1f} ms pipeline"
+        )
         print(f"peak memory (RSS)     {peak_mb:.0f} MB")
 
 

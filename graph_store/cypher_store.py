@@ -21,9 +21,9 @@ from __future__ import annotations
 import abc
 import json
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from datetime import datetime
-from contextlib import AbstractContextManager, nullcontext
 from functools import partial
 from typing import Any, Protocol, TypeVar
 
@@ -104,11 +104,25 @@ def node_from_row(row: Mapping[str, Any]) -> Node:
 
 def edge_row(edge: Edge) -> dict[str, Any]:
     """All fields of an edge as stored (enums as values, datetimes ISO, components as JSON)."""
-    data = edge.model_dump(mode="json")
-    data["components"] = (
-        json.dumps(data["components"], sort_keys=True) if data["components"] is not None else None
-    )
-    return {"target": edge.target, "source": edge.source, **{k: data[k] for k in q.EDGE_COLUMNS}}
+    components = edge.components
+    return {
+        "target": edge.target,
+        "source": edge.source,
+        "relationship": edge.relationship.value,
+        "confidence": edge.confidence,
+        "evidence": edge.evidence,
+        "evidence_url": edge.evidence_url,
+        "source_kind": edge.source_kind.value if edge.source_kind is not None else None,
+        "extractor": edge.extractor,
+        "status": edge.status.value,
+        "split": edge.split,
+        "teacher": edge.teacher,
+        "components": json.dumps(components.model_dump(mode="json"), sort_keys=True) if components else None,
+        "run_id": edge.run_id,
+        "note": edge.note,
+        "version": edge.version,
+        "updated_at": _iso(edge.updated_at),
+    }
 
 
 def edge_from_row(row: Mapping[str, Any]) -> Edge:
@@ -157,6 +171,8 @@ class CypherGraphStore(GraphStore):
 
     dialect: q.Dialect
     batch_size: int = 5000
+    # A write of at least this many items may read every node id once (``_id_snapshot``).
+    snapshot_min_items: int = 50_000
     bfs_batch_size: int = 20000
     # A BFS whose frontier grows past this fraction of all nodes loads the walkable edges in one scan.
     bfs_scan_fraction: float | None = None
@@ -196,18 +212,33 @@ class CypherGraphStore(GraphStore):
                 row = {k: (v if v is not None else previous.get(k)) for k, v in row.items()}
             merged[node.id] = row
         rows = list(merged.values())
-        for batch in _chunks(rows, self.batch_size):
-            created, updated = self._write(partial(self._upsert_nodes_tx, rows=list(batch)))
-            report.created += created
-            report.updated += updated
+        with self._writer_guard():
+            known = self._id_snapshot(len(rows))
+            for batch in _chunks(rows, self.batch_size):
+                created, updated = self._write(partial(self._upsert_nodes_tx, rows=list(batch), known=known))
+                report.created += created
+                report.updated += updated
         return report
 
-    def _upsert_nodes_tx(self, tx: Tx, rows: list[dict[str, Any]]) -> tuple[int, int]:
-        existing = self._existing_ids(tx, [r["id"] for r in rows])
+    def _id_snapshot(self, items: int) -> set[str] | None:
+        """Every stored node id, for a large write under the writer guard to look ids up in memory (else None).
+
+        Only a backend whose writer guard excludes every other writer may return a set; the write keeps it
+        up to date with the nodes it creates.
+        """
+        return None
+
+    def _upsert_nodes_tx(
+        self, tx: Tx, rows: list[dict[str, Any]], known: set[str] | None = None
+    ) -> tuple[int, int]:
+        ids = [r["id"] for r in rows]
+        existing = self._existing_ids(tx, ids) if known is None else {i for i in ids if i in known}
         new_rows = [r for r in rows if r["id"] not in existing]
         old_rows = [r for r in rows if r["id"] in existing]
         if new_rows:
             tx.run(*q.create_nodes(self.dialect, new_rows))
+            if known is not None:
+                known.update(r["id"] for r in new_rows)
         if old_rows:
             tx.run(*q.update_nodes(self.dialect, old_rows))
         return len(new_rows), len(old_rows)
@@ -243,9 +274,10 @@ class CypherGraphStore(GraphStore):
         items = list(merged.values())
         with self._writer_guard():
             fresh = self._has_no_edges()
+            known = self._id_snapshot(len(items))
             for batch in _chunks(items, self.batch_size):
                 created, updated, protected = self._write(
-                    partial(self._upsert_edges_tx, batch=list(batch), fresh=fresh)
+                    partial(self._upsert_edges_tx, batch=list(batch), fresh=fresh, known=known)
                 )
                 report.created += created
                 report.updated += updated
@@ -264,9 +296,13 @@ class CypherGraphStore(GraphStore):
         """
         return False
 
-    def _upsert_edges_tx(self, tx: Tx, batch: list[Edge], fresh: bool = False) -> tuple[int, int, int]:
+    def _upsert_edges_tx(
+        self, tx: Tx, batch: list[Edge], fresh: bool = False, known: set[str] | None = None
+    ) -> tuple[int, int, int]:
         endpoints = sorted({e.target for e in batch} | {e.source for e in batch})
-        existing = self._existing_ids(tx, endpoints)
+        existing = (
+            self._existing_ids(tx, endpoints) if known is None else {i for i in endpoints if i in known}
+        )
         stored = {} if fresh else self._stored_edges(tx, batch, existing)
         new_rows: list[dict[str, Any]] = []
         rows: list[dict[str, Any]] = []

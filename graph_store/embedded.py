@@ -67,6 +67,7 @@ class EmbeddedStore(CypherGraphStore):
 
     dialect: q.Dialect = "ladybug"
     batch_size = 100_000
+    copy_min_rows = COPY_MIN_ROWS
     # Past a frontier of max(256, 1% of the nodes), one scan of the walkable edges beats per-level lookups.
     bfs_scan_fraction = 0.01
     bfs_scan_min = q.SHORT_ID_LIST
@@ -119,6 +120,17 @@ class EmbeddedStore(CypherGraphStore):
     def _writer_guard(self) -> AbstractContextManager[Any]:
         return self._lock
 
+    def _id_snapshot(self, items: int) -> set[str] | None:
+        if items < self.snapshot_min_items:
+            return None
+        with self._lock:
+            self._check_open()
+            result = self._conn.execute(*q.get_all_ids(self.dialect))
+            assert not isinstance(result, list), "one statement expected"
+            table = result.get_as_arrow()
+            result.close()
+        return set(table.column(0).to_pylist())
+
     def _has_no_edges(self) -> bool:
         return not self._read(*q.any_edge(self.dialect)).rows
 
@@ -128,6 +140,7 @@ class EmbeddedStore(CypherGraphStore):
             self._check_open()
             try:
                 result = self._conn.execute(query, dict(params))
+                assert not isinstance(result, list), "one statement expected"
                 table = result.get_as_arrow()
                 result.close()
             except RuntimeError as exc:
@@ -155,7 +168,7 @@ class EmbeddedStore(CypherGraphStore):
 
     def _insert_edges(self, tx: Tx, rows: list[dict[str, Any]]) -> None:
         """Bulk-load new edges with ``COPY`` from an Arrow table (it rolls back with the transaction)."""
-        if len(rows) < COPY_MIN_ROWS:
+        if len(rows) < self.copy_min_rows:
             super()._insert_edges(tx, rows)
         else:
             tx.run(*q.copy_edges(self.dialect, rows))

@@ -199,7 +199,16 @@ def upsert_nodes(dialect: Dialect, rows: list[dict[str, Any]]) -> Query:
 
 def create_nodes(dialect: Dialect, rows: list[dict[str, Any]]) -> Query:
     """Create nodes the caller found missing (ladybug: ``CREATE``, much faster than its ``MERGE``; Neo4j: MERGE)."""
-    return _node_writer(dialect, "CREATE" if dialect == "ladybug" else "MERGE", rows)
+    if dialect != "ladybug":
+        return _node_writer(dialect, "MERGE", rows)
+    props = []
+    for name in NODE_COLUMNS:
+        value = _col(dialect, name)
+        if name in ("on_hub", "is_benchmark", "domains"):
+            value = f"coalesce({value}, {_col(dialect, 'default_' + name)})"
+        props.append(f"{name}: {value}")
+    query = f"{_source(dialect)} CREATE (n:Dataset {{{', '.join(props)}}})"
+    return query, {"rows": _rows(dialect, rows, NODE_ROW_COLUMNS)}
 
 
 def update_nodes(dialect: Dialect, rows: list[dict[str, Any]]) -> Query:
@@ -221,6 +230,11 @@ def ensure_nodes(dialect: Dialect, rows: list[dict[str, Any]]) -> Query:
             f"ON CREATE SET n.on_hub = {on_hub}, n.is_benchmark = false, n.domains = []"
         )
     return query, {"rows": _rows(dialect, rows, ENDPOINT_ROW_COLUMNS)}
+
+
+def get_all_ids(dialect: Dialect) -> Query:
+    """Every node id."""
+    return "MATCH (n:Dataset) RETURN n.id", {}
 
 
 def existing_ids(dialect: Dialect, ids: Sequence[str]) -> Query:

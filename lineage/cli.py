@@ -9,23 +9,19 @@ import typer
 if TYPE_CHECKING:
     from lineage.runner import ProgressEvent, TraceSummary
 
-TRACE_HELP = """Trace the upstream sources of each dataset in QUEUE_FILE, depth first, into the lineage graph.
-
-QUEUE_FILE has one Hub dataset id (or dataset URL) per line; '#' starts a comment. Each entry's tree is finished
-before the next entry starts. Every edge carries a relationship, a computed confidence and verbatim evidence;
-edges below --threshold are flagged for review. The run's id is printed at the start: a run that was
-interrupted continues with --resume RUN_ID. The Hub is reached through huggingface_hub (HF_ENDPOINT is honoured).
-
-Examples:
-
-  oda trace examples/demo/queue.txt --snapshot examples/demo/snapshot --offline
-
-  oda trace queue.txt --extractor llm --max-depth 2 --record snapshots/today
-
-  oda trace --resume trace-20250101T120000-3f9a1c
-
-  oda export --format json
-"""
+TRACE_HELP = (
+    "Trace the upstream sources of each dataset in QUEUE_FILE, depth first, into the lineage graph.\n\n"
+    "QUEUE_FILE has one Hub dataset id (or dataset URL) per line; '#' starts a comment. Each entry's tree is "
+    "finished before the next entry starts. Every edge carries a relationship, a computed confidence and verbatim "
+    "evidence; edges below --threshold are flagged for review. The run's id is printed at the start: an "
+    "interrupted run continues with --resume RUN_ID. The Hub is reached through huggingface_hub (HF_ENDPOINT is "
+    "honoured).\n\n"
+    "Examples:\n\n"
+    "  oda trace examples/demo/queue.txt --snapshot examples/demo/snapshot --offline\n\n"
+    "  oda trace queue.txt --extractor llm --max-depth 2 --record snapshots/today\n\n"
+    "  oda trace --resume trace-20250101T120000-3f9a1c\n\n"
+    "  oda export --format json"
+)
 
 
 class _LiveProgress:

@@ -31,7 +31,7 @@ import asyncio
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Literal
 
-from langgraph.graph import END, START, StateGraph
+from langgraph.graph import START, StateGraph
 from langgraph.runtime import Runtime
 from langgraph.types import Command, Send
 
@@ -118,7 +118,7 @@ async def select_next(state: TraceState) -> Command[Literal["validate", "__end__
             return Command(goto="validate", update=update)
         if pos >= len(queue):
             return Command(
-                goto=END,
+                goto="__end__",
                 update={
                     **_DATASET_RESET,
                     "stack": [],
@@ -150,6 +150,8 @@ async def validate(
         return _stop("dropped", "gated or private repository", dataset, "validate")
     except InputError as exc:
         return _stop("dropped", f"not a valid Hub id ({exc})", dataset, "validate")
+    except SnapshotMissError:
+        return _stop("failed", "not in the snapshot (offline run)", dataset, "validate")
     except AcquisitionError as exc:
         return _stop("failed", f"metadata could not be read ({_describe(exc)})", dataset, "validate")
     if getattr(info, "private", False):
@@ -483,7 +485,7 @@ def build_graph(
     builder.add_node("validate", validate)
     builder.add_node("retrieve", retrieve)
     builder.add_node("fetch_resources", fetch_resources)
-    builder.add_node("trace_chunk", trace_chunk)
+    builder.add_node("trace_chunk", trace_chunk)  # type: ignore[arg-type]  # a Send target takes its own input
     builder.add_node("aggregate", aggregate_claims)
     builder.add_node("write", write)
     builder.add_edge(START, "select_next")

@@ -25,6 +25,8 @@ from lineage.state import Failure, TraceState
 from oda.errors import ConfigError, InputError
 
 if TYPE_CHECKING:
+    from langchain_core.runnables import RunnableConfig
+
     from lineage.acquisition import AcquisitionConfig
 
 _COMMENT_RE = re.compile(r"(?:^|\s)#")
@@ -132,7 +134,7 @@ def context_from_settings(run_id: str, settings: dict[str, Any], **overrides: An
 
     acquisition_values = {k: v for k, v in (settings.get("acquisition") or {}).items() if v is not None}
     acquisition = AcquisitionConfig.from_settings(**acquisition_values)
-    values = {
+    values: dict[str, Any] = {
         k: settings[k]
         for k in (
             "store_uri",
@@ -224,15 +226,14 @@ def _is_finished(snapshot: Any) -> bool:
     return bool(snapshot.values) and not snapshot.next and not snapshot.tasks
 
 
-def _run_config(run_id: str) -> dict[str, Any]:
+def _run_config(run_id: str) -> RunnableConfig:
     return {"configurable": {"thread_id": run_id}, "recursion_limit": RECURSION_LIMIT}
 
 
 @asynccontextmanager
 async def _checkpointer(path: str | Path) -> AsyncIterator[Any]:
-    from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
-
     import aiosqlite
+    from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
 
     p = Path(path)
     p.parent.mkdir(parents=True, exist_ok=True)
@@ -335,17 +336,20 @@ async def run_trace(
         else:
             if existing.values:
                 raise InputError(f"run {ctx.run_id!r} already exists; resume it with --resume {ctx.run_id}")
-            graph_input = {
-                "run_id": ctx.run_id,
-                "settings": ctx.settings(),
-                "queue": list(queue.entries),
-                "queue_pos": 0,
-                "stack": [],
-                "visited": [],
-                "counters": {},
-                "failures": [Failure(**f) for f in queue.failures],  # type: ignore[typeddict-item]
-                "notes": [],
-            }
+            graph_input = TraceState(
+                run_id=ctx.run_id,
+                settings=ctx.settings(),
+                queue=list(queue.entries),
+                queue_pos=0,
+                stack=[],
+                visited=[],
+                counters={},
+                failures=[
+                    Failure(dataset=f["dataset"], stage=f["stage"], reason=f["reason"])
+                    for f in queue.failures
+                ],
+                notes=[],
+            )
         finished_before = queue is None and _is_finished(existing)
         if not finished_before:
             async with _maybe_services(ctx, services) as svc:

@@ -200,10 +200,14 @@ def create_app(store: GraphStore, settings: ReviewSettings) -> FastAPI:
 
     def page_context(request: Request, **extra: Any) -> dict[str, Any]:
         reviewer = session_of(request).reviewer
+        try:
+            progress: dict[str, Any] | None = service.progress(reviewer)
+        except OdaError:  # an error page must render even when the store cannot answer
+            progress = None
         context: dict[str, Any] = {
             "reviewer": reviewer,
             "csrf": auth.csrf_token(session_of(request)),
-            "progress": service.progress(reviewer),
+            "progress": progress,
         }
         context.update(extra)
         return context

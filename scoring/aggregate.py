@@ -35,6 +35,11 @@ class MetricAggregate:
         else:
             self.values.append(value)
 
+    def add_many(self, values: list[float | None]) -> None:
+        kept = [v for v in values if v is not None and v == v]  # v == v drops NaN
+        self.n_errors += len(values) - len(kept)
+        self.values.extend(kept)
+
     def histogram(self, data: np.ndarray) -> dict[str, list[float] | list[int]]:
         scale = self.metric.scale
         if scale is not None:

@@ -61,6 +61,9 @@ class RunReport:
         return out
 
 
+_ENCODE = json.JSONEncoder(ensure_ascii=False, check_circular=False).encode
+
+
 class _ScorerOutput:
     """The JSONL file, the done-set and the aggregates of one scorer."""
 
@@ -123,30 +126,40 @@ class _ScorerOutput:
         for name, agg in self.aggregates.items():
             agg.add(scores.get(name))
 
-    def write(self, sample_id: str, result: MetricScores) -> None:
-        row: dict[str, Any] = {"id": sample_id, "scores": {}}
-        errors: dict[str, str] = {}
-        reasons: dict[str, str] = {}
-        for name, agg in self.aggregates.items():
-            score = result.get(name)
-            if score is None:
-                errors[name] = "scorer returned no value"
-                value = None
-            else:
-                value = score.value
-                if score.error is not None:
-                    errors[name] = score.error
+    def write_batch(self, ids: Sequence[str], results: Sequence[MetricScores]) -> None:
+        """Append one line per sample and add the values to the aggregates."""
+        names = list(self.aggregates)
+        columns: dict[str, list[float | None]] = {name: [] for name in names}
+        lines = []
+        for sample_id, result in zip(ids, results, strict=True):
+            scores: dict[str, float | None] = {}
+            errors: dict[str, str] = {}
+            reasons: dict[str, str] = {}
+            for name in names:
+                score = result.get(name)
+                if score is None:
+                    errors[name] = "scorer returned no value"
                     value = None
-                if score.reason:
-                    reasons[name] = score.reason
-            row["scores"][name] = value
-            agg.add(value)
-        if errors:
-            row["errors"] = errors
-            self.errors += 1
-        if reasons:
-            row["reasons"] = reasons
-        self.fh.write(json.dumps(row, ensure_ascii=False) + "\n")
+                else:
+                    value = score.value
+                    if score.error is not None:
+                        errors[name] = score.error
+                        value = None
+                    if score.reason:
+                        reasons[name] = score.reason
+                scores[name] = value
+                columns[name].append(value)
+            row: dict[str, Any] = {"id": sample_id, "scores": scores}
+            if errors:
+                row["errors"] = errors
+                self.errors += 1
+            if reasons:
+                row["reasons"] = reasons
+            lines.append(_ENCODE(row))
+        for name in names:
+            self.aggregates[name].add_many(columns[name])
+        lines.append("")
+        self.fh.write("\n".join(lines))
 
     def close(self) -> None:
         self.fh.close()
@@ -267,7 +280,6 @@ def _process(
         except Exception as exc:  # a failed batch is recorded per sample; the run goes on
             reason = f"batch failed: {type(exc).__name__}: {str(exc)[:300]}"
             results = [{m.name: Score.failed(reason) for m in o.scorer.metrics} for _ in todo]
-        for s, r in zip(todo, results, strict=True):
-            o.write(s.id, r)
+        o.write_batch([s.id for s in todo], results)
         o.done.check_and_add(keys[~done])
         report.scored[o.scorer.name] = report.scored.get(o.scorer.name, 0) + len(todo)

@@ -9,6 +9,6 @@ fi
 export DEBIAN_FRONTEND=noninteractive
 apt-get update -qq
 apt-get install -y -qq --no-install-recommends slurmctld slurmd slurm-client munge chromium chromium-driver >/dev/null
-if [ -x scripts/start_slurm.sh ]; then
+if [ -f scripts/start_slurm.sh ]; then
   bash scripts/start_slurm.sh
 fi

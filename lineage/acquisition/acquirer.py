@@ -300,7 +300,7 @@ class Acquirer:
                     f"{failure.error} (server asks to retry after {delay:.0f}s, more than max_backoff_s)",
                     url=failure.error.url,
                 ) from None
-            self.stats.retries += 1
+            self.stats.bump("retries")
             await asyncio.sleep(min(delay, self.config.max_backoff_s))
         raise AssertionError("unreachable")  # pragma: no cover
 

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import threading
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
 
 PageKind = Literal["github", "blog", "hf_dataset", "other"]
 LinkKind = Literal["arxiv", "hf_paper", "github", "blog", "hf_dataset"]
@@ -79,13 +80,21 @@ class Link(BaseModel):
 
 
 class AcquisitionStats(BaseModel):
-    """Counters for a run summary."""
+    """Counters for a run summary. Updated from the event loop and from the Hub/arXiv worker threads."""
 
-    requests: int = 0
-    retries: int = 0
-    replayed: int = 0
-    recorded: int = 0
+    requests: int = Field(default=0, description="Requests sent to a server")
+    retries: int = Field(default=0, description="Attempts repeated after a retryable failure")
+    replayed: int = Field(default=0, description="Answers taken from a snapshot")
+    recorded: int = Field(default=0, description="Answers written to a snapshot")
     failures: dict[str, int] = Field(default_factory=dict, description="Failures per error kind")
+    _lock: threading.Lock = PrivateAttr(default_factory=threading.Lock)
+
+    def bump(self, counter: Literal["requests", "retries", "replayed", "recorded"]) -> None:
+        """Add one to a counter."""
+        with self._lock:
+            setattr(self, counter, getattr(self, counter) + 1)
 
     def fail(self, kind: str) -> None:
-        self.failures[kind] = self.failures.get(kind, 0) + 1
+        """Count one failure of ``kind`` (an error class name)."""
+        with self._lock:
+            self.failures[kind] = self.failures.get(kind, 0) + 1

@@ -87,9 +87,9 @@ class TapeAsyncTransport(httpx.AsyncBaseTransport):
         key = self.tape.key(request.method, str(request.url), body or None)
         found = self.tape.find(key)
         if found is not None:
-            self.stats.replayed += 1
+            self.stats.bump("replayed")
             return _replayed_httpx(found, request)
-        self.stats.requests += 1
+        self.stats.bump("requests")
         if self.tape.record is None:
             return await self.inner.handle_async_request(request)
         try:
@@ -98,7 +98,7 @@ class TapeAsyncTransport(httpx.AsyncBaseTransport):
             kind = _error_kind_httpx(exc)
             if kind:
                 self.tape.keep(key, RecordedResponse(error=kind))
-                self.stats.recorded += 1
+                self.stats.bump("recorded")
             raise
         chunks: list[bytes] = []
         size = 0
@@ -119,14 +119,14 @@ class TapeAsyncTransport(httpx.AsyncBaseTransport):
             kind = _error_kind_httpx(exc)
             if kind:
                 self.tape.keep(key, RecordedResponse(error=kind))
-                self.stats.recorded += 1
+                self.stats.bump("recorded")
             raise
         finally:
             await response.aclose()
         raw = b"".join(chunks)[: self.max_bytes + 1]
         recorded = _recordable(response.status_code, response.headers, raw, truncated, request.method)
         self.tape.keep(key, recorded)
-        self.stats.recorded += 1
+        self.stats.bump("recorded")
         return _replayed_httpx(recorded, request)
 
     async def aclose(self) -> None:
@@ -178,9 +178,9 @@ class HubTapeTransport(httpx.BaseTransport):
         key = ctx.tape.key(request.method, str(request.url), body or None)
         found = ctx.tape.find(key)
         if found is not None:
-            ctx.stats.replayed += 1
+            ctx.stats.bump("replayed")
             return _replayed_httpx(found, request)
-        ctx.stats.requests += 1
+        ctx.stats.bump("requests")
         if ctx.tape.record is None:
             return self.inner.handle_request(request)
         try:
@@ -196,7 +196,7 @@ class HubTapeTransport(httpx.BaseTransport):
             raise
         recorded = _recordable(response.status_code, response.headers, raw, False, request.method)
         ctx.tape.keep(key, recorded)
-        ctx.stats.recorded += 1
+        ctx.stats.bump("recorded")
         return _replayed_httpx(recorded, request)
 
     def close(self) -> None:
@@ -249,9 +249,9 @@ class TapeRequestsAdapter(HTTPAdapter):
         key = self.tape.key(request.method or "GET", request.url or "", body or None)
         found = self.tape.find(key)
         if found is not None:
-            self.stats.replayed += 1
+            self.stats.bump("replayed")
             return self._replayed(found, request)
-        self.stats.requests += 1
+        self.stats.bump("requests")
         kwargs["timeout"] = (self.timeout_s, self.timeout_s)
         kwargs["stream"] = True
         try:
@@ -270,13 +270,13 @@ class TapeRequestsAdapter(HTTPAdapter):
         )
         if self.tape.record is not None:
             self.tape.keep(key, recorded)
-            self.stats.recorded += 1
+            self.stats.bump("recorded")
         return self._replayed(recorded, request)
 
     def _keep_error(self, key: str, kind: str) -> None:
         if self.tape.record is not None:
             self.tape.keep(key, RecordedResponse(error=kind))
-            self.stats.recorded += 1
+            self.stats.bump("recorded")
 
     @staticmethod
     def _replayed(found: RecordedResponse, request: requests.PreparedRequest) -> requests.Response:

@@ -117,7 +117,12 @@ _DERIVATION_CUES: list[tuple[str, Relationship, float]] = [
         R.DIRECT_INCLUSION,
         STRONG,
     ),
-    (r"\bsources?\s*:", R.DIRECT_INCLUSION, LISTED),
+    (r"(?<!open )(?<!open-)\bsources?\s*:", R.DIRECT_INCLUSION, LISTED),
+    (
+        r"\b(?:samples|problems|examples|instances)\s+(?:\w+\s+){0,2}?from\b",
+        R.DIRECT_INCLUSION,
+        LISTED,
+    ),
     (r"(?:based|built|relies|builds)\s+(?:up)?on", R.DIRECT_INCLUSION, WEAK),
     (
         r"(?:uses|used|using|leverag(?:e|es|ed|ing)|utiliz(?:e|es|ed|ing)|employ(?:s|ed|ing)?)\b",
@@ -205,6 +210,9 @@ _HF_URL = re.compile(
     re.IGNORECASE,
 )
 _URL = re.compile(r"(?:https?://|www\.)[^\s<>()\[\],;|]+[^\s<>()\[\],;|.]")
+_FIELD_LIST_LEAD = re.compile(
+    r"\b(?:fields?|columns?|attributes?|keys?|features?|format|schema)\b", re.IGNORECASE
+)
 _MD_LINK = re.compile(r"\[([^\]\n]{1,120})\]\(([^)\s]+)\)")
 _TOKEN = re.compile(r"[A-Za-z0-9][A-Za-z0-9+._'’\-]*(?:\([A-Za-z0-9]+\))?")
 _COMMON_SLASH = {
@@ -619,6 +627,8 @@ class RulesExtractor:
         return units
 
     def _lead_cue(self, line: str) -> tuple[tuple[Relationship, float] | None, str | None]:
+        if _FIELD_LIST_LEAD.search(line):
+            return None, None
         cues = self._cues(line, 0)
         negative = next((c.role for c in cues if c.role != "source"), None)
         positive = [c for c in cues if c.role == "source" and c.relationship is not None]
@@ -628,7 +638,9 @@ class RulesExtractor:
             best = max(positive, key=lambda c: c.support)
             assert best.relationship is not None
             return (best.relationship, min(LISTED, best.support)), None
-        if re.search(r"\bsources?\b|\bdatasets?\b|\bsubsets?\b", line, re.IGNORECASE):
+        if re.search(
+            r"\b(?:sources?|datasets?|subsets?|parts|components|composition|mixture)\b", line, re.IGNORECASE
+        ):
             return (Relationship.DIRECT_INCLUSION, LISTED * 0.9), None
         return None, None
 
@@ -712,12 +724,7 @@ class RulesExtractor:
 
         for link in _MD_LINK.finditer(text):
             repo = hf_id_from_text(link.group(2))
-            if (
-                (repo
-                and "huggingface.co/datasets" in link.group(2).lower())
-                or (repo
-                and "hf.co/datasets" in link.group(2))
-            ):
+            if repo and re.search(r"(?:huggingface|hf)\.co/datasets/", link.group(2), re.IGNORECASE):
                 add(
                     _Mention(
                         repo,
@@ -825,11 +832,15 @@ class RulesExtractor:
                             lowercase=not proper,
                         )
                     )
+        explicit_links = [m for m in mentions if m.explicit and m.hint]
         if item is not None and free(*item):
             raw = text[item[0] - offset : item[1] - offset]
             item_link = _MD_LINK.fullmatch(raw)
             name = item_link.group(1).strip() if item_link else raw.strip("`*_ ")
-            if name:
+            field_name = raw.strip().startswith("`") and re.fullmatch(r"[a-z][a-z0-9_]*", name)
+            # "Numina: 10k samples from [the Numina dataset](hf link)": the link is the precise reference
+            labelled_link = len(explicit_links) == 1 and not self._known_name(name)
+            if name and not field_name and not labelled_link:
                 add(
                     _Mention(
                         name,
@@ -840,11 +851,25 @@ class RulesExtractor:
                         explicit=bool(_URL.fullmatch(name)),
                     )
                 )
+        if item is not None and len(explicit_links) == 1:
+            # a list item or row that links one Hub dataset names that dataset; other free-text names in it are
+            # its subsets or descriptions ("10k samples from the `math` subset of [Numina](...)")
+            mentions = [m for m in mentions if m.explicit or m.from_catalog or m.is_model]
         mentions.sort(key=lambda m: m.start)
         return mentions
 
     def _known_name(self, name: str) -> bool:
-        return self.catalog.lookup(name) is not None
+        """A catalog name; a plain word only as the catalog spells it, in capitals or in CamelCase."""
+        entry = self.catalog.lookup(name)
+        if entry is None:
+            return False
+        core = re.sub(r"^(?:the|a|an)\s+", "", name.strip(" `'\"*_"), flags=re.IGNORECASE).strip(" `'\"*_")
+        if "`" in name and re.fullmatch(r"[a-z0-9_]+", core):
+            return False  # a backticked lower-case token is a config or subset name, not a dataset name
+        if re.fullmatch(r"[A-Za-z]+", core):
+            camel = any(ch.isupper() for ch in core[1:]) and not core.isupper()
+            return core in {entry.name, *entry.aliases} or (core.isupper() and len(core) >= 3) or camel
+        return True
 
     def _looks_like_repo(self, candidate: str, *, backticked: bool) -> bool:
         if candidate.lower() in _COMMON_SLASH or hf_id_from_text(candidate) is None:
@@ -1074,7 +1099,7 @@ def _object_names(text: str, start: int, known: Callable[[str], bool]) -> list[t
 
 _LEADING_FILLER = re.compile(
     r"^(?:(?:the|a|an|its|their|our|publicly|available|public|open|open-source|existing|various|several|"
-    r"multiple|selected|some|many|all|over|about|around|roughly|~|\d[\d,.]*[kKmM]?|problems|questions|prompts|"
+    r"multiple|selected|some|many|all|over|diverse|different|numerous|high-quality|other|a variety of|wide range of|about|around|roughly|~|\d[\d,.]*[kKmM]?|problems|questions|prompts|"
     r"samples|examples|instructions|conversations|dialogues|tasks|data|items|records|entries|pairs)\s+)+",
     re.IGNORECASE,
 )
@@ -1091,6 +1116,10 @@ _PREPOSITIONS = {
 
 def _name_in_piece(piece: str, known: Callable[[str], bool]) -> tuple[int, int, bool] | None:
     """The name inside one list item: a URL, a known name, a run of proper tokens, or a short noun phrase."""
+    pad = len(piece) - len(piece.lstrip())
+    if pad:
+        inner_span = _name_in_piece(piece[pad:], known)
+        return None if inner_span is None else (inner_span[0] + pad, inner_span[1] + pad, inner_span[2])
     url = _URL.search(piece)
     if url:
         return url.start(), url.end(), True

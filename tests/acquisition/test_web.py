@@ -172,6 +172,13 @@ async def test_per_host_rate_limit_paces_requests(pages, fast_config):
     assert paced >= 0.9
 
 
+def _describe(fault: Fault) -> str:
+    """A test id naming the fault's non-default fields, e.g. ``status=429,retry_after=3600``."""
+    defaults = Fault()
+    changed = [f"{name}={value}" for name, value in vars(fault).items() if value != getattr(defaults, name)]
+    return ",".join(changed).replace(" ", "_")[:60]
+
+
 @pytest.mark.parametrize(
     ("fault", "error", "message"),
     [
@@ -198,7 +205,7 @@ async def test_per_host_rate_limit_paces_requests(pages, fast_config):
         (Fault(invalid_utf8=True), ContentError, "UTF-8"),
         (Fault(binary=True, content_type="image/png"), ContentError, "image/png"),
     ],
-    ids=lambda v: repr(v)[:60] if not isinstance(v, type) else v.__name__,
+    ids=lambda v: _describe(v) if isinstance(v, Fault) else "",
 )
 async def test_web_failures_are_typed_per_item(pages, fast_config, fault, error, message):
     pages.add_fault("/bad", fault, body="<p>never mind</p>" if fault.slow_body_s else None)

@@ -123,6 +123,12 @@ def test_import_analyze_and_attach(tmp_path: Path) -> None:
     assert analysis["scorer_correlation"]
     assert len(analysis["plots"]) == 3 and all(Path(p).exists() for p in analysis["plots"])
 
+    from_store = runner.invoke(
+        app, ["bench", "analyze", "--work-dir", str(work), "--store", str(store_path), "--json"]
+    )
+    assert from_store.exit_code == 0, from_store.output
+    assert json.loads(from_store.stdout)["spearman_cross_model"] == analysis["spearman_cross_model"]
+
     # the results are joined onto the graph: a contamination query reports the dataset's own benchmark score
     from graph_store.base import open_store
     from graph_store.models import Edge, Node

@@ -204,3 +204,24 @@ def test_gives_up_after_max_attempts(
         assert rep.skipped == {f"qwen2.5-7b/{_slug(ds)}": "gave up after 2 attempts"}
         train = db.step(f"qwen2.5-7b/{_slug(ds)}", "train")
         assert train is not None and train.state == "failed" and "exit code 5" in (train.detail or "")
+
+
+def test_job_script_runs_train_then_eval(
+    registry: PresetRegistry, datasets: dict[str, Path], control: Path, tmp_path: Path
+) -> None:
+    """``job.sh`` (what ``oda bench config`` writes) is one sbatch-able script: train, then eval."""
+    import subprocess
+
+    from benchmarking.executors.base import read_markers
+    from benchmarking.jobs import write_run
+
+    settings = tiny_settings(tmp_path / "work", control)
+    files = write_run(
+        registry, registry.for_base_model("llama3.1-8b"), str(datasets["beta"]), tmp_path / "run", settings
+    )
+    assert files.job_script is not None
+    proc = subprocess.run(["bash", str(files.job_script)], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    assert read_markers(files.run_dir, "train").state == "completed"
+    assert read_markers(files.run_dir, "eval").state == "completed"
+    assert next((files.run_dir / "eval").glob("*/summary/summary_*.csv"))

@@ -139,3 +139,20 @@ def test_suite_benchmarks_are_the_lineage_catalogs_benchmark_nodes(registry: Pre
     benchmark_ids = {e["id"] for e in entries if e.get("is_benchmark")}
     missing = [b.name for b in registry.suite("oda").benchmarks if b.node_id not in benchmark_ids]
     assert missing == []
+
+
+@pytest.mark.parametrize("name", sorted(TABLE_2))
+def test_rendered_train_yaml_matches_the_golden_file(registry: PresetRegistry, name: str) -> None:
+    """The whole rendered text, key order included, as reviewed against Table 2 (tests/benchmarking/golden/)."""
+    golden = Path(__file__).parent / "golden" / f"{name}.train.yaml"
+    expected = "".join(
+        line for line in golden.read_text().splitlines(keepends=True) if not line.startswith("#")
+    )
+    config = render.train_config(
+        registry.train(name),
+        dataset_name="my_dataset",
+        dataset_dir="/runs/x/data",
+        output_dir="/runs/x/model",
+        deepspeed_path="/presets/ds_z3_config.json",
+    )
+    assert render.to_yaml(config) == expected

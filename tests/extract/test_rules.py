@@ -140,3 +140,18 @@ async def test_code_blocks_and_odd_text_do_not_break_it(rules, make_chunk):
     text = "```\nderived from openai/gsm8k\n```\n\n\x00 | | |\n|---|\n- \n###\n"
     claims = await rules.extract(make_chunk(text))
     assert [c for c in claims if c.role == "source"] == []
+
+
+async def test_labelled_links_and_field_lists(rules, make_chunk):
+    text = (
+        "The mixture has these parts:\n\n"
+        "* Zephyr: 4k problems from the [Zephyr puzzles](https://huggingface.co/datasets/zlab/zephyr-puzzles-v2).\n"
+        "* APPS: 2k problems from the [APPS dataset](https://huggingface.co/datasets/codeparrot/apps).\n\n"
+        "Each record has the following fields:\n\n"
+        "- `prompt`: the problem, taken from the source listed above.\n"
+        "- `answer`: the reference answer.\n"
+    )
+    sources = by_name(await rules.extract(make_chunk(text)))
+    assert "zlab/zephyr-puzzles-v2" in sources and "codeparrot/apps" in sources
+    assert "Zephyr" not in sources  # the label of a link is not a second source
+    assert not {"prompt", "answer"} & set(sources)  # field names are not datasets

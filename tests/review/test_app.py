@@ -6,6 +6,7 @@ import re
 import xml.etree.ElementTree as ET
 
 import httpx
+import pytest
 from fastapi import FastAPI
 
 from graph_store.base import GraphStore
@@ -356,16 +357,27 @@ async def test_skip_goes_to_the_next_position(client: httpx.AsyncClient, store: 
     assert store.audit_log() == []
 
 
-async def test_a_retrace_never_overwrites_a_decision(client: httpx.AsyncClient, store: GraphStore) -> None:
+@pytest.mark.parametrize(
+    ("action", "extra", "status"),
+    [
+        ("approve", {}, EdgeStatus.APPROVED),
+        ("reject", {"reason": "wrong"}, EdgeStatus.REJECTED),
+        ("edit", {"relationship": "CoT Distillation"}, EdgeStatus.EDITED),
+    ],
+)
+async def test_a_retrace_never_overwrites_a_decision(
+    client: httpx.AsyncClient, store: GraphStore, action: str, extra: dict[str, str], status: EdgeStatus
+) -> None:
     csrf = await sign_in(client, ALICE)
-    await client.post("/decide", data=form(A_BASE, csrf, "reject", reason="wrong"))
+    assert (await client.post("/decide", data=form(A_BASE, csrf, action, **extra))).status_code == 303
+    decided = store.get_edge(**A_BASE)
     report = store.upsert_edges(
         [Edge(**A_BASE, relationship="subset", confidence=0.2, status=EdgeStatus.FLAGGED, evidence="x")]
     )
     assert report.protected == 1
     edge = store.get_edge(**A_BASE)
-    assert edge is not None and edge.status == EdgeStatus.REJECTED
-    assert edge.relationship == Relationship.SEMANTIC_EVOLUTION
+    assert edge is not None and edge.status == status
+    assert edge == decided
 
 
 # --- reads behind a token -------------------------------------------------------------------------------------
@@ -483,3 +495,11 @@ async def test_api_decision_without_a_version_never_overwrites_a_human_one(
 async def test_openapi_describes_the_json_api(client: httpx.AsyncClient) -> None:
     paths = (await client.get("/api/openapi.json")).json()["paths"]
     assert {"/api/edges", "/api/edge", "/api/decisions", "/api/progress", "/api/audit"} <= set(paths)
+
+
+async def test_a_failing_store_gives_a_clear_500(client: httpx.AsyncClient, store: GraphStore) -> None:
+    store.close()
+    page = await client.get("/queue")
+    assert page.status_code == 500 and "the store is closed" in page.text
+    api = await client.post("/api/decisions", json={"action": "approve", **A_BASE}, headers=bearer(ALICE))
+    assert api.status_code == 500 and api.json() == {"error": "StoreError", "detail": "the store is closed"}

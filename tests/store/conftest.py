@@ -48,14 +48,25 @@ def empty_bolt_database(server: ArcadeDBServer) -> None:
         session.run("MATCH (n) DETACH DELETE n").consume()
 
 
-BACKENDS = ["embedded", pytest.param("bolt", marks=pytest.mark.integration)]
+BACKENDS = ["embedded", "embedded-bulk", pytest.param("bolt", marks=pytest.mark.integration)]
+
+
+def bulk_paths(store: EmbeddedStore) -> EmbeddedStore:
+    """Make every write and query take the paths large inputs take (COPY, id snapshot, one-scan BFS)."""
+    store.copy_min_rows = 0
+    store.snapshot_min_items = 0
+    store.bfs_scan_fraction = 0.0
+    store.bfs_scan_min = 0
+    return store
 
 
 @pytest.fixture(params=BACKENDS)
 def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[CypherGraphStore]:
-    """An empty store on each backend."""
+    """An empty store on each backend (``embedded-bulk``: the embedded store on its bulk paths)."""
     if request.param == "embedded":
         opened: CypherGraphStore = EmbeddedStore(tmp_path / "graph", buffer_pool_size=SMALL_POOL)
+    elif request.param == "embedded-bulk":
+        opened = bulk_paths(EmbeddedStore(tmp_path / "graph", buffer_pool_size=SMALL_POOL))
     else:
         opened = _bolt_store(request.getfixturevalue("arcadedb"))
     yield opened

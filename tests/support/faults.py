@@ -18,7 +18,7 @@ from __future__ import annotations
 import hashlib
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -74,7 +74,7 @@ class FaultPlan:
         return (low + (high - low) * _unit(self.seed, method, path, k, "latency")) / 1000.0
 
     def record_busy(self, start: float, end: float) -> None:
-        """Remember that a request was in flight from ``start`` to ``end`` (``time.perf_counter``)."""
+        """Remember that a request was in flight from ``start`` to ``end`` (times from the caller's clock)."""
         with self._lock:
             self.busy_intervals.append((start, end))
 
@@ -82,15 +82,16 @@ class FaultPlan:
 class _FaultyBackend:
     """Wraps the stand-in's backend: sleeps the planned latency, answers planned faults with 503."""
 
-    def __init__(self, inner: Any, plan: FaultPlan) -> None:
+    def __init__(self, inner: Any, plan: FaultPlan, clock: Callable[[], float] = time.perf_counter) -> None:
         self.inner = inner
         self.plan = plan
+        self.clock = clock
 
     def handle(
         self, method: str, raw_path: str, query: dict[str, list[str]], body: bytes, token: str | None
     ) -> Any:
-        start = time.perf_counter()
-        fail, permanent, latency = self.plan.decide(method, raw_path)
+        start = self.clock()
+        fail, _permanent, latency = self.plan.decide(method, raw_path)
         if latency:
             time.sleep(latency)
         try:
@@ -103,7 +104,7 @@ class _FaultyBackend:
                 )
             return self.inner.handle(method, raw_path, query, body, token)
         finally:
-            self.plan.record_busy(start, time.perf_counter())
+            self.plan.record_busy(start, self.clock())
 
 
 @contextmanager
@@ -114,27 +115,32 @@ def serve_hub_with_faults(
     latency_ms: tuple[float, float] = (0.0, 0.0),
     always_fail: Sequence[str] = (),
     seed: int = 0,
+    clock: Callable[[], float] = time.perf_counter,
 ) -> Iterator[tuple[str, FaultPlan]]:
-    """Serve a world with planned faults and latency; yields ``(base_url, plan)``."""
+    """Serve a world with planned faults and latency; yields ``(base_url, plan)``. ``clock`` times the busy
+    intervals (``time.time`` to compare them across processes)."""
     from lineage.acquisition.hubserver import serve_hub
 
     plan = FaultPlan(fail_rate=fail_rate, latency_ms=latency_ms, always_fail=tuple(always_fail), seed=seed)
     with serve_hub(path) as server:
-        server.backend = _FaultyBackend(server.backend, plan)  # type: ignore[assignment]
+        server.backend = _FaultyBackend(server.backend, plan, clock)  # type: ignore[assignment]
         yield server.base_url, plan
 
 
 class FaultyTransport(httpx.AsyncBaseTransport):
     """An ``httpx`` transport that injects the plan's faults (as 503 answers) before ``inner`` answers."""
 
-    def __init__(self, inner: httpx.AsyncBaseTransport, plan: FaultPlan) -> None:
+    def __init__(
+        self, inner: httpx.AsyncBaseTransport, plan: FaultPlan, clock: Callable[[], float] = time.perf_counter
+    ) -> None:
         self.inner = inner
         self.plan = plan
+        self.clock = clock
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         import asyncio
 
-        start = time.perf_counter()
+        start = self.clock()
         fail, _permanent, latency = self.plan.decide(request.method, str(request.url))
         try:
             if latency:
@@ -143,7 +149,7 @@ class FaultyTransport(httpx.AsyncBaseTransport):
                 return httpx.Response(503, text="injected fault", request=request)
             return await self.inner.handle_async_request(request)
         finally:
-            self.plan.record_busy(start, time.perf_counter())
+            self.plan.record_busy(start, self.clock())
 
     async def aclose(self) -> None:
         await self.inner.aclose()

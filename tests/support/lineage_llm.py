@@ -14,7 +14,9 @@ from typing import Any
 _EXCERPT_RE = re.compile(r"Excerpt:\s*<<<\n(.*)\n>>>", re.DOTALL)
 _HF_ID_RE = re.compile(r"(?<![\w/.-])([A-Za-z0-9][\w.-]*/[A-Za-z0-9][\w.-]*[A-Za-z0-9])(?![\w/-])")
 _SENTENCE_END_RE = re.compile(r"(?<=\.)\s+")
-_DERIVATION = re.compile(r"subset|collected|distilled|derived|mixture|generated|rewritten|taken", re.IGNORECASE)
+_DERIVATION = re.compile(
+    r"subset|collected|distilled|derived|mixture|generated|rewritten|taken", re.IGNORECASE
+)
 
 
 def excerpt_of(body: dict[str, Any]) -> str:
@@ -34,7 +36,11 @@ def reading_responder(body: dict[str, Any]) -> str:
         if not sentence or not _DERIVATION.search(sentence) or re.search(r"evaluat", sentence, re.I):
             continue
         for hf_id in _HF_ID_RE.findall(sentence):
-            if hf_id in seen or hf_id.startswith(("http", "huggingface.co", "datasets/")) or "." in hf_id.split("/")[0]:
+            if (
+                hf_id in seen
+                or hf_id.startswith(("http", "huggingface.co", "datasets/"))
+                or "." in hf_id.split("/")[0]
+            ):
                 continue
             seen.add(hf_id)
             sources.append(

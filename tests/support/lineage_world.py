@@ -94,7 +94,11 @@ def write_world(root: Path, n: int, *, seed: int = 7, max_parents: int = 3, page
             url = blog_url(ds)
             card += f"\nRelease notes: {url}\n"
             name = f"{ds.replace('/', '-')}.html"
-            first = f"<p>The first release was collected from {parents[0]}.</p>" if parents else "<p>Hand-made.</p>"
+            first = (
+                f"<p>The first release was collected from {parents[0]}.</p>"
+                if parents
+                else "<p>Hand-made.</p>"
+            )
             html = f"<html><head><title>{ds}</title></head><body><article><h1>{ds}</h1>{first}</article></body></html>"
             (root / "pages" / name).write_text(html, encoding="utf-8")
             pages[url] = {"file": f"pages/{name}", "content_type": "text/html"}

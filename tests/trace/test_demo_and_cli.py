@@ -21,7 +21,11 @@ def _oda(args: list[str], cwd: Path, **env: str) -> subprocess.CompletedProcess[
     environ.update({"PYTHONPATH": str(ROOT), "ODA_LLM_BASE_URL": "", "ODA_LLM_MODEL": "", **env})
     return subprocess.run(
         [sys.executable, "-c", "from oda.cli import main; main()", *args],
-        cwd=cwd, env=environ, capture_output=True, text=True, timeout=600,
+        cwd=cwd,
+        env=environ,
+        capture_output=True,
+        text=True,
+        timeout=600,
     )
 
 
@@ -31,8 +35,16 @@ def demo_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict, str]
         pytest.skip("the demo snapshot is not built")
     work = tmp_path_factory.mktemp("demo")
     result = _oda(
-        ["trace", str(DEMO / "queue.txt"), "--snapshot", str(DEMO / "snapshot"), "--offline",
-         "--store", "graph", "--json"],
+        [
+            "trace",
+            str(DEMO / "queue.txt"),
+            "--snapshot",
+            str(DEMO / "snapshot"),
+            "--offline",
+            "--store",
+            "graph",
+            "--json",
+        ],
         work,
     )
     assert result.returncode == 0, result.stderr[-3000:]
@@ -40,14 +52,16 @@ def demo_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict, str]
 
 
 def test_demo_traces_offline_with_the_expected_lineage_features(demo_run: tuple[Path, dict, str]) -> None:
-    work, summary, stderr = demo_run
+    work, summary, _stderr = demo_run
     assert summary["finished"] is True
     assert summary["datasets_traced"] >= 10
     # with no LLM configured, auto says once that it uses the rules
     assert summary["notes"] == ["no LLM is configured: the auto extractor uses the rules only"]
     failures = summary["failures"]
     # the dead link is reported, and the dataset is still traced
-    assert any(f["stage"] == "fetch" and "github.com/northwind-ai/helios-data" in f.get("url", "") for f in failures)
+    assert any(
+        f["stage"] == "fetch" and "github.com/northwind-ai/helios-data" in f.get("url", "") for f in failures
+    )
     # the 2019 dataset is dropped with its reason
     assert any(f["dataset"] == "legacy-nlp/OldQA" and "before 2020" in f["reason"] for f in failures)
 
@@ -80,8 +94,18 @@ def test_demo_traces_offline_with_the_expected_lineage_features(demo_run: tuple[
 def test_trace_help_has_examples() -> None:
     result = _oda(["trace", "--help"], ROOT)
     assert result.returncode == 0
-    for option in ("--store", "--extractor", "--max-depth", "--max-branching", "--threshold", "--snapshot",
-                   "--offline", "--record", "--resume", "--json"):
+    for option in (
+        "--store",
+        "--extractor",
+        "--max-depth",
+        "--max-branching",
+        "--threshold",
+        "--snapshot",
+        "--offline",
+        "--record",
+        "--resume",
+        "--json",
+    ):
         assert option in result.stdout
     assert "Examples" in result.stdout
 

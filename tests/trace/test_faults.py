@@ -21,12 +21,19 @@ N = 30
 async def _trace(ctx: TraceContext, world: Path, queue: list[str], plan: FaultPlan, checkpoints: Path):
     transport = FaultyTransport(WorldTransport(HubWorld(world)), plan)
     async with build_services(ctx, web_transport=transport) as services:
-        return await run_trace(ctx, parse_queue_text("\n".join(queue)), checkpoints=checkpoints, services=services)
+        return await run_trace(
+            ctx, parse_queue_text("\n".join(queue)), checkpoints=checkpoints, services=services
+        )
 
 
 def _context(tmp_path: Path, name: str, hub_url: str) -> TraceContext:
     acquisition = AcquisitionConfig(
-        hf_endpoint=hub_url, per_host_rate=0, retries=4, backoff_base_s=0.005, max_backoff_s=0.05, timeout_s=10
+        hf_endpoint=hub_url,
+        per_host_rate=0,
+        retries=4,
+        backoff_base_s=0.005,
+        max_backoff_s=0.05,
+        timeout_s=10,
     )
     return TraceContext(
         run_id=name, store_uri=str(tmp_path / name), extractor="rules", max_depth=3, acquisition=acquisition
@@ -44,7 +51,7 @@ def test_transient_faults_are_absorbed_and_permanent_ones_listed(tmp_path: Path)
     broken_hub = world.ids[N - 2]  # its metadata never answers
     broken_page = blog_url(world.ids[N - 1 - 2])  # a blog post that never answers
 
-    with serve_hub_with_faults(world.root) as (url, clean_plan):
+    with serve_hub_with_faults(world.root) as (url, _clean_plan):
         clean = asyncio.run(
             _trace(_context(tmp_path, "clean", url), world.root, queue, FaultPlan(), tmp_path / "c.sqlite")
         )

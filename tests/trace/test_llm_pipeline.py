@@ -36,8 +36,14 @@ def _run(tmp_path: Path, world: Path, hub_url: str, llm_url: str, extractor: str
         extractor=extractor,
         max_depth=3,
         acquisition=AcquisitionConfig(hf_endpoint=hub_url, per_host_rate=0, retries=1, backoff_base_s=0.01),
-        llm=LLMConfig(base_url=llm_url, model="scripted-model", api_key="test", max_retries=1, timeout_s=2,
-                      max_concurrency=4),
+        llm=LLMConfig(
+            base_url=llm_url,
+            model="scripted-model",
+            api_key="test",
+            max_retries=1,
+            timeout_s=2,
+            max_concurrency=4,
+        ),
     )
 
     async def go() -> TraceSummary:
@@ -58,8 +64,10 @@ def test_llm_extractor_end_to_end_with_faulty_answers(tmp_path: Path, small_worl
         text = excerpt_of(body)
         answers_seen.append(text[:40])
         if "Hand-written word problems" in text:  # acme/parent-b: invalid, then truncated JSON
-            return Reply(content='{"sources": [{"name": ') if len(answers_seen) % 2 else Reply(
-                content='{"sources": [', finish_reason="length"
+            return (
+                Reply(content='{"sources": [{"name": ')
+                if len(answers_seen) % 2
+                else Reply(content='{"sources": [', finish_reason="length")
             )
         if "Original problems written from scratch" in text:  # acme/grand: a refusal
             return Reply(content=None, refusal="I cannot help with that request.")

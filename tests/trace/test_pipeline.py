@@ -192,3 +192,23 @@ def test_graph_compiles_with_a_fresh_checkpointer() -> None:
         "aggregate",
         "write",
     } <= set(graph.get_graph().nodes)
+
+
+def test_a_recorded_trace_replays_offline_to_the_same_graph(
+    tmp_path: Path, small_world: Path, small_queue: Path, hub_server
+) -> None:
+    with hub_server(small_world) as hub_url:
+        live = _context(tmp_path / "live", hub_url)
+        assert live.acquisition is not None
+        live.acquisition.record_dir = tmp_path / "snapshot"
+        asyncio.run(_trace(live, small_world, small_queue, tmp_path / "live"))
+    # the server is gone: the replay reads only the snapshot
+    replay = _context(tmp_path / "replay", "http://127.0.0.1:9")
+    assert replay.acquisition is not None
+    replay.acquisition.snapshot_dir = tmp_path / "snapshot"
+    replay.acquisition.offline = True
+    summary, _events = asyncio.run(_trace(replay, small_world, small_queue, tmp_path / "replay"))
+    assert summary.datasets_traced == 4
+    with open_store(live.store_uri) as a, open_store(replay.store_uri) as b:
+        key = lambda e: (e.target, e.source, e.relationship, e.confidence, e.evidence)  # noqa: E731
+        assert sorted(map(key, a.edges())) == sorted(map(key, b.edges()))
