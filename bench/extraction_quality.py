@@ -27,6 +27,7 @@ from lineage.quality import (  # noqa: E402
     dpi_hub_ids,
     evaluate_canonicalization,
     evaluate_extraction,
+    evaluate_informal_spellings,
     load_dpi_records,
     make_hub_search,
     synthesize_cards,
@@ -91,7 +92,13 @@ async def main() -> None:
         f"alias-table consistency: {canon.consistency:.3f} ({canon.group_pairs_consistent}/{canon.group_pairs} "
         "pairs of spellings of one source resolve to one id)"
     )
-    for raw, expected, got in canon.mistakes[: args.mistakes]:
+    ok, total, informal_mistakes = await evaluate_informal_spellings(
+        Canonicalizer(hub_search=hub_search), args.dpi
+    )
+    print(
+        f"informal spellings of Hub parents ('WizardLM evol instruct 70k'): {ok / max(1, total):.3f} ({ok}/{total})"
+    )
+    for raw, expected, got in [*canon.mistakes, *informal_mistakes][: args.mistakes]:
         print(f"  mistake: {raw!r}: expected {expected}, got {got}")
 
 

@@ -46,6 +46,12 @@ _STRINGS = re.compile(r"'(?:[^'\\]|\\.)*'|\"(?:[^\"\\]|\\.)*\"|`(?:[^`]|``)*`", 
 _WRITE_RE = re.compile(r"\b(" + "|".join(WRITE_KEYWORDS) + r")\b", re.I)
 # CALL is allowed only for a table function or procedure call that yields rows: ``CALL name(...)``.
 _CALL_RE = re.compile(r"\bCALL\b(?!\s*[A-Za-z_][\w.]*\s*\()", re.I)
+# ...and never one whose name says it changes something (``CALL drop_fts_index(...)``, ``apoc.create.node``).
+_WRITING_CALL_RE = re.compile(
+    r"\bCALL\s+[\w.]*?(create|drop|clear|set|delete|remove|install|load|checkpoint|import|export|attach|detach"
+    r"|update|write|merge|refresh|kill|terminate)[\w.]*\s*\(",
+    re.I,
+)
 MAX_QUERY_CHARS = 100_000
 
 
@@ -71,4 +77,9 @@ def check_read_only(query: str) -> str:
         raise ReadOnlyError(f"read-only queries cannot use {match.group(1).upper()}")
     if _CALL_RE.search(bare):
         raise ReadOnlyError("read-only queries can only CALL a procedure or table function by name")
+    writing_call = _WRITING_CALL_RE.search(bare)
+    if writing_call:
+        raise ReadOnlyError(
+            f"read-only queries cannot CALL a procedure that {writing_call.group(1).lower()}s"
+        )
     return query

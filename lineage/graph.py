@@ -405,6 +405,20 @@ def _parents_to_push(
     return [{"id": s, "depth": item["depth"] + 1, "root": item["root"], "via": item["id"]} for s in chosen]
 
 
+def _partial_note(failures: list[Failure]) -> str | None:
+    """What went wrong while a dataset was still traced: unreadable resources, chunks not extracted, ..."""
+    parts = []
+    links = [f.get("url", "?") for f in failures if f["stage"] == "fetch"]
+    if links:
+        parts.append(f"{len(links)} resource(s) unreadable: " + ", ".join(links))
+    extract = [f for f in failures if f["stage"] == "extract"]
+    if extract:
+        parts.append(f"{len(extract)} chunk(s) not extracted: {extract[0]['reason']}")
+    other = [f["reason"] for f in failures if f["stage"] in ("retrieve", "resolve")]
+    parts.extend(other)
+    return "; ".join(parts)[:2000] if parts else None
+
+
 async def write(state: TraceState, runtime: Runtime[TraceContext]) -> dict[str, Any]:
     """MERGE the dataset's node, its sources and its edges, then push its new Hub parents (depth first)."""
     ctx = runtime.context
@@ -420,13 +434,7 @@ async def write(state: TraceState, runtime: Runtime[TraceContext]) -> dict[str, 
     status = outcome.get("status") or "traced"
     note = outcome.get("note")
     if status == "traced":
-        link_failures = [
-            f for f in state.get("failures") or [] if f["dataset"] == dataset and f["stage"] == "fetch"
-        ]
-        if link_failures:
-            note = f"{len(link_failures)} resource(s) unreadable: " + ", ".join(
-                f.get("url", "?") for f in link_failures
-            )
+        note = _partial_note([f for f in state.get("failures") or [] if f["dataset"] == dataset])
     counters: dict[str, int] = {status: 1}
 
     def _write() -> None:

@@ -570,6 +570,39 @@ def mapper_groups(dpi_dir: str | Path = DEFAULT_DPI_DIR) -> list[list[str]]:
     return groups
 
 
+def informal_spellings_gold(dpi_dir: str | Path = DEFAULT_DPI_DIR) -> list[tuple[str, str]]:
+    """``(informal name, Hub id)`` for every DPI parent given as a Hub URL, the name being the repo part written
+    as prose ("WizardLM/WizardLM_evol_instruct_70k" -> "WizardLM evol instruct 70k")."""
+    gold: dict[str, str] = {}
+    with (Path(dpi_dir) / "derived_from_edges.csv").open(encoding="utf-8") as fh:
+        for row in csv.DictReader(fh):
+            repo = row.get("parent_hf_id_if_url") or ""
+            if is_hf_id(repo) and "huggingface.co" in (row.get("derived_from") or ""):
+                informal = " ".join(repo.split("/", 1)[1].replace("_", " ").replace("-", " ").split())
+                gold.setdefault(informal, repo)
+    return sorted(gold.items())
+
+
+async def evaluate_informal_spellings(
+    canonicalizer: Canonicalizer, dpi_dir: str | Path = DEFAULT_DPI_DIR
+) -> tuple[int, int, list[tuple[str, str, str]]]:
+    """Resolve the informal spellings of Hub parents: ``(correct, total, mistakes)``. An id the catalog lists as
+    the same data as the expected one (``also_ids``) counts as correct."""
+    correct = total = 0
+    mistakes: list[tuple[str, str, str]] = []
+    for informal, expected in informal_spellings_gold(dpi_dir):
+        res = await canonicalizer.resolve(informal, None)
+        same_entry = canonicalizer.catalog.by_hub_id(expected)
+        ok = res.id.lower() == expected.lower() or (
+            same_entry is not None and canonicalizer.catalog.by_hub_id(res.id) is same_entry
+        )
+        total += 1
+        correct += ok
+        if not ok:
+            mistakes.append((informal, expected, res.id))
+    return correct, total, mistakes
+
+
 async def evaluate_canonicalization(
     canonicalizer: Canonicalizer, dpi_dir: str | Path = DEFAULT_DPI_DIR
 ) -> CanonicalizationReport:

@@ -29,7 +29,7 @@ from typing import Any
 import numpy as np
 
 from scoring.base import Axis, Family, Metric, MetricScores, Score, Scorer, register
-from scoring.dedup import MinHasher, SeenSet, key64
+from scoring.dedup import MinHasher, SeenSet, hash_keys
 from scoring.samples import Sample
 
 MTLD_THRESHOLD = 0.72
@@ -76,18 +76,25 @@ def mtld(tokens: Sequence[str], threshold: float = MTLD_THRESHOLD) -> float | No
 
 
 def _lockstep_mtld(
-    lens: np.ndarray, first_pos: np.ndarray, neighbour: np.ndarray, *, forward: bool, threshold: float
+    lens: np.ndarray,
+    first_pos: np.ndarray,
+    word_ids: np.ndarray,
+    n_ids: int,
+    *,
+    forward: bool,
+    threshold: float,
 ) -> np.ndarray:
     """One MTLD direction for many texts at once, one word position per step.
 
-    ``neighbour[k]`` is the previous (forward) or next (backward) position of the same word in the same text.
-    A word is new to the current segment when that neighbour lies outside the segment.
+    ``word_ids`` numbers the distinct words of each text (ids never shared between texts). ``last[id]`` is where
+    the walk last saw that word: it is new to the current segment when that position lies outside the segment.
     """
     n = lens.size
     order = np.argsort(-lens, kind="stable")
     plens = lens[order]
     base = first_pos[order] if forward else first_pos[order] + plens - 1
-    bound = base - 1 if forward else base + 1  # segment starts after (forward) / ends before (backward) this
+    seg = base.copy()  # where the current segment starts (forward) or ends (backward)
+    last = np.full(n_ids, -1 if forward else word_ids.size, dtype=np.int64)
     types = np.zeros(n, dtype=np.int64)
     count = np.zeros(n, dtype=np.int64)
     factors = np.zeros(n, dtype=np.float64)
@@ -95,8 +102,9 @@ def _lockstep_mtld(
     step = 1 if forward else -1
     for i, m in enumerate(active_at):
         k = base[:m] + i * step
-        nb = neighbour[k]
-        new = nb <= bound[:m] if forward else nb >= bound[:m]
+        ids = word_ids[k]
+        new = last[ids] < seg[:m] if forward else last[ids] > seg[:m]
+        last[ids] = k
         t = types[:m]
         c = count[:m]
         t += new
@@ -107,7 +115,7 @@ def _lockstep_mtld(
             factors[idx] += 1.0
             t[idx] = 0
             c[idx] = 0
-            bound[idx] = k[idx]
+            seg[idx] = k[idx] + step
     partial = count > 0
     factors[partial] += (1.0 - types[partial] / count[partial]) / (1.0 - threshold)
     out = np.empty(n, dtype=np.float64)
@@ -120,47 +128,43 @@ def lexical_diversity(
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """``(word counts, TTR, MTLD)`` for a batch of texts; NaN where a text has no words.
 
-    Vectorized over the batch: words are hashed, the previous and next occurrence of every word is found with
-    one sort, and both MTLD passes walk all texts in lockstep. Texts over ``LOCKSTEP_MAX_WORDS`` words use
-    ``mtld``. The values equal ``type_token_ratio`` and ``mtld`` (the tests check this).
+    Vectorized over the batch: each text's distinct words get ids (one dict per text, which also gives the
+    TTR), and both MTLD passes walk all texts in lockstep with a last-seen table. Texts over
+    ``LOCKSTEP_MAX_WORDS`` words use ``mtld``. The values equal ``type_token_ratio`` and ``mtld`` (tests check).
     """
-    word_lists = [words(t) for t in texts]
-    n = len(word_lists)
-    lens = np.fromiter((len(w) for w in word_lists), dtype=np.int64, count=n)
+    n = len(texts)
+    lens = np.zeros(n, dtype=np.int64)
     ttr = np.full(n, np.nan)
     lex = np.full(n, np.nan)
-    long_ = lens > LOCKSTEP_MAX_WORDS
-    for i in np.flatnonzero(long_):
-        ttr[i] = type_token_ratio(word_lists[i])
-        lex[i] = mtld(word_lists[i], threshold)
-    short = np.flatnonzero(~long_ & (lens > 0))
-    if short.size == 0:
-        return lens, ttr, lex
     buf = array.array("q")
-    for i in short:
-        buf.extend(map(hash, word_lists[i]))
-    hashes = np.frombuffer(buf, dtype=np.int64).view(np.uint64)
-    slens = lens[short]
-    owner = np.repeat(np.arange(short.size, dtype=np.uint64), slens)
-    with np.errstate(over="ignore"):
-        keys = hashes ^ (owner * np.uint64(0x9E3779B97F4A7C15))
-    order = np.argsort(keys, kind="stable")
-    sorted_keys = keys[order]
-    same = sorted_keys[1:] == sorted_keys[:-1]
-    total = hashes.size
-    prev = np.full(total, -1, dtype=np.int64)
-    nxt = np.full(total, total, dtype=np.int64)
-    prev[order[1:][same]] = order[:-1][same]
-    nxt[order[:-1][same]] = order[1:][same]
-    first = np.zeros(short.size, dtype=np.int64)
+    short: list[int] = []
+    distinct: list[int] = []
+    next_id = 0
+    for i, text in enumerate(texts):
+        ws = words(text)
+        lens[i] = len(ws)
+        if not ws:
+            continue
+        if len(ws) > LOCKSTEP_MAX_WORDS:
+            ttr[i] = type_token_ratio(ws)
+            lex[i] = mtld(ws, threshold)
+            continue
+        seen: dict[str, int] = {}
+        buf.extend([seen.setdefault(w, next_id + len(seen)) for w in ws])
+        short.append(i)
+        distinct.append(len(seen))
+        next_id += len(seen)
+    if not short:
+        return lens, ttr, lex
+    idx = np.array(short, dtype=np.int64)
+    word_ids = np.frombuffer(buf, dtype=np.int64)
+    slens = lens[idx]
+    first = np.zeros(idx.size, dtype=np.int64)
     np.cumsum(slens[:-1], out=first[1:])
-    distinct = np.bincount(
-        owner.astype(np.int64), weights=(prev < np.repeat(first, slens)), minlength=short.size
-    )
-    ttr[short] = distinct / slens
-    fwd = _lockstep_mtld(slens, first, prev, forward=True, threshold=threshold)
-    bwd = _lockstep_mtld(slens, first, nxt, forward=False, threshold=threshold)
-    lex[short] = (fwd + bwd) / 2.0
+    ttr[idx] = np.array(distinct, dtype=np.float64) / slens
+    fwd = _lockstep_mtld(slens, first, word_ids, next_id, forward=True, threshold=threshold)
+    bwd = _lockstep_mtld(slens, first, word_ids, next_id, forward=False, threshold=threshold)
+    lex[idx] = (fwd + bwd) / 2.0
     return lens, ttr, lex
 
 
@@ -213,8 +217,8 @@ class HeuristicScorer(Scorer):
 
     def _dedup(self, samples: Sequence[Sample], tokens: list[list[int]]) -> tuple[np.ndarray, ...]:
         n = len(samples)
-        q_keys = np.fromiter((key64(s.prompt) for s in samples), dtype=np.uint64, count=n)
-        qa_keys = np.fromiter((key64(s.prompt, s.response) for s in samples), dtype=np.uint64, count=n)
+        q_keys = hash_keys(s.prompt for s in samples)
+        qa_keys = hash_keys((s.prompt, s.response) for s in samples)
         pair_tokens = [tokens[i] + tokens[n + i] for i in range(n)]
         bands = self.minhash.band_keys(self.minhash.signatures(pair_tokens))
         q_dup = self._exact_q.check_and_add(q_keys)

@@ -32,7 +32,7 @@ from graph_store.models import ScoreProfile
 from oda.errors import ConfigError, OdaError
 from scoring.aggregate import MetricAggregate
 from scoring.base import MetricScores, Score, Scorer
-from scoring.dedup import SeenSet, key64
+from scoring.dedup import SeenSet, hash_keys
 from scoring.inputs import DEFAULT_MAX_RECORD_BYTES, iter_samples
 from scoring.samples import Sample, SampleError
 
@@ -59,6 +59,10 @@ class RunReport:
         out = {k: v for k, v in self.__dict__.items() if k != "profiles"}
         out["profiles"] = [p.model_dump(mode="json") for p in self.profiles]
         return out
+
+
+def hash_keys_of(hashes: list[int]) -> np.ndarray:
+    return np.array(hashes, dtype=np.int64).view(np.uint64)
 
 
 _ENCODE = json.JSONEncoder(ensure_ascii=False, check_circular=False).encode
@@ -109,14 +113,14 @@ class _ScorerOutput:
                     dropped = True  # failed samples are scored again
                     continue
                 kept.write(raw)
-                keys.append(key64(str(sid)))
+                keys.append(hash(str(sid)))
                 self._aggregate(row.get("scores", {}))
                 self.resumed += 1
                 if len(keys) >= 100_000:
-                    self.done.check_and_add(np.array(keys, dtype=np.uint64))
+                    self.done.check_and_add(hash_keys_of(keys))
                     keys.clear()
         if keys:
-            self.done.check_and_add(np.array(keys, dtype=np.uint64))
+            self.done.check_and_add(hash_keys_of(keys))
         if dropped:
             os.replace(tmp, self.path)
         else:
@@ -255,7 +259,7 @@ def _process(
     run_ids: SeenSet,
     on_error: Callable[[SampleError], None],
 ) -> None:
-    keys = np.fromiter((key64(s.id) for s in batch), dtype=np.uint64, count=len(batch))
+    keys = hash_keys(s.id for s in batch)
     repeated = run_ids.check_and_add(keys)
     if repeated.any():
         for s in (s for s, r in zip(batch, repeated, strict=True) if r):

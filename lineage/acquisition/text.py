@@ -15,6 +15,7 @@ from __future__ import annotations
 import io
 import re
 from dataclasses import dataclass
+from typing import Any
 
 from bs4 import BeautifulSoup, Comment, Tag
 
@@ -76,16 +77,11 @@ def html_to_text(html: str | bytes) -> tuple[str | None, str]:
     """``(title, main_text)`` of an HTML document, with chrome and code removed."""
     soup = BeautifulSoup(html, "lxml")
     title = _title(soup)
-    for node in soup.find_all(string=lambda s: isinstance(s, Comment)):
-        node.extract()
-    for tag in soup.find_all(_DROP_TAGS):
-        tag.decompose()
-    for tag in soup.find_all(
-        True, attrs={"role": re.compile(r"^(navigation|banner|contentinfo|complementary)$")}
-    ):
-        tag.decompose()
     for tag in list(soup.find_all(True)):
-        if not isinstance(tag, Tag) or tag.attrs is None or tag.name in ("html", "body", "main", "article"):
+        if tag.decomposed or tag.name in ("html", "body", "main", "article"):
+            continue
+        if tag.name in _DROP_TAGS or _ROLE_RE.match(str(tag.get("role") or "")):
+            tag.decompose()
             continue
         marker = " ".join([*(tag.get("class") or []), str(tag.get("id") or "")])
         if marker.strip() and _CHROME_RE.search(marker):
@@ -97,14 +93,36 @@ def html_to_text(html: str | bytes) -> tuple[str | None, str]:
         or soup.body
         or soup
     )
-    for tag in main.find_all(True):
-        if tag.name in ("h1", "h2", "h3", "h4", "h5", "h6"):
-            tag.insert_before("\n\n" + "#" * int(tag.name[1]) + " ")
-            tag.insert_after("\n\n")
-        elif tag.name in _BLOCK_TAGS:
-            tag.insert_before("\n")
-            tag.insert_after("\n")
-    return title, normalize_whitespace(main.get_text(""))
+    return title, normalize_whitespace(_block_text(main))
+
+
+_ROLE_RE = re.compile(r"^(navigation|banner|contentinfo|complementary)$")
+_HEADINGS = {"h1": 1, "h2": 2, "h3": 3, "h4": 4, "h5": 5, "h6": 6}
+
+
+def _block_text(root: Tag) -> str:
+    """Text of ``root`` with line breaks around block elements and ``#`` markers before headings.
+
+    An explicit stack instead of recursion: hostile pages can nest thousands of elements deep.
+    """
+    out: list[str] = []
+    stack: list[Any] = [root]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, str):  # a closing marker pushed below, or page text
+            if not isinstance(node, Comment):
+                out.append(str(node))
+            continue
+        name = node.name
+        level = _HEADINGS.get(name)
+        if level is not None:
+            out.append("\n\n" + "#" * level + " ")
+            stack.append("\n\n")
+        elif name in _BLOCK_TAGS:
+            out.append("\n")
+            stack.append("\n")
+        stack.extend(reversed(list(node.children)))
+    return "".join(out)
 
 
 def _title(soup: BeautifulSoup) -> str | None:

@@ -53,3 +53,12 @@ async def test_canonicalization_accuracy_on_dpi_parent_names(dpi_dir):
     )
     assert report.total == len(gold)
     assert report.accuracy >= 0.8, report.mistakes
+
+
+async def test_informal_spellings_of_hub_parents_resolve(dpi_dir):
+    from lineage.quality import evaluate_informal_spellings
+
+    canon = Canonicalizer(hub_search=make_hub_search(dpi_hub_ids(dpi_dir)))
+    correct, total, mistakes = await evaluate_informal_spellings(canon, dpi_dir)
+    assert total >= 10
+    assert correct / total >= 0.8, mistakes

@@ -91,6 +91,8 @@ def test_bolt_uri_opens_without_network_io(monkeypatch: pytest.MonkeyPatch) -> N
         "COPY Dataset FROM 'x.csv'",
         "LOAD FROM 'x.csv' RETURN *",
         "CALL threads = 1",
+        "CALL drop_fts_index('Dataset', 'idx')",
+        "CALL apoc.create.node(['X'], {}) YIELD node RETURN node",
         "MATCH (n) /* sneaky */ REMOVE n.name",
         "",
     ],

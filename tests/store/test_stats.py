@@ -42,6 +42,8 @@ def test_landscape_survives_cycles_and_empty_graphs() -> None:
     empty = landscape([], [])
     assert (empty["nodes"], empty["max_depth"], empty["avg_depth"]) == (0, 0, 0.0)
     nodes = [Node(id=f"org/n{i}") for i in range(4)]
-    cyclic = landscape(nodes, [("org/n0", "org/n1"), ("org/n1", "org/n2"), ("org/n2", "org/n1"), ("org/n2", "org/n3")])
+    cyclic = landscape(
+        nodes, [("org/n0", "org/n1"), ("org/n1", "org/n2"), ("org/n2", "org/n1"), ("org/n2", "org/n3")]
+    )
     assert cyclic["max_depth"] == 2  # n0 -> {n1, n2} -> n3, the cycle counted as one step
     assert cyclic["roots"] == 1
