@@ -638,7 +638,7 @@ class CypherGraphStore(GraphStore):
         scan_above = self._scan_threshold()
         while frontier:
             if scan_above is not None and len(frontier) > scan_above:
-                self._bfs_in_memory(frontier, depth, filters, parent, hops, weakest)
+                self._bfs_in_memory(benchmark, frontier, depth, filters, parent, hops, weakest)
                 break
             depth += 1
             next_frontier: list[str] = []
@@ -690,6 +690,7 @@ class CypherGraphStore(GraphStore):
 
     def _bfs_in_memory(
         self,
+        benchmark: str,
         frontier: list[str],
         depth: int,
         filters: dict[str, Any],
@@ -697,7 +698,10 @@ class CypherGraphStore(GraphStore):
         hops: dict[str, int],
         weakest: dict[str, float],
     ) -> None:
-        """Finish a downstream level-BFS over every walkable edge, loaded in one scan (same results, fewer trips)."""
+        """Finish a downstream level-BFS from ``benchmark`` over every walkable edge, loaded in one scan.
+
+        ``frontier`` is the BFS's last level (at ``depth``); ``parent``, ``hops`` and ``weakest`` are filled in.
+        """
         children = self._children_index(*q.walkable_edges(self.dialect, **filters))
         while frontier:
             depth += 1

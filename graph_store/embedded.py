@@ -134,8 +134,7 @@ class EmbeddedStore(CypherGraphStore):
     def _has_no_edges(self) -> bool:
         return not self._read(*q.any_edge(self.dialect)).rows
 
-    def _children_index(self, query: str, params: dict[str, Any]) -> dict[str, tuple[list[str], list[float]]]:
-        """``parent -> (children, confidences)``, grouped by Arrow (far faster than a Python loop)."""
+    def _arrow(self, query: str, params: dict[str, Any]) -> Any:
         with self._lock:
             self._check_open()
             try:
@@ -145,14 +144,57 @@ class EmbeddedStore(CypherGraphStore):
                 result.close()
             except RuntimeError as exc:
                 raise StoreError(f"embedded store: {exc}") from exc
-        if table.num_rows == 0:
-            return {}
-        table = table.rename_columns(["child", "parent", "confidence"])
-        grouped = table.group_by("parent").aggregate([("child", "list"), ("confidence", "list")])
-        parents = grouped.column("parent").to_pylist()
-        children = grouped.column("child_list").to_pylist()
-        confidences = grouped.column("confidence_list").to_pylist()
-        return dict(zip(parents, zip(children, confidences, strict=True), strict=True))
+        return table
+
+    def _bfs_in_memory(
+        self,
+        benchmark: str,
+        frontier: list[str],
+        depth: int,
+        filters: dict[str, Any],
+        parent: dict[str, str],
+        hops: dict[str, int],
+        weakest: dict[str, float],
+    ) -> None:
+        """Redo the BFS from ``benchmark`` in memory: walkable edges as node offsets, scipy's BFS over them.
+
+        Same answer as the level-BFS (a BFS tree gives shortest witnesses); it replaces a Python loop over
+        every edge with one integer scan and C code.
+        """
+        import numpy as np
+        from scipy.sparse import csr_matrix
+        from scipy.sparse.csgraph import breadth_first_order
+
+        edges = self._arrow(*q.walkable_edge_offsets(self.dialect, **filters))
+        nodes = self._arrow(*q.node_offsets(self.dialect))
+        offsets = nodes.column("offset").to_numpy()
+        size = int(offsets.max()) + 1
+        ids: list[str | None] = [None] * size
+        for offset, node_id in zip(offsets.tolist(), nodes.column("id").to_pylist(), strict=True):
+            ids[offset] = node_id
+        start = ids.index(benchmark)
+        child = edges.column("child").to_numpy()
+        source = edges.column("parent").to_numpy()
+        confidence = edges.column("confidence").to_numpy()
+        # parent -> child adjacency; the stored value is the edge's index + 1 (a zero would read as no edge)
+        graph = csr_matrix((np.arange(1, len(child) + 1), (source, child)), shape=(size, size))
+        order, predecessors = breadth_first_order(graph, start, directed=True, return_predecessors=True)
+        reached = order[1:]
+        tree_parents = predecessors[reached]
+        # the confidence of each tree edge (tree_parent -> node)
+        edge_index = np.asarray(graph[tree_parents, reached]).ravel() - 1
+        tree_confidence = confidence[edge_index].tolist()
+        parent.clear()
+        hops.clear()
+        weakest.clear()
+        hops[benchmark] = 0
+        weakest[benchmark] = 1.0
+        for node, up, conf in zip(reached.tolist(), tree_parents.tolist(), tree_confidence, strict=True):
+            node_id, up_id = ids[node], ids[up]
+            assert node_id is not None and up_id is not None
+            parent[node_id] = up_id
+            hops[node_id] = hops[up_id] + 1
+            weakest[node_id] = min(weakest[up_id], conf)
 
     def _write(self, work: Callable[[Tx], T]) -> T:
         with self._lock:

@@ -442,6 +442,33 @@ def walkable_edges(
     )
 
 
+def walkable_edge_offsets(
+    dialect: Dialect,
+    *,
+    min_confidence: float = 0.0,
+    statuses: Sequence[str] | None = None,
+    split: str | None = None,
+) -> Query:
+    """ladybug: every walkable edge as ``(child offset, parent offset, confidence)``, integers being far cheaper
+    to return than id strings."""
+    if dialect != "ladybug":
+        raise ValueError("node offsets are the embedded engine's")
+    params: dict[str, Any] = {}
+    where = _walk_filter("r", min_confidence=min_confidence, statuses=statuses, split=split, params=params)
+    query = (
+        f"MATCH (c:Dataset)-[r:DERIVED_FROM]->(p:Dataset) WHERE {where} "
+        "RETURN offset(id(c)) AS child, offset(id(p)) AS parent, r.confidence AS confidence"
+    )
+    return query, params
+
+
+def node_offsets(dialect: Dialect) -> Query:
+    """ladybug: ``(offset, id)`` of every node."""
+    if dialect != "ladybug":
+        raise ValueError("node offsets are the embedded engine's")
+    return "MATCH (n:Dataset) RETURN offset(id(n)) AS offset, n.id AS id", {}
+
+
 def parents_of(dialect: Dialect, ids: Sequence[str], *, include_rejected: bool = False) -> Query:
     """One level-BFS step upstream: every edge out of ``ids``, with all fields."""
     prefix, select = _by_ids(dialect, ids, "c")

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass, field
-from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from oda.errors import ConfigError
@@ -40,8 +39,9 @@ class TraceServices:
     canonicalizer: Canonicalizer
     extract_limit: asyncio.Semaphore
     """Bounds the source-tracing agents running at once (the LLM's concurrency)."""
-    created_at_cache: dict[str, datetime | None] = field(default_factory=dict)
-    """Creation dates of sources already looked up in this process (for the time-order check)."""
+    info_cache: dict[str, Any] = field(default_factory=dict)
+    """Hub metadata (``DatasetInfo``) already read in this process: the time-order check reads a source's
+    metadata, and validating that source later reuses it."""
 
 
 @dataclass(kw_only=True)

@@ -143,7 +143,7 @@ async def validate(
     item = _current(state)
     dataset = item["id"]
     try:
-        info = await ctx.svc.acquirer.dataset_info(dataset)
+        info = await _dataset_info(ctx, dataset)
     except NotFoundError:
         return _stop("dropped", "not found on the Hub", dataset, "validate")
     except AccessDeniedError:
@@ -297,14 +297,20 @@ async def trace_chunk(task: ChunkTask, runtime: Runtime[TraceContext]) -> dict[s
 # --- aggregation ------------------------------------------------------------------------------------------
 
 
-async def _created_at(ctx: TraceContext, dataset: str) -> datetime | None:
-    cache = ctx.svc.created_at_cache
+async def _dataset_info(ctx: TraceContext, dataset: str) -> Any:
+    """Hub metadata, read once per process (a failed read is not cached: validation retries it)."""
+    cache = ctx.svc.info_cache
     if dataset not in cache:
-        try:
-            cache[dataset] = (await ctx.svc.acquirer.dataset_info(dataset)).created_at
-        except AcquisitionError:
-            cache[dataset] = None
+        cache[dataset] = await ctx.svc.acquirer.dataset_info(dataset)
     return cache[dataset]
+
+
+async def _created_at(ctx: TraceContext, dataset: str) -> datetime | None:
+    try:
+        created: datetime | None = (await _dataset_info(ctx, dataset)).created_at
+    except (AcquisitionError, InputError):
+        return None
+    return created
 
 
 async def aggregate_claims(state: TraceState, runtime: Runtime[TraceContext]) -> dict[str, Any]:

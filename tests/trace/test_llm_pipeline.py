@@ -81,6 +81,9 @@ def test_llm_extractor_end_to_end_with_faulty_answers(tmp_path: Path, small_worl
     assert summary.finished
     with open_store(str(tmp_path / "graph-llm")) as store:
         edges = {(e.target, e.source): e for e in store.edges()}
+        parent_b = store.get_node("acme/parent-b")
+        assert parent_b is not None and parent_b.trace_status == "traced"
+        assert "not extracted" in (parent_b.trace_note or "")
     assert ("acme/child", "acme/parent-a") in edges
     assert ("acme/parent-a", "acme/grand") in edges
     assert all(e.extractor == "llm" for e in edges.values())
