@@ -140,6 +140,13 @@ def _coerce(model: type[T], item: Any) -> T:
     raise TypeError(f"expected {model.__name__} or a mapping, got {type(item).__name__}")
 
 
+def _coerce_or_input_error(model: type[T], item: Any) -> T:
+    try:
+        return _coerce(model, item)
+    except (ValidationError, TypeError, ValueError) as exc:
+        raise InputError(f"invalid {model.__name__}: {_short_error(exc)}") from exc
+
+
 def _validate_all(model: type[T], items: Iterable[Any], report: UpsertReport) -> list[T]:
     valid: list[T] = []
     for index, item in enumerate(items):
@@ -352,8 +359,8 @@ class CypherGraphStore(GraphStore):
     def attach_scores(self, profiles: Iterable[ScoreProfile | Mapping[str, Any]]) -> int:
         """Store score profiles, replacing any earlier profile for the same (dataset, scorer, axis)."""
         rows = []
-        for profile in (_coerce(ScoreProfile, p) for p in profiles):
-            validate_node_id(profile.dataset)
+        for profile in (_coerce_or_input_error(ScoreProfile, p) for p in profiles):
+            _check_id(profile.dataset)
             rows.append(
                 {
                     "key": json.dumps([profile.dataset, profile.scorer, profile.axis]),
@@ -371,8 +378,8 @@ class CypherGraphStore(GraphStore):
     def attach_results(self, results: Iterable[BenchResult | Mapping[str, Any]]) -> int:
         """Store benchmark results, replacing any earlier one for the same (dataset, base_model, benchmark)."""
         rows = []
-        for result in (_coerce(BenchResult, r) for r in results):
-            validate_node_id(result.dataset)
+        for result in (_coerce_or_input_error(BenchResult, r) for r in results):
+            _check_id(result.dataset)
             rows.append(
                 {
                     "key": json.dumps([result.dataset, result.base_model, result.benchmark]),
@@ -771,6 +778,13 @@ class CypherGraphStore(GraphStore):
     def results(self, dataset: str | None = None) -> list[BenchResult]:
         """Benchmark results, all or of one dataset."""
         return _records(self._read_q(q.list_records(self.dialect, "BenchResult", dataset)), BenchResult)
+
+
+def _check_id(node_id: str) -> None:
+    try:
+        validate_node_id(node_id)
+    except ValueError as exc:
+        raise InputError(str(exc)) from exc
 
 
 def _status_values(status: EdgeStatus | str | Sequence[EdgeStatus | str] | None) -> list[str] | None:

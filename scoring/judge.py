@@ -10,8 +10,8 @@ scale, with the rubric prompt ``prompts/judge_q.vN.md`` / ``judge_qa.vN.md``.
   is retried; so are timeouts, connection errors, 429 and 5xx. Retries are bounded (``max_retries``) with
   exponential backoff; after the last one the sample gets an error on every axis, never a zero. A 4xx other
   than 408/409/429 is not retried.
-- **Bounded, high concurrency.** Requests of a batch run on one event loop with an ``asyncio.Semaphore``
-  (``concurrency``, default 64) and one ``AsyncOpenAI`` client reused across batches.
+- **Bounded, high concurrency.** ``concurrency`` workers (default 64) on one event loop take the samples of a
+  batch in turn; ``AsyncOpenAI`` clients are reused across batches, one per eight workers.
 - **Cache.** Each valid rating is stored in SQLite keyed by (sample hash, axis, model, prompt version). The hash
   covers only what the judge sees (the instruction for Q, the pair for QA), so a rerun, or another dataset with
   the same sample, costs no request.
@@ -54,6 +54,9 @@ RUBRICS: dict[str, str] = {
 Q_AXES = ("Difficulty", "Clarity", "Coherence", "Completeness", "Complexity", "Correctness", "Meaningfulness")
 QA_AXES = ("Relevance", "Clarity", "Coherence", "Completeness", "Complexity", "Correctness", "Meaningfulness")
 SCALE = (1, 10)
+#: one client (and connection pool) per this many concurrent requests: httpcore's pool scans every connection
+#: on each request, so one pool of 64 connections costs more CPU than eight pools of eight
+REQUESTS_PER_CLIENT = 8
 _INSTRUCTION_SLOT = "\x00INSTRUCTION\x00"
 _RESPONSE_SLOT = "\x00RESPONSE\x00"
 
@@ -225,7 +228,7 @@ class JudgeScorer(Scorer):
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, name=f"{self.name}-loop", daemon=True)
         self._thread.start()
-        self._client: Any = None
+        self._clients: dict[int, Any] = {}
 
     def cache_key(self) -> str:
         return f"{self.name}:{self.model}:{self.prompt.id}"
@@ -258,32 +261,32 @@ class JudgeScorer(Scorer):
         fut: Future[T] = asyncio.run_coroutine_threadsafe(coro, self._loop)
         return fut.result()
 
-    def _get_client(self) -> Any:
-        if self._client is None:
+    def _get_client(self, index: int) -> Any:
+        client = self._clients.get(index)
+        if client is None:
             import openai
 
-            self._client = openai.AsyncOpenAI(
+            client = openai.AsyncOpenAI(
                 base_url=self.base_url, api_key=self.api_key, max_retries=0, timeout=self.timeout_s
             )
-        return self._client
+            self._clients[index] = client
+        return client
 
-    async def _rate(self, sample: Sample, sem: asyncio.Semaphore) -> dict[str, AxisRating] | str:
-        client = self._get_client()
+    async def _rate(self, sample: Sample, client: Any) -> dict[str, AxisRating] | str:
         message = self.render(sample)
         last = ""
         for attempt in range(self.max_retries + 1):
             if attempt:
                 await asyncio.sleep(min(self.backoff_s * 2 ** (attempt - 1), 30.0))
             try:
-                async with sem:
-                    self.requests_sent += 1
-                    resp = await client.chat.completions.create(
-                        model=self.model,
-                        messages=[{"role": "user", "content": message}],
-                        temperature=self.temperature,
-                        max_tokens=self.max_tokens,
-                        response_format={"type": "json_object"},
-                    )
+                self.requests_sent += 1
+                resp = await client.chat.completions.create(
+                    model=self.model,
+                    messages=[{"role": "user", "content": message}],
+                    temperature=self.temperature,
+                    max_tokens=self.max_tokens,
+                    response_format={"type": "json_object"},
+                )
                 choice = resp.choices[0]
                 if getattr(choice.message, "refusal", None):
                     raise JudgeReplyError(f"refused: {choice.message.refusal[:120]}")
@@ -297,8 +300,17 @@ class JudgeScorer(Scorer):
         return f"judge failed after {self.max_retries + 1} attempts: {last}"
 
     async def _rate_all(self, samples: Sequence[Sample]) -> list[dict[str, AxisRating] | str]:
-        sem = asyncio.Semaphore(self.concurrency)
-        return list(await asyncio.gather(*(self._rate(s, sem) for s in samples)))
+        """``concurrency`` workers take samples in turn; every ``REQUESTS_PER_CLIENT`` workers share a client."""
+        results: list[dict[str, AxisRating] | str] = [""] * len(samples)
+        pending = iter(enumerate(samples))
+
+        async def worker(slot: int) -> None:
+            client = self._get_client(slot // REQUESTS_PER_CLIENT)
+            for i, sample in pending:
+                results[i] = await self._rate(sample, client)
+
+        await asyncio.gather(*(worker(slot) for slot in range(min(self.concurrency, len(samples)))))
+        return results
 
     def score_batch(self, samples: Sequence[Sample]) -> list[MetricScores]:
         hashes = [self.sample_hash(s) for s in samples]
@@ -327,11 +339,11 @@ class JudgeScorer(Scorer):
         return out
 
     def close(self) -> None:
-        if self._client is not None:
+        for client in self._clients.values():
             # closing a client whose server is gone is not worth failing a run for
             with contextlib.suppress(Exception):
-                self._run(self._client.close())
-            self._client = None
+                self._run(client.close())
+        self._clients.clear()
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join(timeout=5)
         self.cache.close()
