@@ -249,12 +249,14 @@ def main() -> None:
     args = parser.parse_args()
     results = []
     server_cm = None
+    server_root: tempfile.TemporaryDirectory[str] | None = None
     bolt = None
     if "bolt" in args.backends:
         from tests.support.arcadedb import arcadedb_available, start_arcadedb
 
         if arcadedb_available():
-            server_cm = start_arcadedb(Path(tempfile.mkdtemp(prefix="oda-bench-arcadedb-")), heap="4g")
+            server_root = tempfile.TemporaryDirectory(prefix="oda-bench-arcadedb-")
+            server_cm = start_arcadedb(Path(server_root.name), heap="4g")
             server = server_cm.__enter__()
             bolt = {
                 "uri": server.uri,
@@ -279,6 +281,8 @@ def main() -> None:
     finally:
         if server_cm is not None:
             server_cm.__exit__(None, None, None)
+        if server_root is not None:
+            server_root.cleanup()
 
 
 def _empty_bolt(bolt: dict[str, Any] | None) -> None:

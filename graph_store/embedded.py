@@ -19,7 +19,7 @@ from typing import Any, TypeVar
 from graph_store import queries as q
 from graph_store.cypher_store import CypherGraphStore, Result, Tx
 from graph_store.readonly import check_read_only
-from oda.errors import InputError, ReadOnlyError, StoreError
+from oda.errors import InputError, StoreError
 
 T = TypeVar("T")
 
@@ -165,8 +165,9 @@ class EmbeddedStore(CypherGraphStore):
         from scipy.sparse import csr_matrix
         from scipy.sparse.csgraph import breadth_first_order
 
-        edges = self._arrow(*q.walkable_edge_offsets(self.dialect, **filters))
-        nodes = self._arrow(*q.node_offsets(self.dialect))
+        with self._lock:  # both reads see the same graph
+            edges = self._arrow(*q.walkable_edge_offsets(self.dialect, **filters))
+            nodes = self._arrow(*q.node_offsets(self.dialect))
         offsets = nodes.column("offset").to_numpy()
         size = int(offsets.max()) + 1
         ids: list[str | None] = [None] * size
@@ -244,4 +245,4 @@ class EmbeddedStore(CypherGraphStore):
             self._db.close()
 
 
-__all__ = ["EmbeddedStore", "ReadOnlyError"]
+__all__ = ["EmbeddedStore"]

@@ -169,12 +169,29 @@ def trace(
         saved_settings,
     )
     from oda.config import default_store_uri, section
-    from oda.errors import InputError
+    from oda.errors import InputError, StoreError
     from oda.output import console, emit_json
 
     if resume is not None:
         if queue_file is not None:
             raise InputError("give either QUEUE_FILE or --resume RUN_ID, not both")
+        given = {
+            "--store": store,
+            "--extractor": extractor,
+            "--max-depth": max_depth,
+            "--max-branching": max_branching,
+            "--threshold": threshold,
+            "--min-year": min_year,
+            "--snapshot": snapshot,
+            "--record": record,
+        }
+        clashing = [name for name, value in given.items() if value is not None] + (
+            ["--offline"] if offline else []
+        )
+        if clashing:
+            raise InputError(
+                f"--resume continues with the options the run was started with; drop {', '.join(clashing)}"
+            )
         settings = asyncio.run(saved_settings(resume, checkpoints))
         ctx = context_from_settings(resume, settings)
         queue = None
@@ -213,8 +230,16 @@ def trace(
         for failure in queue.failures:
             console.print(f"[red]skipped[/] {failure['reason']}", highlight=False)
 
-    with _LiveProgress() as progress:
-        summary = asyncio.run(run_trace(ctx, queue, checkpoints=checkpoints, progress=progress))
+    try:
+        with _LiveProgress() as progress:
+            summary = asyncio.run(run_trace(ctx, queue, checkpoints=checkpoints, progress=progress))
+    except StoreError:
+        # the store failing stops the run (every later write would fail too); its progress is checkpointed
+        hint = f" --checkpoints {checkpoints}" if checkpoints else ""
+        console.print(
+            f"the run stopped; once the store is fixed, continue it with: oda trace --resume {ctx.run_id}{hint}"
+        )
+        raise
     if not as_json:
         _print_summary(summary)
     else:

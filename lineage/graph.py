@@ -461,11 +461,16 @@ async def write(state: TraceState, runtime: Runtime[TraceContext]) -> dict[str, 
                 )
             )
         created = datetime.fromisoformat(info["created_at"]) if info.get("created_at") else None
+        existing = store.get_node(dataset)
+        entry = ctx.svc.canonicalizer.catalog.by_hub_id(dataset)  # a known benchmark traced as a queue entry
         nodes.append(
             _merge_node(
                 dataset,
-                store.get_node(dataset),
-                name=dataset.split("/", 1)[1] if "/" in dataset else dataset,
+                existing,
+                name=(existing.name if existing else None)
+                or (entry.name if entry else dataset.split("/", 1)[-1]),
+                is_benchmark=True if entry is not None and entry.is_benchmark else None,
+                domains=list(entry.domains) if entry is not None and entry.domains else None,
                 created_at=created,
                 downloads=info.get("downloads"),
                 trace_status=status,

@@ -94,3 +94,41 @@ def test_ten_reviewers_lose_nothing_and_conflicts_have_one_winner(many_flagged: 
             assert (edge.status, entry.action) == (EdgeStatus.APPROVED, "approve")
         else:
             assert (edge.status, entry.action) == (EdgeStatus.REJECTED, "reject")
+
+
+@pytest.mark.slow
+async def test_a_long_review_session_keeps_the_store_answering(tmp_path: Path) -> None:
+    """300 decisions in one server process: every one is accepted and logged (no store exhaustion)."""
+    count = 300
+    store = open_store(str(tmp_path / "graph"))
+    try:
+        store.upsert_edges(
+            Edge(
+                target=f"org/long{i:04d}",
+                source="org/root",
+                relationship="subset",
+                confidence=0.2,
+                status=EdgeStatus.FLAGGED,
+            )
+            for i in range(count)
+        )
+        app = create_app(store, ReviewSettings(tokens=REVIEWERS))
+        token = next(iter(REVIEWERS))
+        transport = httpx.ASGITransport(app=app)
+        codes: Counter[int] = Counter()
+        first_failure = ""
+        async with httpx.AsyncClient(transport=transport, base_url="http://review.test") as http:
+            for i in range(count):
+                response = await http.post(
+                    "/api/decisions",
+                    json={"action": "approve", "target": f"org/long{i:04d}", "source": "org/root"},
+                    headers={"Authorization": f"Bearer {token}"},
+                )
+                codes[response.status_code] += 1
+                if response.status_code != 200:
+                    first_failure = f"decision {i}: {response.status_code} {response.text[:200]}"
+                    break
+        assert codes == Counter({200: count}), first_failure
+        assert len(store.audit_log()) == count
+    finally:
+        store.close()

@@ -121,5 +121,7 @@ def test_bad_invocations_are_clear_errors(tmp_path: Path) -> None:
     assert offline.returncode == 2 and "--snapshot" in offline.stderr
     unknown = _oda(["trace", "--resume", "trace-nope", "--checkpoints", "runs.sqlite"], tmp_path)
     assert unknown.returncode == 2 and "no run" in unknown.stderr
+    clash = _oda(["trace", "--resume", "trace-x", "--max-depth", "1"], tmp_path)
+    assert clash.returncode == 2 and "--max-depth" in clash.stderr
     no_llm = _oda(["trace", str(queue), "--extractor", "llm", "--store", "g"], tmp_path)
     assert no_llm.returncode == 2 and "LLM" in no_llm.stderr
