@@ -86,7 +86,10 @@ def highlight(
 def default_contexts(store: GraphStore, edge: Edge) -> list[tuple[str, str]]:
     """The fetched text the store keeps for an edge: the target's summary, then the source's."""
     contexts: list[tuple[str, str]] = []
-    for label, node_id in (("card of " + edge.target, edge.target), ("card of " + edge.source, edge.source)):
+    for label, node_id in (
+        (f"stored summary of {edge.target}", edge.target),
+        (f"stored summary of {edge.source}", edge.source),
+    ):
         node = store.get_node(node_id)
         if node is not None and node.summary:
             contexts.append((label, node.summary))
