@@ -128,7 +128,8 @@ class ScriptedOpenAIServer:
         with self._lock:
             self.requests.append(body)
             seq = next(self._ids)
-        reply = self.responder(body)
+        # A responder may block (a real model generating): keep the event loop free for other requests.
+        reply = await asyncio.to_thread(self.responder, body)
         if isinstance(reply, str):
             reply = Reply(content=reply)
         delay = self.latency_s + reply.delay_s
