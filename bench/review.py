@@ -129,9 +129,13 @@ def measure_pages(base: str, remaining: list[dict[str, object]], errors: list[st
                 ("edge", "/edge", {"target": edge["target"], "source": edge["source"]}),
             ):
                 t0 = time.perf_counter()
-                response = http.get(path, params=params)
+                try:
+                    response = http.get(path, params=params)
+                except httpx.TransportError as exc:
+                    errors.append(f"GET {path}: the server stopped answering ({exc})")
+                    return {name: statistics.median(v) for name, v in timings.items() if v}
                 if response.status_code != 200:
-                    errors.append(f"GET {path}: {response.status_code} {response.text[:200]}")
+                    errors.append(f"GET {path}: HTTP {response.status_code}")
                     continue
                 timings[name].append((time.perf_counter() - t0) * 1000)
     return {name: statistics.median(values) for name, values in timings.items() if values}
@@ -177,6 +181,7 @@ def run(args: argparse.Namespace, workdir: Path, uri: str) -> int:
         f"seeded {args.decisions + args.contested + 50} flagged edges in {time.perf_counter() - started:.1f} s"
     )
 
+    failures: list[str] = []
     process, base = start_server(uri, tokens, workdir / "server.log")
     try:
         listing = httpx.get(f"{base}/api/edges", params={"status": "flagged", "limit": 10_000}, timeout=120)
@@ -191,7 +196,6 @@ def run(args: argparse.Namespace, workdir: Path, uri: str) -> int:
         latencies: list[float] = []
         accepted: dict[tuple[str, str], tuple[str, str]] = {}  # edge -> (reviewer, action)
         codes: Counter[int] = Counter()
-        failures: list[str] = []
         barrier = threading.Barrier(args.reviewers)
 
         def reviewer(token: str) -> None:
@@ -212,7 +216,7 @@ def run(args: argparse.Namespace, workdir: Path, uri: str) -> int:
                         latencies.append(elapsed)
                         codes[response.status_code] += 1
                         if response.status_code >= 500:
-                            failures.append(response.text[:300])
+                            failures.append(" ".join(response.text[:300].split()))
                         if response.status_code == 200:
                             accepted[(str(body["target"]), str(body["source"]))] = (name, str(body["action"]))
                 for edge in contested:
@@ -223,7 +227,7 @@ def run(args: argparse.Namespace, workdir: Path, uri: str) -> int:
                     with lock:
                         codes[response.status_code] += 1
                         if response.status_code >= 500:
-                            failures.append(response.text[:300])
+                            failures.append(" ".join(response.text[:300].split()))
                         if response.status_code == 200:
                             accepted[(str(edge["target"]), str(edge["source"]))] = (name, "approve")
 
@@ -236,6 +240,8 @@ def run(args: argparse.Namespace, workdir: Path, uri: str) -> int:
         wall = time.perf_counter() - t_start
         page_ms = measure_pages(base, flagged[args.decisions + args.contested :], failures)
     finally:
+        if process.poll() is not None:
+            failures.append(f"the server process exited by itself with code {process.returncode}")
         process.terminate()
         process.wait(timeout=30)
 
@@ -294,7 +300,7 @@ def run(args: argparse.Namespace, workdir: Path, uri: str) -> int:
     for problem in problems[:20]:
         print("  -", problem)
     for failure in sorted(set(failures))[:5]:
-        print("  server error:", failure)
+        print("  failure:", failure)
     return 1 if problems or failures or codes.get(200, 0) != len(accepted) else 0
 
 

@@ -264,9 +264,42 @@ async def _drive(
         queue_size = len(snapshot.values.get("queue") or [])
     _on_update = _progress_reporter(queue_size, progress)
     stream = graph.astream(graph_input, _run_config(ctx.run_id), context=ctx, stream_mode="updates")
+    datasets = 0
     async with aclosing(stream):
         async for update in stream:
             _on_update(update)
+            if isinstance(update, dict) and "write" in update:
+                datasets += 1
+                if datasets % PRUNE_EVERY == 0:
+                    await prune_checkpoints(graph.checkpointer, ctx.run_id)
+    await prune_checkpoints(graph.checkpointer, ctx.run_id)
+
+
+PRUNE_EVERY = 25
+"""Datasets between two prunings of a run's old checkpoints."""
+KEEP_CHECKPOINTS = 20
+"""Checkpoints kept per run: the latest is what a resume starts from; a few more are kept for inspection."""
+
+
+async def prune_checkpoints(saver: Any, run_id: str, keep: int = KEEP_CHECKPOINTS) -> None:
+    """Delete all but the ``keep`` latest checkpoints of a run (and their pending writes).
+
+    LangGraph's SQLite saver stores the whole state at every step, so without pruning the file grows with the
+    square of the run's length (the visited set is in every checkpoint). Only the latest checkpoint is needed to
+    resume. Checkpoint ids are time-ordered, as the saver itself assumes when it picks the latest one."""
+    conn = getattr(saver, "conn", None)
+    lock = getattr(saver, "lock", None)
+    if conn is None or lock is None:
+        return  # another saver (e.g. in memory): nothing to prune
+    async with lock:
+        for table in ("writes", "checkpoints"):
+            await conn.execute(
+                f"DELETE FROM {table} WHERE thread_id = ? AND checkpoint_id NOT IN ("
+                "SELECT checkpoint_id FROM checkpoints WHERE thread_id = ? "
+                "ORDER BY checkpoint_id DESC LIMIT ?)",
+                (run_id, run_id, keep),
+            )
+        await conn.commit()
 
 
 def _progress_reporter(queue_size: int, progress: ProgressSink | None) -> Callable[[Any], None]:

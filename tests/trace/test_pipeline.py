@@ -212,3 +212,20 @@ def test_a_recorded_trace_replays_offline_to_the_same_graph(
     with open_store(live.store_uri) as a, open_store(replay.store_uri) as b:
         key = lambda e: (e.target, e.source, e.relationship, e.confidence, e.evidence)  # noqa: E731
         assert sorted(map(key, a.edges())) == sorted(map(key, b.edges()))
+
+
+def test_old_checkpoints_are_pruned(tmp_path: Path, small_world: Path, small_queue: Path, hub_server) -> None:
+    import sqlite3
+
+    from lineage.runner import KEEP_CHECKPOINTS
+
+    with hub_server(small_world) as hub_url:
+        ctx = _context(tmp_path, hub_url)
+        summary, _events = asyncio.run(_trace(ctx, small_world, small_queue, tmp_path))
+    assert summary.finished
+    with sqlite3.connect(tmp_path / "runs.sqlite") as db:
+        (kept,) = db.execute("SELECT count(*) FROM checkpoints WHERE thread_id = ?", ("run-1",)).fetchone()
+    # seven datasets take about fifty steps; only the latest few are kept, and the finished run still reads back
+    assert 1 <= kept <= KEEP_CHECKPOINTS
+    again = asyncio.run(run_trace(ctx, None, checkpoints=tmp_path / "runs.sqlite"))
+    assert again.finished and again.datasets_traced == summary.datasets_traced
