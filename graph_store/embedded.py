@@ -29,7 +29,7 @@ DEFAULT_BUFFER_POOL = 512 * 1024 * 1024
 DEFAULT_CHECKPOINT_THRESHOLD = 256 * 1024 * 1024
 # New edges in a batch above this count are bulk-loaded with COPY. (Only relationships: ladybug 0.22 corrupts
 # its heap when a transaction holding a node-table COPY rolls back, so new nodes are written with CREATE.)
-COPY_MIN_ROWS = 200
+COPY_MIN_ROWS = q.LOAD_FROM_MIN_ROWS
 
 
 class _LadybugTx:
@@ -71,6 +71,8 @@ class EmbeddedStore(CypherGraphStore):
     # Past a frontier of max(256, 1% of the nodes), one scan of the walkable edges beats per-level lookups.
     bfs_scan_fraction = 0.01
     bfs_scan_min = q.SHORT_ID_LIST
+    # Fold the write-ahead log into the database after this many write transactions (see ``_write``).
+    checkpoint_every_writes = 32
 
     def __init__(
         self,
@@ -101,6 +103,7 @@ class EmbeddedStore(CypherGraphStore):
         self._conn = ladybug.Connection(self._db)
         self._lock = threading.RLock()
         self._closed = False
+        self._writes_since_checkpoint = 0
         with self._lock:
             for statement in q.schema(self.dialect):
                 _execute(self._conn, statement, {})
@@ -207,6 +210,12 @@ class EmbeddedStore(CypherGraphStore):
                 _rollback(self._conn)
                 raise
             _execute(self._conn, "COMMIT", {})
+            self._writes_since_checkpoint += 1
+            if self._writes_since_checkpoint >= self.checkpoint_every_writes:
+                # ladybug keeps buffer-pool pages of updated relationship properties pinned until a checkpoint;
+                # without one, a few hundred small updates (review decisions) exhaust even a 512 MB pool.
+                _execute(self._conn, "CHECKPOINT", {})
+                self._writes_since_checkpoint = 0
             return value
 
     def _insert_edges(self, tx: Tx, rows: list[dict[str, Any]]) -> None:

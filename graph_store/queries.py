@@ -19,6 +19,7 @@ Where the dialects differ:
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from typing import Any, Literal
 
@@ -129,6 +130,33 @@ def _rows(dialect: Dialect, rows: list[dict[str, Any]], columns: dict[str, str])
     )
 
 
+# ladybug 0.22 never gives back the buffer-pool pages a scan of a Python object (``LOAD FROM``/``COPY`` over Arrow or
+# pandas) pins: a long-lived process making many small writes (the review server, a long trace) runs out of buffer
+# pool after a few hundred of them. ``UNWIND`` over a list of maps does not leak, so batches below this size use it,
+# with every column cast to its declared type (a field null in every row would otherwise be inferred as STRING).
+LOAD_FROM_MIN_ROWS = 1_000
+
+_ROW_COLUMN_RE = re.compile(r"\brow_([a-z_]+)\b")
+
+
+def _batch(dialect: Dialect, query: str, rows: list[dict[str, Any]], columns: dict[str, str]) -> Query:
+    """Finish a batched write: its ``(query, params)`` with ``$rows`` in the form the dialect and size call for."""
+    if dialect != "ladybug" or len(rows) >= LOAD_FROM_MIN_ROWS:
+        return query, {"rows": _rows(dialect, rows, columns)}
+
+    def cast(match: re.Match[str]) -> str:
+        name = match.group(1)
+        if name not in columns:
+            raise ValueError(f"row column {name!r} is not in the batch's columns")
+        return f"CAST(row.{name} AS {columns[name]})"
+
+    head = "LOAD FROM $rows"
+    if not query.startswith(head):
+        raise ValueError("a ladybug batch query starts with LOAD FROM $rows")
+    unwound = "UNWIND $rows AS row" + _ROW_COLUMN_RE.sub(cast, query[len(head) :])
+    return unwound, {"rows": [{name: row.get(name) for name in columns} for row in rows]}
+
+
 def _source(dialect: Dialect) -> str:
     return "LOAD FROM $rows" if dialect == "ladybug" else "UNWIND $rows AS row"
 
@@ -189,7 +217,7 @@ def _node_sets(dialect: Dialect) -> str:
 
 def _node_writer(dialect: Dialect, verb: str, rows: list[dict[str, Any]]) -> Query:
     query = f"{_source(dialect)} {verb} (n:Dataset {{id: {_col(dialect, 'id')}}}) SET {_node_sets(dialect)}"
-    return query, {"rows": _rows(dialect, rows, NODE_ROW_COLUMNS)}
+    return _batch(dialect, query, rows, NODE_ROW_COLUMNS)
 
 
 def upsert_nodes(dialect: Dialect, rows: list[dict[str, Any]]) -> Query:
@@ -208,7 +236,7 @@ def create_nodes(dialect: Dialect, rows: list[dict[str, Any]]) -> Query:
             value = f"coalesce({value}, {_col(dialect, 'default_' + name)})"
         props.append(f"{name}: {value}")
     query = f"{_source(dialect)} CREATE (n:Dataset {{{', '.join(props)}}})"
-    return query, {"rows": _rows(dialect, rows, NODE_ROW_COLUMNS)}
+    return _batch(dialect, query, rows, NODE_ROW_COLUMNS)
 
 
 def update_nodes(dialect: Dialect, rows: list[dict[str, Any]]) -> Query:
@@ -229,7 +257,7 @@ def ensure_nodes(dialect: Dialect, rows: list[dict[str, Any]]) -> Query:
             f"{_source(dialect)} MERGE (n:Dataset {{id: {node_id}}}) "
             f"ON CREATE SET n.on_hub = {on_hub}, n.is_benchmark = false, n.domains = []"
         )
-    return query, {"rows": _rows(dialect, rows, ENDPOINT_ROW_COLUMNS)}
+    return _batch(dialect, query, rows, ENDPOINT_ROW_COLUMNS)
 
 
 def get_all_ids(dialect: Dialect) -> Query:
@@ -261,7 +289,7 @@ def _edge_writer(dialect: Dialect, verb: str, rows: list[dict[str, Any]]) -> Que
             f"MATCH (p:Dataset {{id: {source}}}) {verb} (c)-[r:DERIVED_FROM]->(p)"
         )
     query = f"{_source(dialect)} {pattern} SET {_edge_sets(dialect)}"
-    return query, {"rows": _rows(dialect, rows, EDGE_ROW_COLUMNS)}
+    return _batch(dialect, query, rows, EDGE_ROW_COLUMNS)
 
 
 def upsert_edges(dialect: Dialect, rows: list[dict[str, Any]]) -> Query:
@@ -566,7 +594,7 @@ def upsert_records(dialect: Dialect, label: str, rel: str, rows: list[dict[str, 
         f"{_source(dialect)} MATCH (d:Dataset {{id: {_col(dialect, 'dataset')}}}) "
         f"MERGE (x:{label} {{key: {_col(dialect, 'key')}}}) SET {sets} MERGE (d)-[:{rel}]->(x)"
     )
-    return query, {"rows": _rows(dialect, rows, columns)}
+    return _batch(dialect, query, rows, columns)
 
 
 def list_records(dialect: Dialect, label: str, dataset: str | None = None) -> Query:

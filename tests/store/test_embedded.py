@@ -11,7 +11,7 @@ import pytest
 
 from graph_store.embedded import EmbeddedStore
 from graph_store.factory import neo4j_auth_from_env, open_store
-from graph_store.models import Edge
+from graph_store.models import Edge, EdgeStatus, Node
 from graph_store.readonly import check_read_only
 from oda.errors import ConfigError, ReadOnlyError
 
@@ -113,3 +113,26 @@ def test_write_queries_are_refused(query: str) -> None:
 )
 def test_read_queries_pass(query: str) -> None:
     check_read_only(query)
+
+
+def test_many_small_writes_in_one_process_do_not_exhaust_the_buffer_pool(tmp_path: Path) -> None:
+    """A long-lived writer (the review server, a long trace) makes hundreds of small writes in one process.
+
+    With a 64 MB buffer pool, scanning a Python object per write used to fill the pool after ~40 writes.
+    """
+    store = EmbeddedStore(tmp_path / "graph", buffer_pool_size=64 * 1024 * 1024)
+    try:
+        n = 400
+        edges = [
+            Edge(target=f"org/t{i}", source=f"org/s{i}", relationship="subset", confidence=0.5, status="flagged")
+            for i in range(n)
+        ]
+        store.upsert_edges(edges)
+        for i in range(n):
+            store.upsert_nodes([Node(id=f"org/t{i}", downloads=i)])
+            store.decide(f"org/t{i}", f"org/s{i}", "approve", reviewer="alice")
+        assert {e.status for e in store.edges()} == {EdgeStatus.APPROVED}
+        assert len(store.audit_log()) == n
+        assert store.get_node("org/t7") is not None and store.get_node("org/t7").downloads == 7
+    finally:
+        store.close()
