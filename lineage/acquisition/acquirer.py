@@ -284,7 +284,8 @@ class Acquirer:
     async def _attempts(self, host: str, attempt: Callable[[], Awaitable[T]]) -> T:
         retries = 0 if self.config.offline else self.config.retries
         for number in range(retries + 1):
-            await self._get_limiter().wait(host)
+            if not self.config.offline:  # replaying a snapshot touches no server: nothing to pace
+                await self._get_limiter().wait(host)
             async with self._get_semaphore():
                 try:
                     return await attempt()
