@@ -124,7 +124,13 @@ def test_many_small_writes_in_one_process_do_not_exhaust_the_buffer_pool(tmp_pat
     try:
         n = 400
         edges = [
-            Edge(target=f"org/t{i}", source=f"org/s{i}", relationship="subset", confidence=0.5, status="flagged")
+            Edge(
+                target=f"org/t{i}",
+                source=f"org/s{i}",
+                relationship="subset",
+                confidence=0.5,
+                status="flagged",
+            )
             for i in range(n)
         ]
         store.upsert_edges(edges)

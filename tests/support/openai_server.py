@@ -118,13 +118,17 @@ class ScriptedOpenAIServer:
         return f"http://{self.host}:{self.port}/v1"
 
     async def _models(self, _request: Request) -> Response:
-        return JSONResponse({"object": "list", "data": [{"id": self.model, "object": "model", "owned_by": "test"}]})
+        return JSONResponse(
+            {"object": "list", "data": [{"id": self.model, "object": "model", "owned_by": "test"}]}
+        )
 
     async def _chat(self, request: Request) -> Response:
         try:
             body = await request.json()
         except json.JSONDecodeError:
-            return JSONResponse({"error": {"message": "invalid JSON body", "type": "invalid_request_error"}}, 400)
+            return JSONResponse(
+                {"error": {"message": "invalid JSON body", "type": "invalid_request_error"}}, 400
+            )
         with self._lock:
             self.requests.append(body)
             seq = next(self._ids)

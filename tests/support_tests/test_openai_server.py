@@ -35,7 +35,9 @@ def test_errors_and_timeouts_reach_the_client_as_typed_errors() -> None:
 
 
 def test_refusal_and_truncation_are_reported() -> None:
-    with serve_openai([Reply(refusal="I can't help"), Reply(content='{"a": ', finish_reason="length")]) as server:
+    with serve_openai(
+        [Reply(refusal="I can't help"), Reply(content='{"a": ', finish_reason="length")]
+    ) as server:
         client = openai.OpenAI(base_url=server.base_url, api_key="test", max_retries=0)
         msgs = [{"role": "user", "content": "x"}]
         refused = client.chat.completions.create(model="m", messages=msgs).choices[0]
