@@ -15,6 +15,7 @@ import pytest
 from benchmarking import render
 from benchmarking.prepare import prepare_dataset
 from benchmarking.presets import PresetRegistry
+from tests.support.tiny_llama import build_tiny_llama
 
 pytestmark = pytest.mark.slow
 
@@ -40,44 +41,6 @@ CPU_OVERRIDES = {
 }
 
 
-def build_tiny_model(folder: Path, texts: list[str]) -> Path:
-    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
-    from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
-
-    tok = Tokenizer(models.BPE())
-    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
-    tok.decoder = decoders.ByteLevel()
-    trainer = trainers.BpeTrainer(
-        vocab_size=512,
-        special_tokens=["<pad>", "<s>", "</s>"],
-        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
-    )
-    tok.train_from_iterator(texts, trainer)
-    fast = PreTrainedTokenizerFast(tokenizer_object=tok, bos_token="<s>", eos_token="</s>", pad_token="<pad>")
-    fast.chat_template = (
-        "{% for m in messages %}{{ m['role'] }}: {{ m['content'] }}{{ eos_token }}\n{% endfor %}"
-        "{% if add_generation_prompt %}assistant: {% endif %}"
-    )
-    fast.save_pretrained(folder)
-    config = LlamaConfig(
-        vocab_size=len(fast),
-        hidden_size=64,
-        intermediate_size=128,
-        num_hidden_layers=2,
-        num_attention_heads=4,
-        num_key_value_heads=4,
-        max_position_embeddings=256,
-        bos_token_id=fast.bos_token_id,
-        eos_token_id=fast.eos_token_id,
-        pad_token_id=fast.pad_token_id,
-    )
-    import torch
-
-    torch.manual_seed(0)
-    LlamaForCausalLM(config).save_pretrained(folder)
-    return folder
-
-
 def test_one_real_sft_step_on_cpu(registry: PresetRegistry, tmp_path: Path) -> None:
     cli = shutil.which("llamafactory-cli") or str(Path(sys.executable).parent / "llamafactory-cli")
     rows = [{"instruction": f"Add {i} and {i + 1}.", "output": f"The sum is {2 * i + 1}."} for i in range(16)]
@@ -85,7 +48,8 @@ def test_one_real_sft_step_on_cpu(registry: PresetRegistry, tmp_path: Path) -> N
     source.write_text("".join(json.dumps(r) + "\n" for r in rows))
     prepared = prepare_dataset(source, tmp_path / "data", name="sums")
     assert prepared.n_samples == 16
-    model = build_tiny_model(tmp_path / "tiny", [r["instruction"] + " " + r["output"] for r in rows] * 4)
+    corpus = [r["instruction"] + " " + r["output"] for r in rows] * 4
+    model = build_tiny_llama(tmp_path / "tiny", corpus)
 
     preset = registry.train("qwen2.5-7b").model_copy(update={"model_name_or_path": str(model)})
     config = render.train_config(

@@ -29,11 +29,9 @@ def write_jsonl(path: Path, rows: Iterable[Any]) -> Path:
 def tiny_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A random 2-layer Llama and a byte-level BPE tokenizer trained on the fly, saved like a Hub model."""
     pytest.importorskip("torch")
-    transformers = pytest.importorskip("transformers")
-    import torch
-    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+    pytest.importorskip("transformers")
+    from tests.support.tiny_llama import build_tiny_llama
 
-    torch.manual_seed(0)
     out = tmp_path_factory.mktemp("tiny-llama")
     corpus = [
         "What is 2 + 3? The answer is 5.",
@@ -43,41 +41,11 @@ def tiny_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
         "You are a helpful assistant. Please identify the complexity score of the following user query.",
         "##Query: ##Complexity: ##Quality: #Question# #Response# 1 2 3 4 5 6 7 8 9 0",
     ] * 20
-    specials = [
-        "<unk>",
-        "<s>",
-        "</s>",
-        "<pad>",
-        "<think>",
-        "</think>",
-        "<|user|>",
-        "<|assistant|>",
-        "<|end|>",
-    ]
-    tok = Tokenizer(models.BPE(unk_token="<unk>"))
-    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
-    tok.decoder = decoders.ByteLevel()
-    trainer = trainers.BpeTrainer(
-        vocab_size=400, special_tokens=specials, initial_alphabet=pre_tokenizers.ByteLevel.alphabet()
-    )
-    tok.train_from_iterator(corpus, trainer)
-    fast = transformers.PreTrainedTokenizerFast(
-        tokenizer_object=tok, unk_token="<unk>", bos_token="<s>", eos_token="</s>", pad_token="<pad>"
-    )
-    fast.add_special_tokens({"additional_special_tokens": specials[4:]})
-    fast.chat_template = CHAT_TEMPLATE
-    fast.save_pretrained(out)
-    config = transformers.LlamaConfig(
-        vocab_size=len(fast),
-        hidden_size=64,
-        intermediate_size=128,
-        num_hidden_layers=2,
-        num_attention_heads=4,
-        num_key_value_heads=4,
+    return build_tiny_llama(
+        out,
+        corpus,
+        vocab_size=400,
+        extra_special_tokens=["<think>", "</think>", "<|user|>", "<|assistant|>", "<|end|>"],
+        chat_template=CHAT_TEMPLATE,
         max_position_embeddings=512,
-        bos_token_id=fast.bos_token_id,
-        eos_token_id=fast.eos_token_id,
-        pad_token_id=fast.pad_token_id,
     )
-    transformers.LlamaForCausalLM(config).save_pretrained(out)
-    return out
