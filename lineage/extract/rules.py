@@ -205,6 +205,7 @@ _TEACHER_CUE = re.compile(
 _BARE_ID = re.compile(
     r"(?<![\w/.@:-])`?([A-Za-z0-9][A-Za-z0-9_.\-]{1,95}/[A-Za-z0-9][A-Za-z0-9_.\-]{1,95})`?(?![\w/-])"
 )
+_AFTER_FROM = re.compile(r"\b(?:from|of)\s+$", re.IGNORECASE)
 _HF_URL = re.compile(
     r"(?:https?://)?(?:www\.)?(?:huggingface\.co|hf\.co)/datasets/[A-Za-z0-9][\w.\-]*/[A-Za-z0-9][\w.\-]*",
     re.IGNORECASE,
@@ -750,7 +751,10 @@ class RulesExtractor:
                 )
         for bare in _BARE_ID.finditer(text):
             candidate = bare.group(1).rstrip(".")
-            if self._looks_like_repo(candidate, backticked=bare.group(0).startswith("`")):
+            # Right after a derivation preposition ("distilled from acme/grand"), a plain lower-case
+            # ``org/name`` is a repo id, not a word pair like "and/or".
+            after_from = bool(_AFTER_FROM.search(text, max(0, bare.start() - 16), bare.start()))
+            if self._looks_like_repo(candidate, backticked=bare.group(0).startswith("`") or after_from):
                 add(
                     _Mention(
                         candidate,
@@ -1114,6 +1118,13 @@ _PREPOSITIONS = {
 }  # fmt: skip
 
 
+# Verb forms that follow "and" in a derivation clause ("collected from X and rewritten for clarity").
+_IRREGULAR_PARTICIPLES = {
+    "written", "rewritten", "taken", "chosen", "given", "drawn", "made", "built", "kept", "held", "found",
+    "shown", "known", "broken", "hidden", "proven", "driven", "brought", "done", "left", "split", "cut", "put",
+}  # fmt: skip
+
+
 def _name_in_piece(piece: str, known: Callable[[str], bool]) -> tuple[int, int, bool] | None:
     """The name inside one list item: a URL, a known name, a run of proper tokens, or a short noun phrase."""
     pad = len(piece) - len(piece.lstrip())
@@ -1151,7 +1162,10 @@ def _name_in_piece(piece: str, known: Callable[[str], bool]) -> tuple[int, int, 
         ps, pe = proper
         return s + ps, s + pe, True
     words = rest.split()
-    verbish = any((w.endswith(("ed", "ing")) and len(w) > 4) or w in _PREPOSITIONS for w in words)
+    verbish = any(
+        (w.endswith(("ed", "ing")) and len(w) > 4) or w in _PREPOSITIONS or w in _IRREGULAR_PARTICIPLES
+        for w in words
+    )
     if 1 <= len(words) <= 4 and not verbish and rest.lower() not in _GENERIC_OBJECTS:
         if not re.fullmatch(r"[a-z][a-z0-9 '_\-]*", rest):
             return None

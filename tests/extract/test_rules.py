@@ -155,3 +155,19 @@ async def test_labelled_links_and_field_lists(rules, make_chunk):
     assert "zlab/zephyr-puzzles-v2" in sources and "codeparrot/apps" in sources
     assert "Zephyr" not in sources  # the label of a link is not a second source
     assert not {"prompt", "answer"} & set(sources)  # field names are not datasets
+
+
+async def test_plain_lowercase_id_after_a_derivation_phrase_is_a_source(rules, make_chunk):
+    claims = await rules.extract(make_chunk("This dataset was distilled from acme/grand with DeepSeek-R1."))
+    sources = {c.source_name: c for c in claims if c.role == "source"}
+    assert set(sources) == {"acme/grand"}
+    assert sources["acme/grand"].relationship == Relationship.COT_DISTILLATION
+    # elsewhere, lower-case word pairs with a slash stay words
+    assert not await rules.extract(make_chunk("Each record holds input/output text and/or a label."))
+
+
+async def test_a_verb_after_and_is_not_a_second_source(rules, make_chunk):
+    claims = await rules.extract(
+        make_chunk("The problems were collected from acme/parent-b and rewritten for clarity.")
+    )
+    assert [c.source_name for c in claims if c.role == "source"] == ["acme/parent-b"]
