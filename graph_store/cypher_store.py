@@ -190,6 +190,10 @@ class CypherGraphStore(GraphStore):
     def _read(self, query: str, params: dict[str, Any]) -> Result:
         """Run one read statement."""
 
+    # When set, writes MERGE what they would otherwise CREATE because a lookup found it missing (see
+    # ``EmbeddedStore._write``: a retry after the engine reported a duplicate key the lookup did not see).
+    _merge_creates = False
+
     @abc.abstractmethod
     def _write(self, work: Callable[[Tx], T]) -> T:
         """Run ``work`` in one write transaction; roll back if it raises."""
@@ -256,7 +260,9 @@ class CypherGraphStore(GraphStore):
         existing = self._existing_ids(tx, ids) if known is None else {i for i in ids if i in known}
         new_rows = [r for r in rows if r["id"] not in existing]
         old_rows = [r for r in rows if r["id"] in existing]
-        if new_rows:
+        if new_rows and self._merge_creates:
+            tx.run(*q.upsert_nodes(self.dialect, new_rows))
+        elif new_rows:
             tx.run(*q.create_nodes(self.dialect, new_rows))
             if known is not None:
                 known.update(r["id"] for r in new_rows)
@@ -354,10 +360,14 @@ class CypherGraphStore(GraphStore):
         if missing and (new_rows or rows):
             tx.run(
                 *q.ensure_nodes(
-                    self.dialect, [{"id": i, "on_hub": not i.startswith("ext:")} for i in missing]
+                    self.dialect,
+                    [{"id": i, "on_hub": not i.startswith("ext:")} for i in missing],
+                    merge=self._merge_creates,
                 )
             )
-        if new_rows:
+        if new_rows and self._merge_creates:
+            tx.run(*q.upsert_edges(self.dialect, new_rows))
+        elif new_rows:
             self._insert_edges(tx, new_rows)
         if rows:
             tx.run(*q.update_edges(self.dialect, rows))
@@ -368,7 +378,7 @@ class CypherGraphStore(GraphStore):
         existing = self._existing_ids(tx, ids)
         missing = [{"id": i, "on_hub": not i.startswith("ext:")} for i in ids if i not in existing]
         if missing:
-            tx.run(*q.ensure_nodes(self.dialect, missing))
+            tx.run(*q.ensure_nodes(self.dialect, missing, merge=self._merge_creates))
 
     def attach_scores(self, profiles: Iterable[ScoreProfile | Mapping[str, Any]]) -> int:
         """Store score profiles, replacing any earlier profile for the same (dataset, scorer, axis)."""

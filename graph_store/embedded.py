@@ -201,6 +201,24 @@ class EmbeddedStore(CypherGraphStore):
             weakest[node_id] = min(weakest[up_id], conf)
 
     def _write(self, work: Callable[[Tx], T]) -> T:
+        """Run ``work`` in one transaction.
+
+        If the engine refuses a CREATE with a duplicated primary key that the lookup before it did not find (seen
+        once after a process was killed mid-write, in ladybug's recovery), the transaction has been rolled back;
+        it is run once more with every create turned into a MERGE, which is idempotent.
+        """
+        try:
+            return self._write_once(work)
+        except StoreError as exc:
+            if "duplicated primary key" not in str(exc).lower() or self._merge_creates:
+                raise
+        self._merge_creates = True
+        try:
+            return self._write_once(work)
+        finally:
+            self._merge_creates = False
+
+    def _write_once(self, work: Callable[[Tx], T]) -> T:
         with self._lock:
             self._check_open()
             _execute(self._conn, "BEGIN TRANSACTION", {})

@@ -34,12 +34,17 @@ class Relationship(enum.StrEnum):
             return value
         key = re.sub(r"[^a-z]", "", str(value).lower())
         for member in cls:
-            if re.sub(r"[^a-z]", "", member.value.lower()) == key or member.name.lower().replace("_", "") == key:
+            if (
+                re.sub(r"[^a-z]", "", member.value.lower()) == key
+                or member.name.lower().replace("_", "") == key
+            ):
                 return member
         for alias, member in _RELATIONSHIP_ALIASES.items():
             if alias == key:
                 return member
-        raise ValueError(f"unknown relationship {value!r}; expected one of: {', '.join(m.value for m in cls)}")
+        raise ValueError(
+            f"unknown relationship {value!r}; expected one of: {', '.join(m.value for m in cls)}"
+        )
 
 
 _RELATIONSHIP_ALIASES: dict[str, Relationship] = {
@@ -99,7 +104,9 @@ EXT_ID_RE = re.compile(r"^ext:[a-z0-9][a-z0-9\-]{0,120}$")
 
 def is_hf_id(value: str) -> bool:
     """True for a well-formed Hub repo id ``org/name`` (no ``--`` or ``..``, as the Hub requires)."""
-    return bool(HF_ID_RE.match(value)) and "--" not in value and ".." not in value and not value.endswith(".git")
+    return (
+        bool(HF_ID_RE.match(value)) and "--" not in value and ".." not in value and not value.endswith(".git")
+    )
 
 
 def ext_id(name: str) -> str:
@@ -220,7 +227,9 @@ class AuditEntry(BaseModel):
     action: str = Field(description="approve, reject, edit, repoint, undo, import")
     reviewer: str
     at: datetime = Field(default_factory=utcnow)
-    previous: dict[str, Any] = Field(default_factory=dict, description="the edge's fields before the decision")
+    previous: dict[str, Any] = Field(
+        default_factory=dict, description="the edge's fields before the decision"
+    )
     new: dict[str, Any] = Field(default_factory=dict, description="the fields the decision set")
     reason: str | None = None
 
@@ -267,7 +276,9 @@ class ContaminationHit(BaseModel):
     path: list[str] = Field(description="[dataset, ..., benchmark]")
     min_confidence: float
     hops: int
-    benchmark_score: float | None = Field(default=None, description="the dataset's own result on this benchmark")
+    benchmark_score: float | None = Field(
+        default=None, description="the dataset's own result on this benchmark"
+    )
 
 
 class Subgraph(BaseModel):

@@ -244,10 +244,18 @@ def update_nodes(dialect: Dialect, rows: list[dict[str, Any]]) -> Query:
     return _node_writer(dialect, "MATCH", rows)
 
 
-def ensure_nodes(dialect: Dialect, rows: list[dict[str, Any]]) -> Query:
-    """Create bare endpoint nodes (``{id, on_hub}``) the caller found missing (Neo4j: MERGE, so never twice)."""
+def ensure_nodes(dialect: Dialect, rows: list[dict[str, Any]], *, merge: bool = False) -> Query:
+    """Create bare endpoint nodes (``{id, on_hub}``) the caller found missing (Neo4j: MERGE, so never twice).
+
+    ``merge`` makes ladybug MERGE too: slower, but safe when the caller cannot trust what it found missing.
+    """
     node_id, on_hub = _col(dialect, "id"), _col(dialect, "on_hub")
-    if dialect == "ladybug":
+    if dialect == "ladybug" and merge:
+        query = (
+            f"{_source(dialect)} MERGE (n:Dataset {{id: {node_id}}}) "
+            f"ON CREATE SET n.on_hub = {on_hub}, n.is_benchmark = false, n.domains = CAST([] AS STRING[])"
+        )
+    elif dialect == "ladybug":
         query = (
             f"{_source(dialect)} CREATE (n:Dataset {{id: {node_id}}}) "
             f"SET n.on_hub = {on_hub}, n.is_benchmark = false, n.domains = CAST([] AS STRING[])"

@@ -142,3 +142,28 @@ def test_many_small_writes_in_one_process_do_not_exhaust_the_buffer_pool(tmp_pat
         assert store.get_node("org/t7") is not None and store.get_node("org/t7").downloads == 7
     finally:
         store.close()
+
+
+class _BlindLookupStore(EmbeddedStore):
+    """Emulates the engine state seen once after a kill mid-write: the id lookup misses rows the key index has."""
+
+    def _existing_ids(self, tx, ids):  # type: ignore[no-untyped-def]
+        return set()
+
+
+def test_a_duplicate_key_the_lookup_missed_is_merged_not_duplicated(tmp_path: Path) -> None:
+    store = _BlindLookupStore(tmp_path / "graph")
+    try:
+        edge = Edge(target="org/child", source="org/parent", relationship="subset", confidence=0.6)
+        store.upsert_nodes([Node(id="org/child", downloads=1)])
+        store.upsert_edges([edge])
+        # every id now exists, yet the lookup reports none: a plain CREATE would hit the key index
+        store.upsert_nodes([Node(id="org/child", downloads=2)])
+        store.upsert_edges([edge.model_copy(update={"confidence": 0.9})])
+        assert [n.id for n in store.nodes()] == ["org/child", "org/parent"]
+        assert store.get_node("org/child").downloads == 2
+        edges = store.edges()
+        assert [(e.target, e.source, e.confidence) for e in edges] == [("org/child", "org/parent", 0.9)]
+        assert store._merge_creates is False
+    finally:
+        store.close()
