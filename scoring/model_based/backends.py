@@ -151,26 +151,29 @@ class TransformersBackend(Backend):
     def _batches(self, n: int) -> range:
         return range(0, n, self.batch_size)
 
+    def _left_padded(self, prompts: Sequence[str]) -> tuple[Any, Any]:
+        """Token ids (BOS + prompt, cut from the left to ``max_length``) left-padded to one width, and the mask."""
+        torch = self.torch
+        seqs = [(self._bos + self._encode(p))[-self.max_length :] for p in prompts]
+        width = max(len(s) for s in seqs)
+        pad = self.tokenizer.pad_token_id
+        ids = torch.tensor([[pad] * (width - len(s)) + s for s in seqs], device=self.device)
+        mask = torch.tensor([[0] * (width - len(s)) + [1] * len(s) for s in seqs], device=self.device)
+        return ids, mask
+
     def next_token_logprobs(self, prompts: Sequence[str], token_ids: Sequence[int]) -> np.ndarray:
         torch = self.torch
         out = np.empty((len(prompts), len(token_ids)), dtype=np.float64)
         index = torch.tensor(list(token_ids), device=self.device)
         for start in self._batches(len(prompts)):
-            seqs = [
-                (self._bos + self._encode(p))[-self.max_length :]
-                for p in prompts[start : start + self.batch_size]
-            ]
-            width = max(len(s) for s in seqs)
-            pad = self.tokenizer.pad_token_id
-            ids = torch.tensor([[pad] * (width - len(s)) + s for s in seqs], device=self.device)
-            mask = torch.tensor([[0] * (width - len(s)) + [1] * len(s) for s in seqs], device=self.device)
+            ids, mask = self._left_padded(prompts[start : start + self.batch_size])
             positions = (mask.cumsum(-1) - 1).clamp(min=0)
             with torch.inference_mode():
                 logits = self.model(input_ids=ids, attention_mask=mask, position_ids=positions).logits[
                     :, -1, :
                 ]
                 logprobs = torch.log_softmax(logits.float(), dim=-1)[:, index]
-            out[start : start + len(seqs)] = logprobs.cpu().numpy()
+            out[start : start + len(ids)] = logprobs.cpu().numpy()
         return out
 
     def continuation_nll(self, prefixes: Sequence[str], continuations: Sequence[str]) -> np.ndarray:
@@ -216,14 +219,7 @@ class TransformersBackend(Backend):
         torch.manual_seed(seed)
         results: list[list[str]] = []
         for start in self._batches(len(prompts)):
-            seqs = [
-                (self._bos + self._encode(p))[-self.max_length :]
-                for p in prompts[start : start + self.batch_size]
-            ]
-            width = max(len(s) for s in seqs)
-            pad = self.tokenizer.pad_token_id
-            ids = torch.tensor([[pad] * (width - len(s)) + s for s in seqs], device=self.device)
-            mask = torch.tensor([[0] * (width - len(s)) + [1] * len(s) for s in seqs], device=self.device)
+            ids, mask = self._left_padded(prompts[start : start + self.batch_size])
             with torch.inference_mode():
                 gen = self.model.generate(
                     input_ids=ids,
@@ -234,10 +230,10 @@ class TransformersBackend(Backend):
                     top_k=None,
                     num_return_sequences=n,
                     max_new_tokens=max_new_tokens,
-                    pad_token_id=pad,
+                    pad_token_id=self.tokenizer.pad_token_id,
                 )
-            texts = self.tokenizer.batch_decode(gen[:, width:], skip_special_tokens=True)
-            for i in range(len(seqs)):
+            texts = self.tokenizer.batch_decode(gen[:, ids.shape[1] :], skip_special_tokens=True)
+            for i in range(len(ids)):
                 results.append(texts[i * n : (i + 1) * n])
         return results
 
