@@ -382,39 +382,24 @@ class CypherGraphStore(GraphStore):
 
     def attach_scores(self, profiles: Iterable[ScoreProfile | Mapping[str, Any]]) -> int:
         """Store score profiles, replacing any earlier profile for the same (dataset, scorer, axis)."""
-        rows = []
-        for profile in (_coerce_or_input_error(ScoreProfile, p) for p in profiles):
-            _check_id(profile.dataset)
-            rows.append(
-                {
-                    "key": json.dumps([profile.dataset, profile.scorer, profile.axis]),
-                    "dataset": profile.dataset,
-                    "scorer": profile.scorer,
-                    "axis": profile.axis,
-                    "family": profile.family,
-                    "mean": profile.mean,
-                    "n": profile.n,
-                    "data": profile.model_dump_json(),
-                }
+        rows = [
+            _record_row(
+                _coerce_or_input_error(ScoreProfile, p), ("dataset", "scorer", "axis"), q.SCORE_COLUMNS
             )
+            for p in profiles
+        ]
         return self._write_records("ScoreProfile", "HAS_SCORE", rows)
 
     def attach_results(self, results: Iterable[BenchResult | Mapping[str, Any]]) -> int:
         """Store benchmark results, replacing any earlier one for the same (dataset, base_model, benchmark)."""
-        rows = []
-        for result in (_coerce_or_input_error(BenchResult, r) for r in results):
-            _check_id(result.dataset)
-            rows.append(
-                {
-                    "key": json.dumps([result.dataset, result.base_model, result.benchmark]),
-                    "dataset": result.dataset,
-                    "base_model": result.base_model,
-                    "benchmark": result.benchmark,
-                    "score": result.score,
-                    "delta": result.delta,
-                    "data": result.model_dump_json(),
-                }
+        rows = [
+            _record_row(
+                _coerce_or_input_error(BenchResult, r),
+                ("dataset", "base_model", "benchmark"),
+                q.RESULT_COLUMNS,
             )
+            for r in results
+        ]
         return self._write_records("BenchResult", "HAS_RESULT", rows)
 
     def _write_records(self, label: str, rel: str, rows: list[dict[str, Any]]) -> int:
@@ -805,6 +790,17 @@ def _check_id(node_id: str) -> None:
         validate_node_id(node_id)
     except ValueError as exc:
         raise InputError(str(exc)) from exc
+
+
+def _record_row(
+    record: ScoreProfile | BenchResult, key_fields: tuple[str, ...], columns: dict[str, str]
+) -> dict[str, Any]:
+    """The stored row of a score profile or bench result: its key, its queryable columns and its JSON."""
+    _check_id(record.dataset)
+    row: dict[str, Any] = {"key": json.dumps([getattr(record, f) for f in key_fields])}
+    row.update({name: getattr(record, name) for name in columns if name not in ("key", "data")})
+    row["data"] = record.model_dump_json()
+    return row
 
 
 def _status_values(status: EdgeStatus | str | Sequence[EdgeStatus | str] | None) -> list[str] | None:
