@@ -8,8 +8,9 @@ Where the dialects differ:
 
 - ladybug declares its tables up front (``schema``); Neo4j needs constraints and indexes instead.
 - Batched writes read their rows from ``$rows``: ``UNWIND $rows AS row`` over a list of maps on Neo4j;
-  ``LOAD FROM $rows`` over a typed Arrow table (columns ``row_<field>``) on ladybug, whose conversion of Python
-  maps is slow (3 s per 10k rows) and infers a field that is null in every row as ``STRING``.
+  ``LOAD FROM $rows`` over a typed Arrow table (columns ``row_<field>``) for large batches on ladybug, whose
+  conversion of Python maps is slow (3 s per 10k rows); small ladybug batches ``UNWIND`` with typed casts
+  (``_RowSource``).
 - ladybug's ``MERGE`` is slow on large batches, so the stores read which ids and edges exist first, then
   ``CREATE`` what is new (new edges are bulk-loaded with ``COPY``) and ``MATCH … SET`` what is stored. On Neo4j
   those "create" builders still ``MERGE``, so concurrent writers never duplicate a node or an edge.
@@ -19,7 +20,6 @@ Where the dialects differ:
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from typing import Any, Literal
 
@@ -112,57 +112,55 @@ def _arrow_type(column_type: str) -> Any:
     return simple[column_type]
 
 
-def _rows(dialect: Dialect, rows: list[dict[str, Any]], columns: dict[str, str]) -> Any:
-    """The ``$rows`` parameter: a list of maps for Neo4j; a typed Arrow table (``row_<name>`` columns) for ladybug.
-
-    ladybug converts a list of Python maps slowly (3 s for 10k rows) and infers each field's type from its
-    values; an Arrow table is typed and is scanned natively by ``LOAD FROM`` (10k rows in 30 ms).
-    """
-    if dialect != "ladybug":
-        return [{name: row.get(name) for name in columns} for row in rows]
-    import pyarrow as pa
-
-    return pa.table(
-        {
-            f"row_{name}": pa.array([row.get(name) for row in rows], _arrow_type(t))
-            for name, t in columns.items()
-        }
-    )
-
-
 # ladybug 0.22 never gives back the buffer-pool pages a scan of a Python object (``LOAD FROM``/``COPY`` over Arrow or
 # pandas) pins: a long-lived process making many small writes (the review server, a long trace) runs out of buffer
 # pool after a few hundred of them. ``UNWIND`` over a list of maps does not leak, so batches below this size use it,
 # with every column cast to its declared type (a field null in every row would otherwise be inferred as STRING).
 LOAD_FROM_MIN_ROWS = 1_000
 
-_ROW_COLUMN_RE = re.compile(r"\brow_([a-z_]+)\b")
 
+class _RowSource:
+    """Where a batched write reads its rows from, in the form the dialect and the batch size call for.
 
-def _batch(dialect: Dialect, query: str, rows: list[dict[str, Any]], columns: dict[str, str]) -> Query:
-    """Finish a batched write: its ``(query, params)`` with ``$rows`` in the form the dialect and size call for."""
-    if dialect != "ladybug" or len(rows) >= LOAD_FROM_MIN_ROWS:
-        return query, {"rows": _rows(dialect, rows, columns)}
+    - Neo4j: ``UNWIND $rows AS row`` over a list of maps (``row.name``).
+    - ladybug, large batch: ``LOAD FROM $rows`` over a typed Arrow table (``row_name``). ladybug converts a list
+      of Python maps slowly (3 s for 10k rows); an Arrow table is scanned natively (10k rows in 30 ms).
+    - ladybug, small batch: ``UNWIND`` with every column cast to its declared type (see ``LOAD_FROM_MIN_ROWS``).
+    """
 
-    def cast(match: re.Match[str]) -> str:
-        name = match.group(1)
-        if name not in columns:
+    def __init__(self, dialect: Dialect, rows: list[dict[str, Any]], columns: dict[str, str]) -> None:
+        self.dialect = dialect
+        self.rows = rows
+        self.columns = columns
+        self.load_from = dialect == "ladybug" and len(rows) >= LOAD_FROM_MIN_ROWS
+
+    @property
+    def clause(self) -> str:
+        return "LOAD FROM $rows" if self.load_from else "UNWIND $rows AS row"
+
+    def col(self, name: str) -> str:
+        """The expression for one column of the current row."""
+        if name not in self.columns:
             raise ValueError(f"row column {name!r} is not in the batch's columns")
-        return f"CAST(row.{name} AS {columns[name]})"
+        if self.load_from:
+            return f"row_{name}"
+        if self.dialect == "ladybug":
+            return f"CAST(row.{name} AS {self.columns[name]})"
+        return f"row.{name}"
 
-    head = "LOAD FROM $rows"
-    if not query.startswith(head):
-        raise ValueError("a ladybug batch query starts with LOAD FROM $rows")
-    unwound = "UNWIND $rows AS row" + _ROW_COLUMN_RE.sub(cast, query[len(head) :])
-    return unwound, {"rows": [{name: row.get(name) for name in columns} for row in rows]}
+    def query(self, text: str) -> Query:
+        """``(text, params)`` with ``$rows`` in this source's form."""
+        if not self.load_from:
+            return text, {"rows": [{name: row.get(name) for name in self.columns} for row in self.rows]}
+        import pyarrow as pa
 
-
-def _source(dialect: Dialect) -> str:
-    return "LOAD FROM $rows" if dialect == "ladybug" else "UNWIND $rows AS row"
-
-
-def _col(dialect: Dialect, name: str) -> str:
-    return f"row_{name}" if dialect == "ladybug" else f"row.{name}"
+        table = pa.table(
+            {
+                f"row_{name}": pa.array([row.get(name) for row in self.rows], _arrow_type(t))
+                for name, t in self.columns.items()
+            }
+        )
+        return text, {"rows": table}
 
 
 def _columns_ddl(columns: dict[str, str], primary: str | None = None) -> str:
@@ -202,22 +200,23 @@ def schema(dialect: Dialect) -> list[str]:
 # --- node and edge writes ---------------------------------------------------------------------------------
 
 
-def _node_sets(dialect: Dialect) -> str:
+def _node_sets(src: _RowSource) -> str:
     sets = []
     for name in NODE_COLUMNS:
         if name == "id":
             continue
-        value = _col(dialect, name)
+        value = src.col(name)
         if name in ("on_hub", "is_benchmark", "domains"):
-            sets.append(f"n.{name} = coalesce({value}, n.{name}, {_col(dialect, 'default_' + name)})")
+            sets.append(f"n.{name} = coalesce({value}, n.{name}, {src.col('default_' + name)})")
         else:
             sets.append(f"n.{name} = coalesce({value}, n.{name})")
     return ", ".join(sets)
 
 
 def _node_writer(dialect: Dialect, verb: str, rows: list[dict[str, Any]]) -> Query:
-    query = f"{_source(dialect)} {verb} (n:Dataset {{id: {_col(dialect, 'id')}}}) SET {_node_sets(dialect)}"
-    return _batch(dialect, query, rows, NODE_ROW_COLUMNS)
+    src = _RowSource(dialect, rows, NODE_ROW_COLUMNS)
+    query = f"{src.clause} {verb} (n:Dataset {{id: {src.col('id')}}}) SET {_node_sets(src)}"
+    return src.query(query)
 
 
 def upsert_nodes(dialect: Dialect, rows: list[dict[str, Any]]) -> Query:
@@ -227,16 +226,17 @@ def upsert_nodes(dialect: Dialect, rows: list[dict[str, Any]]) -> Query:
 
 def create_nodes(dialect: Dialect, rows: list[dict[str, Any]]) -> Query:
     """Create nodes the caller found missing (ladybug: ``CREATE``, much faster than its ``MERGE``; Neo4j: MERGE)."""
+    src = _RowSource(dialect, rows, NODE_ROW_COLUMNS)
     if dialect != "ladybug":
         return _node_writer(dialect, "MERGE", rows)
     props = []
     for name in NODE_COLUMNS:
-        value = _col(dialect, name)
+        value = src.col(name)
         if name in ("on_hub", "is_benchmark", "domains"):
-            value = f"coalesce({value}, {_col(dialect, 'default_' + name)})"
+            value = f"coalesce({value}, {src.col('default_' + name)})"
         props.append(f"{name}: {value}")
-    query = f"{_source(dialect)} CREATE (n:Dataset {{{', '.join(props)}}})"
-    return _batch(dialect, query, rows, NODE_ROW_COLUMNS)
+    query = f"{src.clause} CREATE (n:Dataset {{{', '.join(props)}}})"
+    return src.query(query)
 
 
 def update_nodes(dialect: Dialect, rows: list[dict[str, Any]]) -> Query:
@@ -249,23 +249,24 @@ def ensure_nodes(dialect: Dialect, rows: list[dict[str, Any]], *, merge: bool = 
 
     ``merge`` makes ladybug MERGE too: slower, but safe when the caller cannot trust what it found missing.
     """
-    node_id, on_hub = _col(dialect, "id"), _col(dialect, "on_hub")
+    src = _RowSource(dialect, rows, ENDPOINT_ROW_COLUMNS)
+    node_id, on_hub = src.col("id"), src.col("on_hub")
     if dialect == "ladybug" and merge:
         query = (
-            f"{_source(dialect)} MERGE (n:Dataset {{id: {node_id}}}) "
+            f"{src.clause} MERGE (n:Dataset {{id: {node_id}}}) "
             f"ON CREATE SET n.on_hub = {on_hub}, n.is_benchmark = false, n.domains = CAST([] AS STRING[])"
         )
     elif dialect == "ladybug":
         query = (
-            f"{_source(dialect)} CREATE (n:Dataset {{id: {node_id}}}) "
+            f"{src.clause} CREATE (n:Dataset {{id: {node_id}}}) "
             f"SET n.on_hub = {on_hub}, n.is_benchmark = false, n.domains = CAST([] AS STRING[])"
         )
     else:
         query = (
-            f"{_source(dialect)} MERGE (n:Dataset {{id: {node_id}}}) "
+            f"{src.clause} MERGE (n:Dataset {{id: {node_id}}}) "
             f"ON CREATE SET n.on_hub = {on_hub}, n.is_benchmark = false, n.domains = []"
         )
-    return _batch(dialect, query, rows, ENDPOINT_ROW_COLUMNS)
+    return src.query(query)
 
 
 def get_all_ids(dialect: Dialect) -> Query:
@@ -278,12 +279,13 @@ def existing_ids(dialect: Dialect, ids: Sequence[str]) -> Query:
     return f"{_anchored(dialect, ids, 'n', '{anchor}')} RETURN n.id", _id_params(dialect, ids)
 
 
-def _edge_sets(dialect: Dialect) -> str:
-    return ", ".join(f"r.{name} = {_col(dialect, name)}" for name in EDGE_COLUMNS)
+def _edge_sets(src: _RowSource) -> str:
+    return ", ".join(f"r.{name} = {src.col(name)}" for name in EDGE_COLUMNS)
 
 
 def _edge_writer(dialect: Dialect, verb: str, rows: list[dict[str, Any]]) -> Query:
-    target, source = _col(dialect, "target"), _col(dialect, "source")
+    src = _RowSource(dialect, rows, EDGE_ROW_COLUMNS)
+    target, source = src.col("target"), src.col("source")
     if verb == "MATCH" and dialect == "ladybug":
         pattern = f"MATCH (c:Dataset {{id: {target}}})-[r:DERIVED_FROM]->(p:Dataset {{id: {source}}})"
     elif verb == "MATCH":
@@ -296,8 +298,8 @@ def _edge_writer(dialect: Dialect, verb: str, rows: list[dict[str, Any]]) -> Que
             f"MATCH (c:Dataset {{id: {target}}}) WITH {carry} "
             f"MATCH (p:Dataset {{id: {source}}}) {verb} (c)-[r:DERIVED_FROM]->(p)"
         )
-    query = f"{_source(dialect)} {pattern} SET {_edge_sets(dialect)}"
-    return _batch(dialect, query, rows, EDGE_ROW_COLUMNS)
+    query = f"{src.clause} {pattern} SET {_edge_sets(src)}"
+    return src.query(query)
 
 
 def upsert_edges(dialect: Dialect, rows: list[dict[str, Any]]) -> Query:
@@ -597,12 +599,13 @@ def upsert_records(dialect: Dialect, label: str, rel: str, rows: list[dict[str, 
     if (label, rel) not in (("ScoreProfile", "HAS_SCORE"), ("BenchResult", "HAS_RESULT")):
         raise ValueError(f"unknown record kind {label}/{rel}")
     columns = SCORE_COLUMNS if label == "ScoreProfile" else RESULT_COLUMNS
-    sets = ", ".join(f"x.{name} = {_col(dialect, name)}" for name in columns if name != "key")
+    src = _RowSource(dialect, rows, columns)
+    sets = ", ".join(f"x.{name} = {src.col(name)}" for name in columns if name != "key")
     query = (
-        f"{_source(dialect)} MATCH (d:Dataset {{id: {_col(dialect, 'dataset')}}}) "
-        f"MERGE (x:{label} {{key: {_col(dialect, 'key')}}}) SET {sets} MERGE (d)-[:{rel}]->(x)"
+        f"{src.clause} MATCH (d:Dataset {{id: {src.col('dataset')}}}) "
+        f"MERGE (x:{label} {{key: {src.col('key')}}}) SET {sets} MERGE (d)-[:{rel}]->(x)"
     )
-    return _batch(dialect, query, rows, columns)
+    return src.query(query)
 
 
 def list_records(dialect: Dialect, label: str, dataset: str | None = None) -> Query:
