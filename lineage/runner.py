@@ -91,11 +91,13 @@ def new_run_id() -> str:
 
 
 @asynccontextmanager
-async def build_services(ctx: TraceContext, *, web_transport: Any = None) -> AsyncIterator[TraceServices]:
+async def build_services(
+    ctx: TraceContext, *, web_transport: Any = None, store: Any = None
+) -> AsyncIterator[TraceServices]:
     """Open the store, the acquirer, the extractor and the canonicalizer a run needs; close them after.
 
     ``web_transport`` (an ``httpx`` async transport) replaces the network under web reads, e.g. to serve a
-    world's pages from memory."""
+    world's pages from memory. ``store``, when given, is used instead of opening ``ctx.store_uri``."""
     from graph_store.base import open_store
     from lineage.acquisition import Acquirer, AcquisitionConfig
     from lineage.canonical import Canonicalizer
@@ -111,7 +113,9 @@ async def build_services(ctx: TraceContext, *, web_transport: Any = None) -> Asy
     canonicalizer = Canonicalizer(hub_search=hub_search, llm=ctx.llm if ctx.extractor != "rules" else None)
     uses_llm = ctx.llm is not None and ctx.extractor != "rules"
     limit = asyncio.Semaphore(ctx.llm.max_concurrency if uses_llm and ctx.llm else 8)
-    store = await asyncio.to_thread(open_store, ctx.store_uri)
+    owns_store = store is None  # a service passes the store it already holds (and closes it itself)
+    if owns_store:
+        store = await asyncio.to_thread(open_store, ctx.store_uri)
     try:
         yield TraceServices(
             store=store,
@@ -124,7 +128,8 @@ async def build_services(ctx: TraceContext, *, web_transport: Any = None) -> Asy
         closer = getattr(acquirer, "aclose", None)
         if closer is not None:
             await closer()
-        await asyncio.to_thread(store.close)
+        if owns_store:
+            await asyncio.to_thread(store.close)
 
 
 def context_from_settings(run_id: str, settings: dict[str, Any], **overrides: Any) -> TraceContext:
