@@ -1,0 +1,385 @@
+"""The run book: trace runs, their queue entries, dataset claims and per-dataset attempts, in SQL.
+
+The same statements run on SQLite (the embedded service) and on Postgres (scale-out); only the parameter marker
+differs. Times are Unix seconds. Tables:
+
+- ``oda_runs``: one row per run (its options as JSON, whether it was cancelled, the queue lines refused);
+- ``oda_entries``: one row per queue entry (``queued``, ``running``, ``finished``, ``failed``, ``cancelled``),
+  with the entry's counters and failures once it ends. In the embedded service this table *is* the queue;
+- ``oda_claims``: who traces a dataset now, until when (a lease, renewed while the trace runs). A worker that
+  dies stops renewing; once the lease expires another worker may take the dataset;
+- ``oda_attempts``: one row per attempt at tracing a dataset in a run (worker, start, end, outcome). A finished
+  attempt also marks the dataset done for that run, so another entry's tree reuses it instead of tracing again.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+import sqlite3
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from oda.errors import ConfigError
+
+ENTRY_STATES = ("queued", "running", "finished", "failed", "cancelled")
+
+SCHEMA = (
+    """CREATE TABLE IF NOT EXISTS oda_runs (
+        run_id TEXT PRIMARY KEY,
+        created DOUBLE PRECISION NOT NULL,
+        options TEXT NOT NULL,
+        cancelled INTEGER NOT NULL DEFAULT 0,
+        queue_failures TEXT NOT NULL DEFAULT '[]')""",
+    """CREATE TABLE IF NOT EXISTS oda_entries (
+        run_id TEXT NOT NULL,
+        position INTEGER NOT NULL,
+        dataset TEXT NOT NULL,
+        state TEXT NOT NULL,
+        worker TEXT,
+        job_id BIGINT,
+        started DOUBLE PRECISION,
+        finished DOUBLE PRECISION,
+        counters TEXT NOT NULL DEFAULT '{}',
+        failures TEXT NOT NULL DEFAULT '[]',
+        error TEXT,
+        PRIMARY KEY (run_id, position))""",
+    """CREATE TABLE IF NOT EXISTS oda_claims (
+        dataset TEXT PRIMARY KEY,
+        holder TEXT NOT NULL,
+        run_id TEXT NOT NULL,
+        expires DOUBLE PRECISION NOT NULL)""",
+    """CREATE TABLE IF NOT EXISTS oda_attempts (
+        attempt TEXT PRIMARY KEY,
+        run_id TEXT NOT NULL,
+        dataset TEXT NOT NULL,
+        entry TEXT NOT NULL,
+        depth INTEGER NOT NULL,
+        worker TEXT NOT NULL,
+        started DOUBLE PRECISION NOT NULL,
+        finished DOUBLE PRECISION,
+        status TEXT,
+        edges INTEGER NOT NULL DEFAULT 0,
+        note TEXT)""",
+    "CREATE INDEX IF NOT EXISTS oda_attempts_run ON oda_attempts (run_id, dataset)",
+)
+
+
+def is_postgres_url(url: str | None) -> bool:
+    return bool(url) and str(url).split("://", 1)[0] in ("postgresql", "postgres")
+
+
+class RunBook:
+    """Runs, entries, claims and attempts over one SQL connection (see the module docstring).
+
+    Thread-safe: one lock serializes statements, so the API's threads and the workers' tasks share it."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self._lock = threading.RLock()
+        self.postgres = is_postgres_url(url)
+        if self.postgres:
+            try:
+                import psycopg
+            except ImportError as exc:  # pragma: no cover - psycopg is a dependency
+                raise ConfigError(
+                    "a postgresql:// queue needs psycopg (pip install 'psycopg[binary]')"
+                ) from exc
+            try:
+                self._conn: Any = psycopg.connect(url, autocommit=True)
+            except psycopg.OperationalError as exc:
+                raise ConfigError(f"cannot connect to the queue database: {exc}".strip()) from exc
+        else:
+            path = Path(url.removeprefix("sqlite:"))
+            path.parent.mkdir(parents=True, exist_ok=True)
+            self._conn = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None, timeout=30)
+            self._conn.execute("PRAGMA journal_mode=WAL")
+            self._conn.execute("PRAGMA synchronous=NORMAL")
+        with self._lock:
+            for statement in SCHEMA:
+                self._execute(statement, ())
+
+    # --- plumbing -----------------------------------------------------------------------------------------
+    def _execute(self, sql: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
+        if self.postgres:
+            sql = sql.replace("?", "%s")
+        with self._lock:
+            cursor = self._conn.execute(sql, tuple(params))
+            rows = cursor.fetchall() if cursor.description else []
+        return [tuple(row) for row in rows]
+
+    @contextmanager
+    def _transaction(self) -> Iterator[None]:
+        with self._lock:
+            if self.postgres:
+                with self._conn.transaction():
+                    yield
+            else:
+                self._conn.execute("BEGIN IMMEDIATE")
+                try:
+                    yield
+                except BaseException:
+                    self._conn.execute("ROLLBACK")
+                    raise
+                self._conn.execute("COMMIT")
+
+    def close(self) -> None:
+        with self._lock:
+            self._conn.close()
+
+    # --- runs and entries ---------------------------------------------------------------------------------
+    def create_run(
+        self,
+        run_id: str,
+        options: dict[str, Any],
+        datasets: Sequence[str],
+        queue_failures: Sequence[dict[str, str]] = (),
+    ) -> None:
+        with self._transaction():
+            self._execute(
+                "INSERT INTO oda_runs (run_id, created, options, queue_failures) VALUES (?, ?, ?, ?)",
+                (run_id, time.time(), json.dumps(options), json.dumps(list(queue_failures))),
+            )
+            for position, dataset in enumerate(datasets):
+                self._execute(
+                    "INSERT INTO oda_entries (run_id, position, dataset, state) VALUES (?, ?, ?, 'queued')",
+                    (run_id, position, dataset),
+                )
+
+    def set_job_id(self, run_id: str, position: int, job_id: int) -> None:
+        self._execute(
+            "UPDATE oda_entries SET job_id = ? WHERE run_id = ? AND position = ?", (job_id, run_id, position)
+        )
+
+    def run_options(self, run_id: str) -> dict[str, Any] | None:
+        rows = self._execute("SELECT options FROM oda_runs WHERE run_id = ?", (run_id,))
+        return json.loads(rows[0][0]) if rows else None
+
+    def is_cancelled(self, run_id: str) -> bool:
+        rows = self._execute("SELECT cancelled FROM oda_runs WHERE run_id = ?", (run_id,))
+        return bool(rows and rows[0][0])
+
+    def cancel(self, run_id: str) -> list[int] | None:
+        """Cancel a run: queued entries become ``cancelled`` at once, running ones stop after the datasets they
+        are tracing. Returns the queue job ids of the entries cancelled here (None for an unknown run)."""
+        with self._transaction():
+            if not self._execute("SELECT 1 FROM oda_runs WHERE run_id = ?", (run_id,)):
+                return None
+            self._execute("UPDATE oda_runs SET cancelled = 1 WHERE run_id = ?", (run_id,))
+            rows = self._execute(
+                "UPDATE oda_entries SET state = 'cancelled', finished = ? WHERE run_id = ? AND state = 'queued' "
+                "RETURNING job_id",
+                (time.time(), run_id),
+            )
+        return [int(r[0]) for r in rows if r[0] is not None]
+
+    def next_entry(self, worker: str) -> tuple[str, int, str] | None:
+        """Take the oldest queued entry (embedded queue): ``(run_id, position, dataset)`` or None."""
+        with self._transaction():
+            rows = self._execute(
+                "SELECT e.run_id, e.position, e.dataset FROM oda_entries e JOIN oda_runs r ON r.run_id = e.run_id "
+                "WHERE e.state = 'queued' ORDER BY r.created, e.run_id, e.position LIMIT 1",
+                (),
+            )
+            if not rows:
+                return None
+            run_id, position, dataset = rows[0]
+            self._execute(
+                "UPDATE oda_entries SET state = 'running', worker = ?, started = ? "
+                "WHERE run_id = ? AND position = ?",
+                (worker, time.time(), run_id, position),
+            )
+        return str(run_id), int(position), str(dataset)
+
+    def start_entry(self, run_id: str, position: int, worker: str) -> str | None:
+        """Mark an entry running for a queue job; returns its dataset, or None when it must not run (unknown,
+        cancelled or already ended)."""
+        with self._transaction():
+            rows = self._execute(
+                "SELECT e.dataset, e.state, r.cancelled FROM oda_entries e JOIN oda_runs r ON r.run_id = e.run_id "
+                "WHERE e.run_id = ? AND e.position = ?",
+                (run_id, position),
+            )
+            if not rows:
+                return None
+            dataset, state, cancelled = rows[0]
+            if cancelled or state in ("finished", "failed", "cancelled"):
+                return None
+            self._execute(
+                "UPDATE oda_entries SET state = 'running', worker = ?, started = COALESCE(started, ?) "
+                "WHERE run_id = ? AND position = ?",
+                (worker, time.time(), run_id, position),
+            )
+        return str(dataset)
+
+    def finish_entry(
+        self,
+        run_id: str,
+        position: int,
+        state: str,
+        *,
+        counters: dict[str, int] | None = None,
+        failures: list[dict[str, Any]] | None = None,
+        error: str | None = None,
+    ) -> None:
+        if state not in ENTRY_STATES:
+            raise ValueError(f"unknown entry state {state!r}")
+        self._execute(
+            "UPDATE oda_entries SET state = ?, finished = ?, counters = ?, failures = ?, error = ? "
+            "WHERE run_id = ? AND position = ?",
+            (
+                state,
+                time.time(),
+                json.dumps(counters or {}),
+                json.dumps(failures or []),
+                error,
+                run_id,
+                position,
+            ),
+        )
+
+    def requeue_running(self) -> int:
+        """Put entries left ``running`` by a stopped process back in the queue (embedded service start-up)."""
+        rows = self._execute(
+            "UPDATE oda_entries SET state = 'queued', worker = NULL WHERE state = 'running' RETURNING run_id",
+            (),
+        )
+        return len(rows)
+
+    def queue_depth(self) -> dict[str, int]:
+        rows = self._execute("SELECT state, COUNT(*) FROM oda_entries GROUP BY state", ())
+        counts = {state: 0 for state in ENTRY_STATES}
+        counts.update({str(state): int(n) for state, n in rows})
+        return counts
+
+    def run_view(self, run_id: str) -> dict[str, Any] | None:
+        """Everything the API shows about a run (``None`` when unknown)."""
+        runs = self._execute(
+            "SELECT created, options, cancelled, queue_failures FROM oda_runs WHERE run_id = ?", (run_id,)
+        )
+        if not runs:
+            return None
+        created, options, cancelled, queue_failures = runs[0]
+        entries = []
+        failures: list[dict[str, Any]] = list(json.loads(queue_failures))
+        totals: dict[str, int] = {}
+        for row in self._execute(
+            "SELECT position, dataset, state, worker, started, finished, counters, failures, error "
+            "FROM oda_entries WHERE run_id = ? ORDER BY position",
+            (run_id,),
+        ):
+            position, dataset, state, worker, started, finished, counters, entry_failures, error = row
+            counts = json.loads(counters)
+            for key, value in counts.items():
+                totals[key] = totals.get(key, 0) + int(value)
+            failures.extend(json.loads(entry_failures))
+            if error:
+                failures.append({"dataset": dataset, "stage": "worker", "reason": error})
+            entries.append(
+                {
+                    "position": position,
+                    "dataset": dataset,
+                    "state": state,
+                    "worker": worker,
+                    "started": started,
+                    "finished": finished,
+                    "counters": counts,
+                }
+            )
+        datasets = [
+            {
+                "dataset": dataset,
+                "entry": entry,
+                "depth": depth,
+                "status": status or "tracing",
+                "worker": worker,
+                "started": started,
+                "finished": finished,
+                "edges": edges,
+                "note": note,
+            }
+            for dataset, entry, depth, status, worker, started, finished, edges, note in self._execute(
+                "SELECT dataset, entry, depth, status, worker, started, finished, edges, note "
+                "FROM oda_attempts WHERE run_id = ? ORDER BY started",
+                (run_id,),
+            )
+        ]
+        states = {e["state"] for e in entries}
+        if cancelled:
+            state = "cancelling" if "running" in states else "cancelled"
+        elif not entries or states <= {"finished", "failed"}:
+            state = "finished"
+        elif "running" in states or (states & {"finished", "failed"}):
+            state = "running"
+        else:
+            state = "queued"
+        return {
+            "run_id": run_id,
+            "state": state,
+            "created": created,
+            "options": json.loads(options),
+            "entries": entries,
+            "datasets": datasets,
+            "totals": totals,
+            "failures": failures,
+        }
+
+    # --- claims -------------------------------------------------------------------------------------------
+    def claim(self, dataset: str, holder: str, run_id: str, lease_s: float) -> bool:
+        """Take (or renew) the claim on ``dataset`` unless another holder's lease is still running."""
+        now = time.time()
+        rows = self._execute(
+            "INSERT INTO oda_claims (dataset, holder, run_id, expires) VALUES (?, ?, ?, ?) "
+            "ON CONFLICT (dataset) DO UPDATE SET holder = excluded.holder, run_id = excluded.run_id, "
+            "expires = excluded.expires WHERE oda_claims.expires < ? OR oda_claims.holder = excluded.holder "
+            "RETURNING holder",
+            (dataset, holder, run_id, now + lease_s, now),
+        )
+        return bool(rows)
+
+    def release(self, dataset: str, holder: str) -> None:
+        self._execute("DELETE FROM oda_claims WHERE dataset = ? AND holder = ?", (dataset, holder))
+
+    # --- attempts -----------------------------------------------------------------------------------------
+    def start_attempt(self, run_id: str, dataset: str, entry: str, depth: int, worker: str) -> str:
+        attempt = secrets.token_hex(8)
+        self._execute(
+            "INSERT INTO oda_attempts (attempt, run_id, dataset, entry, depth, worker, started) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (attempt, run_id, dataset, entry, depth, worker, time.time()),
+        )
+        return attempt
+
+    def finish_attempt(self, attempt: str, status: str, edges: int, note: str | None) -> None:
+        self._execute(
+            "UPDATE oda_attempts SET finished = ?, status = ?, edges = ?, note = ? WHERE attempt = ?",
+            (time.time(), status, edges, note, attempt),
+        )
+
+    def done_status(self, run_id: str, dataset: str) -> str | None:
+        """How ``dataset`` ended in this run when some attempt finished it, else None."""
+        rows = self._execute(
+            "SELECT status FROM oda_attempts WHERE run_id = ? AND dataset = ? AND finished IS NOT NULL LIMIT 1",
+            (run_id, dataset),
+        )
+        return str(rows[0][0]) if rows else None
+
+    def attempts(self, run_id: str) -> list[dict[str, Any]]:
+        """Every attempt of a run (for checks and the API)."""
+        keys = ("attempt", "dataset", "entry", "depth", "worker", "started", "finished", "status", "edges")
+        rows = self._execute(
+            "SELECT attempt, dataset, entry, depth, worker, started, finished, status, edges FROM oda_attempts "
+            "WHERE run_id = ? ORDER BY started",
+            (run_id,),
+        )
+        return [dict(zip(keys, row, strict=True)) for row in rows]
+
+    def traced_total(self) -> dict[str, int]:
+        rows = self._execute(
+            "SELECT status, COUNT(*) FROM oda_attempts WHERE finished IS NOT NULL GROUP BY status", ()
+        )
+        return {str(status): int(n) for status, n in rows}

@@ -1,0 +1,278 @@
+"""What a service process holds: its settings, the run book, the graph store, the checkpointer and the workers.
+
+``ServiceConfig.from_settings`` reads ``[service]`` from the config file (command-line options win):
+
+    [service]
+    queue = ".oda/service.sqlite"   # or "postgresql://oda:oda@127.0.0.1:5432/oda" (scale-out)
+    concurrency = 8                 # datasets in flight per worker
+    workers = 1                     # in-process workers of the embedded service
+    lease_s = 60                    # a dataset claim's lease (renewed every third of it)
+    open_reads = true               # GET routes without a token
+    openlineage_url = ""            # emit OpenLineage run events to this endpoint
+
+The embedded service checkpoints into ``<queue>-checkpoints.sqlite`` next to its queue; scale-out checkpoints into
+the same Postgres database with LangGraph's ``AsyncPostgresSaver``, and needs a Bolt store shared by the workers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import socket
+import time
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack, asynccontextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from oda.errors import ConfigError
+from service.runs import RunBook, is_postgres_url
+from service.tracer import DatasetObserver, DatasetResult, EntryJob, run_entry
+
+log = logging.getLogger("oda.service")
+
+DEFAULT_QUEUE = ".oda/service.sqlite"
+MAX_ATTEMPTS = 3
+"""Attempts of one queue entry in scale-out mode (a crash or an unexpected error retries it)."""
+
+
+@dataclass
+class ServiceConfig:
+    """Where the service keeps things and how hard its workers work (see the module docstring)."""
+
+    store_uri: str
+    queue: str = DEFAULT_QUEUE
+    concurrency: int = 8
+    workers: int = 1
+    lease_s: float = 60.0
+    open_reads: bool = True
+    openlineage_url: str | None = None
+    acquisition: dict[str, Any] = field(default_factory=dict)
+    """Acquisition options every run of this service uses (snapshot_dir, offline), as saved in run options."""
+    heartbeat_s: float = 10.0
+    stalled_after_s: float = 30.0
+
+    def __post_init__(self) -> None:
+        if self.concurrency < 1:
+            raise ConfigError("service concurrency must be >= 1")
+        if self.workers < 0:
+            raise ConfigError("service workers must be >= 0")
+        if self.lease_s <= 0:
+            raise ConfigError("service lease_s must be > 0")
+        if self.scale_out and not self.store_uri.split("://", 1)[0].startswith(("bolt", "neo4j")):
+            raise ConfigError(
+                "a postgresql:// queue is shared by workers on several machines: give a Bolt store too "
+                "(--store bolt://HOST:7687), since the embedded store admits one process"
+            )
+
+    @property
+    def scale_out(self) -> bool:
+        return is_postgres_url(self.queue)
+
+    @property
+    def checkpoints(self) -> str:
+        if self.scale_out:
+            return self.queue
+        path = Path(self.queue.removeprefix("sqlite:"))
+        return str(path.with_name(path.stem + "-checkpoints.sqlite"))
+
+    @classmethod
+    def from_settings(cls, **overrides: Any) -> ServiceConfig:
+        from oda.config import default_store_uri, section
+
+        table = section("service")
+        known = {
+            "queue",
+            "concurrency",
+            "workers",
+            "lease_s",
+            "open_reads",
+            "openlineage_url",
+            "heartbeat_s",
+            "stalled_after_s",
+        }
+        unknown = sorted(set(table) - known)
+        if unknown:
+            raise ConfigError(
+                f"[service]: unknown key(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}"
+            )
+        values: dict[str, Any] = {k: v for k, v in table.items() if v not in (None, "")}
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        values.setdefault("store_uri", default_store_uri())
+        values.setdefault("openlineage_url", os.environ.get("ODA_OPENLINEAGE_URL") or None)
+        return cls(**values)
+
+
+def worker_name() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+class MetricsObserver(DatasetObserver):
+    """Counts datasets and failures into the Prometheus metrics; forwards to OpenLineage when configured."""
+
+    def __init__(self, openlineage: Any = None) -> None:
+        self.openlineage = openlineage
+
+    def started(self, run_id: str, item: Any) -> None:
+        from service.metrics import IN_FLIGHT
+
+        IN_FLIGHT.inc()
+        if self.openlineage is not None:
+            self.openlineage.started(run_id, item)
+
+    def finished(self, run_id: str, result: DatasetResult) -> None:
+        from service.metrics import DATASETS, FAILURES, IN_FLIGHT
+
+        IN_FLIGHT.dec()
+        DATASETS.labels(result.status).inc()
+        for failure in result.failures:
+            FAILURES.labels(failure.get("stage", "?")).inc()
+        if self.openlineage is not None:
+            self.openlineage.finished(run_id, result)
+
+
+class ServiceRuntime:
+    """The shared parts of one service process. Use ``async with ServiceRuntime.open(config)``."""
+
+    def __init__(self, config: ServiceConfig, book: RunBook, store: Any, checkpointer: Any) -> None:
+        self.config = config
+        self.book = book
+        self.store = store
+        self.checkpointer = checkpointer
+        self.worker = worker_name()
+        self.wake = asyncio.Event()
+        self.queue_app: Any = None
+        openlineage = None
+        if config.openlineage_url:
+            from service.openlineage import OpenLineageEmitter
+
+            openlineage = OpenLineageEmitter(config.openlineage_url)
+        self.observer = MetricsObserver(openlineage)
+
+    @classmethod
+    @asynccontextmanager
+    async def open(cls, config: ServiceConfig, *, store: Any = None) -> AsyncIterator[ServiceRuntime]:
+        """Open the run book, the store (unless given) and the checkpointer; close them after."""
+        from graph_store.base import open_store
+
+        async with AsyncExitStack() as stack:
+            book = await asyncio.to_thread(RunBook, config.queue)
+            stack.callback(book.close)
+            if store is None:
+                store = await asyncio.to_thread(open_store, config.store_uri)
+                stack.callback(store.close)
+            checkpointer = await stack.enter_async_context(_open_checkpointer(config))
+            runtime = cls(config, book, store, checkpointer)
+            if config.scale_out:
+                from service.queue import open_queue
+
+                runtime.queue_app = await stack.enter_async_context(open_queue(config.queue))
+            yield runtime
+
+    # --- runs ---------------------------------------------------------------------------------------------
+    async def submit(
+        self, run_id: str, options: dict[str, Any], datasets: list[str], refused: list[Any]
+    ) -> None:
+        """Record a run and queue its entries (a procrastinate job each in scale-out mode)."""
+        await asyncio.to_thread(self.book.create_run, run_id, options, datasets, refused)
+        if self.queue_app is not None:
+            from service.queue import defer_entry
+
+            for position in range(len(datasets)):
+                job_id = await defer_entry(self.queue_app, run_id, position)
+                await asyncio.to_thread(self.book.set_job_id, run_id, position, job_id)
+        self.wake.set()
+
+    async def cancel(self, run_id: str) -> bool:
+        job_ids = await asyncio.to_thread(self.book.cancel, run_id)
+        if job_ids is None:
+            return False
+        if self.queue_app is not None:
+            for job_id in job_ids:
+                await self.queue_app.job_manager.cancel_job_by_id_async(job_id)
+        return True
+
+    # --- working ------------------------------------------------------------------------------------------
+    async def trace_entry(
+        self, run_id: str, position: int, dataset: str, *, last_attempt: bool = True
+    ) -> str:
+        """Trace one queue entry's tree to the end (or resume it); returns the entry's final state."""
+        from lineage.runner import build_services, context_from_settings
+        from service.metrics import instrument
+
+        options = await asyncio.to_thread(self.book.run_options, run_id) or {}
+        ctx = context_from_settings(run_id, options, store_uri=self.config.store_uri)
+        started = time.perf_counter()
+        try:
+            async with build_services(ctx, store=self.store) as services:
+                instrument(services, ctx.extractor)
+                ctx.services = services
+                job = EntryJob(
+                    trace=ctx,
+                    book=self.book,
+                    worker=self.worker,
+                    entry=dataset,
+                    position=position,
+                    concurrency=self.config.concurrency,
+                    lease_s=self.config.lease_s,
+                    observer=self.observer,
+                )
+                final = await run_entry(job, self.checkpointer)
+        except Exception as exc:
+            log.exception("entry %s of run %s failed", dataset, run_id)
+            if last_attempt:
+                await asyncio.to_thread(
+                    self.book.finish_entry, run_id, position, "failed", error=f"{type(exc).__name__}: {exc}"
+                )
+            raise
+        state = "cancelled" if final.get("cancelled") else "finished"
+        await asyncio.to_thread(
+            self.book.finish_entry,
+            run_id,
+            position,
+            state,
+            counters=dict(final.get("counters") or {}),
+            failures=[dict(f) for f in final.get("failures") or []],
+        )
+        log.info("entry %s of run %s %s in %.1fs", dataset, run_id, state, time.perf_counter() - started)
+        return state
+
+    async def embedded_worker(self, stop: asyncio.Event) -> None:
+        """One in-process worker: take the oldest queued entry, trace its tree, repeat until ``stop``."""
+        while not stop.is_set():
+            taken = await asyncio.to_thread(self.book.next_entry, self.worker)
+            if taken is None:
+                self.wake.clear()
+                waiter = asyncio.ensure_future(self.wake.wait())
+                stopper = asyncio.ensure_future(stop.wait())
+                await asyncio.wait({waiter, stopper}, timeout=1.0, return_when=asyncio.FIRST_COMPLETED)
+                waiter.cancel()
+                stopper.cancel()
+                continue
+            run_id, position, dataset = taken
+            try:
+                await self.trace_entry(run_id, position, dataset)
+            except Exception:  # recorded on the entry; the worker goes on with the next one
+                continue
+
+
+@asynccontextmanager
+async def _open_checkpointer(config: ServiceConfig) -> AsyncIterator[Any]:
+    if config.scale_out:
+        from langgraph.checkpoint.postgres.aio import AsyncPostgresSaver
+
+        async with AsyncPostgresSaver.from_conn_string(config.checkpoints) as saver:
+            await saver.setup()
+            yield saver
+        return
+    import aiosqlite
+    from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
+
+    path = Path(config.checkpoints)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    async with aiosqlite.connect(str(path)) as conn:
+        await conn.execute("PRAGMA journal_mode=WAL")
+        await conn.execute("PRAGMA synchronous=NORMAL")
+        yield AsyncSqliteSaver(conn)
