@@ -11,15 +11,19 @@ from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from contextlib import AbstractContextManager
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
+from graph_store import adjacency_index as adj
 from graph_store import queries as q
 from graph_store.cypher_store import CypherGraphStore, Result, Tx
 from graph_store.readonly import check_read_only
 from oda.errors import InputError, StoreError
+
+if TYPE_CHECKING:
+    from graph_store.models import ContaminationHit, EdgeStatus
 
 T = TypeVar("T")
 
@@ -84,10 +88,14 @@ class EmbeddedStore(CypherGraphStore):
         import ladybug
 
         self.path = Path(path)
+        self.read_only = False
         self.path.parent.mkdir(parents=True, exist_ok=True)
         if self.path.is_dir():
             raise InputError(f"{self.path} is a folder; the embedded store is a file (try {self.path}/graph)")
         pool = buffer_pool_size or int(os.environ.get("ODA_STORE_BUFFER_POOL", DEFAULT_BUFFER_POOL))
+        # the adjacency index: the write stamp and files as this open sees them, and the index in use
+        self.state_at_open = adj.store_state(self.path)
+        self._adjacency: adj.AdjacencyIndex | None = None
         try:
             self._db = ladybug.Database(
                 str(self.path), buffer_pool_size=pool, checkpoint_threshold=checkpoint_threshold
@@ -221,6 +229,8 @@ class EmbeddedStore(CypherGraphStore):
     def _write_once(self, work: Callable[[Tx], T]) -> T:
         with self._lock:
             self._check_open()
+            # the write stamp, bumped before and after: the adjacency index goes stale (see its module)
+            adj.bump_write_stamp(self.path)
             _execute(self._conn, "BEGIN TRANSACTION", {})
             try:
                 value = work(_LadybugTx(self._conn))
@@ -228,6 +238,7 @@ class EmbeddedStore(CypherGraphStore):
                 _rollback(self._conn)
                 raise
             _execute(self._conn, "COMMIT", {})
+            adj.bump_write_stamp(self.path)
             self._writes_since_checkpoint += 1
             if self._writes_since_checkpoint >= self.checkpoint_every_writes:
                 # ladybug keeps buffer-pool pages of updated relationship properties pinned until a checkpoint;
@@ -270,6 +281,30 @@ class EmbeddedStore(CypherGraphStore):
             self._closed = True
             self._conn.close()
             self._db.close()
+            if not self.read_only:
+                known = [self.state_at_open[1]] + ([self._adjacency.identity] if self._adjacency else [])
+                adj.refresh_saved_identity(self.path, known)
+
+    # --- the adjacency index (graph_store.adjacency_index) ------------------------------------------------------
+    def adjacency(self) -> adj.AdjacencyIndex:
+        """The adjacency index, rebuilt from the database and saved beside it when a write made it stale."""
+        with self._lock:
+            self._check_open()
+            self._adjacency = adj.fresh_index(self, self._adjacency)
+            return self._adjacency
+
+    def contamination(
+        self,
+        benchmark: str,
+        *,
+        min_confidence: float = 0.0,
+        statuses: Sequence[EdgeStatus] | None = None,
+        split: str | None = None,
+    ) -> list[ContaminationHit]:
+        """``GraphStore.contamination``, answered by a BFS over the adjacency index."""
+        return adj.contamination_hits(
+            self, benchmark, min_confidence=min_confidence, statuses=statuses, split=split
+        )
 
 
 __all__ = ["EmbeddedStore"]

@@ -1,0 +1,163 @@
+"""``oda query contamination … --json`` on the embedded store, answered before the full command line loads.
+
+The ``oda`` executable calls ``answer(argv)`` first. It handles exactly this form::
+
+    oda query contamination BENCHMARK [--store S] [--min-confidence F] [--status S]... [--split S] --json
+
+on an embedded store that exists, and returns None for anything else (another command, ``--help``, a table, a Neo4j
+URI, a missing store, a value the full command line would refuse, a benchmark that is not a node); the full command
+line then runs as usual, so every message and error stays that of ``oda.cli``. Answering loads numpy, orjson and the
+adjacency index, not typer, rich, pydantic or the database engine; only a stale index (a write since it was built)
+opens the database, read-only, to rebuild it.
+"""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from graph_store.adjacency_index import AdjacencyIndex
+
+STATUSES = ("auto", "flagged", "approved", "rejected", "edited")
+
+
+class _NotMine(Exception):
+    """The arguments are not the form this module answers."""
+
+
+@dataclass
+class ContaminationArgs:
+    benchmark: str = ""
+    store: str | None = None
+    min_confidence: float = 0.0
+    statuses: list[str] = field(default_factory=list)
+    split: str | None = None
+
+
+def _contamination_args(args: list[str]) -> ContaminationArgs:
+    parsed = ContaminationArgs()
+    positional: list[str] = []
+    as_json = False
+    i = 0
+    while i < len(args):
+        arg = args[i]
+        name, eq, inline = arg.partition("=")
+        if arg == "--json":
+            as_json = True
+        elif name in ("--store", "--min-confidence", "--status", "--split"):
+            if eq:
+                value = inline
+            elif i + 1 < len(args):
+                i += 1
+                value = args[i]
+            else:
+                raise _NotMine
+            if name == "--store":
+                parsed.store = value
+            elif name == "--min-confidence":
+                parsed.min_confidence = _confidence(value)
+            elif name == "--status":
+                if value not in STATUSES:
+                    raise _NotMine
+                parsed.statuses.append(value)
+            else:
+                parsed.split = value
+        elif arg == "--" or arg.startswith("-"):
+            raise _NotMine
+        else:
+            positional.append(arg)
+        i += 1
+    if len(positional) != 1 or not as_json:
+        raise _NotMine
+    parsed.benchmark = positional[0]
+    return parsed
+
+
+def _confidence(value: str) -> float:
+    try:
+        confidence = float(value)
+    except ValueError:
+        raise _NotMine from None
+    if not 0.0 <= confidence <= 1.0:
+        raise _NotMine
+    return confidence
+
+
+def _embedded_path(uri: str | None) -> Path:
+    """The database file an embedded store URI names (``open_store``'s rules); Neo4j and missing stores are not mine."""
+    import os
+
+    if uri is None:
+        from oda.config import default_store_uri, load_config
+
+        try:
+            load_config(None)
+            uri = default_store_uri()
+        except Exception:
+            raise _NotMine from None
+    uri = uri.strip()
+    if not uri or "://" in uri:
+        raise _NotMine
+    path = Path(os.path.expanduser(uri.removeprefix("embedded:")))
+    if not path.is_file():
+        raise _NotMine
+    return path
+
+
+def _index(path: Path) -> AdjacencyIndex:
+    from graph_store import adjacency_index as adj
+
+    index = adj.AdjacencyIndex.load(adj.index_path(path))
+    if index is not None and index.is_fresh(path):
+        return index
+    from graph_store.embedded import EmbeddedStore
+
+    try:
+        store = EmbeddedStore(path, create=False, read_only=True)
+    except Exception:
+        raise _NotMine from None
+    try:
+        return store.adjacency()
+    finally:
+        store.close()
+
+
+def _resolve(index: AdjacencyIndex, name: str) -> str:
+    """``name`` if it is a node, else its ``ext:`` slug if that is one (as ``oda query`` resolves names)."""
+    if index.rank(name) is not None:
+        return name
+    from graph_store.models import ext_id
+
+    try:
+        slug = ext_id(name)
+    except ValueError:
+        raise _NotMine from None
+    if index.rank(slug) is None:
+        raise _NotMine  # the full command line says there is no such node
+    return slug
+
+
+def answer(argv: list[str], out: IO[bytes] | None = None) -> int | None:
+    """Answer ``argv`` (the arguments after ``oda``) if it is the query this module handles; else None."""
+    if argv[:2] != ["query", "contamination"]:
+        return None
+    try:
+        args = _contamination_args(argv[2:])
+        path = _embedded_path(args.store)
+        index = _index(path)
+        benchmark = _resolve(index, args.benchmark)
+    except _NotMine:
+        return None
+    from graph_store import adjacency_index as adj
+
+    tree = adj.contamination_tree(
+        index, benchmark, min_confidence=args.min_confidence, statuses=args.statuses or None, split=args.split
+    )
+    assert tree is not None  # the benchmark resolved to a node
+    stream = out if out is not None else sys.stdout.buffer
+    adj.write_json_rows(adj.contamination_rows(index, tree, benchmark), stream)
+    stream.flush()
+    return 0
