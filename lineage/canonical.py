@@ -3,7 +3,10 @@
 The order, first match wins:
 
 1. **An explicit Hub id** (``org/name`` or a ``huggingface.co/datasets/...`` URL, in the name or in the hint).
-   It is kept as written; the catalog only adds ``is_benchmark``/``domains`` when it knows the repo.
+   It is kept as written; the catalog only adds ``is_benchmark``/``domains`` when it knows the repo. With a
+   ``hub_exists`` check (``dataset_info`` in a run), an id the Hub does not know is not a Hub node: the mention
+   goes on as a name (the catalog, then the Hub search for its repo name), and when nothing matches it does not
+   resolve at all (``UnresolvedName``), so a path fragment (``data/train-``) never becomes a node.
 2. **The curated catalog** (``lineage/catalog.yaml``): names and aliases of well-known datasets and benchmarks.
 3. **Hub search** (an injected async callable ``name -> [repo ids]``): a result whose repo name matches the mention
    once normalized is taken; a near match is taken with lower certainty.
@@ -11,12 +14,18 @@ The order, first match wins:
    that is not among the candidates is ignored.
 5. **An ``ext:`` id** derived from the name (``"AoPS Wiki"`` -> ``ext:aops-wiki``), with ``on_hub=False``.
 
+Results are memoized for the run, except those made while a Hub read failed: a failed search (or existence check)
+is recorded in ``errors``, the answer of the moment is returned with a lower certainty (so its edge goes to review)
+and the next ``resolve`` of that name asks the Hub again. One outage never turns the Hub parents of the rest of the
+run into ``ext:`` nodes.
+
 Teacher, judge and filter models (DeepSeek-R1, QwQ-32B, GPT-4o, ...) are recognized by ``is_model_name`` and
 never become dataset nodes.
 """
 
 from __future__ import annotations
 
+import contextvars
 import difflib
 import json
 import re
@@ -38,6 +47,8 @@ if TYPE_CHECKING:
 CATALOG_PATH = Path(__file__).with_name("catalog.yaml")
 
 HubSearch = Callable[[str], Awaitable[list[str]]]
+HubExists = Callable[[str], Awaitable[bool | None]]
+"""``repo_id -> True`` (the Hub knows it), ``False`` (it does not), or ``None`` (could not tell); may raise."""
 ResolutionMethod = Literal["hf_id", "catalog", "hub_search", "llm", "ext"]
 
 # Certainty of each method, used by the confidence formula (see lineage/confidence.py).
@@ -49,6 +60,18 @@ METHOD_CERTAINTY: dict[str, float] = {
     "llm": 0.7,
     "ext": 0.8,
 }
+DEGRADED_CERTAINTY = 0.5
+"""Certainty of a resolution made while a Hub read failed (its edge goes to review)."""
+
+
+_FAILURES: contextvars.ContextVar[list[str] | None] = contextvars.ContextVar(
+    "canonical_failures", default=None
+)
+
+
+class UnresolvedName(ValueError):
+    """A mention that names nothing: a Hub-looking id the Hub does not know, and no dataset of that name."""
+
 
 _HF_URL_RE = re.compile(
     r"(?:https?://)?(?:www\.)?(?:huggingface\.co|hf\.co)/datasets/"
@@ -248,12 +271,18 @@ class Canonicalizer:
         catalog: Catalog | None = None,
         hub_search: HubSearch | None = None,
         llm: LLMConfig | None = None,
+        hub_exists: HubExists | None = None,
     ) -> None:
         self.catalog = catalog or Catalog.load()
         self.hub_search = hub_search
+        self.hub_exists = hub_exists
         self.llm = llm
         self._cache: dict[tuple[str, str | None], Resolution] = {}
+        self._exists: dict[str, bool] = {}
         self.errors: list[str] = []
+        """Hub reads that failed while resolving (the caller reports and clears them)."""
+        self.not_on_hub: list[str] = []
+        """Hub-looking ids that the Hub does not know (read as names instead)."""
 
     def is_model_name(self, name: str) -> bool:
         """Teacher, judge and filter models never become dataset nodes."""
@@ -265,14 +294,50 @@ class Canonicalizer:
         cached = self._cache.get(key)
         if cached is not None:
             return cached
-        resolution = await self._resolve(name.strip(), hint)
+        failures: list[str] = []
+        token = _FAILURES.set(failures)
+        try:
+            resolution = await self._resolve(name.strip(), hint)
+        finally:
+            _FAILURES.reset(token)
+        if failures:
+            # made while a Hub read failed: not memoized (the next resolve asks again), and sent to review
+            return resolution.model_copy(update={"certainty": min(resolution.certainty, DEGRADED_CERTAINTY)})
         self._cache[key] = resolution
         return resolution
+
+    def _failed(self, message: str) -> None:
+        """Record a failed Hub read: in ``errors``, and for the resolution in progress (not memoized)."""
+        self.errors.append(message)
+        current = _FAILURES.get()
+        if current is not None:
+            current.append(message)
+
+    async def exists_on_hub(self, repo_id: str) -> bool | None:
+        """Whether the Hub knows ``repo_id`` (memoized); ``None`` without a check or when the check failed."""
+        if self.hub_exists is None:
+            return None
+        known = self._exists.get(repo_id.lower())
+        if known is not None:
+            return known
+        try:
+            answer = await self.hub_exists(repo_id)
+        except Exception as exc:  # a failed check keeps the id (it may exist) and is reported
+            self._failed(f"Hub check of {repo_id!r} failed: {exc}")
+            return None
+        if answer is None:
+            self._failed(f"Hub check of {repo_id!r} gave no answer")
+            return None
+        self._exists[repo_id.lower()] = answer
+        return answer
 
     async def _resolve(self, name: str, hint: str | None) -> Resolution:
         if not name and not hint:
             raise ValueError("cannot resolve an empty name")
         explicit = hf_id_from_text(hint) or hf_id_from_text(name)
+        if explicit and await self.exists_on_hub(explicit) is False:
+            self.not_on_hub.append(explicit)
+            return await self._resolve_missing_id(explicit, name)
         if explicit:
             entry = self.catalog.by_hub_id(explicit)
             return Resolution(
@@ -292,7 +357,7 @@ class Canonicalizer:
             try:
                 candidates = [c for c in await self.hub_search(name) if is_hf_id(c)]
             except Exception as exc:  # a failed search degrades to the next step, and is reported
-                self.errors.append(f"hub search for {name!r} failed: {exc}")
+                self._failed(f"hub search for {name!r} failed: {exc}")
                 candidates = []
             picked = self._pick_candidate(name, candidates)
             if picked is not None:
@@ -307,6 +372,32 @@ class Canonicalizer:
         except ValueError as exc:
             raise ValueError(f"cannot derive an id from source name {name!r}") from exc
         return Resolution(id=ext, name=name, on_hub=False, method="ext", certainty=METHOD_CERTAINTY["ext"])
+
+    async def _resolve_missing_id(self, repo_id: str, name: str) -> Resolution:
+        """A Hub-looking id the Hub does not know: the catalog or an exact Hub match of its name, or nothing."""
+        entry = self.catalog.by_hub_id(repo_id)
+        if (
+            entry is not None
+            and entry.on_hub
+            and entry.id.lower() != repo_id.lower()
+            and await self.exists_on_hub(entry.id) is not False
+        ):
+            return self._from_entry(entry, "catalog", METHOD_CERTAINTY["catalog"])
+        written = name if name and hf_id_from_text(name) is None else repo_id.split("/", 1)[1]
+        entry = self.catalog.lookup(written)
+        if entry is not None and (not entry.on_hub or await self.exists_on_hub(entry.id) is not False):
+            return self._from_entry(entry, "catalog", METHOD_CERTAINTY["catalog"])
+        if self.hub_search is not None and len(normalize_name(written)) >= 4:
+            try:
+                candidates = [c for c in await self.hub_search(written) if is_hf_id(c)]
+            except Exception as exc:
+                self._failed(f"hub search for {written!r} failed: {exc}")
+                candidates = []
+            key = normalize_name(written)
+            exact = [c for c in candidates if normalize_name(c.split("/", 1)[1]) == key]
+            if exact:
+                return self._hub(exact[0], "hub_search", METHOD_CERTAINTY["hub_search_fuzzy"])
+        raise UnresolvedName(f"{repo_id} is not on the Hub, and no dataset is named {written!r}")
 
     def _from_entry(self, entry: CatalogEntry, method: ResolutionMethod, certainty: float) -> Resolution:
         return Resolution(
@@ -373,7 +464,7 @@ class Canonicalizer:
             data: Any = await complete_json(self.llm, text)
             choice = _LLMChoice.model_validate(data if isinstance(data, dict) else {})
         except (ExtractionError, ValueError) as exc:
-            self.errors.append(f"llm canonicalization of {name!r} failed: {exc}")
+            self._failed(f"llm canonicalization of {name!r} failed: {exc}")
             return None
         if choice.id and choice.id in candidates:
             return choice.id

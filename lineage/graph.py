@@ -316,6 +316,7 @@ async def _created_at(ctx: TraceContext, dataset: str) -> datetime | None:
 async def aggregate_claims(state: TraceState, runtime: Runtime[TraceContext]) -> dict[str, Any]:
     """Aggregation agent: canonicalize every mention, then dedupe, verify, score and flag (``lineage.aggregate``)."""
     from lineage.aggregate import aggregate
+    from lineage.canonical import UnresolvedName
 
     ctx = runtime.context
     item = _current(state)
@@ -337,12 +338,19 @@ async def aggregate_claims(state: TraceState, runtime: Runtime[TraceContext]) ->
     resolved = await asyncio.gather(*(resolve(name, hint) for name, hint in names))
     resolutions: dict[str, Any] = {}
     for (name, hint), res in zip(names, resolved, strict=True):
+        if isinstance(res, UnresolvedName):
+            continue  # a Hub-looking path or id the Hub does not know: its claims are dropped as unresolved
         if isinstance(res, BaseException):
             failures.append(_failure(dataset, "resolve", f"could not resolve {name!r} ({_describe(res)})"))
             continue
         resolutions.setdefault(name, res)
         if hint:
             resolutions.setdefault(hint, res)
+    # Hub reads that failed while resolving (their names were not memoized, and are asked again later)
+    canon_errors = getattr(ctx.svc.canonicalizer, "errors", None)
+    if isinstance(canon_errors, list) and canon_errors:
+        failures.extend(_failure(dataset, "resolve", e) for e in canon_errors)
+        canon_errors.clear()
     hub_ids = sorted({r.id for r in resolutions.values() if r.on_hub and is_hf_id(r.id) and r.id != dataset})
     created = await asyncio.gather(*(_created_at(ctx, i) for i in hub_ids))
     source_created_at = dict(zip(hub_ids, created, strict=True))

@@ -3,14 +3,17 @@
 Pruning keeps what can name a source and drops the rest:
 
 - a card's YAML front matter becomes its own ``card_yaml`` chunk, verbatim (it is the most credible place);
-- the card body, pages and papers are split at headings, then packed paragraph by paragraph into chunks of at
-  most ``MAX_CHUNK_CHARS``;
-- sections that never carry lineage (citation, BibTeX, license, contact, acknowledgements, references) and fenced
-  code blocks longer than a few lines are dropped;
+- the card body, pages and papers are split at headings (found by a real markdown parser, so a ``#`` line in a
+  code block is not a heading), then packed paragraph by paragraph into chunks of at most ``MAX_CHUNK_CHARS``;
+  consecutive small sections share a chunk, so a card with many short sections ("### Airoboros 2.2" ...) is read
+  whole;
+- sections that never carry lineage (citation, BibTeX, contact, authors, references) and fenced code blocks longer
+  than a few lines are dropped (a license section stays: its table often lists the subsets the data includes);
 - at most ``MAX_CHUNKS_PER_RESOURCE`` chunks are kept per resource, in document order.
 
-Every chunk keeps its provenance (kind, url, title, stable id), and its text is a verbatim excerpt of the fetched
-text, so evidence found in a chunk is evidence found in the resource.
+Every chunk keeps its provenance (kind, url, title, stable id) and its **section path**: the headings above its
+first line, outermost first, with their levels, and the role of that section (``lineage.cards.parser``). Its text
+is a verbatim excerpt of the fetched text, so evidence found in a chunk is evidence found in the resource.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ import re
 from typing import Any
 
 from graph_store.models import SourceKind
+from lineage.cards.parser import heading_levels, section_role
 from lineage.extract.types import ResourceChunk, make_chunk_id
 
 MAX_CHUNK_CHARS = 6000
@@ -26,12 +30,11 @@ MAX_CHUNKS_PER_RESOURCE = 12
 MAX_CODE_BLOCK_LINES = 6
 MIN_CHUNK_CHARS = 20
 
-_HEADING_RE = re.compile(r"^(#{1,6})\s+(.*)$", re.MULTILINE)
 _FENCE_RE = re.compile(r"^```[^\n]*\n(.*?)^```[ \t]*$", re.MULTILINE | re.DOTALL)
 _FRONT_MATTER_RE = re.compile(r"\A\ufeff?---[ \t]*\r?\n(.*?)\r?\n---[ \t]*(?:\r?\n|\Z)", re.DOTALL)
 _SKIP_SECTION_RE = re.compile(
-    r"^(citation|citations|cite|bibtex|how to cite|citing|license|licen[cs]ing|contact|contacts|"
-    r"acknowledge?ments?|references|bibliography|authors?|contributors?|dataset card (authors|contact))\b",
+    r"^(citation|citations|cite|bibtex|how to cite|citing|contact|contacts|"
+    r"references|bibliography|authors?|contributors?|dataset card (authors|contact))\b",
     re.IGNORECASE,
 )
 
@@ -45,15 +48,39 @@ def _drop_long_code_blocks(text: str) -> str:
 
 def split_sections(text: str) -> list[tuple[str | None, str]]:
     """Split markdown-ish text at headings: ``[(heading or None, section text including its heading)]``."""
-    sections: list[tuple[str | None, str]] = []
-    matches = list(_HEADING_RE.finditer(text))
-    if not matches:
-        return [(None, text)]
-    if matches[0].start() > 0:
-        sections.append((None, text[: matches[0].start()]))
-    for i, match in enumerate(matches):
-        end = matches[i + 1].start() if i + 1 < len(matches) else len(text)
-        sections.append((match.group(2).strip(), text[match.start() : end]))
+    return [(sec.title, sec.text) for sec in _sections(text)]
+
+
+class _Section:
+    """One section of a document: its heading, its text (heading line included) and the path above it."""
+
+    __slots__ = ("levels", "path", "text", "title")
+
+    def __init__(self, title: str | None, text: str, path: tuple[str, ...], levels: tuple[int, ...]) -> None:
+        self.title, self.text, self.path, self.levels = title, text, path, levels
+
+
+def _sections(text: str) -> list[_Section]:
+    heads = heading_levels(text)
+    if not heads:
+        return [_Section(None, text, (), ())]
+    sections: list[_Section] = []
+    if heads[0][0] > 0:
+        sections.append(_Section(None, text[: heads[0][0]], (), ()))
+    stack: list[tuple[int, str]] = []
+    for i, (offset, level, title) in enumerate(heads):
+        while stack and stack[-1][0] >= level:
+            stack.pop()
+        stack.append((level, title))
+        end = heads[i + 1][0] if i + 1 < len(heads) else len(text)
+        sections.append(
+            _Section(
+                title,
+                text[offset:end],
+                tuple(t for _, t in stack),
+                tuple(lv for lv, _ in stack),
+            )
+        )
     return sections
 
 
@@ -83,6 +110,12 @@ def _pack(text: str, limit: int) -> list[str]:
     return pieces
 
 
+def _skipped(section: _Section) -> bool:
+    if section.title and _SKIP_SECTION_RE.match(section.title.lstrip("0123456789. ")):
+        return True
+    return bool(section.path) and section_role(section.path[-1:]) == "citation"
+
+
 def chunk_text(
     target: str,
     kind: SourceKind,
@@ -96,26 +129,43 @@ def chunk_text(
     """Prune and split one resource's text into chunks (see the module docstring)."""
     chunks: list[ResourceChunk] = []
     body = _drop_long_code_blocks(text or "")
-    index = 0
-    for heading, section in split_sections(body):
-        if heading and _SKIP_SECTION_RE.match(heading.lstrip("0123456789. ")):
-            continue
-        for piece in _pack(section, max_chars):
-            if len(piece) < MIN_CHUNK_CHARS:
-                continue
-            chunks.append(
-                ResourceChunk(
-                    target=target,
-                    chunk_id=make_chunk_id(url, index),
-                    kind=kind,
-                    url=url,
-                    title=heading or title,
-                    text=piece,
-                )
+    current: list[str] = []
+    current_path: tuple[tuple[str, ...], tuple[int, ...], str | None] = ((), (), None)
+
+    def flush() -> bool:
+        """Close the chunk being packed; False when the resource has all the chunks it may have."""
+        nonlocal current
+        joined = "\n\n".join(current)
+        current = []
+        if len(joined) < MIN_CHUNK_CHARS:
+            return True
+        path, levels, heading = current_path
+        chunks.append(
+            ResourceChunk(
+                target=target,
+                chunk_id=make_chunk_id(url, len(chunks)),
+                kind=kind,
+                url=url,
+                title=heading or title,
+                text=joined,
+                section_path=list(path),
+                section_levels=list(levels),
             )
-            index += 1
-            if len(chunks) >= max_chunks:
+        )
+        return len(chunks) < max_chunks
+
+    for section in _sections(body):
+        if _skipped(section):
+            continue
+        for piece in _pack(section.text, max_chars):
+            size = sum(len(p) + 2 for p in current)
+            if current and size + len(piece) > max_chars and not flush():
                 return chunks
+            if not current:
+                current_path = (section.path, section.levels, section.title)
+            current.append(piece)
+    if current:
+        flush()
     return chunks
 
 

@@ -110,7 +110,24 @@ async def build_services(
     async def hub_search(query: str) -> list[str]:
         return [info.id for info in await acquirer.search_datasets(query, limit=10)]
 
-    canonicalizer = Canonicalizer(hub_search=hub_search, llm=ctx.llm if ctx.extractor != "rules" else None)
+    info_cache: dict[str, Any] = {}
+
+    async def hub_exists(repo_id: str) -> bool:
+        """A Hub-looking source is a Hub node only if ``dataset_info`` finds it (read once, kept for validation)."""
+        from oda.errors import AccessDeniedError, InputError, NotFoundError
+
+        if repo_id not in info_cache:
+            try:
+                info_cache[repo_id] = await acquirer.dataset_info(repo_id)
+            except (NotFoundError, InputError):
+                return False
+            except AccessDeniedError:
+                return True  # gated: it exists
+        return True
+
+    canonicalizer = Canonicalizer(
+        hub_search=hub_search, hub_exists=hub_exists, llm=ctx.llm if ctx.extractor != "rules" else None
+    )
     uses_llm = ctx.llm is not None and ctx.extractor != "rules"
     limit = asyncio.Semaphore(ctx.llm.max_concurrency if uses_llm and ctx.llm else 8)
     owns_store = store is None  # a service passes the store it already holds (and closes it itself)
@@ -123,6 +140,7 @@ async def build_services(
             extractor=extractor,
             canonicalizer=canonicalizer,
             extract_limit=limit,
+            info_cache=info_cache,
         )
     finally:
         closer = getattr(acquirer, "aclose", None)

@@ -32,6 +32,9 @@ import yaml
 
 from graph_store.models import Relationship, SourceKind
 from lineage.canonical import Catalog, hf_id_from_text, normalize_name
+from lineage.cards.parser import mask_noise
+from lineage.extract.segment import Unit as _Unit
+from lineage.extract.segment import units_of
 from lineage.extract.types import RawClaim, ResourceChunk
 from lineage.extract.verify import INJECTION_RE
 
@@ -44,6 +47,7 @@ TABLE = 0.85
 LISTED = 0.8
 WEAK = 0.55
 BARE_LINK = 0.5
+ACKNOWLEDGED = 0.5
 HEDGE_FACTOR = 0.6
 LOWERCASE_FACTOR = 0.85
 
@@ -93,6 +97,14 @@ _DERIVATION_CUES: list[tuple[str, Relationship, float]] = [
         STRONG,
     ),
     (r"(?:sub-?set|portion|part|slice|split|sample)s?\s+of", R.DIRECT_INCLUSION, STRONG),
+    (
+        r"(?:cleaned|filtered|binarized|processed|pre-processed|preprocessed|deduplicated|decontaminated|"
+        r"reformatted|translated|subsampled|curated|annotated|relabell?ed|extended|enhanced)\s+version\s+of|"
+        r"(?:iteration|built|build|based)\s+on\s+top\s+of",
+        R.DIRECT_INCLUSION,
+        STRONG,
+    ),
+    (r"\bversion\s+of|\bon\s+top\s+of", R.DIRECT_INCLUSION, WEAK),
     (r"filter(?:ed|ing)?\b(?:\s+\w+){0,3}?\s+(?:of|from)", R.DIRECT_INCLUSION, STRONG),
     (
         r"(?:derived|sourced|collected|taken|drawn|extracted|sampled|selected|curated|gathered|obtained|adapted|"
@@ -113,7 +125,8 @@ _DERIVATION_CUES: list[tuple[str, Relationship, float]] = [
         STRONG,
     ),
     (
-        r"(?:source|upstream|parent|seed)\s+(?:datasets?|data|corpora)\s*(?:are|is|include|:)",
+        r"(?:source|upstream|parent|seed|task|original|base|underlying)\s+(?:datasets?|data|corpora)\s*"
+        r"(?:are|is|include|:)",
         R.DIRECT_INCLUSION,
         STRONG,
     ),
@@ -136,7 +149,7 @@ _DERIVATION_CUES: list[tuple[str, Relationship, float]] = [
 # against it, or saying the data does not include it, is strong evidence.
 _NEGATIVE_CUES: list[tuple[str, str, float]] = [
     (
-        r"decontaminat\w*|de-?duplicated?\s+against|removed?\s+(?:any\s+)?(?:overlap|problems|samples|items)"
+        r"decontaminat\w*|\bcontaminat\w*|de-?duplicated?\s+against|removed?\s+(?:any\s+)?(?:overlap|problems|samples|items)"
         r"(?:\s+\w+){0,4}?\s+(?:with|from|in|that appear)|n-?gram\s+overlap",
         "eval_benchmark",
         0.95,
@@ -164,6 +177,24 @@ _NEGATIVE_CUES: list[tuple[str, str, float]] = [
         r"(?:the\s+)?(?:format|style|recipe)\s+of",
         "other",
         0.5,
+    ),
+]
+_NEGATIVE_CUES += [
+    # data taken out of the target
+    (r"\bremov(?:e|ed|es|ing)\b|\bfiltered\s+out\b|\bdiscard(?:ed|ing)?\b|\bdropped\b", "other", 0.9),
+    # predecessors, successors, siblings and releases of the same authors
+    (
+        r"follow-?up\s+(?:to|of)|successor\s+(?:to|of)|predecessor|previous\s+(?:version|iteration|release)|"
+        r"continuation\s+of|instead\s+of|we\s+recommend\s+using",
+        "other",
+        0.9,
+    ),
+    (
+        r"\bsee\b(?:\s+\w+){0,2}\s*:|\brefer\s+to\b|\bcheck\s+out\b|can\s+be\s+found|also\s+available|"
+        r"we\s+(?:also\s+)?(?:release[ds]?|open-?sourced?|publish(?:ed)?)\b|(?:was|were|is)\s+used\s+to\s+train|"
+        r"models?\s+trained\s+on",
+        "other",
+        0.6,
     ),
 ]
 SECTION_ONLY = 0.3
@@ -202,6 +233,24 @@ _TEACHER_CUE = re.compile(
     re.IGNORECASE,
 )
 
+# a table row or list item that totals or describes the target itself, not a source
+_NOT_A_SOURCE_CELL = re.compile(
+    r"^(?:total|overall|sum|all|average|avg|mean|ours|our\b.*|this (?:work|dataset)|combined|—|-|n/?a)\s*:?$",
+    re.IGNORECASE,
+)
+# nouns that make "including", "covers", "spans" and list leads describe topics, not sources
+_TOPIC_NOUNS = re.compile(
+    r"\b(?:topics?|subjects?|domains?|categor(?:y|ies)|areas?|discipline?s?|fields? of|languages?|skills?|"
+    r"task types?|genres?|themes?|levels?|difficult(?:y|ies)|types? of (?:problems|questions|tasks)|"
+    r"variants?|versions?|splits?|configs?|configurations?|criteria|attributes?|metrics?|factors?|"
+    r"dimensions?|steps?|stages?|ways?|features?|columns?|fields?|keys?)\b",
+    re.IGNORECASE,
+)
+_LISTING_VERB = re.compile(r"includ|contain|cover|span|compris|consist|rang", re.IGNORECASE)
+_STYLE_AFTER = re.compile(
+    r"[\s-]*(?:style|format(?:ted)?|template|structure|schema|conventions?)\b", re.IGNORECASE
+)
+_ORG_AFTER = re.compile(r"\s+(?:AI|Inc\.?|Labs?|Research|Team|Corp\.?|LLC)\b")
 _BARE_ID = re.compile(
     r"(?<![\w/.@:-])`?([A-Za-z0-9][A-Za-z0-9_.\-]{1,95}/[A-Za-z0-9][A-Za-z0-9_.\-]{1,95})`?(?![\w/-])"
 )
@@ -212,7 +261,10 @@ _HF_URL = re.compile(
 )
 _URL = re.compile(r"(?:https?://|www\.)[^\s<>()\[\],;|]+[^\s<>()\[\],;|.]")
 _FIELD_LIST_LEAD = re.compile(
-    r"\b(?:fields?|columns?|attributes?|keys?|features?|format|schema)\b", re.IGNORECASE
+    r"\b(?:fields?|columns?|attributes?|keys?|features?|format|schema|topics?|subjects?|domains?|categor(?:y|ies)|"
+    r"areas?|disciplines?|languages?|skills?|variants?|versions?|splits?|configs?|criteria|metrics?|factors?|"
+    r"dimensions?|steps?|stages?|ways?|models?|links?|resources?)\b",
+    re.IGNORECASE,
 )
 _MD_LINK = re.compile(r"\[([^\]\n]{1,120})\]\(([^)\s]+)\)")
 _TOKEN = re.compile(r"[A-Za-z0-9][A-Za-z0-9+._'’\-]*(?:\([A-Za-z0-9]+\))?")
@@ -353,6 +405,35 @@ _STOP_CAPITALS = {
     "parquet",
     "markdown",
     "yaml",
+    "pdf",
+    "pdfs",
+    "link",
+    "links",
+    "url",
+    "here",
+    "method",
+    "methods",
+    "approach",
+    "pipeline",
+    "lrm",
+    "lrms",
+    "instances",
+    "million",
+    "billion",
+    "thousand",
+    "total",
+    "overall",
+    "ours",
+    "paper",
+    "blog",
+    "repo",
+    "repository",
+    "website",
+    "demo",
+    "model",
+    "models",
+    "step",
+    "stage",
 }
 _CONNECTORS = {"and", "or", "with", "by", "from", "of", "the", "to", "in", "on", "for", "using", "via", "as"}
 _OBJECT_CUE_END = re.compile(
@@ -384,19 +465,6 @@ _NAME_TAIL_WORDS = {
     "olympiads",
     "exams",
 }
-
-
-@dataclass
-class _Unit:
-    """A sentence, a table row or a list item: the span that becomes a claim's evidence."""
-
-    start: int
-    end: int
-    kind: str  # "sentence" | "row" | "bullet"
-    section: str | None = None
-    table_header: list[str] | None = None
-    lead_cue: tuple[Relationship, float] | None = None  # cue of the sentence that announced this list
-    lead_negative: str | None = None
 
 
 @dataclass
@@ -450,8 +518,16 @@ class RulesExtractor:
         if chunk.kind == SourceKind.CARD_YAML:
             return self._from_yaml(chunk)
         found = _Found()
-        for unit in self._units(chunk.text, chunk.title):
-            self._claims_in_unit(chunk, unit, found)
+        masked = mask_noise(chunk.text)
+        units = units_of(
+            chunk.text,
+            chunk.title,
+            tuple(chunk.section_path),
+            tuple(chunk.section_levels),
+            self._lead_cue,
+        )
+        for unit in units:
+            self._claims_in_unit(chunk, masked, unit, found)
         claims = self._apply_chunk_teacher(list(found.claims.values()))
         return sorted(claims, key=lambda c: (chunk.text.find(c.evidence), c.source_name))
 
@@ -556,77 +632,6 @@ class RulesExtractor:
                 return line.strip()
         return None
 
-    # -- splitting text into units --------------------------------------------------------------------------------
-
-    def _units(self, text: str, title: str | None) -> list[_Unit]:
-        units: list[_Unit] = []
-        section = title
-        table_header: list[str] | None = None
-        lead: tuple[Relationship, float] | None = None
-        lead_negative: str | None = None
-        in_code = False
-        para_start: int | None = None
-        pos = 0
-        lines = text.splitlines(keepends=True)
-
-        def flush(end: int) -> None:
-            nonlocal para_start
-            if para_start is not None:
-                units.extend(self._sentences(text, para_start, end, section))
-                para_start = None
-
-        for line in lines:
-            start, end = pos, pos + len(line.rstrip("\r\n"))
-            pos += len(line)
-            stripped = line.strip()
-            if stripped.startswith("```"):
-                flush(start)
-                in_code = not in_code
-                continue
-            if in_code:
-                continue
-            if not stripped:
-                flush(start)
-                table_header = None
-                continue
-            heading = re.match(r"^#{1,6}\s+(.*)$", stripped)
-            if heading:
-                flush(start)
-                section = heading.group(1).strip()
-                table_header, lead, lead_negative = None, None, None
-                continue
-            if stripped.startswith("|"):
-                flush(start)
-                cells = [c.strip() for c in stripped.strip("|").split("|")]
-                if all(re.fullmatch(r":?-{2,}:?", c) for c in cells if c):
-                    continue
-                if table_header is None:
-                    table_header = cells
-                    continue
-                units.append(
-                    _Unit(start + line.index("|"), end, "row", section, table_header, lead, lead_negative)
-                )
-                continue
-            table_header = None
-            bullet = re.match(r"^(\s*(?:[-*+•]|\d+[.)])\s+)(.*)$", line.rstrip("\r\n"))
-            if bullet:
-                flush(start)
-                units.append(
-                    _Unit(start + len(bullet.group(1)), end, "bullet", section, None, lead, lead_negative)
-                )
-                continue
-            if para_start is None:
-                para_start = start + (len(line) - len(line.lstrip()))
-            # a line ending with ':' announces a list or a table: its cue applies to the items that follow;
-            # any other line of prose ends the previous list's scope
-            if stripped.endswith(":"):
-                flush(end)
-                lead, lead_negative = self._lead_cue(text[start:end])
-            else:
-                lead, lead_negative = None, None
-        flush(len(text))
-        return units
-
     def _lead_cue(self, line: str) -> tuple[tuple[Relationship, float] | None, str | None]:
         if _FIELD_LIST_LEAD.search(line):
             return None, None
@@ -645,21 +650,6 @@ class RulesExtractor:
             return (Relationship.DIRECT_INCLUSION, LISTED * 0.9), None
         return None, None
 
-    @staticmethod
-    def _sentences(text: str, start: int, end: int, section: str | None) -> list[_Unit]:
-        units = []
-        para = text[start:end]
-        cursor = 0
-        for m in re.finditer(r"(?<=[.!?])[\"')\]]?\s+(?=[A-Z0-9\"'(\[`])", para):
-            piece_end = m.start() + (1 if para[m.start()] in "\"')]" else 0)
-            if _is_abbreviation(para, m.start()):
-                continue
-            units.append(_Unit(start + cursor, start + piece_end, "sentence", section))
-            cursor = m.end()
-        if cursor < len(para.rstrip()):
-            units.append(_Unit(start + cursor, start + len(para.rstrip()), "sentence", section))
-        return units
-
     # -- mentions and cues ----------------------------------------------------------------------------------------
 
     def _cues(self, text: str, offset: int) -> list[_Cue]:
@@ -670,6 +660,16 @@ class RulesExtractor:
         for pattern, role, strength in self._negative:
             for m in pattern.finditer(text):
                 cues.append(_Cue(offset + m.start(), offset + m.end(), None, strength, role))
+        # "spans subjects including Algebra, Calculus": an inclusion cue about topics, not sources
+        cues = [
+            c
+            for c in cues
+            if not (
+                c.role == "source"
+                and _LISTING_VERB.match(text, c.start - offset)
+                and _TOPIC_NOUNS.search(text, max(0, c.start - offset - 48), c.start - offset)
+            )
+        ]
         # drop a cue nested inside a stronger/longer one that starts at the same place
         cues.sort(key=lambda c: (c.start, -(c.end - c.start)))
         kept: list[_Cue] = []
@@ -691,16 +691,23 @@ class RulesExtractor:
             column = next((i for i, h in enumerate(header) if _SOURCE_TABLE_HEADER.search(h)), 0)
             line = text[unit.start : unit.end]
             bars = [i for i, ch in enumerate(line) if ch == "|"]
+            if not line.lstrip().startswith("|"):
+                bars.insert(0, -1)
             if len(bars) < column + 2:
                 return None
             cell_start, cell_end = bars[column] + 1, bars[column + 1]
             cell = line[cell_start:cell_end]
             lead = len(cell) - len(cell.lstrip())
             name = cell.strip()
-            if not name or len(name.split()) > 12 or re.fullmatch(r"[\d,.%\s~<>+-]+", name):
+            if (
+                not name
+                or len(name.split()) > 12
+                or re.fullmatch(r"[\d,.%\s~<>+-]+", name)
+                or _NOT_A_SOURCE_CELL.match(name.strip("*_` "))
+            ):
                 return None
             return unit.start + cell_start + lead, unit.start + cell_start + lead + len(name)
-        if unit.kind == "bullet" and unit.lead_cue is not None:
+        if unit.kind == "bullet" and unit.lead_cue is not None and not unit.field_list:
             item = text[unit.start : unit.end]
             cut = re.search(r"\s+[-—–]\s|:\s|\s\(|,\s", item)
             name = (item[: cut.start()] if cut else item).strip().rstrip(".")
@@ -912,13 +919,18 @@ class RulesExtractor:
 
     # -- claims ---------------------------------------------------------------------------------------------------
 
-    def _claims_in_unit(self, chunk: ResourceChunk, unit: _Unit, found: _Found) -> None:
-        text = chunk.text[unit.start : unit.end]
-        evidence = text.strip()
-        if not evidence or _INJECTION.search(evidence):
+    def _claims_in_unit(self, chunk: ResourceChunk, masked: str, unit: _Unit, found: _Found) -> None:
+        evidence = chunk.text[unit.start : unit.end].strip()
+        if not evidence or _INJECTION.search(evidence) or unit.role == "citation":
             return
+        if unit.role == "license" and unit.kind != "row":
+            return  # a license section names sources only in a table of its subsets
+        text = masked[unit.start : unit.end]
         cues = self._cues(text, unit.start)
-        mentions = self._mentions(text, unit.start, cues, self._item_span(chunk.text, unit))
+        mentions = self._mentions(text, unit.start, cues, self._item_span(masked, unit))
+        if unit.field_list or unit.role == "schema":
+            # a field description ("**problem**: the problem statement") names fields, not sources
+            mentions = [m for m in mentions if m.explicit or m.from_catalog or m.is_model]
         if not mentions:
             return
         hedged = bool(_HEDGES.search(text))
@@ -927,8 +939,8 @@ class RulesExtractor:
             _TEACHER_CUE.search(chunk.text[c.start : c.end]) for c in cues if c.role == "source"
         ) or (bool(models) and bool(re.search(r"\b(?:by|using|with|from)\b", text, re.IGNORECASE)))
         teacher = models[0].name if models and teacher_signal else None
-        eval_section = bool(unit.section and _EVAL_SECTION.search(unit.section))
-        source_section = bool(unit.section and _SOURCE_SECTION.search(unit.section)) and not eval_section
+        eval_section = unit.role in ("evaluation", "decontamination")
+        source_section = unit.role == "sources"
         breaks = [unit.start + m.start() for m in _CLAUSE_BREAK.finditer(text)]
         split = None
         split_m = _SPLIT.search(text)
@@ -954,6 +966,10 @@ class RulesExtractor:
                         chunk, mention, evidence, None, STRONG if distilled else 0.5, "model", None, None
                     )
                 )
+                continue
+            if _STYLE_AFTER.match(text, mention.end - unit.start):
+                # "in alpaca style", "the ShareGPT format": a format, not a source
+                found.add(self._claim(chunk, mention, evidence, None, 0.6, "other", None, None))
                 continue
             role, rel, support = self._role_for(mention, unit, cues, breaks, source_section, eval_section)
             if role == "source":
@@ -992,6 +1008,13 @@ class RulesExtractor:
             lo, hi = min(a, b), max(a, b)
             return not any(lo <= br < hi for br in breaks)
 
+        if unit.role == "acknowledgement":
+            # thanks to a linked Hub dataset is weak evidence of use; nothing else there is a source
+            if mention.explicit and mention.hint:
+                return "source", None, ACKNOWLEDGED
+            return "other", None, 0.0
+        if unit.role == "see_also":
+            return "other", None, SECTION_ONLY
         before = [c for c in cues if c.end <= mention.start and same_clause(c.end, mention.start)]
         after = [c for c in cues if c.start >= mention.end and same_clause(mention.end, c.start)]
         inside_clause_source = [c for c in before + after if c.role == "source"]
@@ -1009,6 +1032,18 @@ class RulesExtractor:
             negatives_before = [c for c in before if c.role != "source" and c.start > best.end]
             if negatives_before:
                 return negatives_before[-1].role, None, negatives_before[-1].support
+            # "decontamination (using MATH-500 ...)": a strong negative cue outweighs a weak positive one after it
+            strong_negative = [c for c in before if c.role != "source" and c.support >= 0.9]
+            if strong_negative and best.support < STRONG:
+                return strong_negative[-1].role, None, strong_negative[-1].support
+            # "sourced from the TruthfulQA benchmark, which can lead to contamination": the later cue decides
+            contamination_after = [
+                c for c in after if c.role == "eval_benchmark" and c.support >= 0.9 and c.start > mention.end
+            ]
+            if contamination_after and not any(
+                c.role == "source" and mention.end <= c.start < contamination_after[0].start for c in after
+            ):
+                return "eval_benchmark", None, contamination_after[0].support
             support = best.support * (LOWERCASE_FACTOR if mention.lowercase else 1.0)
             return "source", best.relationship, support
         if unit.kind == "row" and unit.table_header is not None:
@@ -1027,6 +1062,8 @@ class RulesExtractor:
                 return "source", unit.lead_cue[0], unit.lead_cue[1]
             if unit.lead_negative or eval_section:
                 return unit.lead_negative or "eval_benchmark", None, SECTION_ONLY
+        if unit.role == "decontamination":
+            return "eval_benchmark", None, 0.95
         if eval_section:
             return "eval_benchmark", None, SECTION_ONLY
         if source_section and (mention.explicit or mention.from_catalog):
@@ -1059,14 +1096,6 @@ class RulesExtractor:
             split=split,
             hf_id_hint=mention.hint,
         )
-
-
-_ABBREVIATIONS = ("e.g.", "i.e.", "et al.", "etc.", "vs.", "cf.", "Fig.", "Eq.", "No.", "approx.", "v.")
-
-
-def _is_abbreviation(para: str, dot_index: int) -> bool:
-    head = para[: dot_index + 1]
-    return any(head.endswith(a) for a in _ABBREVIATIONS)
 
 
 def _object_names(text: str, start: int, known: Callable[[str], bool]) -> list[tuple[str, int, int, bool]]:
@@ -1171,8 +1200,38 @@ def _name_in_piece(piece: str, known: Callable[[str], bool]) -> tuple[int, int, 
             return None
         if words[0] in _CONNECTORS or words[-1] in _CONNECTORS or words[0] in _STOP_CAPITALS:
             return None
+        if not _plausible_common_name(rest):
+            return None
         return s, s + len(rest), False
     return None
+
+
+# first parts of hyphenated English compounds ("high-quality", "large-scale"): descriptions, not names
+_COMPOUND_HEADS = {
+    "high", "low", "large", "small", "well", "real", "open", "fine", "multi", "single", "human", "long", "short",
+    "state", "post", "pre", "non", "semi", "self", "cross", "top", "full", "half", "hand", "machine", "ready",
+    "user", "model", "rule", "llm", "n", "chain", "step", "problem", "solution", "question", "answer", "math",
+    "code", "domain", "task", "easy", "hard", "up", "in", "out", "re", "co", "de", "end", "one", "two", "three",
+}  # fmt: skip
+_NAME_TAILS_FOR_COMMON = {
+    "reviews", "forum", "wiki", "wikipedia", "website", "corpus", "corpora", "archive", "dump", "headlines",
+    "transcripts", "captions", "subreddit", "exams", "olympiads", "competitions", "textbooks",
+}  # fmt: skip
+
+
+def _plausible_common_name(phrase: str) -> bool:
+    """A lower-case phrase is a source's name only when it looks like one: an identifier (``aops_forum``,
+    ``cn_k12``, ``flan v2``, ``dolly-openqa``) or a noun phrase that names a kind of collection ("movie reviews",
+    "the AoPS forum"). Descriptions ("three annotators", "user turns", "high-quality") are not."""
+    words = phrase.split()
+    if any("_" in w or re.search(r"\d", w) for w in words):
+        return True
+    if len(words) == 1 and "-" in phrase:
+        parts = phrase.split("-")
+        return parts[0] not in _COMPOUND_HEADS and not any(
+            p in _CONNECTORS or p in {"the", "a"} for p in parts
+        )
+    return len(words) >= 2 and words[-1] in _NAME_TAILS_FOR_COMMON
 
 
 def _leading_proper_name(piece: str) -> tuple[int, int] | None:
@@ -1198,8 +1257,10 @@ def _leading_proper_name(piece: str) -> tuple[int, int] | None:
             break
     if not run or re.fullmatch(r"\d[\d,.]*[kKmMbB]?|\d+(?:st|nd|rd|th)", run[0].group(0)):
         return None
+    if _ORG_AFTER.match(piece, run[-1].end()):
+        return None  # "Scale AI", "Argilla Team": an organization, not a dataset
     s, e = run[0].start(), run[-1].end()
     name = piece[s:e].rstrip(".")
-    if len(name) < 2 or len(run) > 8:
+    if len(name) < 3 or len(run) > 8:
         return None
     return s, s + len(name)

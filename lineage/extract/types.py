@@ -38,6 +38,20 @@ class ResourceChunk(BaseModel):
     url: str = Field(description="where the text was fetched from")
     title: str | None = Field(default=None, description="title of the page, paper or section")
     text: str = Field(description="the text itself; evidence must be a verbatim span of it")
+    section_path: list[str] = Field(
+        default_factory=list,
+        description="the headings above the chunk's first line, outermost first (headings inside the text add to it)",
+    )
+    section_levels: list[int] = Field(
+        default_factory=list, description="the markdown level of each heading of section_path"
+    )
+
+    @property
+    def section_role(self) -> str:
+        """The role of the section the chunk starts in (sources, schema, evaluation, ...; see lineage.cards)."""
+        from lineage.cards.parser import section_role
+
+        return section_role(self.section_path)
 
 
 class RawClaim(BaseModel):

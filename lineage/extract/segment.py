@@ -1,0 +1,117 @@
+"""Split a chunk into the units a claim's evidence is made of: sentences, list items and table rows.
+
+The structure comes from ``lineage.cards.parser`` (a real markdown parser): every unit knows its section path and
+the role of that section (sources, schema, evaluation, decontamination, see also, acknowledgement, license ...),
+the paragraph that announced its list or table, and the header of its table. Code blocks and raw HTML blocks
+(badges, image grids, comments) produce no units.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from graph_store.models import Relationship
+from lineage.cards.parser import Block, parse_blocks
+
+_ABBREVIATIONS = ("e.g.", "i.e.", "et al.", "etc.", "vs.", "cf.", "Fig.", "Eq.", "No.", "approx.", "v.")
+
+
+@dataclass
+class Unit:
+    """A sentence, a table row or a list item: the span that becomes a claim's evidence."""
+
+    start: int
+    end: int
+    kind: str  # "sentence" | "row" | "bullet"
+    section: str | None = None
+    table_header: list[str] | None = None
+    lead_cue: tuple[Relationship, float] | None = None  # cue of the sentence that announced this list
+    lead_negative: str | None = None
+    role: str = "general"
+    path: tuple[str, ...] = ()
+    field_list: bool = False
+    lead_text: str | None = None
+
+
+def _is_abbreviation(para: str, dot_index: int) -> bool:
+    head = para[: dot_index + 1]
+    return any(head.endswith(a) for a in _ABBREVIATIONS)
+
+
+def sentences(text: str, start: int, end: int, section: str | None, role: str = "general") -> list[Unit]:
+    """The sentences of ``text[start:end]`` (a paragraph)."""
+    units = []
+    para = text[start:end]
+    cursor = 0
+    for m in re.finditer(r"(?<=[.!?])[\"')\]]?\s+(?=[A-Z0-9\"'(\[`*])|\n(?=\s*\S)", para):
+        piece_end = m.start() + (1 if para[m.start()] in "\"')]" else 0)
+        if para[m.start()] != "\n" and _is_abbreviation(para, m.start()):
+            continue
+        if para[m.start()] == "\n" and not _line_break_ends_sentence(para, m.start()):
+            continue
+        if para[cursor:piece_end].strip():
+            units.append(Unit(start + cursor, start + piece_end, "sentence", section, role=role))
+        cursor = m.end()
+    if cursor < len(para.rstrip()):
+        units.append(Unit(start + cursor, start + len(para.rstrip()), "sentence", section, role=role))
+    return units
+
+
+def _line_break_ends_sentence(para: str, at: int) -> bool:
+    """A line break ends a sentence after a colon or a URL-only line ("70K: https://..."), not inside prose."""
+    line_start = para.rfind("\n", 0, at) + 1
+    line = para[line_start:at].rstrip()
+    return line.endswith(":") or bool(re.search(r"https?://\S+$", line)) or line.endswith((".", "!", "?"))
+
+
+def units_of(
+    text: str,
+    title: str | None,
+    section_path: tuple[str, ...] = (),
+    section_levels: tuple[int, ...] = (),
+    lead_cue: object = None,
+) -> list[Unit]:
+    """Every unit of ``text``; ``lead_cue(line)`` gives the (cue, negative role) that a lead sentence announces."""
+    base = tuple(section_path) or ((title,) if title else ())
+    levels = tuple(section_levels) if section_path else ((1,) if title else ())
+    out: list[Unit] = []
+    lead_cache: dict[str, tuple[tuple[Relationship, float] | None, str | None]] = {}
+    for block in parse_blocks(text, base, levels):
+        section = block.path[-1] if block.path else title
+        if block.kind == "paragraph":
+            out.extend(sentences(text, block.start, block.end, section, block.role))
+            continue
+        if block.kind not in ("item", "row"):
+            continue
+        cue: tuple[Relationship, float] | None = None
+        negative: str | None = None
+        lead = _lead_sentence(block)
+        if lead is not None and callable(lead_cue):
+            if lead not in lead_cache:
+                lead_cache[lead] = lead_cue(lead)
+            cue, negative = lead_cache[lead]
+        out.append(
+            Unit(
+                block.start,
+                block.end,
+                "row" if block.kind == "row" else "bullet",
+                section,
+                list(block.header) if block.header else ([] if block.kind == "row" else None),
+                cue,
+                negative,
+                role=block.role,
+                path=block.path,
+                field_list=block.field_list,
+                lead_text=lead,
+            )
+        )
+    return out
+
+
+def _lead_sentence(block: Block) -> str | None:
+    """The last sentence of the paragraph that announced a list or a table, when it ends with a colon."""
+    if not block.lead:
+        return None
+    last = re.split(r"(?<=[.!?])\s+", block.lead.strip())[-1]
+    return last if last.rstrip().endswith(":") else None
