@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from rich.markup import escape
 
 from oda.config import setting
 from oda.output import console, emit_json
@@ -99,7 +100,7 @@ def config_cmd(
     registry = load_registry(presets)
     preset = registry.for_base_model(base_model, long_cot=long_cot)
     settings = JobSettings(eval_backend=eval_backend, api_base=api_base)
-    files = write_run(registry, preset, dataset, out, settings)
+    files = write_run(registry, preset, dataset, out, settings, allow_missing_data=True)
     info: dict[str, Any] = {
         "preset": preset.name,
         "run_dir": files.run_dir,
@@ -108,6 +109,7 @@ def config_cmd(
         "job_script": files.job_script,
         "n_samples": files.n_samples,
         "skipped_benchmarks": files.skipped_benchmarks,
+        "data_error": files.data_error,
     }
     if validate and files.train_yaml is not None:
         if llamafactory_available():
@@ -117,10 +119,20 @@ def config_cmd(
             info["validated"] = "llamafactory"
         else:
             info["validated"] = "skipped: LLaMA-Factory not installed (pip install 'oda-lineage[train]')"
+    if (
+        files.data_error
+    ):  # one line, also with --json (on stderr): the configs are usable, the data is not there
+        console.print(
+            f"[yellow]the data could not be fetched yet[/]: {escape(files.data_error)}; train.yaml and the eval "
+            f"config are written; run this command again to write {escape(str(files.run_dir / 'data'))}",
+            highlight=False,
+            soft_wrap=True,
+        )
     if json_out:
         emit_json(info)
     else:
-        console.print(f"[green]wrote[/] {files.run_dir} (preset {preset.name}, {files.n_samples} samples)")
+        samples = f"{files.n_samples} samples" if files.n_samples is not None else "no data yet"
+        console.print(f"[green]wrote[/] {escape(str(files.run_dir))} (preset {preset.name}, {samples})")
         if files.skipped_benchmarks:
             console.print(
                 f"[yellow]not in the eval config[/] (no OpenCompass dataset config): "

@@ -28,7 +28,7 @@ from benchmarking.opencompass_output import find_summary, parse_summary, scores_
 from benchmarking.prepare import prepare_dataset
 from benchmarking.presets import PresetRegistry, TrainPreset, deepspeed_config_path
 from graph_store.models import BenchResult
-from oda.errors import BenchmarkError, InputError
+from oda.errors import AcquisitionError, BenchmarkError, InputError
 
 BASE_RUN = "__base__"
 KILLED_BY_SCHEDULER = {
@@ -74,6 +74,8 @@ class RunFiles:
     job_script: Path | None
     n_samples: int | None = None
     skipped_benchmarks: list[str] = field(default_factory=list)
+    data_error: str | None = None
+    """Why the dataset's data file could not be written yet (``write_run(..., allow_missing_data=True)``)."""
 
 
 def run_id_for(preset: TrainPreset, dataset: str) -> str:
@@ -88,9 +90,12 @@ def write_run(
     settings: JobSettings,
     *,
     resources: render.SlurmResources | None = None,
+    allow_missing_data: bool = False,
 ) -> RunFiles:
     """Normalize ``dataset`` and write every file of its run into ``run_dir`` (``dataset == "__base__"``: only
-    the base model's evaluation). Raises ``InputError`` for a dataset with no samples."""
+    the base model's evaluation). Raises ``InputError`` for a dataset with no samples. With
+    ``allow_missing_data``, a dataset that cannot be fetched now (``AcquisitionError``) still gets every config
+    file; ``RunFiles.data_error`` says why its data file is missing."""
     run_dir = run_dir.resolve()
     run_dir.mkdir(parents=True, exist_ok=True)
     run_id = run_id_for(preset, dataset)
@@ -142,8 +147,13 @@ def write_run(
         return files
     data_dir = run_dir / "data"
     dataset_name = render.dataset_slug(dataset)
-    prepared = prepare_dataset(dataset, data_dir, name=dataset_name, limit=settings.sample_limit)
-    files.n_samples = prepared.n_samples
+    try:
+        prepared = prepare_dataset(dataset, data_dir, name=dataset_name, limit=settings.sample_limit)
+        files.n_samples = prepared.n_samples
+    except AcquisitionError as exc:
+        if not allow_missing_data:
+            raise
+        files.data_error = str(exc)
     config = render.train_config(
         preset,
         dataset_name=dataset_name,

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from benchmarking.render import dataset_info_entry, slugify
-from oda.errors import InputError
+from oda.errors import InputError, network_error
 
 MAX_ERRORS_KEPT = 20
 
@@ -43,17 +43,40 @@ def prepare_dataset(
     """Write ``data_dir/<name>.json`` (alpaca format) and merge its entry into ``data_dir/dataset_info.json``.
 
     Raises ``InputError`` when the dataset yields no usable sample (empty, or every record malformed); the
-    message names the first errors. Idempotent: running it again rewrites the same files.
+    message names the first errors. Raises ``AcquisitionError`` when a Hub dataset cannot be reached. No
+    ``*.partial`` file is left behind either way. Idempotent: running it again rewrites the same files.
     """
-    from scoring.inputs import iter_samples
-    from scoring.samples import SampleError
-
     name = name or slugify(str(source))
     data_dir.mkdir(parents=True, exist_ok=True)
     target = data_dir / f"{name}.json"
     partial = target.with_suffix(".json.partial")
-    n = n_err = 0
     errors: list[str] = []
+    try:
+        n, n_err, has_system = _write_alpaca(source, partial, errors, limit)
+    except BaseException as exc:  # nothing half-written stays behind, whatever stopped the writing
+        partial.unlink(missing_ok=True)
+        unreachable = network_error(exc, f"the data of {source}") if isinstance(exc, Exception) else None
+        if unreachable is not None:
+            raise unreachable from exc
+        raise
+    if n == 0:
+        partial.unlink(missing_ok=True)
+        detail = f"; {n_err} malformed records, e.g. {errors[0]}" if errors else " (the source is empty)"
+        raise InputError(f"dataset {source} has no samples{detail}")
+    partial.replace(target)
+    prepared = PreparedDataset(str(source), name, target, n, n_err, errors, has_system)
+    merge_dataset_info(data_dir / "dataset_info.json", prepared.dataset_info())
+    return prepared
+
+
+def _write_alpaca(
+    source: str | os.PathLike[str], partial: Path, errors: list[str], limit: int | None
+) -> tuple[int, int, bool]:
+    """Stream the samples of ``source`` into ``partial`` as an alpaca JSON array: (samples, errors, has_system)."""
+    from scoring.inputs import iter_samples
+    from scoring.samples import SampleError
+
+    n = n_err = 0
     has_system = False
     with partial.open("w", encoding="utf-8") as out:
         out.write("[")
@@ -73,14 +96,7 @@ def prepare_dataset(
             out.write(("\n" if n == 0 else ",\n") + json.dumps(row, ensure_ascii=False))
             n += 1
         out.write("\n]\n")
-    if n == 0:
-        partial.unlink(missing_ok=True)
-        detail = f"; {n_err} malformed records, e.g. {errors[0]}" if errors else " (the source is empty)"
-        raise InputError(f"dataset {source} has no samples{detail}")
-    partial.replace(target)
-    prepared = PreparedDataset(str(source), name, target, n, n_err, errors, has_system)
-    merge_dataset_info(data_dir / "dataset_info.json", prepared.dataset_info())
-    return prepared
+    return n, n_err, has_system
 
 
 def merge_dataset_info(path: Path, entry: dict[str, object]) -> None:

@@ -16,12 +16,18 @@ TRACE_HELP = (
     "evidence; edges below --threshold are flagged for review. The run's id is printed at the start: an "
     "interrupted run continues with --resume RUN_ID. The Hub is reached through huggingface_hub (HF_ENDPOINT is "
     "honoured).\n\n"
+    "Exit status: 0 when at least one dataset was traced; 1 when the run traced nothing (every queue entry was "
+    "dropped, failed or malformed); 2 for a usage, input, configuration or store error.\n\n"
     "Examples:\n\n"
     "  oda trace examples/demo/queue.txt --snapshot examples/demo/snapshot --offline\n\n"
     "  oda trace queue.txt --extractor llm --max-depth 2 --record snapshots/today\n\n"
     "  oda trace --resume trace-20250101T120000-3f9a1c\n\n"
     "  oda export --format json"
 )
+
+
+EXIT_NOTHING_TRACED = 1
+"""``oda trace`` exits 1 when a finished run traced no dataset (every entry dropped, failed or malformed)."""
 
 
 class _LiveProgress:
@@ -59,6 +65,13 @@ class _LiveProgress:
         return table
 
     def __call__(self, event: ProgressEvent) -> None:
+        if event.kind == "skipped":
+            self.console.print(
+                f"[{event.queue_index}/{event.queue_size}] {event.dataset}: {event.status} ({event.note})",
+                highlight=False,
+                markup=False,
+            )
+            return
         if event.kind == "dataset" and not self.interactive:
             status = event.status or "?"
             extra = f" ({event.note})" if event.note and status != "traced" else ""
@@ -66,6 +79,7 @@ class _LiveProgress:
                 f"[{event.queue_index}/{event.queue_size}] depth {event.depth} {event.dataset}: {status}, "
                 f"{event.edges} edge(s), {event.flagged} flagged{extra}",
                 highlight=False,
+                markup=False,
             )
         self.live.update(self._render(event))
 
@@ -79,31 +93,67 @@ class _LiveProgress:
             self.live.stop()
 
 
+def _failure_groups(failures: list[dict[str, str]]) -> dict[str, list[dict[str, str]]]:
+    """The run's failure report split the way the summary line counts it."""
+    groups: dict[str, list[dict[str, str]]] = {"dropped": [], "failed": [], "skipped": [], "partial": []}
+    for failure in failures:
+        if failure.get("outcome") in ("dropped", "failed"):
+            groups[failure["outcome"]].append(failure)
+        elif failure["stage"] == "queue":
+            groups["skipped"].append(failure)
+        else:
+            groups["partial"].append(failure)
+    return groups
+
+
 def _print_summary(summary: TraceSummary) -> None:
+    """One summary line, then one table per kind of problem; each table has as many rows as its count says."""
+    from rich.markup import escape
     from rich.table import Table
 
     from oda.output import console
 
+    groups = _failure_groups(summary.failures)
     state = "finished" if summary.finished else "stopped before the end"
-    console.print(
-        f"[bold]run {summary.run_id}[/] {state} in {summary.elapsed_s:.1f}s: "
-        f"{summary.datasets_traced} dataset(s) traced, {summary.edges} edge(s), "
-        f"[yellow]{summary.flagged} flagged[/], {summary.datasets_dropped} dropped, "
+    parts = [
+        f"{summary.datasets_traced} dataset(s) traced",
+        f"{summary.edges} edge(s)",
+        f"[yellow]{summary.flagged} flagged[/]",
+        f"{summary.datasets_dropped} dropped",
         f"{summary.datasets_failed} failed",
+    ]
+    if groups["skipped"]:
+        parts.append(f"{len(groups['skipped'])} queue line(s) skipped")
+    if groups["partial"]:
+        parts.append(f"{len(groups['partial'])} read or extraction problem(s)")
+    console.print(
+        f"[bold]run {summary.run_id}[/] {state} in {summary.elapsed_s:.1f}s: " + ", ".join(parts),
         highlight=False,
     )
     for note in summary.notes:
-        console.print(f"[dim]note:[/] {note}", highlight=False)
-    if summary.failures:
-        table = Table(title="failures", show_lines=False)
+        console.print(f"[dim]note:[/] {escape(note)}", highlight=False)
+    titles = {
+        "dropped": "dropped ({n}): not traced, by rule",
+        "failed": "failed ({n}): could not be traced",
+        "skipped": "queue lines skipped ({n})",
+        "partial": "read or extraction problems ({n}): the datasets were traced without these",
+    }
+    for group, rows in groups.items():
+        if not rows:
+            continue
+        table = Table(title=titles[group].format(n=len(rows)), title_justify="left", show_lines=False)
         table.add_column("dataset")
         table.add_column("stage")
         table.add_column("reason")
-        for failure in summary.failures:
+        for failure in rows:
             reason = failure["reason"] + (f" [{failure['url']}]" if failure.get("url") else "")
-            table.add_row(failure["dataset"], failure["stage"], reason)
+            table.add_row(escape(failure["dataset"]), failure["stage"], escape(reason))
         console.print(table)
-    console.print(f"store: {summary.store}  (read it with: oda export --format json --store {summary.store})")
+    console.print(
+        f"store: {summary.store}  (read it with: oda export --format json --store {summary.store})",
+        highlight=False,
+        markup=False,
+    )
 
 
 def trace(
@@ -244,6 +294,12 @@ def trace(
         _print_summary(summary)
     else:
         emit_json(summary.model_dump(mode="json"))
+    if summary.finished and summary.datasets_traced == 0:
+        console.print(
+            "[red]nothing was traced[/]: every queue entry was dropped, failed or malformed (see above)",
+            highlight=False,
+        )
+        raise typer.Exit(EXIT_NOTHING_TRACED)
 
 
 def register(app: typer.Typer) -> None:

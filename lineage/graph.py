@@ -18,7 +18,9 @@ One dataset at a time, depth first::
   by the extractor's concurrency;
 - ``aggregate`` (aggregation agent) canonicalizes the names, checks time order, verifies evidence, computes the
   confidence and flags weak edges;
-- ``write`` MERGEs the nodes and edges into the store and pushes the new Hub-hosted parents on the stack.
+- ``write`` MERGEs the nodes and edges into the store and pushes the new Hub-hosted parents on the stack. A
+  dropped or failed candidate (missing, gated, too old, unreadable) goes into the run's failure report only; it
+  never becomes a node (a node that an earlier edge already names records why it was not traced).
 
 Every node is an async function that returns a partial state update (or a ``Command`` that also routes). The
 graph is compiled with a checkpointer (SQLite for ``oda trace``), so a killed run resumes at its last step; the
@@ -173,10 +175,10 @@ async def validate(
 
 
 def _stop(status: str, note: str, dataset: str, stage: str) -> Command[Any]:
-    """End the current dataset early: go straight to ``write`` to record why."""
-    update: dict[str, Any] = {"outcome": {"status": status, "note": note}}
-    update["failures"] = [_failure(dataset, stage, note)]
-    return Command(goto="write", update=update)
+    """End the current dataset early: go straight to ``write`` to record why (in the run's failure report)."""
+    failure = _failure(dataset, stage, note)
+    failure["outcome"] = status
+    return Command(goto="write", update={"outcome": {"status": status, "note": note}, "failures": [failure]})
 
 
 # --- retrieval --------------------------------------------------------------------------------------------
@@ -451,6 +453,13 @@ async def write(state: TraceState, runtime: Runtime[TraceContext]) -> dict[str, 
         note = _partial_note([f for f in state.get("failures") or [] if f["dataset"] == dataset])
     counters: dict[str, int] = {status: 1}
 
+    def _record_outcome() -> None:
+        # A dropped or failed candidate is not lineage: it is in the run's failure report, never a new node.
+        # A dataset the store already knows (the source of an edge written earlier) keeps why it was not traced.
+        existing = store.get_node(dataset)
+        if existing is not None:
+            store.upsert_nodes([_merge_node(dataset, existing, trace_status=status, trace_note=note or "")])
+
     def _write() -> None:
         nodes: list[Node] = []
         for node in source_nodes.values():
@@ -489,7 +498,11 @@ async def write(state: TraceState, runtime: Runtime[TraceContext]) -> dict[str, 
         if edges:
             store.upsert_edges(edges)
 
-    _write()  # the store is synchronous; one dataset's writes are a few small batches
+    # the store is synchronous; one dataset's writes are a few small batches
+    if status == "traced":
+        _write()
+    else:
+        _record_outcome()
     pushed: list[StackItem] = []
     if status == "traced":
         counters["edges"] = len(edges)

@@ -180,7 +180,10 @@ def context_from_settings(run_id: str, settings: dict[str, Any], **overrides: An
 class ProgressEvent(BaseModel):
     """What the runner reports while a trace goes on."""
 
-    kind: str = Field(description="start, dataset, done")
+    kind: str = Field(
+        description="start, dataset (one was traced, dropped or failed), skipped (a queue entry "
+        "already traced in an earlier entry's tree)"
+    )
     dataset: str | None = None
     depth: int | None = None
     root: str | None = None
@@ -281,11 +284,13 @@ async def _drive(
     ctx: TraceContext,
     progress: ProgressSink | None,
 ) -> None:
-    queue_size = len((graph_input or {}).get("queue") or [])
+    queue = list((graph_input or {}).get("queue") or [])
+    start_pos = 0
     if graph_input is None:
         snapshot = await graph.aget_state(_run_config(ctx.run_id))
-        queue_size = len(snapshot.values.get("queue") or [])
-    _on_update = _progress_reporter(queue_size, progress)
+        queue = list(snapshot.values.get("queue") or [])
+        start_pos = int(snapshot.values.get("queue_pos") or 0)
+    _on_update = _progress_reporter(queue, progress, start_pos=start_pos)
     stream = graph.astream(graph_input, _run_config(ctx.run_id), context=ctx, stream_mode="updates")
     datasets = 0
     async with aclosing(stream):
@@ -325,11 +330,17 @@ async def prune_checkpoints(saver: Any, run_id: str, keep: int = KEEP_CHECKPOINT
         await conn.commit()
 
 
-def _progress_reporter(queue_size: int, progress: ProgressSink | None) -> Callable[[Any], None]:
-    """Turn the graph's per-node updates into progress events."""
+def _progress_reporter(
+    queue: list[str], progress: ProgressSink | None, *, start_pos: int = 0
+) -> Callable[[Any], None]:
+    """Turn the graph's per-node updates into progress events.
+
+    Every queue entry gets one event: a ``dataset`` event when it is traced (or dropped, or failed), a ``skipped``
+    event when an earlier entry's tree already traced it (``select_next`` then moves past it silently)."""
     totals: dict[str, int] = {}
     current: dict[str, Any] | None = None
-    queue_index = 0
+    queue_size = len(queue)
+    queue_index = start_pos
 
     def on_update(update: Any) -> None:
         nonlocal current, queue_index
@@ -342,7 +353,25 @@ def _progress_reporter(queue_size: int, progress: ProgressSink | None) -> Callab
                 totals[key] = totals.get(key, 0) + int(value)
             if node == "select_next":
                 current = delta.get("current")
-                queue_index = int(delta.get("queue_pos") or queue_index)
+                new_pos = int(delta.get("queue_pos") or queue_index)
+                # entries started but not traced now: the last one started is the current dataset's root
+                starts_tree = current is not None and current.get("depth") == 0 and new_pos > queue_index
+                last_skipped = new_pos - 1 if starts_tree else new_pos
+                if progress is not None:
+                    for index in range(queue_index, last_skipped):
+                        progress(
+                            ProgressEvent(
+                                kind="skipped",
+                                dataset=queue[index] if index < queue_size else None,
+                                depth=0,
+                                queue_index=index + 1,
+                                queue_size=queue_size,
+                                status="already traced",
+                                note="in the tree of an earlier queue entry",
+                                totals=dict(totals),
+                            )
+                        )
+                queue_index = new_pos
             elif node == "write" and progress is not None and current is not None:
                 outcome = delta.get("outcome") or {}
                 counters = delta.get("counters") or {}

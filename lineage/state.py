@@ -42,6 +42,8 @@ class Failure(TypedDict):
     """A one-line explanation for people."""
     url: NotRequired[str]
     """The resource that could not be read, when the failure is about one."""
+    outcome: NotRequired[str]
+    """``dropped`` or ``failed`` when this failure ended the dataset (it was not traced); absent otherwise."""
 
 
 class ChunkTask(TypedDict):

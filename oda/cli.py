@@ -52,6 +52,7 @@ COMMAND_MODULES = (
     "service.cli",
 )
 
+
 def _escape_markup(text: str | None) -> str | None:
     """Help text is rendered as Rich markup, which would swallow ``[store].uri``: escape such brackets."""
     if not text or "[" not in text or "\\[" in text:
@@ -136,8 +137,8 @@ def _register_all() -> None:
         try:
             module = importlib.import_module(name)
         except ModuleNotFoundError as exc:
-            if exc.name == name:
-                continue  # package has no commands yet
+            if exc.name and (name == exc.name or name.startswith(exc.name + ".")):
+                continue  # the package (or its command module) is not installed
             raise
         module.register(app)
 
@@ -179,7 +180,9 @@ def main(args: list[str] | None = None) -> None:
             _fail(_escaped_line(reached), EXIT_USER_ERROR, argv)
         hint = "" if _debug_wanted(argv) else "; run again with --debug (or ODA_DEBUG=1) for the traceback"
         _fail(
-            _escaped_line(f"unexpected {type(exc).__name__}: {_first_line(exc)}") + hint, EXIT_UNEXPECTED, argv
+            _escaped_line(f"unexpected {type(exc).__name__}: {_first_line(exc)}") + hint,
+            EXIT_UNEXPECTED,
+            argv,
         )
 
 

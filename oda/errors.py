@@ -21,6 +21,16 @@ OdaError
 
 from __future__ import annotations
 
+_NETWORK_ERRORS = {
+    # the transport failures of the HTTP clients the project uses (huggingface_hub 1.x: httpx, 2.x: httpx2)
+    "httpx": ("TransportError",),
+    "httpx2": ("TransportError",),
+    "httpcore": ("NetworkError", "TimeoutException"),
+    "httpcore2": ("NetworkError", "TimeoutException"),
+    "requests": ("ConnectionError", "Timeout"),
+    "urllib3": ("NewConnectionError", "MaxRetryError", "TimeoutError"),
+}
+
 
 class OdaError(Exception):
     """Base class of every error raised on purpose by this project."""
@@ -92,3 +102,32 @@ class ScoringError(OdaError):
 
 class BenchmarkError(OdaError):
     pass
+
+
+def network_error(exc: BaseException, what: str) -> AcquisitionError | None:
+    """``exc`` as an ``AcquisitionError`` when it is a network failure (refused, unreachable, timed out) of one of
+    the HTTP clients the project uses; ``None`` for anything else. ``what`` names what was being read."""
+    for cls in type(exc).__mro__:
+        names = _NETWORK_ERRORS.get(cls.__module__.split(".", 1)[0], ())
+        if cls.__name__ in names or isinstance(exc, ConnectionError | TimeoutError):
+            detail = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            url = _request_url(exc)
+            where = f" at {url}" if url else ""
+            return AcquisitionError(
+                f"{what}{where} could not be reached ({type(exc).__name__}: {detail})", url=url
+            )
+    return None
+
+
+def _request_url(exc: BaseException) -> str | None:
+    """The scheme, host and port the failed request went to, when the exception knows it."""
+    try:
+        request = getattr(exc, "request", None)
+    except RuntimeError:  # httpx raises when no request is attached
+        return None
+    url = getattr(request, "url", None)
+    if url is None:
+        return None
+    text = str(url)
+    parts = text.split("/", 3)
+    return "/".join(parts[:3]) if len(parts) >= 3 and parts[0].endswith(":") else text

@@ -148,17 +148,25 @@ def register(app: typer.Typer) -> None:
                 count += n
                 progress.update(task, description=f"scoring: {count:,} samples")
 
-            report = run_scoring(
-                source,
-                built,
-                out_dir=out_dir,
-                dataset=node_id or source,
-                split=split,
-                limit=limit,
-                restart=restart,
-                max_record_bytes=max_record_bytes,
-                progress=advance,
-            )
+            try:
+                report = run_scoring(
+                    source,
+                    built,
+                    out_dir=out_dir,
+                    dataset=node_id or source,
+                    split=split,
+                    limit=limit,
+                    restart=restart,
+                    max_record_bytes=max_record_bytes,
+                    progress=advance,
+                )
+            except Exception as exc:  # the Hub (HF_ENDPOINT) unreachable: one clear error, not a traceback
+                from oda.errors import network_error
+
+                unreachable = network_error(exc, f"the data of {source}")
+                if unreachable is None:
+                    raise
+                raise unreachable from exc
         attached = 0
         if attach and node_id:
             attached = _attach(node_id, report.profiles, store)

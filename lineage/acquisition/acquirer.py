@@ -679,6 +679,8 @@ def _hub_error(exc: Exception, what: str) -> Exception:
     """Map a ``huggingface_hub``/``httpx`` exception to ours (``_Transient`` for retryable ones)."""
     from huggingface_hub import errors as hf
 
+    from lineage.acquisition.transports import hub_http_library
+
     url = None
     response = getattr(exc, "response", None)
     if response is not None and getattr(response, "request", None) is not None:
@@ -709,9 +711,10 @@ def _hub_error(exc: Exception, what: str) -> Exception:
     if isinstance(exc, hf.HfHubHTTPError) and response is not None:
         status = response.status_code
         return _status_error(status, url or what, _retry_after(response.headers.get("retry-after")))
-    if isinstance(exc, httpx.TimeoutException):
+    libs = {httpx, hub_http_library()}  # the Hub's client raises its own library's exceptions
+    if isinstance(exc, tuple(lib.TimeoutException for lib in libs)):
         return _Transient(FetchTimeoutError(f"{what}: the Hub timed out", url=url))
-    if isinstance(exc, (httpx.NetworkError, httpx.RemoteProtocolError)):
+    if isinstance(exc, tuple(c for lib in libs for c in (lib.NetworkError, lib.RemoteProtocolError))):
         return _Transient(AcquisitionError(f"{what}: connection to the Hub failed: {exc}", url=url))
     if isinstance(exc, (ValueError, KeyError, TypeError)):
         return ContentError(

@@ -1,9 +1,12 @@
 """Record/replay at the transport boundary of each HTTP client the layer uses.
 
 - Web pages: our own ``httpx.AsyncClient`` with ``TapeAsyncTransport`` around ``httpx.AsyncHTTPTransport``.
-- The Hub: ``huggingface_hub`` (>= 1.0) sends every request through one shared ``httpx.Client``, built by a factory
-  that ``huggingface_hub.set_client_factory`` replaces. ``install_hub_transport()`` installs a factory whose client
-  is the library's usual one (same event hook, redirects, no default timeout) with ``HubTapeTransport`` underneath.
+- The Hub: ``huggingface_hub`` sends every request through one shared client, built by a factory that
+  ``huggingface_hub.set_client_factory`` replaces. The client comes from the HTTP library the installed release is
+  built on: ``httpx`` for 1.x, ``httpx2`` (the same API under another name) for 2.x; ``hub_http_library()`` says
+  which. The library retries and maps errors (``GatedRepoError``, ``RepositoryNotFoundError``, 5xx retries) only for
+  exceptions of *its* library, so ``install_hub_transport()`` installs a factory whose client is the library's usual
+  one, of that library (same event hook, redirects, no default timeout), with a ``HubTapeTransport`` underneath.
   That transport is a plain pass-through unless the calling thread runs inside ``hub_context(...)`` (a
   ``ContextVar``, copied into worker threads by ``asyncio.to_thread``), so other users of ``huggingface_hub`` in
   the same process are unaffected, and ``HF_ENDPOINT`` keeps meaning what the library says it means.
@@ -18,11 +21,13 @@ replay as the same kind of exception the client library would have seen.
 from __future__ import annotations
 
 import re
+import sys
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
+from types import ModuleType
 from typing import Any
 
 import httpx
@@ -34,32 +39,34 @@ from lineage.acquisition.models import AcquisitionStats
 from lineage.acquisition.snapshot import RecordedResponse, Tape, keep_headers
 
 
-def _error_kind_httpx(exc: Exception) -> str | None:
-    if isinstance(exc, httpx.TimeoutException):
+def _error_kind_httpx(exc: Exception, lib: ModuleType = httpx) -> str | None:
+    """What a transport failure of ``lib`` (``httpx`` or ``httpx2``) is recorded as."""
+    if isinstance(exc, lib.TimeoutException):
         return "timeout"
-    if isinstance(exc, httpx.ConnectError):
+    if isinstance(exc, lib.ConnectError):
         return "connect"
-    if isinstance(exc, (httpx.RemoteProtocolError, httpx.ReadError)):
+    if isinstance(exc, (lib.RemoteProtocolError, lib.ReadError)):
         return "protocol"
     return None
 
 
-def _raise_httpx(kind: str, request: httpx.Request) -> None:
+def _raise_httpx(kind: str, request: Any, lib: ModuleType = httpx) -> None:
     message = f"recorded {kind} failure"
     if kind == "timeout":
-        raise httpx.ReadTimeout(message, request=request)
+        raise lib.ReadTimeout(message, request=request)
     if kind == "connect":
-        raise httpx.ConnectError(message, request=request)
-    raise httpx.RemoteProtocolError(message, request=request)
+        raise lib.ConnectError(message, request=request)
+    raise lib.RemoteProtocolError(message, request=request)
 
 
-def _replayed_httpx(found: RecordedResponse, request: httpx.Request) -> httpx.Response:
+def _replayed_httpx(found: RecordedResponse, request: Any, lib: ModuleType = httpx) -> Any:
+    """A recorded answer as a ``lib.Response`` to ``request`` (or the recorded failure, raised again)."""
     if found.error:
-        _raise_httpx(found.error, request)
+        _raise_httpx(found.error, request, lib)
     headers = dict(found.headers)
     if request.method != "HEAD":
         headers.pop("content-length", None)
-    return httpx.Response(found.status, headers=headers, content=found.body, request=request)
+    return lib.Response(found.status, headers=headers, content=found.body, request=request)
 
 
 def _recordable(status: int, headers: Any, body: bytes, truncated: bool, method: str) -> RecordedResponse:
@@ -158,28 +165,47 @@ def hub_context(ctx: HubContext) -> Iterator[None]:
         _HUB_CONTEXT.reset(token)
 
 
-class HubTapeTransport(httpx.BaseTransport):
-    """Sync transport under ``huggingface_hub``'s shared client (see the module docstring)."""
+def hub_http_library() -> ModuleType:
+    """The HTTP library the installed ``huggingface_hub`` builds its client from: ``httpx`` (1.x) or ``httpx2`` (2.x).
 
-    def __init__(self, inner: httpx.BaseTransport | None = None) -> None:
-        self.inner = inner or httpx.HTTPTransport()
+    The library's retries and error mapping only recognise that library's exceptions, so every client handed to it
+    must come from the same module."""
+    from huggingface_hub.utils import _http
 
-    def handle_request(self, request: httpx.Request) -> httpx.Response:
+    for name in ("httpx2", "httpx"):
+        lib = getattr(_http, name, None)
+        if isinstance(lib, ModuleType) and hasattr(lib, "Client"):
+            return lib
+    from huggingface_hub.utils import get_session  # a layout we do not know: ask the client itself
+
+    return sys.modules[type(get_session()).__module__.split(".", 1)[0]]
+
+
+class _HubTape:
+    """The tape logic of ``HubTapeTransport``, over any httpx-compatible library ``lib``."""
+
+    lib: ModuleType = httpx
+
+    def __init__(self, inner: Any = None) -> None:
+        self.inner = inner or self.lib.HTTPTransport()
+
+    def handle_request(self, request: Any) -> Any:
+        lib = self.lib
         ctx = _HUB_CONTEXT.get()
         if ctx is None:
             return self.inner.handle_request(request)
-        request.extensions["timeout"] = httpx.Timeout(ctx.timeout_s).as_dict()
+        request.extensions["timeout"] = lib.Timeout(ctx.timeout_s).as_dict()
         if not _REPO_PATH_RE.match(request.url.path):
             # The library's own housekeeping (e.g. its agent-harness registry): never part of a snapshot.
             if ctx.tape.offline:
-                raise httpx.ConnectError("offline: not a repository read", request=request)
+                raise lib.ConnectError("offline: not a repository read", request=request)
             return self.inner.handle_request(request)
         body = request.read()
         key = ctx.tape.key(request.method, str(request.url), body or None)
         found = ctx.tape.find(key)
         if found is not None:
             ctx.stats.bump("replayed")
-            return _replayed_httpx(found, request)
+            return _replayed_httpx(found, request, lib)
         ctx.stats.bump("requests")
         if ctx.tape.record is None:
             return self.inner.handle_request(request)
@@ -189,28 +215,54 @@ class HubTapeTransport(httpx.BaseTransport):
                 raw = response.content if response.is_stream_consumed else b"".join(response.iter_raw())
             finally:
                 response.close()
-        except httpx.TransportError as exc:
-            kind = _error_kind_httpx(exc)
+        except lib.TransportError as exc:
+            kind = _error_kind_httpx(exc, lib)
             if kind:
                 ctx.tape.keep(key, RecordedResponse(error=kind))
             raise
         recorded = _recordable(response.status_code, response.headers, raw, False, request.method)
         ctx.tape.keep(key, recorded)
         ctx.stats.bump("recorded")
-        return _replayed_httpx(recorded, request)
+        return _replayed_httpx(recorded, request, lib)
 
     def close(self) -> None:
         self.inner.close()
 
 
-def _hub_client_factory() -> httpx.Client:
+_transport_classes: dict[str, type[Any]] = {}
+
+
+def hub_transport_class(lib: ModuleType | None = None) -> type[Any]:
+    """``HubTapeTransport`` for ``lib`` (default: ``hub_http_library()``): a ``lib.BaseTransport`` subclass."""
+    lib = lib or hub_http_library()
+    cls = _transport_classes.get(lib.__name__)
+    if cls is None:
+        cls = type(
+            "HubTapeTransport",
+            (_HubTape, lib.BaseTransport),
+            {
+                "lib": lib,
+                "__doc__": "Sync transport under ``huggingface_hub``'s shared client (module docstring).",
+            },
+        )
+        _transport_classes[lib.__name__] = cls
+    return cls
+
+
+HubTapeTransport = hub_transport_class(httpx)
+"""The transport under an ``httpx`` client (huggingface_hub 1.x); ``hub_transport_class()`` gives the one in use."""
+
+
+def _hub_client_factory() -> Any:
+    lib = hub_http_library()
     try:  # the library's own request hook: offline-mode guard, request ids, download counter
         from huggingface_hub.utils._http import hf_request_event_hook
 
         hooks: dict[str, list[Any]] = {"request": [hf_request_event_hook]}
     except ImportError:  # pragma: no cover - older or newer layouts
         hooks = {}
-    return httpx.Client(event_hooks=hooks, follow_redirects=True, timeout=None, transport=HubTapeTransport())
+    transport = hub_transport_class(lib)()
+    return lib.Client(event_hooks=hooks, follow_redirects=True, timeout=None, transport=transport)
 
 
 def install_hub_transport() -> None:
@@ -221,7 +273,7 @@ def install_hub_transport() -> None:
     with _install_lock:
         if _installed_factory is not None:
             session = huggingface_hub.get_session()
-            if isinstance(getattr(session, "_transport", None), HubTapeTransport):
+            if isinstance(getattr(session, "_transport", None), _HubTape):
                 return
         huggingface_hub.set_client_factory(_hub_client_factory)
         _installed_factory = _hub_client_factory

@@ -9,6 +9,7 @@ import pytest
 
 from lineage.acquisition import Acquirer
 from oda.errors import (
+    AccessDeniedError,
     AcquisitionError,
     ContentError,
     FetchTimeoutError,
@@ -107,6 +108,7 @@ HUB_INFO = json.dumps({"id": "org/ok", "sha": "a" * 40, "downloads": 7, "tags": 
         (Fault(latency_s=1.5), FetchTimeoutError, 3),
         (Fault(status=502, fail_times=1), None, 2),
         (Fault(status=404, headers={"X-Error-Code": "RepoNotFound"}), NotFoundError, 1),
+        (Fault(status=401, headers={"X-Error-Code": "GatedRepo"}), AccessDeniedError, 1),
         (Fault(status=400), AcquisitionError, 1),
     ],
 )

@@ -165,3 +165,18 @@ def test_hf_endpoint_environment_variable_is_honoured(world_dir, tmp_path):
         assert done.returncode == 0, done.stderr
         assert done.stdout.split() == [server.base_url, "1234"]
         assert ("GET", "/api/datasets/org/alpha") in server.requests
+
+
+def test_hub_client_comes_from_the_library_huggingface_hub_is_built_on(hub_acquirer):
+    """huggingface_hub 1.x is built on httpx and 2.x on httpx2: its retries and error mapping only recognise
+    its own library's exceptions, so the client installed under it must come from the same library."""
+    from huggingface_hub.utils import _http
+
+    from lineage.acquisition.transports import hub_http_library, install_hub_transport
+
+    install_hub_transport()
+    expected = _http.httpx2 if hasattr(_http, "httpx2") else _http.httpx
+    assert hub_http_library() is expected
+    session = huggingface_hub.get_session()
+    assert isinstance(session, expected.Client)
+    assert isinstance(session._transport, expected.BaseTransport)

@@ -84,15 +84,15 @@ def test_small_world_depth_first(tmp_path: Path, small_world: Path, small_queue:
     # statuses and reasons, on the nodes and in the summary
     assert nodes["acme/child"].trace_status == "traced"
     assert "github.com/acme/child-data" in (nodes["acme/child"].trace_note or "")
-    assert nodes["old/legacy"].trace_status == "dropped" and "before 2020" in (
-        nodes["old/legacy"].trace_note or ""
-    )
-    assert nodes["acme/locked"].trace_status == "dropped" and "gated" in (
-        nodes["acme/locked"].trace_note or ""
-    )
-    assert nodes["nobody/missing"].trace_status == "dropped"
+    # dropped candidates (too old, gated, missing) are in the run's report, never nodes of the lineage
+    for dropped in ("old/legacy", "acme/locked", "nobody/missing"):
+        assert dropped not in nodes
     reasons = {(f["dataset"], f["stage"]): f["reason"] for f in summary.failures}
+    assert "before 2020" in reasons[("old/legacy", "validate")]
+    assert "gated" in reasons[("acme/locked", "validate")]
     assert "not found" in reasons[("nobody/missing", "validate")]
+    outcomes = {f["dataset"]: f.get("outcome") for f in summary.failures if f["stage"] == "validate"}
+    assert outcomes == {"old/legacy": "dropped", "acme/locked": "dropped", "nobody/missing": "dropped"}
     assert ("not an id", "queue") in reasons
     assert ("acme/child", "fetch") in reasons  # the dead link
     assert summary.finished and summary.datasets_traced == 4 and summary.datasets_dropped == 3
