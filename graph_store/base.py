@@ -15,7 +15,9 @@ Rules every implementation keeps:
 - Every status change bumps ``Edge.version`` and appends an ``AuditEntry``; passing ``expected_version`` to
   ``decide`` detects a concurrent decision (``ConflictError``).
 - A failed batch leaves the store as it was (one transaction per batch).
-- ``cypher`` runs user queries read-only (``ReadOnlyError`` on a write).
+- ``cypher`` runs user queries read-only (``ReadOnlyError`` on a write) under time, row and memory limits.
+- The lineage stays a DAG: an edge that would close a cycle is written ``flagged`` with a ``cycle:`` note and
+  is left out of the DAG until a reviewer decides it (``graph_store.dag``).
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ import abc
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
+from graph_store.readonly import QueryLimits
 from graph_store.models import (
     AuditEntry,
     BenchResult,
@@ -138,8 +141,11 @@ class GraphStore(abc.ABC):
     def results(self, dataset: str | None = None) -> list[BenchResult]: ...
 
     @abc.abstractmethod
-    def cypher(self, query: str, params: Mapping[str, Any] | None = None) -> list[dict[str, Any]]:
-        """Run user Cypher read-only. Raises ``ReadOnlyError`` on any write."""
+    def cypher(
+        self, query: str, params: Mapping[str, Any] | None = None, *, limits: QueryLimits | None = None
+    ) -> list[dict[str, Any]]:
+        """Run user Cypher read-only under ``limits`` (default: config). ``ReadOnlyError`` on any write,
+        ``QueryLimitError`` past a limit."""
 
     @abc.abstractmethod
     def close(self) -> None: ...
@@ -151,8 +157,8 @@ class GraphStore(abc.ABC):
         self.close()
 
 
-def open_store(uri: str | None = None) -> GraphStore:
-    """Open the store a URI names (see the module docstring)."""
+def open_store(uri: str | None = None, *, create: bool = True, read_only: bool = False) -> GraphStore:
+    """Open the store a URI names (see the module docstring and ``graph_store.factory.open_store``)."""
     from graph_store.factory import open_store as _open
 
-    return _open(uri)
+    return _open(uri, create=create, read_only=read_only)

@@ -29,6 +29,7 @@ from typing import Any, Protocol, TypeVar
 
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
+from graph_store import dag
 from graph_store import queries as q
 from graph_store.base import GraphStore
 from graph_store.models import (
@@ -181,6 +182,8 @@ class CypherGraphStore(GraphStore):
     # A write of at least this many items may read every node id once (``_id_snapshot``).
     snapshot_min_items: int = 50_000
     bfs_batch_size: int = 20000
+    # A write with at least this many edges entering the DAG checks them against all its pairs, loaded once.
+    dag_bulk_min: int = 2000
     # A BFS whose frontier grows past this fraction of all nodes loads the walkable edges in one scan.
     bfs_scan_fraction: float | None = None
     bfs_scan_min: int = 0
@@ -298,18 +301,105 @@ class CypherGraphStore(GraphStore):
         merged: dict[tuple[str, str], Edge] = {}
         for edge in _validate_all(Edge, edges, report):
             merged[edge.key] = edge
-        items = list(merged.values())
         with self._writer_guard():
             fresh = self._has_no_edges()
+            items = self._keep_dag(merged, report)
             known = self._id_snapshot(len(items))
             for batch in _chunks(items, self.batch_size):
-                created, updated, protected = self._write(
+                created, updated, protected, unchanged = self._write(
                     partial(self._upsert_edges_tx, batch=list(batch), fresh=fresh, known=known)
                 )
                 report.created += created
                 report.updated += updated
                 report.protected += protected
+                report.unchanged += unchanged
         return report
+
+    def _keep_dag(self, merged: dict[tuple[str, str], Edge], report: UpsertReport) -> list[Edge]:
+        """The edges to write, with each one that would close a cycle turned into a cycle candidate (and a
+        stored reverse edge that loses to its new counterpart demoted): see ``graph_store.dag``.
+
+        Only edges that will enter the DAG are checked; a small write searches upward from each one's source
+        with one query per level, a large one (``dag_bulk_min`` edges) loads the DAG's pairs once.
+        """
+        entering = [
+            e for e in merged.values() if dag.in_dag(e.status.value, e.note if "note" in e.model_fields_set else None)
+        ]
+        if not entering:
+            return list(merged.values())
+        bulk = len(entering) >= self.dag_bulk_min
+        states = self._edge_states(entering, bulk)
+        candidates = []
+        for edge in entering:
+            state = states.get(edge.key)
+            if state is not None and (
+                state["status"] in HUMAN_STATUSES or dag.in_dag(state["status"], state["note"])
+            ):
+                continue  # kept as stored (a human decision), or already in the DAG
+            candidates.append(edge)
+        if not candidates:
+            return list(merged.values())
+        stored_pairs = [k for k, st in states.items() if dag.in_dag(st["status"], st["note"])] if bulk else []
+        oracle = dag.BulkOracle(stored_pairs, [e.key for e in candidates]) if bulk else None
+        overlay = dag.Overlay()
+        demoted: set[tuple[str, str]] = set()
+
+        def parents_of(ids: list[str]) -> Iterator[tuple[str, str]]:
+            if oracle is not None:
+                yield from oracle.parents_of(ids)
+                return
+            yield from overlay.parents_of(ids)
+            for batch in _chunks(ids, self.bfs_batch_size):
+                for child, parent in self._read_by_ids(q.dag_parents, batch).rows:
+                    yield child, parent
+
+        for edge in candidates:
+            target, source = edge.key
+            if oracle is not None and edge.key not in oracle.suspects:
+                oracle.add(target, source)
+                continue
+            path = dag.closing_path(source, target, parents_of, demoted)
+            if path is not None and len(path) == 2:
+                reverse = self._edge_row((source, target)) if (source, target) in states or not bulk else None
+                if reverse is not None and (source, target) not in merged and dag.new_edge_wins(
+                    edge, reverse, self._created_dates([target, source])
+                ):
+                    demoted.add((source, target))
+                    path = dag.closing_path(source, target, parents_of, demoted)
+                    if path is None:
+                        merged[(source, target)] = dag.as_cycle_candidate(
+                            edge_from_row(reverse), [target, source]
+                        )
+                    else:
+                        demoted.discard((source, target))
+            if path is None:
+                (oracle or overlay).add(target, source)
+            else:
+                merged[edge.key] = dag.as_cycle_candidate(edge, path)
+                report.cycles.append(f"{target} <- {source}: {dag.cycle_note(path)}")
+        return list(merged.values())
+
+    def _edge_states(self, edges: list[Edge], everything: bool) -> dict[tuple[str, str], dict[str, Any]]:
+        """Stored ``{status, note, …}`` by key: of every edge (one scan) or of ``edges`` and their reverses."""
+        if everything:
+            rows = self._read_q(q.edge_states(self.dialect)).rows
+            return {(r[0], r[1]): {"status": r[2], "note": r[3]} for r in rows}
+        keys = {e.key for e in edges} | {(e.source, e.target) for e in edges}
+        found: dict[tuple[str, str], dict[str, Any]] = {}
+        ordered = sorted(keys)
+        for batch in _chunks(ordered, self.bfs_batch_size):
+            rows = self._read_q(
+                q.edges_by_keys(self.dialect, [{"target": t, "source": s} for t, s in batch])
+            ).dicts()
+            found.update({(r["target"], r["source"]): r for r in rows})
+        return found
+
+    def _edge_row(self, key: tuple[str, str]) -> dict[str, Any] | None:
+        rows = self._read_q(q.edges_by_keys(self.dialect, [{"target": key[0], "source": key[1]}])).dicts()
+        return rows[0] if rows else None
+
+    def _created_dates(self, ids: list[str]) -> dict[str, datetime | None]:
+        return {n.id: n.created_at for n in self.get_nodes(ids)}
 
     def _writer_guard(self) -> AbstractContextManager[Any]:
         """Held across a multi-batch write where no other writer can interleave (embedded: the store lock)."""
@@ -325,7 +415,7 @@ class CypherGraphStore(GraphStore):
 
     def _upsert_edges_tx(
         self, tx: Tx, batch: list[Edge], fresh: bool = False, known: set[str] | None = None
-    ) -> tuple[int, int, int]:
+    ) -> tuple[int, int, int, int]:
         endpoints = sorted({e.target for e in batch} | {e.source for e in batch})
         existing = (
             self._existing_ids(tx, endpoints) if known is None else {i for i in endpoints if i in known}
@@ -333,7 +423,7 @@ class CypherGraphStore(GraphStore):
         stored = {} if fresh else self._stored_edges(tx, batch, existing)
         new_rows: list[dict[str, Any]] = []
         rows: list[dict[str, Any]] = []
-        created = updated = protected = 0
+        created = updated = protected = unchanged = 0
         now = utcnow().isoformat()
         for edge in batch:
             incoming = edge_row(edge)
@@ -353,6 +443,9 @@ class CypherGraphStore(GraphStore):
                     row[name] = incoming[name]
             old_version = old.get("version") or 0
             row["version"] = old_version + (1 if row["status"] != old.get("status") else 0)
+            if all(row.get(name) == old.get(name) for name in q.EDGE_COLUMNS if name != "updated_at"):
+                unchanged += 1  # nothing to write: a re-run of the same input converges without rewriting
+                continue
             row["updated_at"] = incoming["updated_at"] if "updated_at" in edge.model_fields_set else now
             rows.append(row)
             updated += 1
@@ -371,7 +464,7 @@ class CypherGraphStore(GraphStore):
             self._insert_edges(tx, new_rows)
         if rows:
             tx.run(*q.update_edges(self.dialect, rows))
-        return created, updated, protected
+        return created, updated, protected, unchanged
 
     def _ensure_endpoints(self, tx: Tx, rows: list[dict[str, Any]]) -> None:
         ids = sorted({r["target"] for r in rows} | {r["source"] for r in rows})

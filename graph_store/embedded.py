@@ -19,11 +19,11 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from graph_store import adjacency_index as adj
 from graph_store import queries as q
 from graph_store.cypher_store import CypherGraphStore, Result, Tx
-from graph_store.readonly import check_read_only
+from graph_store.readonly import QueryLimits, check_read_only, query_limits_from_config
 from oda.errors import InputError, StoreError
 
 if TYPE_CHECKING:
-    from graph_store.models import ContaminationHit, EdgeStatus
+    from graph_store.models import ContaminationHit, EdgeStatus, Subgraph
 
 T = TypeVar("T")
 
@@ -66,6 +66,20 @@ def _rollback(conn: Any) -> None:
             raise StoreError(f"embedded store: rollback failed: {exc}") from exc
 
 
+def _open_database(ladybug: Any, path: Path, pool: int, checkpoint_threshold: int, read_only: bool) -> Any:
+    """The ladybug database; a read-only open first lets a writer finish a pending recovery."""
+    if not read_only:
+        return ladybug.Database(str(path), buffer_pool_size=pool, checkpoint_threshold=checkpoint_threshold)
+    try:
+        return ladybug.Database(str(path), buffer_pool_size=pool, read_only=True)
+    except RuntimeError as exc:
+        if "recovery is pending" not in str(exc):
+            raise
+    # a process was killed during a checkpoint: a read-write open replays it, then the read-only open works
+    ladybug.Database(str(path), buffer_pool_size=pool).close()
+    return ladybug.Database(str(path), buffer_pool_size=pool, read_only=True)
+
+
 class EmbeddedStore(CypherGraphStore):
     """``GraphStore`` on an on-disk ladybug database at ``path`` (a file; its parent folder is created)."""
 
@@ -84,22 +98,32 @@ class EmbeddedStore(CypherGraphStore):
         *,
         buffer_pool_size: int | None = None,
         checkpoint_threshold: int = DEFAULT_CHECKPOINT_THRESHOLD,
+        create: bool = True,
+        read_only: bool = False,
+        query_limits: QueryLimits | None = None,
     ) -> None:
+        """Open (``create``: or create) the database at ``path``.
+
+        ``read_only`` opens it so that the engine refuses every write (several read-only openers may share a
+        store with one writer); ``create=False`` raises ``StoreError`` naming the path when there is no store.
+        """
         import ladybug
 
         self.path = Path(path)
-        self.read_only = False
-        self.path.parent.mkdir(parents=True, exist_ok=True)
         if self.path.is_dir():
             raise InputError(f"{self.path} is a folder; the embedded store is a file (try {self.path}/graph)")
+        if not (create or self.path.exists()):
+            raise StoreError(f"no store at {self.path} (run `oda trace` or `oda import` to create one)")
+        if create and not read_only:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.read_only = read_only
+        self.query_limits = query_limits
         pool = buffer_pool_size or int(os.environ.get("ODA_STORE_BUFFER_POOL", DEFAULT_BUFFER_POOL))
         # the adjacency index: the write stamp and files as this open sees them, and the index in use
         self.state_at_open = adj.store_state(self.path)
         self._adjacency: adj.AdjacencyIndex | None = None
         try:
-            self._db = ladybug.Database(
-                str(self.path), buffer_pool_size=pool, checkpoint_threshold=checkpoint_threshold
-            )
+            self._db = _open_database(ladybug, self.path, pool, checkpoint_threshold, read_only)
         except RuntimeError as exc:
             message = str(exc)
             if "lock" in message.lower():
@@ -112,9 +136,10 @@ class EmbeddedStore(CypherGraphStore):
         self._lock = threading.RLock()
         self._closed = False
         self._writes_since_checkpoint = 0
-        with self._lock:
-            for statement in q.schema(self.dialect):
-                _execute(self._conn, statement, {})
+        if not read_only:
+            with self._lock:
+                for statement in q.schema(self.dialect):
+                    _execute(self._conn, statement, {})
 
     def __repr__(self) -> str:
         return f"EmbeddedStore({str(self.path)!r})"
@@ -229,6 +254,8 @@ class EmbeddedStore(CypherGraphStore):
     def _write_once(self, work: Callable[[Tx], T]) -> T:
         with self._lock:
             self._check_open()
+            if self.read_only:
+                raise StoreError(f"{self.path} is open read-only; this command cannot write to it")
             # the write stamp, bumped before and after: the adjacency index goes stale (see its module)
             adj.bump_write_stamp(self.path)
             _execute(self._conn, "BEGIN TRANSACTION", {})
@@ -259,19 +286,18 @@ class EmbeddedStore(CypherGraphStore):
         current = rows[0][0] if rows and rows[0][0] is not None else 0
         return int(current) + 1
 
-    def cypher(self, query: str, params: Mapping[str, Any] | None = None) -> list[dict[str, Any]]:
-        """Run user Cypher read-only: a keyword check, then a transaction that is always rolled back."""
+    def cypher(
+        self, query: str, params: Mapping[str, Any] | None = None, *, limits: QueryLimits | None = None
+    ) -> list[dict[str, Any]]:
+        """Run user Cypher where the engine cannot write: the keyword layer, then a child process that opens
+        the database read-only, under time, row and memory limits (``graph_store.sandbox``)."""
+        from graph_store.sandbox import run_read_only
+
         checked = check_read_only(query)
-        with self._lock:
-            self._check_open()
-            _execute(self._conn, "BEGIN TRANSACTION", {})
-            try:
-                result = _execute(self._conn, checked, dict(params or {}))
-            except StoreError as exc:
-                raise StoreError(str(exc).replace("embedded store: ", "query failed: ")) from exc
-            finally:
-                _rollback(self._conn)
-            return result.dicts()
+        limits = limits or self.query_limits or query_limits_from_config()
+        self._check_open()
+        columns, rows = run_read_only(self.path, checked, dict(params or {}), limits)
+        return Result(columns, rows).dicts()
 
     def close(self) -> None:
         """Close the connection and the database (idempotent)."""
@@ -305,6 +331,14 @@ class EmbeddedStore(CypherGraphStore):
         return adj.contamination_hits(
             self, benchmark, min_confidence=min_confidence, statuses=statuses, split=split
         )
+
+    def upstream(self, dataset: str, depth: int = 6, *, include_rejected: bool = False) -> Subgraph:
+        """The sources of ``dataset`` up to ``depth`` edges away, with the edges walked (BFS over the index)."""
+        return adj.tree_subgraph(self, dataset, depth, upstream=True, include_rejected=include_rejected)
+
+    def downstream(self, dataset: str, depth: int = 6, *, include_rejected: bool = False) -> Subgraph:
+        """The datasets derived from ``dataset`` up to ``depth`` edges away, with the edges walked."""
+        return adj.tree_subgraph(self, dataset, depth, upstream=False, include_rejected=include_rejected)
 
 
 __all__ = ["EmbeddedStore"]

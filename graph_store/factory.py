@@ -37,8 +37,13 @@ def neo4j_auth_from_env() -> tuple[str, str] | None:
     return None
 
 
-def open_store(uri: str | None = None) -> GraphStore:
-    """Open the store a URI names (see the module docstring)."""
+def open_store(uri: str | None = None, *, create: bool = True, read_only: bool = False) -> GraphStore:
+    """Open the store a URI names (see the module docstring).
+
+    ``create=False`` (every read command) raises ``StoreError`` naming the path when an embedded store does not
+    exist, instead of creating an empty one; ``read_only`` opens an embedded store so that the engine refuses
+    writes (a Neo4j store is shared, so both only matter for the embedded one).
+    """
     if uri is None:
         from oda.config import default_store_uri
 
@@ -63,4 +68,4 @@ def open_store(uri: str | None = None) -> GraphStore:
     path = uri.removeprefix("embedded:")
     from graph_store.embedded import EmbeddedStore
 
-    return EmbeddedStore(os.path.expanduser(path))
+    return EmbeddedStore(os.path.expanduser(path), create=create, read_only=read_only)

@@ -14,11 +14,23 @@ left empty.
 ``json`` is the project's lossless format: ``{"nodes": [...], "edges": [...], "scores": [...], "results": [...]}``
 with every field of ``models.Node``/``Edge``/``ScoreProfile``/``BenchResult``.
 
-An import validates the whole file before writing anything. Bad lines (malformed JSON, a ``meta_info`` that is
-not a JSON string, a confidence outside [0, 1], an unknown relationship, a self-loop, oversized evidence, an
-invalid id) are reported with their line numbers, and so is a cycle (with the nodes on it, checked together with
-the edges already stored); then nothing is written, unless ``skip_invalid`` asks to load the valid rest. Edges
-that carry no status get ``flagged`` below the flag threshold and ``auto`` otherwise.
+An import reads the file as a stream (the ``json`` document item by item, never the whole text at once) and
+validates every item before writing anything. Bad items (malformed JSON, a ``meta_info`` that is not a JSON
+string, a confidence outside [0, 1], an unknown relationship, a self-loop, an invalid id, a value the engines
+cannot hold: an integer past 64 bits, a non-finite number, a string past ``[store].max_text_chars``, nesting past
+32 levels) are reported with their positions; then nothing is written, unless ``skip_invalid`` asks to load the
+valid rest. Edges that carry no status get ``flagged`` below the flag threshold and ``auto`` otherwise.
+
+An edge that would close a cycle is written as a cycle candidate (flagged, out of the DAG; see
+``graph_store.dag``) and listed in the report; the rest of the file is written as usual.
+
+What is atomic: each write batch (nodes first, then edges, then scores and results) is one transaction, so an
+interrupted import leaves whole batches, never half of one. The resume point is the file itself: writes are
+idempotent and a stored edge the file would not change is not rewritten, so running the same import again
+finishes the job and ends with the same graph as an uninterrupted run.
+
+Every export is written to a temporary file beside the target and renamed into place, so a failed export never
+leaves a partial file or destroys an earlier one.
 """
 
 from __future__ import annotations
@@ -45,7 +57,7 @@ from graph_store.models import (
     ext_id,
     is_hf_id,
 )
-from oda.errors import InputError
+from oda.errors import InputError, StoreError
 
 ImportFormat = Literal["oda-jsonl", "json"]
 ExportFormat = Literal["oda-jsonl", "json", "graphml"]
@@ -120,6 +132,8 @@ def _parse_meta(raw: Any) -> dict[str, Any]:
         meta = json.loads(raw)
     except json.JSONDecodeError as exc:
         raise ValueError(f"meta_info is not valid JSON: {exc.msg} at char {exc.pos}") from exc
+    except RecursionError:
+        raise ValueError("meta_info is nested too deep") from None
     if not isinstance(meta, dict):
         raise ValueError("meta_info must encode a JSON object")
     return meta
@@ -220,6 +234,9 @@ def read_oda_jsonl(source: str | Path | IO[str]) -> ImportPlan:
             except json.JSONDecodeError as exc:
                 plan.errors.append(f"line {number}: not valid JSON: {exc.msg} at char {exc.pos}")
                 continue
+            except RecursionError:
+                plan.errors.append(f"line {number}: not valid JSON: nested too deep")
+                continue
             try:
                 edge, nodes = _oda_edge(record)
             except (ValidationError, ValueError, TypeError) as exc:
@@ -236,65 +253,144 @@ def read_oda_jsonl(source: str | Path | IO[str]) -> ImportPlan:
 # --- json -----------------------------------------------------------------------------------------------------
 
 
+_JSON_SECTIONS = {"nodes", "edges", "scores", "results"}
+_JSON_WHITESPACE = " \t\n\r"
+_READ_CHARS = 1 << 20
+
+
+class _DocumentReader:
+    """Reads the top level of a ``json`` document from a text stream: ``(key, index, item)`` for each item of
+    an array value and ``(key, None, value)`` for any other value, parsing one item at a time."""
+
+    def __init__(self, handle: IO[str]) -> None:
+        self._handle = handle
+        self._decoder = json.JSONDecoder()
+        self._buf = ""
+        self._pos = 0
+        self._eof = False
+
+    def _fill(self) -> bool:
+        if self._eof:
+            return False
+        chunk = self._handle.read(_READ_CHARS)
+        if not chunk:
+            self._eof = True
+            return False
+        self._buf = self._buf[self._pos :] + chunk
+        self._pos = 0
+        return True
+
+    def _peek(self) -> str:
+        while True:
+            while self._pos < len(self._buf) and self._buf[self._pos] in _JSON_WHITESPACE:
+                self._pos += 1
+            if self._pos < len(self._buf):
+                return self._buf[self._pos]
+            if not self._fill():
+                return ""
+
+    def _expect(self, chars: str) -> str:
+        char = self._peek()
+        if not char or char not in chars:
+            raise ValueError(f"expected {' or '.join(repr(c) for c in chars)} at character {self._pos}")
+        self._pos += 1
+        return char
+
+    def _value(self) -> Any:
+        self._peek()
+        while True:
+            try:
+                value, end = self._decoder.raw_decode(self._buf, self._pos)
+            except json.JSONDecodeError:
+                if self._fill():
+                    continue
+                raise
+            if end == len(self._buf) and self._fill():
+                continue  # a number may go on in the next chunk
+            self._pos = end
+            return value
+
+    def items(self) -> Iterator[tuple[str, int | None, Any]]:
+        self._expect("{")
+        if self._peek() == "}":
+            self._pos += 1
+            return
+        while True:
+            key = self._value()
+            if not isinstance(key, str):
+                raise ValueError("object keys must be strings")
+            self._expect(":")
+            if self._peek() == "[":
+                self._pos += 1
+                index = 0
+                if self._peek() == "]":
+                    self._pos += 1
+                else:
+                    while True:
+                        yield key, index, self._value()
+                        index += 1
+                        if self._expect(",]") == "]":
+                            break
+            else:
+                yield key, None, self._value()
+            if self._expect(",}") == "}":
+                break
+        if self._peek():
+            raise ValueError(f"unexpected text after the document at character {self._pos}")
+
+
 def read_json(source: str | Path | IO[str]) -> ImportPlan:
-    """Parse and validate the project's ``json`` format into an ``ImportPlan``."""
+    """Parse and validate the project's ``json`` format into an ``ImportPlan``, one item at a time."""
+    if isinstance(source, (str, Path)):
+        with open(source, encoding="utf-8", errors="strict") as handle:
+            return _read_json_stream(handle)
+    return _read_json_stream(source)
+
+
+def _read_json_stream(handle: IO[str]) -> ImportPlan:
     plan = ImportPlan()
+    unknown: set[str] = set()
     try:
-        if isinstance(source, (str, Path)):
-            data = json.loads(Path(source).read_text(encoding="utf-8"))
-        else:
-            data = json.load(source)
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        plan.errors.append(f"not valid JSON: {exc}")
-        return plan
-    if not isinstance(data, dict) or not isinstance(data.get("edges", []), list):
-        plan.errors.append('expected an object {"nodes": [...], "edges": [...]}')
-        return plan
-    unknown = sorted(set(data) - {"nodes", "edges", "scores", "results", "format", "version"})
+        for key, index, item in _DocumentReader(handle).items():
+            if key not in _JSON_SECTIONS:
+                if key not in ("format", "version"):
+                    unknown.add(key)
+                continue
+            if index is None:
+                if item not in (None, []):
+                    plan.errors.append(f"{key} must be a list")
+                continue
+            plan.items += 1
+            try:
+                if key == "nodes":
+                    _merge_node(plan, Node.model_validate(item))
+                elif key == "edges":
+                    _merge_edge(plan, Edge.model_validate(item))
+                elif key == "scores":
+                    plan.scores.append(ScoreProfile.model_validate(item))
+                else:
+                    plan.results.append(BenchResult.model_validate(item))
+            except (ValidationError, ValueError, TypeError) as exc:
+                label = (
+                    f" ({item.get('target')} <- {item.get('source')})"
+                    if key == "edges" and isinstance(item, dict)
+                    else ""
+                )
+                plan.errors.append(f"{key}[{index}]{label}: {_error_text(exc)}")
+    except json.JSONDecodeError as exc:
+        plan.errors.append(f"not valid JSON: {exc.msg}")
+    except ValueError as exc:
+        plan.errors.append(f'not a lineage document {{"nodes": [...], "edges": [...]}}: {exc}')
+    except RecursionError:
+        plan.errors.append("not valid JSON: nested too deep")
+    except UnicodeDecodeError as exc:
+        plan.errors.append(f"the file is not UTF-8 text: {exc}")
     if unknown:
-        plan.errors.append(f"unknown top-level keys: {', '.join(unknown)}")
-    for index, item in enumerate(data.get("nodes", []) or []):
-        plan.items += 1
-        try:
-            _merge_node(plan, Node.model_validate(item))
-        except (ValidationError, ValueError, TypeError) as exc:
-            plan.errors.append(f"nodes[{index}]: {_error_text(exc)}")
-    for index, item in enumerate(data.get("edges", []) or []):
-        plan.items += 1
-        try:
-            _merge_edge(plan, Edge.model_validate(item))
-        except (ValidationError, ValueError, TypeError) as exc:
-            label = f" ({item.get('target')} <- {item.get('source')})" if isinstance(item, dict) else ""
-            plan.errors.append(f"edges[{index}]{label}: {_error_text(exc)}")
-    for index, item in enumerate(data.get("scores", []) or []):
-        plan.items += 1
-        try:
-            plan.scores.append(ScoreProfile.model_validate(item))
-        except (ValidationError, ValueError, TypeError) as exc:
-            plan.errors.append(f"scores[{index}]: {_error_text(exc)}")
-    for index, item in enumerate(data.get("results", []) or []):
-        plan.items += 1
-        try:
-            plan.results.append(BenchResult.model_validate(item))
-        except (ValidationError, ValueError, TypeError) as exc:
-            plan.errors.append(f"results[{index}]: {_error_text(exc)}")
+        plan.errors.append(f"unknown top-level keys: {', '.join(sorted(unknown))}")
     return plan
 
 
 # --- import ---------------------------------------------------------------------------------------------------
-
-
-def find_cycle(pairs: Iterable[tuple[str, str]]) -> list[str] | None:
-    """A cycle among ``(target, source)`` pairs as ``[a, b, …, a]`` (a derives from b …), or None."""
-    import networkx as nx
-
-    graph = nx.DiGraph()
-    graph.add_edges_from(pairs)
-    try:
-        cycle = nx.find_cycle(graph)
-    except nx.NetworkXNoCycle:
-        return None
-    return [str(u) for u, _ in cycle] + [str(cycle[0][0])]
 
 
 def apply_flag_threshold(edges: Iterable[Edge], threshold: float) -> tuple[list[Edge], int]:
@@ -322,8 +418,8 @@ def import_file(
 ) -> ImportReport:
     """Validate ``path`` completely, then write it to ``store`` (see the module docstring).
 
-    Raises ``InputError`` listing the bad items (and writes nothing) unless ``skip_invalid``; a cycle is always
-    refused.
+    Raises ``InputError`` listing the bad items (and writes nothing) unless ``skip_invalid``. Edges that would
+    close a cycle are written as cycle candidates and listed in ``report.edges.cycles``.
     """
     if fmt not in IMPORT_FORMATS:
         raise InputError(f"unknown import format {fmt!r}; expected one of: {', '.join(IMPORT_FORMATS)}")
@@ -333,22 +429,29 @@ def import_file(
     plan = read_oda_jsonl(path) if fmt == "oda-jsonl" else read_json(path)
     if plan.errors and not skip_invalid:
         raise InputError(_errors_message(plan.errors, plan.items))
-    edges, flagged = apply_flag_threshold(plan.edges.values(), threshold)
-    stored_pairs = store.edge_pairs() if hasattr(store, "edge_pairs") else [e.key for e in store.edges()]
-    walkable = [e.key for e in edges if e.status != EdgeStatus.REJECTED]
-    cycle = find_cycle([*stored_pairs, *walkable])
-    if cycle is not None:
-        raise InputError(
-            "the lineage would contain a cycle: " + " <- ".join(cycle) + "; nothing was imported"
-        )
+    flagged = _set_flag_threshold(plan.edges.values(), threshold)
     report = ImportReport(items=plan.items, flagged=flagged, errors=plan.errors)
     report.nodes = store.upsert_nodes(plan.nodes.values())
-    report.edges = store.upsert_edges(edges)
+    plan.nodes.clear()
+    report.edges = store.upsert_edges(plan.edges.values())
+    plan.edges.clear()
     if plan.scores:
         report.scores = store.attach_scores(plan.scores)
     if plan.results:
         report.results = store.attach_results(plan.results)
     return report
+
+
+def _set_flag_threshold(edges: Iterable[Edge], threshold: float) -> int:
+    """``apply_flag_threshold`` in place (the import holds each model once); returns the flagged count."""
+    flagged = 0
+    for edge in edges:
+        if "status" not in edge.model_fields_set:
+            edge.status = EdgeStatus.FLAGGED if edge.confidence < threshold else EdgeStatus.AUTO
+            edge.model_fields_set.add("status")
+        if edge.status == EdgeStatus.FLAGGED:
+            flagged += 1
+    return flagged
 
 
 def _errors_message(errors: list[str], items: int) -> str:
@@ -386,7 +489,7 @@ def export_oda_jsonl(store: GraphStore, out: IO[str], *, include_rejected: bool 
             "source": _display_name(source_node, edge.source),
             "meta_info": json.dumps(meta, ensure_ascii=False),
         }
-        out.write(json.dumps(line, ensure_ascii=False) + "\n")
+        out.write(json.dumps(line, ensure_ascii=False, allow_nan=False) + "\n")
         count += 1
     return count
 
@@ -404,8 +507,11 @@ def export_document(store: GraphStore) -> dict[str, Any]:
 def export_json(store: GraphStore, out: IO[str]) -> int:
     """Write the store as ``json``; returns the number of edges."""
     document = export_document(store)
-    json.dump(document, out, ensure_ascii=False, indent=1)
-    out.write("\n")
+    try:
+        text = json.dumps(document, ensure_ascii=False, indent=1, allow_nan=False)
+    except ValueError as exc:
+        raise StoreError(f"the store holds a value JSON cannot carry ({exc}); nothing was exported") from exc
+    out.write(text + "\n")
     return len(document["edges"])
 
 
@@ -449,19 +555,41 @@ def export_graphml(store: GraphStore, out: IO[bytes]) -> int:
 
 
 def export_to_path(store: GraphStore, fmt: ExportFormat, path: str | Path | None) -> int:
-    """Export to a file, or to stdout when ``path`` is None or ``-``; returns the number of edges written."""
+    """Export to a file, or to stdout when ``path`` is None or ``-``; returns the number of edges written.
+
+    A file is written beside its target under a temporary name and renamed into place once complete, so a
+    failed export leaves any earlier file as it was.
+    """
+    import os
     import sys
+    import tempfile
 
     if fmt not in EXPORT_FORMATS:
         raise InputError(f"unknown export format {fmt!r}; expected one of: {', '.join(EXPORT_FORMATS)}")
     to_stdout = path is None or str(path) == "-"
-    if fmt == "graphml":
-        if to_stdout:
-            return export_graphml(store, sys.stdout.buffer)
-        with open(path, "wb") as handle:  # type: ignore[arg-type]
-            return export_graphml(store, handle)
-    writer = export_json if fmt == "json" else export_oda_jsonl
     if to_stdout:
-        return writer(store, sys.stdout)
-    with open(path, "w", encoding="utf-8") as handle:  # type: ignore[arg-type]
-        return writer(store, handle)
+        if fmt == "graphml":
+            return export_graphml(store, sys.stdout.buffer)
+        return (export_json if fmt == "json" else export_oda_jsonl)(store, sys.stdout)
+    target = Path(path)  # type: ignore[arg-type]
+    if target.is_dir():
+        raise InputError(f"cannot write the export to {target}: it is a folder")
+    folder = target.parent
+    if not folder.is_dir():
+        raise InputError(f"cannot write the export to {target}: there is no folder {folder}")
+    try:
+        handle, temporary = tempfile.mkstemp(dir=folder, prefix=f".{target.name}.", suffix=".partial")
+    except OSError as exc:
+        raise InputError(f"cannot write the export to {target}: {exc.strerror or exc}") from exc
+    try:
+        if fmt == "graphml":
+            with os.fdopen(handle, "wb") as binary:
+                count = export_graphml(store, binary)
+        else:
+            with os.fdopen(handle, "w", encoding="utf-8") as text:
+                count = (export_json if fmt == "json" else export_oda_jsonl)(store, text)
+        os.replace(temporary, target)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+    return count

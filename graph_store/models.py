@@ -10,6 +10,7 @@ An edge points from the derived dataset (``target``) to the dataset it was built
 from __future__ import annotations
 
 import enum
+import math
 import re
 import unicodedata
 from datetime import UTC, datetime
@@ -32,6 +33,8 @@ class Relationship(enum.StrEnum):
         """Accept the canonical label or a loose spelling ("cot_distillation", "subset", "fusion")."""
         if isinstance(value, Relationship):
             return value
+        if value in _RELATIONSHIP_VALUES:
+            return cls(value)
         key = re.sub(r"[^a-z]", "", str(value).lower())
         for member in cls:
             if (
@@ -47,6 +50,7 @@ class Relationship(enum.StrEnum):
         )
 
 
+_RELATIONSHIP_VALUES = frozenset(m.value for m in Relationship)
 _RELATIONSHIP_ALIASES: dict[str, Relationship] = {
     "evolution": Relationship.SEMANTIC_EVOLUTION,
     "rewrite": Relationship.SEMANTIC_EVOLUTION,
@@ -131,10 +135,70 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
-class Node(BaseModel):
+# --- what the engines can hold ----------------------------------------------------------------------------------
+
+INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
+DEFAULT_MAX_TEXT_CHARS = 1_000_000
+MAX_NESTING = 32
+_text_cap: list[int] = []
+
+
+def max_text_chars() -> int:
+    """The longest string a stored field may hold: config ``[store].max_text_chars`` (default 1,000,000)."""
+    if not _text_cap:
+        from oda.config import setting
+
+        try:
+            value = int(setting("store", "max_text_chars", DEFAULT_MAX_TEXT_CHARS))
+        except (TypeError, ValueError) as exc:
+            raise ValueError(f"[store].max_text_chars must be an integer: {exc}") from exc
+        _text_cap.append(max(1, value))
+    return _text_cap[0]
+
+
+def check_storable(value: Any, where: str = "value", depth: int = 0) -> None:
+    """Raise ``ValueError`` unless ``value`` fits the engines: int64 integers, finite floats, strings within
+    ``max_text_chars``, containers nested at most ``MAX_NESTING`` deep."""
+    if isinstance(value, bool) or value is None:
+        return
+    if isinstance(value, int):
+        if not INT64_MIN <= value <= INT64_MAX:
+            raise ValueError(f"{where}: {value} does not fit a 64-bit integer")
+    elif isinstance(value, float):
+        if math.isnan(value) or math.isinf(value):
+            raise ValueError(f"{where}: {value} is not a finite number")
+    elif isinstance(value, str):
+        if len(value) > max_text_chars():
+            raise ValueError(f"{where}: a string of {len(value)} characters; the limit is {max_text_chars()}")
+    elif isinstance(value, (dict, list, tuple)):
+        if depth >= MAX_NESTING:
+            raise ValueError(f"{where}: nested deeper than {MAX_NESTING} levels")
+        items = value.items() if isinstance(value, dict) else enumerate(value)
+        for key, item in items:
+            if isinstance(key, str):
+                check_storable(key, where, depth + 1)
+            check_storable(item, f"{where}.{key}", depth + 1)
+
+
+class _Storable(BaseModel):
+    """A model whose every field fits the engines (``check_storable``)."""
+
+    @model_validator(mode="after")
+    def _fits_the_engine(self) -> _Storable:
+        cap = max_text_chars()
+        for name, value in (self.__dict__ | (self.__pydantic_extra__ or {})).items():
+            kind = type(value)
+            if kind is str and len(value) <= cap or kind is float or value is None:
+                continue  # floats are finite already (allow_inf_nan=False)
+            if not isinstance(value, (bool, enum.Enum, datetime)):
+                check_storable(value, name)
+        return self
+
+
+class Node(_Storable):
     """A dataset (or an off-Hub source such as a website or a competition)."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
     id: str
     name: str | None = None
@@ -153,10 +217,10 @@ class Node(BaseModel):
         return validate_node_id(v)
 
 
-class ConfidenceComponents(BaseModel):
+class ConfidenceComponents(_Storable):
     """The parts a computed confidence is made of, kept so reviewers can see why."""
 
-    model_config = ConfigDict(extra="allow")
+    model_config = ConfigDict(extra="allow", allow_inf_nan=False)
 
     support: float = Field(ge=0, le=1, description="strength of the textual support")
     credibility: float = Field(ge=0, le=1, description="credibility of the source kind")
@@ -166,10 +230,10 @@ class ConfidenceComponents(BaseModel):
 MAX_EVIDENCE_CHARS = 20_000
 
 
-class Edge(BaseModel):
+class Edge(_Storable):
     """``(target)-[:DERIVED_FROM]->(source)``: ``target`` was (partly) built from ``source``."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
     target: str
     source: str
@@ -216,10 +280,10 @@ class Edge(BaseModel):
         return (self.target, self.source)
 
 
-class AuditEntry(BaseModel):
+class AuditEntry(_Storable):
     """One append-only record of a human decision on an edge."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
     seq: int | None = None
     target: str
@@ -234,10 +298,10 @@ class AuditEntry(BaseModel):
     reason: str | None = None
 
 
-class ScoreProfile(BaseModel):
+class ScoreProfile(_Storable):
     """A dataset's aggregate on one scorer axis (same shape as ODA's processed_score_data.json)."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
     dataset: str
     scorer: str
@@ -252,10 +316,10 @@ class ScoreProfile(BaseModel):
     run_id: str | None = None
 
 
-class BenchResult(BaseModel):
+class BenchResult(_Storable):
     """One evaluation result of a model fine-tuned on a dataset, on one benchmark."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
     dataset: str
     base_model: str
@@ -295,4 +359,8 @@ class UpsertReport(BaseModel):
     created: int = 0
     updated: int = 0
     protected: int = Field(default=0, description="edges skipped because a human decided them")
+    unchanged: int = Field(default=0, description="stored edges the write would not change (not rewritten)")
+    cycles: list[str] = Field(
+        default_factory=list, description="edges written as cycle candidates (flagged, out of the DAG), with the cycle"
+    )
     rejected: list[str] = Field(default_factory=list, description="invalid rows with the reason")

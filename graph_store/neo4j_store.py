@@ -6,8 +6,9 @@
   retries on transient errors (deadlocks, leader changes). Reads use ``execute_read``.
 - A decision first takes a write lock on its edge (``SET r.version = r.version``), so concurrent reviewers are
   serialized by the server; audit sequence numbers come from a counter node bumped in the same transaction.
-- User Cypher runs in a READ-mode session; the statement must pass the keyword check first, and a result whose
-  summary reports any update is rolled back and refused (for servers that don't enforce READ mode).
+- User Cypher runs in a READ-mode session with a transaction timeout and a row limit; the statement must pass the
+  keyword layer first (``graph_store.readonly``), and a result whose summary reports any update is rolled back and
+  refused (for servers that don't enforce READ mode). Memory is bounded by the server's own settings.
 """
 
 from __future__ import annotations
@@ -20,7 +21,8 @@ from typing import Any, TypeVar
 from graph_store import queries as q
 from graph_store.cypher_store import CypherGraphStore, Result, Tx
 from graph_store.models import AuditEntry
-from graph_store.readonly import check_read_only
+from graph_store.readonly import QueryLimits, check_read_only, query_limits_from_config
+from graph_store.sandbox import QueryLimitError
 from oda.errors import ReadOnlyError, StoreError
 
 T = TypeVar("T")
@@ -163,16 +165,27 @@ class Neo4jStore(CypherGraphStore):
         return int(rows[0][0])
 
     # --- user Cypher ------------------------------------------------------------------------------------------
-    def cypher(self, query: str, params: Mapping[str, Any] | None = None) -> list[dict[str, Any]]:
-        """Run user Cypher read-only (keyword check, READ access mode, update counters checked)."""
+    def cypher(
+        self, query: str, params: Mapping[str, Any] | None = None, *, limits: QueryLimits | None = None
+    ) -> list[dict[str, Any]]:
+        """Run user Cypher read-only: the keyword layer, a READ-mode session, a transaction timeout, at most
+        ``max_rows`` rows, update counters checked, and always a rollback (Ctrl-C closes the transaction)."""
         checked = check_read_only(query)
+        limits = limits or query_limits_from_config()
 
         def call() -> list[dict[str, Any]]:
             with self._session(read=True) as session:
-                tx = session.begin_transaction()
+                tx = session.begin_transaction(timeout=limits.timeout_s)
                 try:
                     result = tx.run(checked, dict(params or {}))
-                    rows = [record.data() for record in result]
+                    rows: list[dict[str, Any]] = []
+                    for record in result:
+                        if len(rows) >= limits.max_rows:
+                            raise QueryLimitError(
+                                f"the query returned more than {limits.max_rows} rows (the row limit); "
+                                "add LIMIT or raise [store].query_max_rows"
+                            )
+                        rows.append(record.data())
                     summary = result.consume()
                     if summary.counters.contains_updates or summary.counters.contains_system_updates:
                         raise ReadOnlyError("the query tried to write; it was rolled back")

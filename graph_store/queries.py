@@ -625,3 +625,25 @@ def results_for_benchmark(dialect: Dialect, names: Sequence[str]) -> Query:
         "MATCH (x:BenchResult) WHERE x.benchmark IN $names RETURN x.dataset, x.score ORDER BY x.key",
         {"names": list(names)},
     )
+
+
+# --- the DAG ------------------------------------------------------------------------------------------------
+
+# An edge is in the DAG unless it is rejected or is a cycle candidate (flagged with a ``cycle:`` note).
+_IN_DAG = "r.status <> 'rejected' AND NOT (r.status = 'flagged' AND coalesce(r.note, '') STARTS WITH 'cycle:')"
+
+
+def edge_states(dialect: Dialect) -> Query:
+    """``(target, source, status, note)`` of every edge: one scan, for checking a large write against the DAG."""
+    return "MATCH (c:Dataset)-[r:DERIVED_FROM]->(p:Dataset) RETURN c.id, p.id, r.status, r.note", {}
+
+
+def dag_parents(dialect: Dialect, ids: Sequence[str]) -> Query:
+    """``(child, parent)`` of every DAG edge out of ``ids``: one upward step of a reachability search."""
+    match = _anchored(dialect, ids, "c", "{anchor}-[r:DERIVED_FROM]->(p:Dataset)", _IN_DAG)
+    return f"{match} RETURN c.id, p.id", _id_params(dialect, ids)
+
+
+def dag_pairs(dialect: Dialect) -> Query:
+    """``(target, source)`` of every DAG edge."""
+    return f"MATCH (c:Dataset)-[r:DERIVED_FROM]->(p:Dataset) WHERE {_IN_DAG} RETURN c.id, p.id", {}

@@ -81,7 +81,7 @@ def test_import_is_idempotent_and_merges_duplicates(store: CypherGraphStore, tmp
     assert stored is not None and stored.confidence == 0.9 and stored.evidence == "org/a is a subset of org/b"
     before = snapshot(store)
     again = import_file(store, path, "oda-jsonl", flag_below=0.7)
-    assert again.edges.created == 0 and again.edges.updated == 1
+    assert again.edges.created == 0 and again.edges.updated == 0 and again.edges.unchanged == 1
     after = snapshot(store)
     assert after[0] == before[0]
     assert [{k: v for k, v in e.items() if k != "updated_at"} for e in after[1]] == [
@@ -154,23 +154,40 @@ def test_skip_invalid_loads_the_rest(store: CypherGraphStore, tmp_path: Path) ->
     assert report.edges.created == 1 and len(report.errors) == 2
 
 
-def test_cycles_are_reported_and_refused(store: CypherGraphStore, tmp_path: Path) -> None:
+def test_an_edge_closing_a_cycle_becomes_a_flagged_candidate(store: CypherGraphStore, tmp_path: Path) -> None:
     path = write(
         tmp_path, [oda_line("org/a", "org/b"), oda_line("org/b", "org/c"), oda_line("org/c", "org/a")]
     )
-    with pytest.raises(InputError, match="cycle") as caught:
-        import_file(store, path, "oda-jsonl", flag_below=0.7)
-    assert all(name in str(caught.value) for name in ("org/a", "org/b", "org/c"))
-    assert store.edges() == []
-    # a cycle closed through edges already stored
-    import_file(
-        store, write(tmp_path, [oda_line("org/a", "org/b")], "one.jsonl"), "oda-jsonl", flag_below=0.7
+    report = import_file(store, path, "oda-jsonl", flag_below=0.7)
+    assert report.edges.created == 3 and len(report.edges.cycles) == 1
+    assert all(name in report.edges.cycles[0] for name in ("org/a", "org/b", "org/c"))
+    candidate = store.get_edge("org/c", "org/a")
+    assert candidate is not None and candidate.status == EdgeStatus.FLAGGED
+    assert candidate.note is not None and candidate.note.startswith("cycle:")
+    assert {e.key for e in store.edges(status=EdgeStatus.AUTO)} == {("org/a", "org/b"), ("org/b", "org/c")}
+    # a cycle closed through edges already stored; the unrelated edge in the same file is written as usual
+    report = import_file(
+        store,
+        write(tmp_path, [oda_line("org/b", "org/a"), oda_line("org/d", "org/a")], "two.jsonl"),
+        "oda-jsonl",
+        flag_below=0.7,
     )
-    with pytest.raises(InputError, match="cycle"):
-        import_file(
-            store, write(tmp_path, [oda_line("org/b", "org/a")], "two.jsonl"), "oda-jsonl", flag_below=0.7
-        )
-    assert [e.key for e in store.edges()] == [("org/a", "org/b")]
+    assert len(report.edges.cycles) == 1 and report.edges.created == 2
+    reverse = store.get_edge("org/b", "org/a")
+    assert reverse is not None and reverse.status == EdgeStatus.FLAGGED and reverse.note.startswith("cycle:")
+    assert store.get_edge("org/a", "org/b").status == EdgeStatus.AUTO
+    assert store.get_edge("org/d", "org/a").status == EdgeStatus.AUTO
+    # the store's own backup imports into an empty store, candidates included
+    backup = tmp_path / "backup.json"
+    backup.write_text(json.dumps(export_document(store)), encoding="utf-8")
+    from graph_store.embedded import EmbeddedStore
+
+    other = EmbeddedStore(tmp_path / "other", buffer_pool_size=64 << 20)
+    try:
+        import_file(other, backup, "json", flag_below=0.7)
+        assert export_document(other) == export_document(store)
+    finally:
+        other.close()
 
 
 def test_injection_through_names_is_inert(store: CypherGraphStore, tmp_path: Path) -> None:

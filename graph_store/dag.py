@@ -1,0 +1,171 @@
+"""The lineage is a DAG: every write keeps it one.
+
+The DAG is the edges that are neither rejected nor **cycle candidates**. A cycle candidate is an edge whose write
+would have closed a cycle: it is stored with status ``flagged`` and a note that starts with ``cycle:`` and names
+the cycle, so a reviewer sees it in the queue, and the rest of the lineage is written as usual. A reviewer can
+approve it only once the cycle is broken (another edge on it rejected or re-pointed).
+
+A new edge ``target <- source`` closes a cycle when ``target`` is already upstream of ``source``. Finding out is a
+reachability search upward from ``source`` that stops at ``target`` (``closing_path``); it never scans the graph.
+A large write (an import) loads the DAG's pairs once instead and searches only inside the strongly connected
+components that its new edges create (``BulkOracle``), which is linear in the graph when nothing closes a cycle.
+
+Which direction is right: when the new edge is the exact reverse of a stored machine edge (A <- B against
+B <- A), the one whose endpoints' creation dates fit (a source is created before what derives from it) stays in
+the DAG; without dates, the one with the stronger evidence (source kind, then confidence); on a tie, the stored
+one. The loser becomes the cycle candidate. Edges a human decided are never demoted. For a longer cycle, the new
+edge is the candidate.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from datetime import datetime
+from typing import Any
+
+from graph_store.models import HUMAN_STATUSES, Edge, EdgeStatus, SourceKind
+
+CYCLE_PREFIX = "cycle:"
+# Evidence strength by where it was found, strongest first (models.SourceKind).
+_KIND_RANK = {kind.value: rank for rank, kind in enumerate(reversed(list(SourceKind)))}
+
+Pair = tuple[str, str]
+ParentsOf = Callable[[list[str]], Iterable[Pair]]
+
+
+def is_cycle_candidate(status: str | EdgeStatus | None, note: str | None) -> bool:
+    """True for an edge kept out of the DAG because it would close a cycle."""
+    return str(status) == EdgeStatus.FLAGGED.value and bool(note) and str(note).startswith(CYCLE_PREFIX)
+
+
+def in_dag(status: str | EdgeStatus | None, note: str | None) -> bool:
+    """True for an edge that counts in the DAG (not rejected, not a cycle candidate)."""
+    return str(status) != EdgeStatus.REJECTED.value and not is_cycle_candidate(status, note)
+
+
+def cycle_note(path: Sequence[str]) -> str:
+    """The note of a cycle candidate ``target <- source`` whose ``source`` reaches ``target`` along ``path``."""
+    # path runs source -> ... -> target (each derives from the next); the cycle closes with target <- source
+    cycle = [path[-1], *path]
+    return f"{CYCLE_PREFIX} would close {' <- '.join(cycle)}; a reviewer decides which direction is right"
+
+
+def as_cycle_candidate(edge: Edge, path: Sequence[str]) -> Edge:
+    """``edge`` turned into a cycle candidate (flagged, with the cycle in its note)."""
+    flagged = edge.model_copy(update={"status": EdgeStatus.FLAGGED, "note": cycle_note(path)})
+    flagged.model_fields_set.update({"status", "note"})
+    return flagged
+
+
+def closing_path(source: str, target: str, parents_of: ParentsOf, skip: set[Pair] | None = None) -> list[str] | None:
+    """The shortest upward path ``source -> … -> target`` (each derives from the next), or None.
+
+    ``parents_of(ids)`` yields ``(child, parent)`` for the DAG edges out of ``ids``; ``skip`` leaves edges out.
+    A level-BFS: one call per level, each dataset visited once.
+    """
+    if source == target:
+        return [source]
+    came_from: dict[str, str] = {source: source}
+    frontier = [source]
+    while frontier:
+        next_frontier: list[str] = []
+        for child, parent in parents_of(frontier):
+            if parent in came_from or (skip and (child, parent) in skip):
+                continue
+            came_from[parent] = child
+            if parent == target:
+                path = [target]
+                while path[-1] != source:
+                    path.append(came_from[path[-1]])
+                return list(reversed(path))
+            next_frontier.append(parent)
+        frontier = next_frontier
+    return None
+
+
+def new_edge_wins(new: Edge, old: Mapping[str, Any], created: Mapping[str, datetime | None]) -> bool:
+    """Whether ``new`` (target <- source) is more likely right than the stored reverse edge ``old``."""
+    if old.get("status") in HUMAN_STATUSES:
+        return False
+    made_target, made_source = created.get(new.target), created.get(new.source)
+    if made_target is not None and made_source is not None and made_target != made_source:
+        return _naive(made_source) < _naive(made_target)
+    new_rank = _KIND_RANK.get(new.source_kind.value if new.source_kind else "", -1)
+    old_rank = _KIND_RANK.get(old.get("source_kind") or "", -1)
+    if new_rank != old_rank:
+        return new_rank > old_rank
+    return float(new.confidence) > float(old.get("confidence") or 0.0)
+
+
+def _naive(moment: datetime) -> datetime:
+    return moment.replace(tzinfo=None) if moment.tzinfo is None else moment.astimezone(tz=None).replace(tzinfo=None)
+
+
+class Overlay:
+    """DAG edges accepted in the current write, not yet stored: searched together with the store's."""
+
+    def __init__(self) -> None:
+        self.parents: dict[str, list[str]] = {}
+
+    def add(self, target: str, source: str) -> None:
+        self.parents.setdefault(target, []).append(source)
+
+    def parents_of(self, ids: Iterable[str]) -> Iterator[Pair]:
+        for child in ids:
+            for parent in self.parents.get(child, ()):
+                yield child, parent
+
+
+class BulkOracle:
+    """Reachability for a large write: the DAG's pairs and the write's candidate edges in memory.
+
+    ``suspects`` are the candidate keys that lie inside a strongly connected component of stored + candidate
+    edges: only those can close a cycle, and a search for one stays inside its component.
+    """
+
+    def __init__(self, stored: Iterable[Pair], candidates: Sequence[Pair]) -> None:
+        import numpy as np
+        from scipy.sparse import csr_matrix
+        from scipy.sparse.csgraph import connected_components
+
+        index: dict[str, int] = {}
+        children: list[int] = []
+        parents: list[int] = []
+        self.parents: dict[str, list[str]] = {}
+        for target, source in stored:
+            children.append(index.setdefault(target, len(index)))
+            parents.append(index.setdefault(source, len(index)))
+            self.parents.setdefault(target, []).append(source)
+        for target, source in candidates:
+            children.append(index.setdefault(target, len(index)))
+            parents.append(index.setdefault(source, len(index)))
+        self.suspects: set[Pair] = set()
+        self.component: dict[str, int] = {}
+        if not index:
+            return
+        size = len(index)
+        graph = csr_matrix((np.ones(len(children), dtype=np.int8), (children, parents)), shape=(size, size))
+        count, labels = connected_components(graph, directed=True, connection="strong")
+        if count == size:
+            return  # every component is one node: no cycle anywhere
+        members = np.bincount(labels)
+        for target, source in candidates:
+            label = labels[index[target]]
+            if members[label] > 1 and label == labels[index[source]]:
+                self.suspects.add((target, source))
+        inside = {int(label) for label in np.nonzero(members > 1)[0]}
+        self.component = {node: int(labels[i]) for node, i in index.items() if int(labels[i]) in inside}
+
+    def parents_of(self, ids: Iterable[str]) -> Iterator[Pair]:
+        for child in ids:
+            for parent in self.parents.get(child, ()):
+                yield child, parent
+
+    def add(self, target: str, source: str) -> None:
+        self.parents.setdefault(target, []).append(source)
+
+    def remove(self, target: str, source: str) -> None:
+        siblings = self.parents.get(target)
+        if siblings and source in siblings:
+            siblings.remove(source)
+
