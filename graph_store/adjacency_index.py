@@ -39,7 +39,7 @@ import orjson
 
 if TYPE_CHECKING:
     from graph_store.embedded import EmbeddedStore
-    from graph_store.models import ContaminationHit
+    from graph_store.models import ContaminationHit, Subgraph
 
 INDEX_SUFFIX = ".adjacency"
 STAMP_SUFFIX = ".writes"
@@ -187,9 +187,10 @@ class AdjacencyIndex:
     ) -> np.ndarray:
         """A mask over the edges (downstream CSR order) a walk with these filters may use."""
         status = self.arrays["status"]
-        mask = status != NO_STATUS
-        if not include_rejected:
-            mask &= status != REJECTED
+        if include_rejected:  # every edge (a tree may show rejected ones)
+            mask = np.ones(len(status), dtype=bool)
+        else:
+            mask = (status != NO_STATUS) & (status != REJECTED)
         if min_confidence > 0:
             mask &= self.arrays["confidence"] >= min_confidence
         if statuses is not None:
@@ -554,6 +555,40 @@ def contamination_hits(
     ]
 
 
+def tree_subgraph(
+    store: EmbeddedStore, root: str, depth: int, *, upstream: bool, include_rejected: bool = False
+) -> Subgraph:
+    """``GraphStore.upstream``/``downstream``: the nodes within ``depth`` edges of ``root`` found by a BFS over the
+    index, then their records and those of the edges out of every node closer than ``depth`` read from the store
+    in batches (the same edges the level-BFS walks: each such node's edges in that direction)."""
+    from graph_store.cypher_store import edge_from_row
+    from graph_store.models import Subgraph
+    from graph_store.queries import children_edges_of, parents_of
+    from oda.errors import InputError
+
+    if depth < 0:
+        raise InputError(f"depth must be ≥ 0, got {depth}")
+    index = store.adjacency()
+    start = index.rank(root)
+    if start is None:
+        return Subgraph(root=root, nodes=[], edges=[])
+    tree = index.bfs(
+        start, index.walkable(include_rejected=include_rejected), upstream=upstream, max_depth=depth
+    )
+    ids = np.asarray(index.ids, dtype=object)
+    seen = ids[np.concatenate(tree.levels)].tolist()
+    anchors = ids[np.concatenate(tree.levels[:depth])].tolist() if depth else []
+    builder = parents_of if upstream else children_edges_of
+    edges = {}
+    for at in range(0, len(anchors), store.bfs_batch_size):
+        batch = anchors[at : at + store.bfs_batch_size]
+        for row in store._read_by_ids(builder, batch, include_rejected=include_rejected).dicts():
+            edge = edge_from_row(row)
+            edges[edge.key] = edge
+    nodes = sorted(store.get_nodes(sorted(seen)), key=lambda n: n.id)
+    return Subgraph(root=root, nodes=nodes, edges=sorted(edges.values(), key=lambda e: e.key))
+
+
 def write_json_rows(chunks: Iterator[list[dict[str, Any]]], out: IO[bytes]) -> int:
     """Stream rows as one JSON array (the layout ``json.dumps(rows, indent=2)`` gives); return the row count."""
     count = 0
@@ -579,5 +614,6 @@ __all__ = [
     "fresh_index",
     "index_path",
     "read_stamp",
+    "tree_subgraph",
     "write_json_rows",
 ]

@@ -1,14 +1,16 @@
-"""``oda query contamination … --json`` on the embedded store, answered before the full command line loads.
+"""``oda query contamination|upstream|downstream … --json`` on the embedded store, before the full command line loads.
 
-The ``oda`` executable calls ``answer(argv)`` first. It handles exactly this form::
+The ``oda`` executable calls ``answer(argv)`` first. It handles exactly these forms::
 
     oda query contamination BENCHMARK [--store S] [--min-confidence F] [--status S]... [--split S] --json
+    oda query upstream|downstream DATASET [--depth N] [--store S] --json
 
 on an embedded store that exists, and returns None for anything else (another command, ``--help``, a table, a Neo4j
 URI, a missing store, a value the full command line would refuse, a benchmark that is not a node); the full command
-line then runs as usual, so every message and error stays that of ``oda.cli``. Answering loads numpy, orjson and the
-adjacency index, not typer, rich, pydantic or the database engine; only a stale index (a write since it was built)
-opens the database, read-only, to rebuild it.
+line then runs as usual, so every message and error stays that of ``oda.cli``. A contamination answer loads numpy,
+orjson and the adjacency index, not typer, rich, pydantic or the database engine; only a stale index (a write since
+it was built) opens the database, read-only, to rebuild it. A tree opens the database read-only for the records of
+the nodes and edges the index's BFS found.
 """
 
 from __future__ import annotations
@@ -141,23 +143,98 @@ def _resolve(index: AdjacencyIndex, name: str) -> str:
 
 
 def answer(argv: list[str], out: IO[bytes] | None = None) -> int | None:
-    """Answer ``argv`` (the arguments after ``oda``) if it is the query this module handles; else None."""
-    if argv[:2] != ["query", "contamination"]:
-        return None
+    """Answer ``argv`` (the arguments after ``oda``) if it is a query this module handles; else None."""
+    stream = out if out is not None else sys.stdout.buffer
     try:
-        args = _contamination_args(argv[2:])
-        path = _embedded_path(args.store)
-        index = _index(path)
-        benchmark = _resolve(index, args.benchmark)
+        if argv[:2] == ["query", "contamination"]:
+            return _contamination(_contamination_args(argv[2:]), stream)
+        if argv[:2] in (["query", "upstream"], ["query", "downstream"]):
+            return _tree(_tree_args(argv[2:]), argv[1] == "upstream", stream)
     except _NotMine:
         return None
+    return None
+
+
+def _contamination(args: ContaminationArgs, stream: IO[bytes]) -> int:
     from graph_store import adjacency_index as adj
 
+    path = _embedded_path(args.store)
+    index = _index(path)
+    benchmark = _resolve(index, args.benchmark)
     tree = adj.contamination_tree(
         index, benchmark, min_confidence=args.min_confidence, statuses=args.statuses or None, split=args.split
     )
     assert tree is not None  # the benchmark resolved to a node
-    stream = out if out is not None else sys.stdout.buffer
     adj.write_json_rows(adj.contamination_rows(index, tree, benchmark), stream)
+    stream.flush()
+    return 0
+
+
+@dataclass
+class TreeArgs:
+    dataset: str = ""
+    store: str | None = None
+    depth: int = 6
+
+
+def _tree_args(args: list[str]) -> TreeArgs:
+    parsed = TreeArgs()
+    positional: list[str] = []
+    as_json = False
+    i = 0
+    while i < len(args):
+        arg = args[i]
+        name, eq, inline = arg.partition("=")
+        if arg == "--json":
+            as_json = True
+        elif name in ("--store", "--depth"):
+            if eq:
+                value = inline
+            elif i + 1 < len(args):
+                i += 1
+                value = args[i]
+            else:
+                raise _NotMine
+            if name == "--store":
+                parsed.store = value
+            elif value.isdigit() and 0 <= int(value) <= 50:
+                parsed.depth = int(value)
+            else:
+                raise _NotMine
+        elif arg == "--" or arg.startswith("-"):
+            raise _NotMine
+        else:
+            positional.append(arg)
+        i += 1
+    if len(positional) != 1 or not as_json:
+        raise _NotMine
+    parsed.dataset = positional[0]
+    return parsed
+
+
+def _tree(args: TreeArgs, upstream: bool, stream: IO[bytes]) -> int:
+    """An upstream or downstream tree: the BFS runs on the index, the records come from the store (read-only)."""
+    import orjson
+
+    from graph_store.embedded import EmbeddedStore
+    from graph_store.models import ext_id
+
+    path = _embedded_path(args.store)
+    try:
+        store = EmbeddedStore(path, create=False, read_only=True)
+    except Exception:
+        raise _NotMine from None
+    with store:
+        index = store.adjacency()
+        node_id = args.dataset
+        if index.rank(node_id) is None:
+            try:
+                slug = ext_id(node_id)
+            except ValueError:
+                slug = node_id
+            node_id = slug if index.rank(slug) is not None else node_id
+        sub = store.upstream(node_id, args.depth) if upstream else store.downstream(node_id, args.depth)
+    stream.write(orjson.dumps(sub.model_dump(mode="json", exclude_none=True), option=orjson.OPT_INDENT_2))
+    stream.write(b"\n")
     stream.flush()
     return 0
