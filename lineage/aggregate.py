@@ -23,8 +23,9 @@ The surviving claims are grouped by canonical source id (deduplication). A group
 - the source is not newer than the target, when both dates are known ("newer than target").
 
 The edge takes the relationship that most of the evidence weight supports (Direct Inclusion/Subset when no claim
-names one), the strongest claim's evidence, the teacher model and split when claims name them, and the confidence
-of ``lineage.confidence.edge_confidence``. Below ``threshold`` it is ``flagged``, otherwise ``auto``.
+names one), the strongest claim's evidence, the teacher model and split when claims name them, the source's share of
+a mixture table when the card gives counts (``components.mixture_share``), and the confidence of
+``lineage.confidence.edge_confidence``. Below ``threshold`` it is ``flagged``, otherwise ``auto``.
 """
 
 from __future__ import annotations
@@ -278,6 +279,11 @@ def _edge(
     extra: dict[str, Any] = {}
     if prompts:
         extra["prompt_id"] = prompts[0]
+    shares = [c.share for c in positives if c.share is not None]
+    if shares:
+        # a row of a mixture table with counts: the source's share of the mixture
+        extra["mixture_share"] = max(shares)
+        notes.append(f"{max(shares):.1%} of the mixture")
     components_dump = components.model_dump()
     components_dump.update(extra)
     return Edge(

@@ -1,8 +1,11 @@
 """The LLM extractor: an OpenAI-compatible model reads one chunk and answers structured JSON.
 
 The request goes through the official ``openai`` client (``AsyncOpenAI(base_url=...)``), so vLLM, a llama.cpp
-server or OpenAI itself all work. The prompt is a versioned file (``prompts/extract_sources.v1.md``) and its id is
-recorded on every claim.
+server or OpenAI itself all work. The prompt is a versioned file (``prompts/extract_sources.v2.md`` by default;
+``v1`` stays selectable with ``prompt_version="v1"`` or ``ODA_EXTRACT_PROMPT_VERSION=v1``) and its id is recorded on
+every claim. Prompt v2 gets the chunk's structure: the section path of each part of the excerpt and the role of that
+section (sources, schema, evaluation, decontamination, see also, ...), and names the distractor classes with
+examples.
 
 Robustness, per chunk:
 
@@ -202,14 +205,16 @@ class LLMExtractor:
 
     def render(self, chunk: ResourceChunk) -> str:
         """The prompt for one chunk (the chunk text is inserted last, so braces in it are never placeholders)."""
-        text = self.prompt.render(
-            target=chunk.target,
-            kind=chunk.kind.value,
-            url=chunk.url,
-            title=chunk.title or "-",
-            text=_TEXT_SLOT,
-        )
-        return text.replace(_TEXT_SLOT, chunk.text)
+        values = {
+            "target": chunk.target,
+            "kind": chunk.kind.value,
+            "url": chunk.url,
+            "title": chunk.title or "-",
+            "text": _TEXT_SLOT,
+        }
+        if "{{structure}}" in self.prompt.text:
+            values["structure"] = structure_hint(chunk)
+        return self.prompt.render(**values).replace(_TEXT_SLOT, chunk.text)
 
     def _semaphore(self) -> asyncio.Semaphore:
         loop_id = id(asyncio.get_running_loop())
@@ -260,6 +265,7 @@ class LLMExtractor:
             self.stats["evidence does not name the source"] += 1
             return None
         support = STRENGTH_SUPPORT[item.strength]
+        section = section_at(chunk, chunk.text.find(evidence))
         return RawClaim(
             target=chunk.target,
             source_name=item.name.strip(),
@@ -275,4 +281,38 @@ class LLMExtractor:
             split=item.split,
             hf_id_hint=hint,
             prompt_id=self.prompt_id,
+            section=section,
         )
+
+
+def _sections(chunk: ResourceChunk) -> list[tuple[int, tuple[str, ...], str]]:
+    """``(offset, section path, role)`` where each section of the chunk starts (the chunk's own start first)."""
+    from lineage.cards.parser import parse_blocks, section_role
+
+    base = tuple(chunk.section_path)
+    out: list[tuple[int, tuple[str, ...], str]] = [(0, base, section_role(base))]
+    for block in parse_blocks(chunk.text, base, tuple(chunk.section_levels)):
+        if block.kind == "heading":
+            out.append((block.start, block.path, block.role))
+    return out
+
+
+def structure_hint(chunk: ResourceChunk) -> str:
+    """One line per section of the excerpt: ``- Dataset Sources > Airoboros (role: sources)``."""
+    lines = []
+    for _, path, role in _sections(chunk):
+        line = f"- {' > '.join(path) if path else chunk.title or '(start of the document)'} (role: {role})"
+        if line not in lines:
+            lines.append(line)
+    return "\n".join(lines)
+
+
+def section_at(chunk: ResourceChunk, offset: int) -> str | None:
+    """The section path (``' > '`` joined) in effect at ``offset`` of the chunk text."""
+    if offset < 0:
+        return None
+    path: tuple[str, ...] = ()
+    for start, sec_path, _ in _sections(chunk):
+        if start <= offset:
+            path = sec_path
+    return " > ".join(path) if path else None

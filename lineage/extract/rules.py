@@ -250,6 +250,7 @@ _LISTING_VERB = re.compile(r"includ|contain|cover|span|compris|consist|rang", re
 _STYLE_AFTER = re.compile(
     r"[\s-]*(?:style|format(?:ted)?|template|structure|schema|conventions?)\b", re.IGNORECASE
 )
+_DEFINED_AFTER = re.compile(r"(?:\s+dataset)?\s+(?:is|was)\s+(?:a|an|the)\b", re.IGNORECASE)
 _ORG_AFTER = re.compile(r"\s+(?:AI|Inc\.?|Labs?|Research|Team|Corp\.?|LLC)\b")
 _BARE_ID = re.compile(
     r"(?<![\w/.@:-])`?([A-Za-z0-9][A-Za-z0-9_.\-]{1,95}/[A-Za-z0-9][A-Za-z0-9_.\-]{1,95})`?(?![\w/-])"
@@ -969,7 +970,12 @@ class RulesExtractor:
                 continue
             if _STYLE_AFTER.match(text, mention.end - unit.start):
                 # "in alpaca style", "the ShareGPT format": a format, not a source
-                found.add(self._claim(chunk, mention, evidence, None, 0.6, "other", None, None))
+                found.add(self._claim(chunk, mention, evidence, None, 0.0, "other", None, None))
+                continue
+            if _DEFINED_AFTER.match(text, mention.end - unit.start):
+                # "SYNTHETIC-1 is a reasoning dataset obtained from ...": the sentence defines its subject (the
+                # target or a sibling), it does not derive from it
+                found.add(self._claim(chunk, mention, evidence, None, 0.0, "other", None, None))
                 continue
             role, rel, support = self._role_for(mention, unit, cues, breaks, source_section, eval_section)
             if role == "source":
@@ -981,18 +987,22 @@ class RulesExtractor:
                 role = "other"
             if hedged and role != "source":
                 support *= HEDGE_FACTOR
-            found.add(
-                self._claim(
-                    chunk,
-                    mention,
-                    evidence,
-                    rel,
-                    support,
-                    role,
-                    teacher if role == "source" else None,
-                    split if role == "source" else None,
-                )
+            claim = self._claim(
+                chunk,
+                mention,
+                evidence,
+                rel,
+                support,
+                role,
+                teacher if role == "source" else None,
+                split if role == "source" else None,
             )
+            update: dict[str, object] = {}
+            if unit.path:
+                update["section"] = " > ".join(unit.path)
+            if role == "source" and unit.share is not None and unit.kind == "row":
+                update["share"] = unit.share
+            found.add(claim.model_copy(update=update) if update else claim)
 
     def _role_for(
         self,
@@ -1040,6 +1050,14 @@ class RulesExtractor:
             contamination_after = [
                 c for c in after if c.role == "eval_benchmark" and c.support >= 0.9 and c.start > mention.end
             ]
+            # "with TruthfulQA prompts removed": a strong negative right after the mention
+            right_after = [
+                c for c in after if c.role != "source" and c.support >= 0.9 and c.start - mention.end <= 25
+            ]
+            if right_after and not any(
+                c.role == "source" and mention.end <= c.start < right_after[0].start for c in after
+            ):
+                return right_after[0].role, None, right_after[0].support
             if contamination_after and not any(
                 c.role == "source" and mention.end <= c.start < contamination_after[0].start for c in after
             ):

@@ -32,6 +32,8 @@ class Unit:
     path: tuple[str, ...] = ()
     field_list: bool = False
     lead_text: str | None = None
+    share: float | None = None
+    """For a row of a mixture table with counts: the row's share of the table's total (0..1)."""
 
 
 def _is_abbreviation(para: str, dot_index: int) -> bool:
@@ -77,10 +79,14 @@ def units_of(
     levels = tuple(section_levels) if section_path else ((1,) if title else ())
     out: list[Unit] = []
     lead_cache: dict[str, tuple[tuple[Relationship, float] | None, str | None]] = {}
-    for block in parse_blocks(text, base, levels):
+    blocks = parse_blocks(text, base, levels)
+    shares = _mixture_shares(text, blocks)
+    for index, block in enumerate(blocks):
         section = block.path[-1] if block.path else title
         if block.kind == "paragraph":
-            out.extend(sentences(text, block.start, block.end, section, block.role))
+            for unit in sentences(text, block.start, block.end, section, block.role):
+                unit.path = block.path
+                out.append(unit)
             continue
         if block.kind not in ("item", "row"):
             continue
@@ -104,9 +110,66 @@ def units_of(
                 path=block.path,
                 field_list=block.field_list,
                 lead_text=lead,
+                share=shares.get(index),
             )
         )
     return out
+
+
+_COUNT_HEADER = re.compile(
+    r"#|\bcount|\bsamples?\b|\bsize\b|\bexamples?\b|\bnumber\b|\bnum\b|\brows?\b|\binstances?\b|\bproblems?\b|"
+    r"\bquestions?\b|\bpairs?\b|\bconversations?\b|\btokens?\b|\bamount\b",
+    re.IGNORECASE,
+)
+_SHARE_HEADER = re.compile(r"%|\bproportion\b|\bshare\b|\bratio\b|\bpercent", re.IGNORECASE)
+_TOTAL_ROW = re.compile(r"^\W*(?:total|overall|sum|all)\W*$", re.IGNORECASE)
+
+
+def _number(cell: str) -> float | None:
+    """``12,345`` -> 12345; ``12.3k`` -> 12300; ``1.2M`` -> 1.2e6; ``45%`` -> 45; anything else -> None."""
+    m = re.fullmatch(r"[~≈<>]?\s*(\d[\d,]*(?:\.\d+)?)\s*([kKmMbB])?\s*%?", cell.strip().strip("*_` "))
+    if not m:
+        return None
+    value = float(m.group(1).replace(",", ""))
+    scale = {"k": 1e3, "m": 1e6, "b": 1e9}.get((m.group(2) or "").lower(), 1.0)
+    return value * scale
+
+
+def _mixture_shares(text: str, blocks: list[Block]) -> dict[int, float]:
+    """Each table row's share of its table's total, from a count (or a percentage) column."""
+    shares: dict[int, float] = {}
+    tables: list[list[int]] = []
+    for index, block in enumerate(blocks):
+        if block.kind != "row" or not block.header:
+            continue
+        previous = tables[-1][-1] if tables else None
+        if previous is not None and previous == index - 1 and blocks[previous].header == block.header:
+            tables[-1].append(index)
+        else:
+            tables.append([index])
+    for rows in tables:
+        header = blocks[rows[0]].header or ()
+        column = next((i for i, h in enumerate(header) if i > 0 and _SHARE_HEADER.search(h)), None)
+        percent = column is not None
+        if column is None:
+            column = next((i for i, h in enumerate(header) if i > 0 and _COUNT_HEADER.search(h)), None)
+        if column is None:
+            continue
+        values: dict[int, float] = {}
+        for index in rows:
+            line = text[blocks[index].start : blocks[index].end]
+            cells = [c.strip() for c in line.strip().strip("|").split("|")]
+            if len(cells) <= column or _TOTAL_ROW.match(cells[0]):
+                continue
+            value = _number(cells[column])
+            if value is not None:
+                values[index] = value
+        total = sum(values.values())
+        if len(values) < 2 or total <= 0:
+            continue
+        for index, value in values.items():
+            shares[index] = round(value / 100.0 if percent and total > 1.5 else value / total, 4)
+    return shares
 
 
 def _lead_sentence(block: Block) -> str | None:

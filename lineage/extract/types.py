@@ -77,6 +77,13 @@ class RawClaim(BaseModel):
         default=None, description="explicit HF id when the text gave one (id or URL)"
     )
     prompt_id: str | None = Field(default=None, description="prompt name.version for LLM claims")
+    share: float | None = Field(
+        default=None,
+        ge=0.0,
+        le=1.0,
+        description="the source's share of a mixture table, when the card gives counts",
+    )
+    section: str | None = Field(default=None, description="the section path of the evidence (' > ' joined)")
 
 
 @runtime_checkable

@@ -65,7 +65,7 @@ async def test_valid_answer_becomes_claims_and_hallucinated_evidence_is_dropped(
         "DeepSeek-R1",
         "llm",
     )
-    assert numina.prompt_id == "extract_sources.v1"
+    assert numina.prompt_id == "extract_sources.v2"
     assert by_name["MATH-500"].role == "eval_benchmark"
     assert extractor.stats["evidence not verbatim"] == 1
 
@@ -253,3 +253,53 @@ async def test_auto_keeps_rules_claims_when_the_llm_fails(make_chunk):
         claims = await auto.extract(chunk)
     assert [c.source_name for c in claims if c.role == "source"] == ["LIMO"]
     assert len(auto.errors) == 1 and "no valid answer" in auto.errors[0]
+
+
+CARD_PIECE = (
+    "## Data Sources\n\n"
+    "| Source | # Samples |\n|---|---|\n| NuminaMath-CoT | 3,000 |\n\n"
+    "## Evaluation\n\nWe evaluate on MATH-500.\n"
+)
+
+
+async def test_prompt_v2_carries_the_section_path_and_roles_and_v1_stays_selectable(make_chunk, monkeypatch):
+    chunk = make_chunk(CARD_PIECE, title="Dataset Card").model_copy(
+        update={"section_path": ["Dataset Card"], "section_levels": [1]}
+    )
+    answer = {
+        "sources": [
+            {
+                "name": "NuminaMath-CoT",
+                "role": "source",
+                "strength": "explicit",
+                "evidence": "| NuminaMath-CoT | 3,000 |",
+            },
+            {"name": "MATH-500", "role": "eval_benchmark", "evidence": "We evaluate on MATH-500."},
+        ]
+    }
+    with serve_openai([Reply(content=json.dumps(answer)), Reply(content=json.dumps(answer))]) as server:
+        v2 = LLMExtractor(config(server))
+        claims = await v2.extract(chunk)
+        monkeypatch.setenv("ODA_EXTRACT_PROMPT_VERSION", "v1")
+        v1 = make_extractor("llm", config(server))
+        assert isinstance(v1, LLMExtractor)
+        await v1.extract(chunk)
+    first, second = (r["messages"][0]["content"] for r in server.requests)
+    # v2: each section of the excerpt with its role, and the distractor classes
+    assert "- Dataset Card > Data Sources (role: sources)" in first
+    assert "- Dataset Card > Evaluation (role: evaluation)" in first
+    assert "Distractors" in first and "path fragments" in first
+    assert v2.prompt_id == "extract_sources.v2"
+    by_name = {c.source_name: c for c in claims}
+    assert by_name["NuminaMath-CoT"].section == "Dataset Card > Data Sources"
+    assert by_name["MATH-500"].section == "Dataset Card > Evaluation"
+    # v1 is still there, without the structure
+    assert v1.prompt_id == "extract_sources.v1"
+    assert "(role: sources)" not in second and chunk.text in second
+
+
+def test_unknown_prompt_version_is_a_config_error(monkeypatch):
+    monkeypatch.setenv("ODA_EXTRACT_PROMPT_VERSION", "v9")
+    llm = LLMConfig(base_url="http://127.0.0.1:9/v1", model="m", api_key="none")
+    with pytest.raises(ConfigError, match="v9"):
+        make_extractor("llm", llm)

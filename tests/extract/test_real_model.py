@@ -75,7 +75,7 @@ async def test_real_model_extraction_path(smollm2_server):
     assert smollm2_server.requests[0]["response_format"] == {"type": "json_object"}
     for claim in claims:
         assert is_verbatim(claim.evidence, text)
-        assert claim.prompt_id == "extract_sources.v1"
+        assert claim.prompt_id == "extract_sources.v2"
 
     # auto: whatever the model says, the rules' verified source survives
     auto = AutoExtractor(RulesExtractor(), extractor)
