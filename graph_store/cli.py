@@ -34,23 +34,61 @@ Examples:
 """
 
 
-def _open(uri: str | None) -> GraphStore:
+def _open(uri: str | None, *, write: bool = False) -> GraphStore:
+    """The store for a command: only a writing command (``oda import``) creates a missing one; readers open
+    it read-only and fail with one line naming the path when it does not exist."""
     from graph_store.factory import open_store
 
-    return open_store(uri)
+    if write:
+        return open_store(uri)
+    return open_store(uri, create=False, read_only=True)
 
 
-def _resolve(store: GraphStore, name: str) -> str:
-    """A node id for ``name``: the id itself, else its ``ext:`` slug when that node exists."""
+def _resolve(store: GraphStore, name: str) -> str | None:
+    """A node id for ``name``: the id itself, else a catalog entry's id (``GSM8K`` -> ``openai/gsm8k``, also
+    its alternative ids), else its ``ext:`` slug; None when no such node is stored."""
     from graph_store.models import ext_id
 
-    if store.get_node(name) is not None:
-        return name
+    candidates = [name]
     try:
-        slug = ext_id(name)
+        from lineage.canonical import Catalog
+
+        entry = Catalog.load().lookup(name)
+    except Exception:  # noqa: BLE001 - the catalog only helps resolve a name; an id still works without it
+        entry = None
+    if entry is not None:
+        candidates += [entry.id, *entry.also_ids]
+    try:
+        candidates.append(ext_id(name))
     except ValueError:
-        return name
-    return slug if store.get_node(slug) is not None else name
+        pass
+    for candidate in candidates:
+        if store.get_node(candidate) is not None:
+            return candidate
+    return None
+
+
+def _known(store: GraphStore, name: str) -> str:
+    """``_resolve``, or an ``InputError`` (exit 2) naming what was asked for."""
+    from oda.errors import InputError
+
+    node_id = _resolve(store, name)
+    if node_id is None:
+        raise InputError(f"no dataset or benchmark {name!r} in the store (an id, a catalog name or a source name)")
+    return node_id
+
+
+def _finite(value: Any) -> Any:
+    """``value`` with every NaN or infinity replaced by None (JSON has no such numbers)."""
+    import math
+
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_finite(v) for v in value]
+    return value
 
 
 def _console() -> Any:
@@ -105,9 +143,7 @@ def contamination(
     except ValueError as exc:
         raise InputError(f"{exc}; expected one of: {', '.join(s.value for s in EdgeStatus)}") from exc
     with _open(store) as graph:
-        node_id = _resolve(graph, benchmark)
-        if graph.get_node(node_id) is None:
-            _console().print(f"[yellow]no node {benchmark!r} in the store[/]")
+        node_id = _known(graph, benchmark)
         hits = graph.contamination(node_id, min_confidence=min_confidence, statuses=statuses, split=split)
     if as_json:
         emit_json(hits)
@@ -127,7 +163,7 @@ def _tree(dataset: str, store: str | None, depth: int, as_json: bool, upstream: 
     from oda.output import emit_json
 
     with _open(store) as graph:
-        node_id = _resolve(graph, dataset)
+        node_id = _known(graph, dataset)
         sub = graph.upstream(node_id, depth) if upstream else graph.downstream(node_id, depth)
     if as_json:
         emit_json(sub)
@@ -209,9 +245,21 @@ def cypher(
         typer.Option("--param", "-p", help="Query parameter name=value (JSON or text; repeatable)."),
     ] = None,
     store: StoreOption = None,
+    timeout: Annotated[
+        float | None,
+        typer.Option("--timeout", min=0.1, help="Stop the query after this many seconds ([store].query_timeout_s, 30)."),
+    ] = None,
+    max_rows: Annotated[
+        int | None,
+        typer.Option("--max-rows", min=1, help="Refuse answers longer than this ([store].query_max_rows, 100000)."),
+    ] = None,
     as_json: JsonOption = False,
 ) -> None:
     """Run a read-only Cypher query; any write is refused and leaves the store unchanged.
+
+    The query runs where the engine cannot write (a read-only database, or a READ session on Neo4j), under a
+    time limit, a row limit and a memory limit ([store].query_max_memory_mb, 1024); Ctrl-C stops it. File and
+    extension statements (COPY, LOAD, EXPORT, ATTACH, INSTALL, ...) are refused.
 
     Examples:
 
@@ -219,10 +267,12 @@ def cypher(
 
       oda query cypher "MATCH (d:Dataset) WHERE d.is_benchmark RETURN d.id AS id" --json
     """
+    from graph_store.readonly import query_limits_from_config
     from oda.output import emit_json, to_json
 
+    limits = query_limits_from_config(timeout_s=timeout, max_rows=max_rows)
     with _open(store) as graph:
-        rows = graph.cypher(query, _parse_params(param))
+        rows = _finite(graph.cypher(query, _parse_params(param), limits=limits))
     if as_json:
         emit_json(rows)
         return
@@ -308,6 +358,9 @@ def import_command(
 ) -> None:
     """Import a lineage file. The whole file is validated first; bad items are listed and nothing is written.
 
+    An edge that would close a cycle is written flagged, with the cycle in its note, for a reviewer. Each write
+    batch is atomic; if an import is interrupted, run the same command again: it finishes the job.
+
     Examples:
 
       oda import lineage.jsonl --format oda-jsonl
@@ -317,7 +370,7 @@ def import_command(
     from graph_store.io import import_file
     from oda.output import emit_json
 
-    with _open(store) as graph:
+    with _open(store, write=True) as graph:
         report = import_file(graph, file, fmt, flag_below=flag_below, skip_invalid=skip_invalid)  # type: ignore[arg-type]
     if as_json:
         emit_json(report)
@@ -330,6 +383,8 @@ def import_command(
     )
     for error in report.errors:
         console.print(f"[yellow]skipped[/] {error}")
+    for cycle in report.edges.cycles:
+        console.print(f"[yellow]flagged, would close a cycle[/] {cycle}")
 
 
 def export_command(

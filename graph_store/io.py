@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any, Literal
@@ -554,42 +555,49 @@ def export_graphml(store: GraphStore, out: IO[bytes]) -> int:
     return int(graph.number_of_edges())
 
 
-def export_to_path(store: GraphStore, fmt: ExportFormat, path: str | Path | None) -> int:
-    """Export to a file, or to stdout when ``path`` is None or ``-``; returns the number of edges written.
+@contextmanager
+def atomic_output(path: str | Path, *, binary: bool = False) -> Iterator[IO[Any]]:
+    """A file handle whose content replaces ``path`` only once the block ends without an error.
 
-    A file is written beside its target under a temporary name and renamed into place once complete, so a
-    failed export leaves any earlier file as it was.
+    It writes beside ``path`` under a temporary name and renames it into place, so a failure leaves any earlier
+    file as it was. A missing folder is an ``InputError`` naming it.
     """
     import os
-    import sys
     import tempfile
 
-    if fmt not in EXPORT_FORMATS:
-        raise InputError(f"unknown export format {fmt!r}; expected one of: {', '.join(EXPORT_FORMATS)}")
-    to_stdout = path is None or str(path) == "-"
-    if to_stdout:
-        if fmt == "graphml":
-            return export_graphml(store, sys.stdout.buffer)
-        return (export_json if fmt == "json" else export_oda_jsonl)(store, sys.stdout)
-    target = Path(path)  # type: ignore[arg-type]
+    target = Path(path)
     if target.is_dir():
-        raise InputError(f"cannot write the export to {target}: it is a folder")
+        raise InputError(f"cannot write to {target}: it is a folder")
     folder = target.parent
     if not folder.is_dir():
-        raise InputError(f"cannot write the export to {target}: there is no folder {folder}")
+        raise InputError(f"cannot write to {target}: there is no folder {folder}")
     try:
         handle, temporary = tempfile.mkstemp(dir=folder, prefix=f".{target.name}.", suffix=".partial")
     except OSError as exc:
-        raise InputError(f"cannot write the export to {target}: {exc.strerror or exc}") from exc
+        raise InputError(f"cannot write to {target}: {exc.strerror or exc}") from exc
     try:
-        if fmt == "graphml":
-            with os.fdopen(handle, "wb") as binary:
-                count = export_graphml(store, binary)
-        else:
-            with os.fdopen(handle, "w", encoding="utf-8") as text:
-                count = (export_json if fmt == "json" else export_oda_jsonl)(store, text)
+        with os.fdopen(handle, "wb") if binary else os.fdopen(handle, "w", encoding="utf-8") as out:
+            yield out
         os.replace(temporary, target)
     except BaseException:
         Path(temporary).unlink(missing_ok=True)
         raise
-    return count
+
+
+def export_to_path(store: GraphStore, fmt: ExportFormat, path: str | Path | None) -> int:
+    """Export to a file, or to stdout when ``path`` is None or ``-``; returns the number of edges written.
+
+    A file is written through ``atomic_output``: a failed export leaves any earlier file as it was.
+    """
+    import sys
+
+    if fmt not in EXPORT_FORMATS:
+        raise InputError(f"unknown export format {fmt!r}; expected one of: {', '.join(EXPORT_FORMATS)}")
+    if path is None or str(path) == "-":
+        if fmt == "graphml":
+            return export_graphml(store, sys.stdout.buffer)
+        return (export_json if fmt == "json" else export_oda_jsonl)(store, sys.stdout)
+    with atomic_output(path, binary=fmt == "graphml") as out:
+        if fmt == "graphml":
+            return export_graphml(store, out)
+        return (export_json if fmt == "json" else export_oda_jsonl)(store, out)

@@ -56,7 +56,8 @@ def run_read_only(
 ) -> tuple[list[str], list[list[Any]]]:
     """``(columns, rows)`` of ``query`` on the embedded database at ``path``, opened read-only in a child."""
     request = pickle.dumps(
-        {"path": str(path), "query": query, "params": params, "limits": limits}, protocol=pickle.HIGHEST_PROTOCOL
+        {"path": str(Path(path).resolve()), "query": query, "params": params, "limits": limits},
+        protocol=pickle.HIGHEST_PROTOCOL,
     )
     root = str(Path(__file__).resolve().parents[1])
     env = dict(os.environ)

@@ -15,7 +15,9 @@ table per part of the service::
     base_url = "http://127.0.0.1:8000/v1"
     model = "qwen2.5-7b-instruct"
 
-Secrets never live in the file: a key named like ``api_key``, ``password``, ``secret`` or ``token`` is refused.
+Secrets never live in the file: a key named like ``key``, ``api_key``, ``token``, ``password``, ``pwd``,
+``secret``, ``credentials`` or ``authorization`` (also ``*_key``, ``*_token``) is refused, in any table, inline
+table or array.
 They come from the environment only (``ODA_LLM_API_KEY``/``OPENAI_API_KEY``, ``ODA_NEO4J_USER``/
 ``ODA_NEO4J_PASSWORD``, ``HF_TOKEN``, ``ODA_REVIEW_TOKENS``). Explicit command-line options always win over the
 file; the file wins over built-in defaults.
@@ -24,6 +26,7 @@ file; the file wins over built-in defaults.
 from __future__ import annotations
 
 import os
+import re
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
@@ -31,7 +34,6 @@ from typing import Any
 
 from oda.errors import ConfigError
 
-SECRET_KEY_MARKERS = ("api_key", "apikey", "password", "secret", "token")
 
 _loaded: dict[str, Any] | None = None
 _loaded_from: Path | None = None
@@ -53,14 +55,45 @@ def find_config_file(explicit: str | os.PathLike[str] | None = None) -> Path | N
     return local if local.is_file() else None
 
 
-def _check_no_secrets(table: Mapping[str, Any], where: str) -> None:
-    for key, value in table.items():
-        if isinstance(value, Mapping):
+_SECRET_WORDS = frozenset(
+    {
+        "key",
+        "apikey",
+        "token",
+        "accesstoken",
+        "authtoken",
+        "secret",
+        "password",
+        "passwd",
+        "pwd",
+        "credential",
+        "credentials",
+        "authorization",
+        "auth",
+    }
+)
+
+
+def _is_secret_key(key: str) -> bool:
+    """A key one of whose words (split on ``_``, ``-``, ``.`` and spaces) names a secret: ``key``, ``token``,
+    ``secret``, ``password``, ``pwd``, ``credentials``, ``authorization``…, so ``api_key``, ``hf_token`` and
+    ``Authorization`` are refused while ``max_tokens`` or ``keywords`` are not."""
+    words = re.split(r"[\s_.\-]+", str(key).strip().lower())
+    return any(word in _SECRET_WORDS for word in words)
+
+
+def _check_no_secrets(table: Any, where: str) -> None:
+    """Refuse a secret-looking key anywhere in the file: tables, inline tables and arrays (of tables)."""
+    if isinstance(table, Mapping):
+        for key, value in table.items():
+            if _is_secret_key(key):
+                raise ConfigError(
+                    f"{where}.{key}: secrets are read from the environment only, never from the config file"
+                )
             _check_no_secrets(value, f"{where}.{key}")
-        elif any(marker in key.lower() for marker in SECRET_KEY_MARKERS):
-            raise ConfigError(
-                f"{where}.{key}: secrets are read from the environment only, never from the config file"
-            )
+    elif isinstance(table, list):
+        for index, item in enumerate(table):
+            _check_no_secrets(item, f"{where}[{index}]")
 
 
 def load_config(path: str | os.PathLike[str] | None = None) -> dict[str, Any]:

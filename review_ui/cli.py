@@ -81,7 +81,7 @@ def serve(
         catalog_check=catalog_check_from_lineage(),
         context_source=SnapshotContext(snapshot) if snapshot is not None else None,
     )
-    graph = open_store(store or default_store_uri())
+    graph = open_store(store or default_store_uri(), create=False)
     try:
         app = create_app(graph, settings)
         console.print(f"review queue on http://{host}:{port}/  ({len(set(tokens.values()))} reviewers)")
@@ -110,12 +110,14 @@ def export(
     from oda.output import console
     from review_ui.export import write_audit_jsonl
 
-    graph = open_store(store or default_store_uri())
+    graph = open_store(store or default_store_uri(), create=False, read_only=True)
     try:
         if output is None:
             count = write_audit_jsonl(graph, sys.stdout)
         else:
-            with output.open("w", encoding="utf-8") as handle:
+            from graph_store.io import atomic_output
+
+            with atomic_output(output) as handle:
                 count = write_audit_jsonl(graph, handle)
             console.print(f"wrote {count} decisions to {output}")
     finally:
