@@ -123,9 +123,9 @@ def create_service_app(
     async def create_trace(body: TraceRequest, who: str = Depends(writer)) -> TraceAccepted:
         from lineage.runner import new_run_id, parse_queue_text
 
+        # like a queue file: invalid ids are refused one by one (listed in the answer and the run's failures),
+        # the valid ones are queued; a run with none is recorded as finished at once
         queue = parse_queue_text("\n".join(d.replace("\n", " ").replace("\r", " ") for d in body.datasets))
-        if not queue.entries:
-            raise InputError("no valid Hub dataset id in 'datasets'")
         options = trace_options(body, config)
         run_id = new_run_id()
         await runtime.submit(run_id, options, queue.entries, queue.failures)
@@ -176,7 +176,7 @@ def create_service_app(
     @app.get(
         "/api/contamination/{benchmark:path}",
         response_model=list[ContaminationHit],
-        responses=ERRORS,
+        responses={**ERRORS, **NOT_FOUND},
         tags=["lineage"],
     )
     def contamination(
@@ -189,7 +189,11 @@ def create_service_app(
         from graph_store.cli import _resolve
 
         store = runtime.store
-        node_id = _resolve(store, benchmark)
+        node_id = _resolve(
+            store, benchmark
+        )  # the id, a catalog name (GSM8K) or an ext: slug, as the CLI does
+        if node_id is None:
+            return []  # no such benchmark in the graph: nothing is contaminated by it
         return store.contamination(
             node_id, min_confidence=min_confidence, statuses=status or None, split=split
         )
