@@ -638,6 +638,7 @@ class CypherGraphStore(GraphStore):
         updated["version"] = version + 1
         updated["updated_at"] = now
         writes.insert(0, updated)
+        self._refuse_cycles_tx(tx, row, writes, action)
         self._ensure_endpoints(tx, writes)
         tx.run(*q.upsert_edges(self.dialect, writes))
         entry = AuditEntry(
@@ -652,6 +653,28 @@ class CypherGraphStore(GraphStore):
         )
         tx.run(*q.insert_audit(self.dialect, _audit_row(entry)))
         return entry
+
+    def _refuse_cycles_tx(self, tx: Tx, before: dict[str, Any], writes: list[dict[str, Any]], action: str) -> None:
+        """Refuse a decision that would bring an edge into the DAG where it closes a cycle."""
+        was_in_dag = {(before["target"], before["source"]): dag.in_dag(before.get("status"), before.get("note"))}
+        leaving = {(w["target"], w["source"]) for w in writes if not dag.in_dag(w.get("status"), w.get("note"))}
+
+        def parents_of(ids: list[str]) -> Iterator[tuple[str, str]]:
+            for batch in _chunks(ids, self.bfs_batch_size):
+                for child, parent in tx.run(*q.dag_parents(self.dialect, list(batch))).rows:
+                    yield child, parent
+
+        for write in writes:
+            key = (write["target"], write["source"])
+            if not dag.in_dag(write.get("status"), write.get("note")) or was_in_dag.get(key, False):
+                continue
+            path = dag.closing_path(write["source"], write["target"], parents_of, leaving | {key})
+            if path is not None:
+                cycle = " <- ".join([path[-1], *path])
+                raise InputError(
+                    f"cannot {action} {key[0]} <- {key[1]}: the lineage would contain the cycle {cycle}; "
+                    "reject or re-point another edge on it first"
+                )
 
     def _last_undoable(self, tx: Tx, target: str, source: str, reviewer: str) -> AuditEntry:
         entries = [
