@@ -198,7 +198,19 @@ def trace(
         typer.Option("--checkpoints", help="Run checkpoints file (default .oda/trace-runs.sqlite)."),
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON on stdout.")] = False,
+    server: Annotated[
+        str | None, typer.Option("--server", help="Queue on a running 'oda serve' at this URL and follow it.")
+    ] = None,
 ) -> None:
+    if server is not None:  # client mode: the service traces, this command follows (service.client)
+        from service.client import trace_via_server
+
+        local = {"--store": store, "--snapshot": snapshot, "--offline": offline or None, "--record": record}
+        local |= {"--resume": resume, "--checkpoints": checkpoints}
+        options = {"extractor": extractor, "max_depth": max_depth, "max_branching": max_branching}
+        options |= {"threshold": threshold, "min_year": min_year}
+        trace_via_server(server, queue_file, options, local_options=local, as_json=as_json)
+        return
     import asyncio
 
     from lineage.context import (
