@@ -1,4 +1,13 @@
-"""Calibrate the edge-confidence formula (lineage/confidence.py) on the DPI records.
+"""Calibrate the edge confidence: the rules' support levels on the real-card set, the formula on the DPI records.
+
+``--set real-cards`` (the default) traces the hand-labelled real cards of ``../shared/data/real-cards`` and the DPI
+cards, and prints, per support level of the rules extractor (the strength each kind of evidence gets: a derivation
+phrase 0.9, a sources-table row 0.85, a linked Hub dataset in a sources section, ...), how many written edges rest
+on it and how many are right on each set; a proposed support (the observed precision on the real cards, shrunk
+towards the current value with ``--prior`` pseudo-edges); and the reliability table (confidence bin -> observed
+precision) with the current supports and with the proposed ones, with the auto-edge precision at the threshold.
+
+``--set dpi`` runs the fit of the formula described below.
 
 Cards are synthesized from the DPI records' facts (lineage/quality.py); the rules extractor, the canonicalizer and
 aggregation run on them with every edge kept (threshold 0); each edge is labelled correct when its source is a
@@ -10,13 +19,14 @@ the tie-break. Credibilities are kept in the documented order (card YAML >= card
 The fit uses the phrasings the rules were developed on (seed 13); the held-out phrasings (seed 29) report how the
 fitted weights carry over.
 
-    python bench/calibrate_confidence.py [--dpi ../shared/data/dpi] [--threshold 0.7]
+    python bench/calibrate_confidence.py [--set real-cards|dpi] [--dpi ../shared/data/dpi] [--threshold 0.7]
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import itertools
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,7 +35,16 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from graph_store.models import SourceKind  # noqa: E402
-from lineage.canonical import Canonicalizer  # noqa: E402
+from lineage.canonical import Canonicalizer, Catalog  # noqa: E402
+from lineage.cards.realset import (  # noqa: E402
+    DEFAULT_REAL_CARDS_DIR,
+    RELIABILITY_BINS,
+    evaluate_real_cards,
+    known_hub_ids,
+    leaderboard_ids,
+    load_real_cards,
+    make_hub_exists,
+)
 from lineage.confidence import DEFAULT_WEIGHTS, ConfidenceWeights, Evidence, edge_confidence  # noqa: E402
 from lineage.extract.rules import RulesExtractor  # noqa: E402
 from lineage.quality import (  # noqa: E402
@@ -163,11 +182,119 @@ async def labelled(dpi: str, seed: int, phrasings: object) -> tuple[list[ScoredE
     return report.edges, report.tp + report.fn
 
 
+@dataclass
+class Judged:
+    """An edge, the supports of its claims and whether it is right."""
+
+    supports: list[tuple[str, float]]  # (resource, support) of each supporting claim
+    kinds: dict[str, SourceKind]
+    share: float
+    certainty: float
+    correct: bool
+
+
+def _judged(claims: list, share: float, certainty: float, correct: bool) -> Judged:
+    supports = [(f"{c.source_kind.value}|{c.url}", c.support) for c in claims]
+    kinds = {f"{c.source_kind.value}|{c.url}": c.source_kind for c in claims}
+    return Judged(supports, kinds, share, certainty, correct)
+
+
+def rescored(edge: Judged, remap: dict[float, float]) -> float:
+    """The edge's confidence when each claim support ``s`` that is a level of ``remap`` becomes ``remap[s]``."""
+    items = [
+        Evidence(resource=r, kind=edge.kinds[r], support=remap.get(round(sup, 4), sup))
+        for r, sup in edge.supports
+    ]
+    value, _ = edge_confidence(items, relationship_share=edge.share, resolution_certainty=edge.certainty)
+    return value
+
+
+def top_level(edge: Judged) -> float:
+    return round(max(sup for _, sup in edge.supports), 4)
+
+
+def reliability(edges: list[Judged], remap: dict[float, float], threshold: float) -> list[str]:
+    lines = []
+    scored = [(rescored(e, remap), e.correct) for e in edges]
+    for low, high in itertools.pairwise(RELIABILITY_BINS):
+        inside = [ok for conf, ok in scored if low <= conf < high]
+        shown = f"{sum(inside) / len(inside):.3f}" if inside else "  -  "
+        lines.append(
+            f"    [{low:.1f}, {min(high, 1.0):.1f}{']' if high >= 1.0 else ')'}  {shown}  ({sum(inside)}/{len(inside)})"
+        )
+    auto = [ok for conf, ok in scored if conf >= threshold]
+    right = sum(ok for _, ok in scored)
+    lines.append(
+        f"    auto edges (confidence >= {threshold}): precision {sum(auto) / max(1, len(auto)):.3f} "
+        f"({sum(auto)}/{len(auto)}); right edges sent to review: {right - sum(auto)}/{right}"
+    )
+    return lines
+
+
+async def real_cards_calibration(args: argparse.Namespace) -> None:
+    catalog = Catalog.load()
+    cards = load_real_cards(args.real_cards)
+    hub_ids = known_hub_ids(cards, catalog, [*leaderboard_ids(), *dpi_hub_ids(args.dpi)])
+    canon = Canonicalizer(
+        hub_search=make_hub_search(hub_ids), hub_exists=make_hub_exists(hub_ids), catalog=catalog
+    )
+    report = await evaluate_real_cards(cards, RulesExtractor(), canon)
+    real = [
+        _judged(
+            e.claims,
+            2 * float(getattr(e.edge.components, "consistency", 1.0) or 1.0) - 1,
+            e.certainty,
+            e.correct,
+        )
+        for e in report.edges
+    ]
+    dpi_edges, _ = await labelled(args.dpi, 13, TUNED)
+    dpi = [
+        _judged(
+            e.claims,
+            2 * float(getattr(e.edge.components, "consistency", 1.0) or 1.0) - 1
+            if e.edge.components
+            else 1.0,
+            e.certainty,
+            e.correct,
+        )
+        for e in dpi_edges
+    ]
+    print(
+        f"real cards: {len(real)} written edges ({sum(not e.correct for e in real)} wrong); "
+        f"DPI cards (tuned phrasings): {len(dpi)} ({sum(not e.correct for e in dpi)} wrong)"
+    )
+    levels = sorted({top_level(e) for e in real} | {top_level(e) for e in dpi})
+    remap: dict[float, float] = {}
+    print("support level -> edges resting on it (right/all), real cards | DPI; proposed support")
+    for level in levels:
+        r = [e.correct for e in real if top_level(e) == level]
+        d = [e.correct for e in dpi if top_level(e) == level]
+        proposed = (sum(r) + args.prior * level) / (len(r) + args.prior) if r else level
+        proposed = round(min(args.cap, max(level if not r else 0.0, proposed)) if r else level, 2)
+        remap[level] = proposed
+        print(f"  {level:.4f}: real {sum(r):3}/{len(r):<3} | DPI {sum(d):3}/{len(d):<3}  -> {proposed:.2f}")
+    for label, mapping in (("current supports", {}), ("proposed supports", remap)):
+        print(f"  reliability on the real cards, {label}:")
+        print("\n".join(reliability(real, mapping, args.threshold)))
+        print(f"  reliability on the DPI cards, {label}:")
+        print("\n".join(reliability(dpi, mapping, args.threshold)))
+
+
 async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--dpi", default=str(DEFAULT_DPI_DIR))
+    parser.add_argument("--real-cards", default=str(DEFAULT_REAL_CARDS_DIR))
+    parser.add_argument("--set", choices=["real-cards", "dpi"], default="real-cards", dest="which")
     parser.add_argument("--threshold", type=float, default=0.7)
+    parser.add_argument(
+        "--prior", type=float, default=8.0, help="pseudo-edges at the current support (shrinkage)"
+    )
+    parser.add_argument("--cap", type=float, default=0.9, help="the highest support a fitted level may get")
     args = parser.parse_args()
+    if args.which == "real-cards":
+        await real_cards_calibration(args)
+        return
 
     train, train_gold = await labelled(args.dpi, 13, TUNED)
     test, test_gold = await labelled(args.dpi, 29, HELD_OUT)

@@ -206,9 +206,9 @@ def parse_blocks(
         return start, end
 
     blocks: list[Block] = []
-    stack: list[tuple[int, str]] = list(
-        zip(base_levels or range(1, len(base_path) + 1), base_path, strict=False)
-    )
+    levels = base_levels if len(base_levels) == len(base_path) else tuple(range(1, len(base_path) + 1))
+    stack: list[tuple[int, str]] = list(zip(levels, base_path, strict=True))
+
     last_paragraph: str | None = None
     list_depth = 0
     list_items: list[list[int]] = []  # indexes (into blocks) of the items of each open list
@@ -319,7 +319,7 @@ def mask_noise(text: str) -> str:
     def blank(match: re.Match[str]) -> str:
         return re.sub(r"[^\n]", " ", match.group(0))
 
-    for pattern in (_HTML_COMMENT, _IMAGE_MD, _HUB_FILE_URL, _HTML_TAG):
+    for pattern in (_HTML_COMMENT, _IMAGE_MD, _HTML_TAG, _HUB_FILE_URL):
         text = pattern.sub(blank, text)
     return text
 

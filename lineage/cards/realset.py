@@ -217,6 +217,10 @@ class ScoredRealEdge:
     names: list[str]
     id_unlabelled: bool = False
     """A Hub id for a real source whose id the labels leave open: left out of the Hub-id figures."""
+    claims: list[RawClaim] = field(default_factory=list)
+    """The source claims behind the edge (for calibration)."""
+    certainty: float = 1.0
+    """The canonicalization certainty of the edge's source."""
 
 
 @dataclass
@@ -356,12 +360,18 @@ async def evaluate_real_cards(
         )
         for edge in result.edges:
             node = next(n for n in result.nodes if n.id == edge.source)
-            names = [
-                c.source_name
+            supporting = [
+                c
                 for c in claims
                 if c.role == "source" and (r := resolution_for(c, resolutions)) and r.id == edge.source
             ]
-            report.edges.append(_judge(card, edge, node.on_hub, names, catalog))
+            names = [c.source_name for c in supporting]
+            judged = _judge(card, edge, node.on_hub, names, catalog)
+            judged.claims = supporting
+            judged.certainty = next(
+                (r.certainty for c in supporting if (r := resolution_for(c, resolutions))), 1.0
+            )
+            report.edges.append(judged)
     return report
 
 

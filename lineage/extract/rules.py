@@ -47,7 +47,10 @@ TABLE = 0.85
 LISTED = 0.8
 WEAK = 0.55
 BARE_LINK = 0.5
-ACKNOWLEDGED = 0.5
+ACKNOWLEDGED = 0.45
+# A linked Hub dataset in a section about the data's sources ("## Dataset Sources", "### Source Data"), with no
+# derivation phrase. Calibrated on the real-card set by bench/calibrate_confidence.py (see docs/extraction.md).
+SECTION_LINK = 0.8
 HEDGE_FACTOR = 0.6
 LOWERCASE_FACTOR = 0.85
 
@@ -244,6 +247,14 @@ _TOPIC_NOUNS = re.compile(
     r"task types?|genres?|themes?|levels?|difficult(?:y|ies)|types? of (?:problems|questions|tasks)|"
     r"variants?|versions?|splits?|configs?|configurations?|criteria|attributes?|metrics?|factors?|"
     r"dimensions?|steps?|stages?|ways?|features?|columns?|fields?|keys?)\b",
+    re.IGNORECASE,
+)
+# a path or a file, not an ``org/name`` repo: a path-like first part, a file extension, a trailing separator
+_PATH_LIKE = re.compile(
+    r"^(?:data|datasets?|assets?|images?|img|imgs|static|src|docs?|files?|raw|resolve|blob|tree|main|commit|"
+    r"commits|pull|pr|issues?|refs?|train|test|validation|output|outputs|results?|scripts?|configs?)/"
+    r"|\.(?:md|png|jpe?g|gif|svg|json|jsonl|parquet|csv|tsv|txt|py|ipynb|yaml|yml|zip|gz|tar|arrow|html?|pdf)$"
+    r"|[-_.]$|^[0-9a-f]{4,}/",
     re.IGNORECASE,
 )
 _LISTING_VERB = re.compile(r"includ|contain|cover|span|compris|consist|rang", re.IGNORECASE)
@@ -886,6 +897,8 @@ class RulesExtractor:
     def _looks_like_repo(self, candidate: str, *, backticked: bool) -> bool:
         if candidate.lower() in _COMMON_SLASH or hf_id_from_text(candidate) is None:
             return False
+        if _PATH_LIKE.search(candidate):
+            return False  # "data/train-*", "assets/logo.png", "commit/pr": a path, not a repo
         if self.catalog.by_hub_id(candidate) is not None or backticked:
             return True
         org, name = candidate.split("/", 1)
@@ -1084,6 +1097,8 @@ class RulesExtractor:
             return "eval_benchmark", None, 0.95
         if eval_section:
             return "eval_benchmark", None, SECTION_ONLY
+        if source_section and mention.explicit and mention.hint:
+            return "source", None, SECTION_LINK
         if source_section and (mention.explicit or mention.from_catalog):
             return "source", None, BARE_LINK
         return "other", None, 0.0

@@ -149,3 +149,67 @@ async def test_llm_picks_only_among_hub_candidates():
     assert (chosen.id, chosen.method) == ("b/zeta-games-2024", "llm")
     assert invented.method == "ext"  # an id outside the candidates is ignored
     assert "a/zeta-puzzles-archive" in server.requests[0]["messages"][0]["content"]
+
+
+async def test_a_fallback_made_during_a_hub_outage_is_not_memoized():
+    outage = {"down": True}
+    calls: list[str] = []
+
+    async def hub_search(query: str) -> list[str]:
+        calls.append(query)
+        if outage["down"]:
+            raise RuntimeError("503 from the Hub")
+        return ["zeta-lab/Zeta-Puzzles"]
+
+    canon = Canonicalizer(hub_search=hub_search)
+    during = await canon.resolve("Zeta Puzzles")
+    # the answer of the moment goes to review, and the failure is recorded
+    assert during.method == "ext" and during.certainty <= 0.5
+    assert canon.errors and "503" in canon.errors[0]
+    again = await canon.resolve("Zeta Puzzles")
+    assert again.method == "ext" and len(calls) == 2  # asked again, not served from the memo
+    outage["down"] = False
+    after = await canon.resolve("Zeta Puzzles")
+    assert (after.id, after.on_hub, after.method) == ("zeta-lab/Zeta-Puzzles", True, "hub_search")
+    await canon.resolve("Zeta Puzzles")
+    assert len(calls) == 3  # a good answer is memoized
+
+
+async def test_hub_ids_must_exist_on_the_hub():
+    from lineage.canonical import UnresolvedName
+
+    existing = {"zeta-lab/zeta-puzzles", "openai/gsm8k"}
+    checked: list[str] = []
+
+    async def hub_exists(repo_id: str) -> bool:
+        checked.append(repo_id)
+        return repo_id.lower() in existing
+
+    async def hub_search(query: str) -> list[str]:
+        return ["zeta-lab/Zeta-Puzzles"] if "zeta" in query.lower() else []
+
+    canon = Canonicalizer(hub_search=hub_search, hub_exists=hub_exists)
+    real = await canon.resolve("zeta-lab/Zeta-Puzzles", "zeta-lab/Zeta-Puzzles")
+    assert (real.id, real.on_hub, real.method) == ("zeta-lab/Zeta-Puzzles", True, "hf_id")
+    # an id the Hub does not know is read as a name: an exact Hub match of its repo name ...
+    moved = await canon.resolve("old-org/Zeta-Puzzles", "old-org/Zeta-Puzzles")
+    assert (moved.id, moved.method) == ("zeta-lab/Zeta-Puzzles", "hub_search")
+    # ... or the catalog entry of that name; a path fragment resolves to nothing at all
+    named = await canon.resolve("GSM8K", "someone/gsm8k-copy")
+    assert named.id == "openai/gsm8k"
+    with pytest.raises(UnresolvedName):
+        await canon.resolve("data/train-", "data/train-")
+    assert "data/train-" in canon.not_on_hub
+    # each id is checked once per run
+    await canon.resolve("zeta-lab/Zeta-Puzzles", None)
+    assert checked.count("zeta-lab/Zeta-Puzzles") == 1
+
+
+async def test_a_failed_existence_check_keeps_the_id_and_is_reported():
+    async def hub_exists(repo_id: str) -> bool:
+        raise RuntimeError("timeout")
+
+    canon = Canonicalizer(hub_exists=hub_exists)
+    res = await canon.resolve("acme/thing", "acme/thing")
+    assert (res.id, res.on_hub) == ("acme/thing", True) and res.certainty <= 0.5
+    assert canon.errors and "timeout" in canon.errors[0]
