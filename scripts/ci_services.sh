@@ -12,3 +12,5 @@ apt-get install -y -qq --no-install-recommends slurmctld slurmd slurm-client mun
 if [ -f scripts/start_slurm.sh ]; then
   bash scripts/start_slurm.sh
 fi
+# Postgres for the service's scale-out tests (queue, checkpoints): a cluster on loopback with role/db oda.
+bash scripts/start_postgres.sh
