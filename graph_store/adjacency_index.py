@@ -29,7 +29,7 @@ import contextlib
 import mmap
 import os
 import secrets
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
@@ -45,19 +45,29 @@ INDEX_SUFFIX = ".adjacency"
 STAMP_SUFFIX = ".writes"
 MAGIC = b"ODA-ADJACENCY-1\n"
 ALIGN = 64
-# Edge status codes; NO_STATUS marks an edge without a status, which (as in the Cypher queries) is never walked.
+# Edge status codes; NO_STATUS marks an edge without a known status, which (as in the Cypher queries) is never
+# walked; NO_SPLIT an edge of unknown split.
 STATUSES = ("auto", "flagged", "approved", "rejected", "edited")
 REJECTED = STATUSES.index("rejected")
-NO_STATUS = 255
+NO_STATUS = -1
 NO_SPLIT = -1
+# The engine's buffer pool when a query process opens the database to rebuild the index (as the store's default).
+READ_BUFFER_POOL = 512 * 1024 * 1024
 # Rows per JSON chunk written to the output.
 JSON_CHUNK_ROWS = 20_000
 
 # The statements that read the graph for the index (the embedded engine's dialect: node offsets).
 NODES_QUERY = "MATCH (n:Dataset) RETURN offset(id(n)) AS offset, n.id AS id, n.name AS name"
+SPLITS_QUERY = "MATCH ()-[r:DERIVED_FROM]->() WHERE r.split IS NOT NULL RETURN DISTINCT r.split AS split"
+# status and split as codes (positions in $statuses and $splits, -1 when absent); a missing confidence reads 0,
+# which a confidence filter excludes, as the Cypher filter excludes a null
 EDGES_QUERY = (
     "MATCH (c:Dataset)-[r:DERIVED_FROM]->(p:Dataset) RETURN offset(id(c)) AS child, offset(id(p)) AS parent, "
-    "r.confidence AS confidence, r.status AS status, r.split AS split"
+    "coalesce(r.confidence, 0.0) AS confidence, coalesce(list_position($statuses, r.status), 0) - 1 AS status, "
+    "{split} AS split"
+)
+SPLIT_CODE = (
+    "coalesce(list_position($splits, r.split), 0) - 1"  # (the engine cannot type an empty list parameter)
 )
 RESULTS_QUERY = "MATCH (x:BenchResult) RETURN x.benchmark AS benchmark, x.dataset AS dataset, x.score AS score ORDER BY x.key"
 
@@ -190,12 +200,12 @@ class AdjacencyIndex:
         if include_rejected:  # every edge (a tree may show rejected ones)
             mask = np.ones(len(status), dtype=bool)
         else:
-            mask = (status != NO_STATUS) & (status != REJECTED)
+            mask = (status != NO_STATUS) & (status != REJECTED)  # NO_STATUS is negative
         if min_confidence > 0:
             mask &= self.arrays["confidence"] >= min_confidence
         if statuses is not None:
             codes = [STATUSES.index(s) for s in statuses if s in STATUSES]
-            mask &= np.isin(status, np.asarray(codes, dtype=np.uint8))
+            mask &= np.isin(status, np.asarray(codes, dtype=np.int8))
         if split is not None:
             splits = self.splits
             code = splits.index(split) if split in splits else None
@@ -360,6 +370,9 @@ def store_state(db_path: str | os.PathLike[str]) -> tuple[str | None, list[Any]]
     return read_stamp(db_path), database_identity(db_path)
 
 
+Query = Callable[[str, dict[str, Any]], Any]  # a statement and its parameters -> an Arrow table
+
+
 def build(store: EmbeddedStore) -> AdjacencyIndex:
     """Read the graph of ``store`` (under its lock) into a new index.
 
@@ -368,44 +381,64 @@ def build(store: EmbeddedStore) -> AdjacencyIndex:
     database as it was then). The tag is kept only if the state is the same after the read, so a write that
     committed meanwhile leaves the index untagged: never fresh, used once in memory, not saved.
     """
-    import pyarrow as pa
-    import pyarrow.compute as pc
-
-    path = store.path
     with store._lock:
         store._check_open()
-        before = store.state_at_open if store.read_only else store_state(path)
-        if before[0] is None and store_state(path) == before:
-            # no stamp yet (a store written before stamps existed): start one; no write can have begun yet
-            with contextlib.suppress(OSError):
-                before = (bump_write_stamp(path), before[1])
-        nodes = store._arrow(NODES_QUERY, {})
-        edges = store._arrow(EDGES_QUERY, {})
-        results = store._arrow(RESULTS_QUERY, {})
-        after = store_state(path)
+        before = store.state_at_open if store.read_only else store_state(store.path)
+        return _build(store.path, store._arrow, before)
+
+
+def build_read_only(db_path: Path) -> AdjacencyIndex:
+    """Build the index of the database at ``db_path`` with the engine alone, opened read-only (what a query
+    process does when the saved index is stale: it needs no store object, models or schema)."""
+    import ladybug
+
+    before = store_state(db_path)
+    pool = int(os.environ.get("ODA_STORE_BUFFER_POOL", READ_BUFFER_POOL))
+    database = ladybug.Database(str(db_path), buffer_pool_size=pool, read_only=True)
+    connection = ladybug.Connection(database)
+
+    def arrow(query: str, params: dict[str, Any]) -> Any:
+        result = connection.execute(query, params)
+        table = result.get_as_arrow()
+        result.close()
+        return table
+
+    try:
+        return _build(db_path, arrow, before)
+    finally:
+        connection.close()
+        database.close()
+
+
+def _build(path: Path, arrow: Query, before: tuple[str | None, list[Any]]) -> AdjacencyIndex:
+    if before[0] is None and store_state(path) == before:
+        # no stamp yet (a store written before stamps existed): start one; no write can have begun yet
+        with contextlib.suppress(OSError):
+            before = (bump_write_stamp(path), before[1])
+    nodes = arrow(NODES_QUERY, {})
+    splits = sorted(arrow(SPLITS_QUERY, {}).column("split").to_pylist())
+    if splits:
+        edges = arrow(EDGES_QUERY.format(split=SPLIT_CODE), {"statuses": list(STATUSES), "splits": splits})
+    else:
+        edges = arrow(EDGES_QUERY.format(split=NO_SPLIT), {"statuses": list(STATUSES)})
+    results = arrow(RESULTS_QUERY, {})
+    after = store_state(path)
     stamp, identity = before if before == after else (None, [])
-    n = nodes.num_rows
-    id_column = nodes.column("id")
-    order = pc.sort_indices(id_column).to_numpy()  # UTF-8 byte order is code point order, as Python sorts
+    node_ids = nodes.column("id").to_pylist()
+    n = len(node_ids)
+    order = sorted(range(n), key=node_ids.__getitem__)
     rank_of_row = np.empty(n, dtype=np.int64)
     rank_of_row[order] = np.arange(n, dtype=np.int64)
-    offsets = nodes.column("offset").to_numpy()
+    offsets = _numbers(nodes, "offset", np.int64)
     dense = np.full(int(offsets.max()) + 1 if n else 0, -1, dtype=np.int64)
     dense[offsets] = rank_of_row
-    ids = id_column.take(pa.array(order)).to_pylist()
     names = {
         node_id: name
-        for node_id, name in zip(id_column.to_pylist(), nodes.column("name").to_pylist(), strict=True)
+        for node_id, name in zip(node_ids, nodes.column("name").to_pylist(), strict=True)
         if name
     }
-    child = dense[edges.column("child").to_numpy()]
-    source = dense[edges.column("parent").to_numpy()]
-    confidence = edges.column("confidence").fill_null(float("nan")).to_numpy().astype(np.float64)
-    status_codes = pc.index_in(edges.column("status"), value_set=pa.array(STATUSES)).fill_null(NO_STATUS)
-    status = status_codes.to_numpy().astype(np.uint8)
-    split_dict = pc.dictionary_encode(edges.column("split")).combine_chunks()
-    splits = split_dict.dictionary.to_pylist()
-    split = split_dict.indices.fill_null(NO_SPLIT).to_numpy().astype(np.int32)
+    child = dense[_numbers(edges, "child", np.int64)]
+    source = dense[_numbers(edges, "parent", np.int64)]
     down = np.lexsort((child, source))
     up = np.lexsort((source, child))
     position_in_down = np.empty(len(down), dtype=np.int64)
@@ -413,29 +446,33 @@ def build(store: EmbeddedStore) -> AdjacencyIndex:
     arrays = {
         "down_indptr": _indptr(source[down], n),
         "down_indices": child[down].astype(np.int32),
-        "confidence": confidence[down],
-        "status": status[down],
-        "split": split[down],
+        "confidence": _numbers(edges, "confidence", np.float64)[down],
+        "status": _numbers(edges, "status", np.int64)[down].astype(np.int8),
+        "split": _numbers(edges, "split", np.int64)[down].astype(np.int32),
         "up_indptr": _indptr(child[up], n),
         "up_indices": source[up].astype(np.int32),
         "up_edge": position_in_down[up].astype(np.int32),
     }
-    result_rows = [
-        [bench, dataset, score]
-        for bench, dataset, score in zip(
-            results.column("benchmark").to_pylist(),
-            results.column("dataset").to_pylist(),
-            results.column("score").to_pylist(),
-            strict=True,
-        )
-    ]
+    columns = [results.column(name).to_pylist() for name in ("benchmark", "dataset", "score")]
     sections = {
-        "ids": orjson.dumps(ids),
+        "ids": orjson.dumps([node_ids[row] for row in order]),
         "names": orjson.dumps(names),
         "splits": orjson.dumps(splits),
-        "results": orjson.dumps(result_rows),
+        "results": orjson.dumps([list(row) for row in zip(*columns, strict=True)]),
     }
     return AdjacencyIndex(arrays, sections, stamp, identity)
+
+
+def _numbers(table: Any, name: str, dtype: type[np.generic]) -> np.ndarray:
+    """A numeric Arrow column without nulls as a numpy array, read from its buffers (``to_numpy`` would load
+    pyarrow's compute module, slower to import than the whole query)."""
+    parts = [
+        np.frombuffer(
+            chunk.buffers()[1], dtype=dtype, count=len(chunk), offset=chunk.offset * np.dtype(dtype).itemsize
+        )
+        for chunk in table.column(name).chunks
+    ]
+    return np.concatenate(parts) if parts else np.empty(0, dtype=dtype)
 
 
 def _indptr(sorted_keys: np.ndarray, n: int) -> np.ndarray:
@@ -453,10 +490,15 @@ def fresh_index(store: EmbeddedStore, cached: AdjacencyIndex | None) -> Adjacenc
     saved = AdjacencyIndex.load(index_path(path))
     if saved is not None and saved.is_fresh(path):
         return saved
-    index = build(store)
+    return save_if_tagged(build(store), path)
+
+
+def save_if_tagged(index: AdjacencyIndex, db_path: Path) -> AdjacencyIndex:
+    """Save ``index`` beside the database unless it is untagged; a folder this process cannot write keeps it
+    in memory only."""
     if index.stamp is not None:
-        with contextlib.suppress(OSError):  # a folder this process cannot write: the index lives in memory
-            index.save(index_path(path))
+        with contextlib.suppress(OSError):
+            index.save(index_path(db_path))
     return index
 
 

@@ -110,21 +110,17 @@ def _embedded_path(uri: str | None) -> Path:
 
 
 def _index(path: Path) -> AdjacencyIndex:
+    """The saved index if fresh, else one rebuilt from the database opened read-only by the engine alone."""
     from graph_store import adjacency_index as adj
 
     index = adj.AdjacencyIndex.load(adj.index_path(path))
     if index is not None and index.is_fresh(path):
         return index
-    from graph_store.embedded import EmbeddedStore
-
     try:
-        store = EmbeddedStore(path, create=False, read_only=True)
+        index = adj.build_read_only(path)
     except Exception:
-        raise _NotMine from None
-    try:
-        return store.adjacency()
-    finally:
-        store.close()
+        raise _NotMine from None  # the full command line opens the store and says what is wrong
+    return adj.save_if_tagged(index, path)
 
 
 def _resolve(index: AdjacencyIndex, name: str) -> str:
