@@ -30,6 +30,10 @@ EXIT_NOTHING_TRACED = 1
 """``oda trace`` exits 1 when a finished run traced no dataset (every entry dropped, failed or malformed)."""
 
 
+MAX_PROBLEM_ROWS = 20
+"""Rows of the read or extraction problems table at most (``--json`` has them all)."""
+
+
 class _LiveProgress:
     """A rich live panel on stderr: queue position, current dataset and depth, edges found so far."""
 
@@ -107,13 +111,35 @@ def _failure_groups(failures: list[dict[str, str]]) -> dict[str, list[dict[str, 
 
 
 def _print_summary(summary: TraceSummary) -> None:
-    """One summary line, then one table per kind of problem; each table has as many rows as its count says."""
+    """One table per kind of problem, titled with its count, then the summary line (last, where it is seen)."""
     from rich.markup import escape
     from rich.table import Table
 
     from oda.output import console
 
     groups = _failure_groups(summary.failures)
+    titles = {
+        "dropped": "dropped ({n}): not traced, by rule",
+        "failed": "failed ({n}): could not be traced",
+        "skipped": "queue lines skipped ({n})",
+        "partial": "read or extraction problems ({n}): the datasets were traced without these",
+    }
+    for group, rows in groups.items():
+        if not rows:
+            continue
+        shown = rows if group != "partial" else rows[:MAX_PROBLEM_ROWS]
+        table = Table(title=titles[group].format(n=len(rows)), title_justify="left", show_lines=False)
+        table.add_column("dataset")
+        table.add_column("stage")
+        table.add_column("reason")
+        for failure in shown:
+            reason = failure["reason"] + (f" [{failure['url']}]" if failure.get("url") else "")
+            table.add_row(escape(failure["dataset"]), failure["stage"], escape(reason))
+        if len(shown) < len(rows):
+            table.caption = f"… and {len(rows) - len(shown)} more (oda trace --json lists them all)"
+        console.print(table)
+    for note in summary.notes:
+        console.print(f"[dim]note:[/] {escape(note)}", highlight=False)
     state = "finished" if summary.finished else "stopped before the end"
     parts = [
         f"{summary.datasets_traced} dataset(s) traced",
@@ -130,25 +156,6 @@ def _print_summary(summary: TraceSummary) -> None:
         f"[bold]run {summary.run_id}[/] {state} in {summary.elapsed_s:.1f}s: " + ", ".join(parts),
         highlight=False,
     )
-    for note in summary.notes:
-        console.print(f"[dim]note:[/] {escape(note)}", highlight=False)
-    titles = {
-        "dropped": "dropped ({n}): not traced, by rule",
-        "failed": "failed ({n}): could not be traced",
-        "skipped": "queue lines skipped ({n})",
-        "partial": "read or extraction problems ({n}): the datasets were traced without these",
-    }
-    for group, rows in groups.items():
-        if not rows:
-            continue
-        table = Table(title=titles[group].format(n=len(rows)), title_justify="left", show_lines=False)
-        table.add_column("dataset")
-        table.add_column("stage")
-        table.add_column("reason")
-        for failure in rows:
-            reason = failure["reason"] + (f" [{failure['url']}]" if failure.get("url") else "")
-            table.add_row(escape(failure["dataset"]), failure["stage"], escape(reason))
-        console.print(table)
     console.print(
         f"store: {summary.store}  (read it with: oda export --format json --store {summary.store})",
         highlight=False,
@@ -212,6 +219,8 @@ def trace(
         trace_via_server(server, queue_file, options, local_options=local, as_json=as_json)
         return
     import asyncio
+
+    from rich.markup import escape
 
     from lineage.context import (
         DEFAULT_EXTRACTOR,
@@ -290,7 +299,7 @@ def trace(
             highlight=False,
         )
         for failure in queue.failures:
-            console.print(f"[red]skipped[/] {failure['reason']}", highlight=False)
+            console.print(f"[red]skipped[/] {escape(failure['reason'])}", highlight=False)
 
     try:
         with _LiveProgress() as progress:

@@ -231,9 +231,9 @@ class Acquirer:
         if self._closed:
             raise AcquisitionError("the acquirer is closed")
         if self._http is None:
-            from lineage.acquisition.transports import TapeAsyncTransport
+            from lineage.acquisition.transports import EnvProxyAsyncTransport, TapeAsyncTransport
 
-            inner = self._web_transport or httpx.AsyncHTTPTransport(retries=0)
+            inner = self._web_transport or EnvProxyAsyncTransport()
             transport = TapeAsyncTransport(inner, self._get_tape(), self.stats, self.config.max_bytes)
             self._http = httpx.AsyncClient(
                 transport=transport,

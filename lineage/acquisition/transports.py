@@ -1,6 +1,7 @@
 """Record/replay at the transport boundary of each HTTP client the layer uses.
 
-- Web pages: our own ``httpx.AsyncClient`` with ``TapeAsyncTransport`` around ``httpx.AsyncHTTPTransport``.
+- Web pages: our own ``httpx.AsyncClient`` with ``TapeAsyncTransport`` around ``EnvProxyAsyncTransport`` (the
+  network, through ``$HTTPS_PROXY``/``$HTTP_PROXY`` unless ``$NO_PROXY`` exempts the host, as httpx's own client).
 - The Hub: ``huggingface_hub`` sends every request through one shared client, built by a factory that
   ``huggingface_hub.set_client_factory`` replaces. The client comes from the HTTP library the installed release is
   built on: ``httpx`` for 1.x, ``httpx2`` (the same API under another name) for 2.x; ``hub_http_library()`` says
@@ -74,6 +75,40 @@ def _recordable(status: int, headers: Any, body: bytes, truncated: bool, method:
     if truncated or method != "HEAD":
         kept.pop("content-length", None)
     return RecordedResponse(status=status, headers=kept, body=body)
+
+
+def _env_proxy_for(url: Any) -> str | None:
+    """The proxy ``$HTTPS_PROXY``/``$HTTP_PROXY``/``$ALL_PROXY`` names for ``url``, unless ``$NO_PROXY`` exempts its
+    host (what a client built without an explicit transport would use)."""
+    import urllib.request
+
+    host = url.host
+    if not host or urllib.request.proxy_bypass(host):
+        return None
+    proxies = urllib.request.getproxies()
+    return proxies.get(url.scheme) or proxies.get("all")
+
+
+class EnvProxyAsyncTransport(httpx.AsyncBaseTransport):
+    """Plain network access for web reads that honours the proxy environment variables, as httpx's own client
+    does when no transport is given (a client given a transport ignores them)."""
+
+    def __init__(self) -> None:
+        self._direct = httpx.AsyncHTTPTransport(retries=0)
+        self._proxied: dict[str, httpx.AsyncHTTPTransport] = {}
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        proxy = _env_proxy_for(request.url)
+        if proxy is None:
+            return await self._direct.handle_async_request(request)
+        if proxy not in self._proxied:
+            self._proxied[proxy] = httpx.AsyncHTTPTransport(retries=0, proxy=proxy)
+        return await self._proxied[proxy].handle_async_request(request)
+
+    async def aclose(self) -> None:
+        await self._direct.aclose()
+        for transport in self._proxied.values():
+            await transport.aclose()
 
 
 class TapeAsyncTransport(httpx.AsyncBaseTransport):
@@ -187,7 +222,7 @@ class _HubTape:
     lib: ModuleType = httpx
 
     def __init__(self, inner: Any = None) -> None:
-        self.inner = inner or self.lib.HTTPTransport()
+        self.inner = inner or _EnvProxyTransport(self.lib)
 
     def handle_request(self, request: Any) -> Any:
         lib = self.lib
@@ -227,6 +262,32 @@ class _HubTape:
 
     def close(self) -> None:
         self.inner.close()
+
+
+class _EnvProxyTransport:
+    """The network under the Hub's client, honouring the proxy environment variables like the library's default
+    client (which has no explicit transport) does."""
+
+    def __init__(self, lib: ModuleType) -> None:
+        self.lib = lib
+        self._direct = lib.HTTPTransport()
+        self._proxied: dict[str, Any] = {}
+        self._lock = threading.Lock()
+
+    def handle_request(self, request: Any) -> Any:
+        proxy = _env_proxy_for(request.url)
+        if proxy is None:
+            return self._direct.handle_request(request)
+        with self._lock:
+            if proxy not in self._proxied:
+                self._proxied[proxy] = self.lib.HTTPTransport(proxy=proxy)
+            transport = self._proxied[proxy]
+        return transport.handle_request(request)
+
+    def close(self) -> None:
+        self._direct.close()
+        for transport in self._proxied.values():
+            transport.close()
 
 
 _transport_classes: dict[str, type[Any]] = {}

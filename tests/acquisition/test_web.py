@@ -218,3 +218,22 @@ async def test_web_failures_are_typed_per_item(pages, fast_config, fault, error,
         assert caught.value.url is not None
         assert (await acq.fetch_page(pages.url("/good"))).text == "fine"  # the run goes on
         assert acq.stats.failures == {error.__name__: 1}
+
+
+async def test_web_reads_honour_the_proxy_environment(pages, fast_config, monkeypatch):
+    # the page server answers absolute-form requests, so it stands in for a forward proxy
+    pages.add_page("/proxied", "<html><body><p>Served through the proxy.</p></body></html>")
+    for name in ("NO_PROXY", "no_proxy", "HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("HTTP_PROXY", pages.base_url)
+    monkeypatch.setenv("http_proxy", pages.base_url)
+    async with Acquirer(fast_config(retries=0)) as acq:
+        page = await acq.fetch_page("http://pages.invalid/proxied")
+    assert "Served through the proxy." in page.text
+    assert pages.hits("/proxied") == 1
+    monkeypatch.setenv("NO_PROXY", "pages.invalid")
+    monkeypatch.setenv("no_proxy", "pages.invalid")
+    async with Acquirer(fast_config(retries=0)) as acq:
+        with pytest.raises(AcquisitionError):  # exempt from the proxy: the unresolvable host itself is tried
+            await acq.fetch_page("http://pages.invalid/proxied")
+    assert pages.hits("/proxied") == 1
