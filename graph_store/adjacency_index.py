@@ -29,7 +29,7 @@ import contextlib
 import mmap
 import os
 import secrets
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
@@ -141,7 +141,7 @@ class AdjacencyIndex:
     """The arrays of one index (see the module docstring); ``stamp``/``identity`` say what it was built from."""
 
     arrays: dict[str, np.ndarray]
-    sections: dict[str, bytes | memoryview]
+    sections: Mapping[str, bytes | memoryview]
     stamp: str | None
     identity: list[Any]
     _parsed: dict[str, Any] = field(default_factory=dict, repr=False)
@@ -156,11 +156,11 @@ class AdjacencyIndex:
     @property
     def ids(self) -> list[str]:
         """Node ids in rank order."""
-        return self._section("ids")  # type: ignore[no-any-return]
+        return self._section("ids")
 
     @property
     def splits(self) -> list[str]:
-        return self._section("splits")  # type: ignore[no-any-return]
+        return self._section("splits")
 
     @property
     def node_count(self) -> int:
@@ -293,10 +293,13 @@ class AdjacencyIndex:
             return at
 
         for name, array in self.arrays.items():
-            data = np.ascontiguousarray(array).tobytes()
-            layout["arrays"][name] = [array.dtype.str, len(array), place(data)]
-        for name, data in self.sections.items():
-            layout["sections"][name] = [place(data), len(data)]
+            layout["arrays"][name] = [
+                array.dtype.str,
+                len(array),
+                place(np.ascontiguousarray(array).tobytes()),
+            ]
+        for name, section in self.sections.items():
+            layout["sections"][name] = [place(bytes(section)), len(section)]
         header = orjson.dumps(
             {"stamp": self.stamp, "identity": self.identity, "layout": layout}, option=orjson.OPT_SORT_KEYS
         )
@@ -399,6 +402,7 @@ def build_read_only(db_path: Path) -> AdjacencyIndex:
 
     def arrow(query: str, params: dict[str, Any]) -> Any:
         result = connection.execute(query, params)
+        assert not isinstance(result, list), "one statement expected"
         table = result.get_as_arrow()
         result.close()
         return table
