@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -89,6 +90,17 @@ def test_demo_traces_offline_with_the_expected_lineage_features(demo_run: tuple[
     assert exported.returncode == 0, exported.stderr[-2000:]
     data = json.loads(exported.stdout)
     assert len(data["edges"]) == len(edges)
+
+
+def test_every_queue_entry_gets_a_progress_line(demo_run: tuple[Path, dict, str]) -> None:
+    _work, summary, stderr = demo_run
+    # HarborCode-Contest (entry 3) is traced inside entry 1's tree: it still gets its line, and the counter
+    # goes 1, 2, 3, 4 without skipping
+    assert "[3/4] harbor-ml/HarborCode-Contest: already traced" in stderr
+    positions = [int(m) for m in re.findall(r"^\[(\d+)/4\]", stderr, flags=re.M)]
+    assert sorted(set(positions)) == [1, 2, 3, 4]
+    assert positions == sorted(positions)
+    assert summary["queue_size"] == 4
 
 
 def test_trace_help_has_examples() -> None:
