@@ -3,13 +3,19 @@ command line (typer, rich and every command package) loads; anything else goes t
 
 from __future__ import annotations
 
+import os
 import sys
 
 
 def main() -> None:
     from graph_store.quick_query import answer
 
-    code = answer(sys.argv[1:])
+    try:
+        code = answer(sys.argv[1:])
+    except BrokenPipeError:
+        # the reader stopped early (``oda query … --json | head``): end quietly, as a pipeline expects
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        sys.exit(1)
     if code is not None:
         sys.exit(code)
     from oda.cli import main as full_command_line
