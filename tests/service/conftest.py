@@ -115,3 +115,78 @@ def api_only(tmp_path: Path) -> Iterator[ServiceRuntime]:
     finally:
         store.close()
         book.close()
+
+
+# --- Postgres (scale-out) ------------------------------------------------------------------------------------
+
+POSTGRES_ADMIN_URL = "postgresql://oda:oda@127.0.0.1:5432/oda"
+
+
+def postgres_binaries() -> bool:
+    """True when Debian's Postgres server is installed (what ``scripts/start_postgres.sh`` starts)."""
+    import shutil
+
+    return shutil.which("pg_ctlcluster") is not None and any(
+        Path("/usr/lib/postgresql").glob("*/bin/postgres")
+    )
+
+
+def _reachable(url: str) -> bool:
+    import psycopg
+
+    try:
+        with psycopg.connect(url, connect_timeout=3):
+            return True
+    except psycopg.OperationalError:
+        return False
+
+
+@pytest.fixture
+def postgres_url() -> Iterator[str]:
+    """A fresh database on the loopback cluster (created for the test, dropped after).
+
+    Skips only when the Postgres binaries are absent; a cluster that is installed but stopped is started with
+    ``scripts/start_postgres.sh`` (as root), and a cluster that still cannot be reached fails the test."""
+    import os
+    import secrets
+    import subprocess
+
+    import psycopg
+
+    if not postgres_binaries():
+        pytest.skip(
+            "Postgres binaries are absent (apt-get install postgresql; CI runs scripts/start_postgres.sh)"
+        )
+    if not _reachable(POSTGRES_ADMIN_URL) and os.geteuid() == 0:
+        subprocess.run(["bash", str(REPO / "scripts" / "start_postgres.sh")], check=True, capture_output=True)
+    if not _reachable(POSTGRES_ADMIN_URL):
+        pytest.fail(
+            f"Postgres is installed but {POSTGRES_ADMIN_URL} does not answer: run scripts/start_postgres.sh"
+        )
+    name = "oda_test_" + secrets.token_hex(4)
+    with psycopg.connect(POSTGRES_ADMIN_URL, autocommit=True) as conn:
+        conn.execute(f"CREATE DATABASE {name}")
+    try:
+        yield f"postgresql://oda:oda@127.0.0.1:5432/{name}"
+    finally:
+        with psycopg.connect(POSTGRES_ADMIN_URL, autocommit=True) as conn:
+            conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+
+
+@pytest.fixture
+def bolt_server(tmp_path: Path) -> Iterator[Any]:
+    """An ArcadeDB server speaking Bolt (the Neo4j stand-in), started for the test."""
+    from tests.support.arcadedb import arcadedb_available, start_arcadedb
+
+    if not arcadedb_available():
+        pytest.skip("arcadedb-embedded is not installed (pip install -e '.[bolt]')")
+    with start_arcadedb(tmp_path / "arcadedb") as server:
+        yield server
+
+
+@pytest.fixture
+def hub_server() -> Any:
+    """A factory: ``with hub_server(world_dir) as base_url`` serves a world with the Hub stand-in."""
+    from lineage.acquisition.hubserver import serve_in_thread
+
+    return serve_in_thread

@@ -1,0 +1,85 @@
+"""The run book on SQLite (embedded) and on Postgres (scale-out): claims with leases, attempts, entries."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from service.runs import RunBook
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.integration)])
+def book(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[RunBook]:
+    url = (
+        str(tmp_path / "book.sqlite")
+        if request.param == "sqlite"
+        else request.getfixturevalue("postgres_url")
+    )
+    runs = RunBook(url)
+    try:
+        yield runs
+    finally:
+        runs.close()
+
+
+def test_a_claim_is_exclusive_until_its_lease_expires(book: RunBook) -> None:
+    assert book.claim("org/a", "w1", "run", lease_s=0.5)
+    assert not book.claim("org/a", "w2", "run", lease_s=0.5)
+    assert book.claim("org/a", "w1", "run", lease_s=0.5)  # the holder renews
+    time.sleep(0.6)
+    assert book.claim("org/a", "w2", "run", lease_s=30)  # expired: another worker takes it over
+    assert not book.claim("org/a", "w1", "run", lease_s=30)
+    book.release("org/a", "w1")  # not the holder: nothing happens
+    assert not book.claim("org/a", "w1", "run", lease_s=30)
+    book.release("org/a", "w2")
+    assert book.claim("org/a", "w1", "run", lease_s=30)
+
+
+def test_many_threads_racing_for_a_claim_get_one_winner(book: RunBook) -> None:
+    winners: list[str] = []
+    barrier = threading.Barrier(8)
+
+    def race(name: str) -> None:
+        barrier.wait()
+        if book.claim("org/contended", name, "run", lease_s=30):
+            winners.append(name)
+
+    threads = [threading.Thread(target=race, args=(f"w{i}",)) for i in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(winners) == 1
+
+
+def test_attempts_mark_datasets_done_for_their_run_only(book: RunBook) -> None:
+    attempt = book.start_attempt("run-1", "org/a", "org/root", 1, "w1")
+    assert book.done_status("run-1", "org/a") is None  # started is not done
+    book.finish_attempt(attempt, "traced", 3, None)
+    assert book.done_status("run-1", "org/a") == "traced"
+    assert book.done_status("run-2", "org/a") is None
+    [row] = book.attempts("run-1")
+    assert row["edges"] == 3 and row["worker"] == "w1" and row["finished"] >= row["started"]
+
+
+def test_entries_queue_in_order_and_cancel(book: RunBook) -> None:
+    book.create_run("run-1", {"extractor": "rules"}, ["org/a", "org/b"])
+    book.create_run("run-2", {}, ["org/c"])
+    assert book.next_entry("w") == ("run-1", 0, "org/a")
+    assert book.start_entry("run-1", 1, "w") == "org/b"
+    assert book.cancel("run-2") == []
+    assert book.next_entry("w") is None  # run-2's entry is cancelled, run-1's are running
+    assert book.start_entry("run-2", 0, "w") is None
+    book.finish_entry("run-1", 0, "finished", counters={"traced": 2, "edges": 3})
+    book.finish_entry("run-1", 1, "failed", error="boom")
+    view = book.run_view("run-1")
+    assert view is not None
+    assert view["state"] == "finished" and view["totals"] == {"traced": 2, "edges": 3}
+    assert view["failures"] == [{"dataset": "org/b", "stage": "worker", "reason": "boom"}]
+    assert book.run_view("run-2")["state"] == "cancelled"  # type: ignore[index]
+    assert book.cancel("nope") is None
+    assert book.queue_depth()["cancelled"] == 1

@@ -1,0 +1,225 @@
+"""Scale-out for real: Postgres (queue, checkpoints, claims), the Bolt stand-in, ``oda serve`` and ``oda worker``
+processes over a 200-dataset synthetic Hub. Workers are SIGKILLed mid-run; the graph must come out exactly as a
+single-process ``oda trace`` of the same queue writes it, and no dataset may be traced by two workers at once."""
+
+from __future__ import annotations
+
+import itertools
+import os
+import signal
+import subprocess
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from service.runs import RunBook
+from tests.service.conftest import REPO
+from tests.service.test_cli import ODA, oda_serve
+from tests.support.lineage_world import write_queue, write_world
+
+WORLD_SIZE = 200
+QUEUE_ENTRIES = 25
+MAX_DEPTH = 50  # deeper than any tree of the world: every ancestor is traced, whatever the order
+TOKEN = "tok-alice-0001"
+LEASE_S = 4
+
+
+def _edges(store_uri: str) -> tuple[list[tuple[str, str]], set[tuple[str, str, str, float, str]], set[str]]:
+    from graph_store.base import open_store
+
+    with open_store(store_uri) as store:
+        edges = store.edges()
+        nodes = {n.id for n in store.nodes()}
+    pairs = [(e.target, e.source) for e in edges]
+    full = {(e.target, e.source, e.relationship.value, round(e.confidence, 6), e.status.value) for e in edges}
+    return pairs, full, nodes
+
+
+def _wipe(server: Any) -> None:
+    import neo4j
+
+    with (
+        neo4j.GraphDatabase.driver(server.uri, auth=server.auth) as driver,
+        driver.session(database=server.database) as session,
+    ):
+        session.run("MATCH (n) DETACH DELETE n").consume()
+
+
+class Workers:
+    """``oda worker`` processes, each logging to its own file."""
+
+    def __init__(self, tmp_path: Path, env: dict[str, str], args: list[str]) -> None:
+        self.tmp_path, self.env, self.args = tmp_path, env, args
+        self.processes: list[subprocess.Popen[bytes]] = []
+        self.killed: dict[int, float] = {}
+
+    def start(self) -> subprocess.Popen[bytes]:
+        log = (self.tmp_path / f"worker-{len(self.processes)}.log").open("wb")
+        process = subprocess.Popen(
+            [*ODA, "worker", *self.args],
+            cwd=self.tmp_path,
+            env=self.env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        self.processes.append(process)
+        return process
+
+    def kill(self, process: subprocess.Popen[bytes]) -> None:
+        process.send_signal(signal.SIGKILL)
+        process.wait()
+        self.killed[process.pid] = time.time()
+
+    def stop_all(self) -> None:
+        for process in self.processes:
+            if process.poll() is None:
+                process.send_signal(signal.SIGINT)
+        for process in self.processes:
+            try:
+                process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+
+    def logs(self) -> str:
+        return "\n".join(p.read_text()[-3000:] for p in sorted(self.tmp_path.glob("worker-*.log")))
+
+
+def _pid_of(worker: str) -> int:
+    return int(worker.rsplit(":", 1)[1])
+
+
+def _busy_worker(
+    view: dict[str, Any], alive: dict[int, subprocess.Popen[bytes]]
+) -> subprocess.Popen[bytes] | None:
+    """A live worker process that has a dataset in flight now."""
+    for item in view["datasets"]:
+        pid = _pid_of(item["worker"])
+        if item["finished"] is None and pid in alive and alive[pid].poll() is None:
+            return alive[pid]
+    return None
+
+
+@pytest.mark.integration
+@pytest.mark.slow
+def test_workers_killed_mid_run_trace_the_graph_one_process_traces(
+    tmp_path: Path, postgres_url: str, bolt_server: Any, hub_server: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    world = write_world(tmp_path / "world", WORLD_SIZE, seed=11)
+    queue = write_queue(tmp_path / "queue.txt", list(reversed(world.ids[-QUEUE_ENTRIES:])))
+    config = tmp_path / "oda.toml"
+    config.write_text(
+        "[acquisition]\nper_host_rate = 0\nretries = 2\nbackoff_base_s = 0.05\n", encoding="utf-8"
+    )
+    store_uri = f"{bolt_server.uri}?database={bolt_server.database}"
+    user, password = bolt_server.auth
+    monkeypatch.setenv("ODA_NEO4J_USER", user)  # this process reads the store too
+    monkeypatch.setenv("ODA_NEO4J_PASSWORD", password)
+
+    with hub_server(world.root) as hub_url:
+        env = {
+            **os.environ,
+            "ODA_CONFIG": str(config),
+            "HF_ENDPOINT": hub_url,
+            "ODA_NEO4J_USER": user,
+            "ODA_NEO4J_PASSWORD": password,
+            "ODA_REVIEW_TOKENS": f"alice:{TOKEN}",
+            "PYTHONPATH": str(REPO),
+        }
+        # the reference: one process, the same queue and options, into the same kind of store
+        options = ["--extractor", "rules", "--max-depth", str(MAX_DEPTH)]
+        checkpoints = ["--checkpoints", str(tmp_path / "reference.sqlite")]
+        reference = subprocess.run(
+            [*ODA, "trace", str(queue), "--store", store_uri, *options, *checkpoints, "--json"],
+            cwd=tmp_path,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=900,
+        )
+        assert reference.returncode == 0, reference.stderr[-3000:]
+        ref_pairs, ref_edges, ref_nodes = _edges(store_uri)
+        assert len(ref_edges) > 100  # the world's trees overlap: a real graph, not a few chains
+        _wipe(bolt_server)
+        assert _edges(store_uri)[1] == set()
+
+        serve_args = ["--queue", postgres_url, "--store", store_uri, "--workers", "0"]
+        worker_args = ["--queue", postgres_url, "--store", store_uri, "--concurrency", "4"]
+        worker_args += ["--lease", str(LEASE_S), "--heartbeat", "1", "--stalled-after", "4"]
+        workers = Workers(tmp_path, env, worker_args)
+        with oda_serve(tmp_path, *serve_args, env=env) as url:
+            try:
+                for _ in range(3):
+                    workers.start()
+                client = httpx.Client(base_url=url, headers={"Authorization": f"Bearer {TOKEN}"}, timeout=30)
+                accepted = client.post(
+                    "/api/traces",
+                    json={
+                        "datasets": queue.read_text().splitlines()[1:],
+                        "extractor": "rules",
+                        "max_depth": MAX_DEPTH,
+                    },
+                )
+                assert accepted.status_code == 202, accepted.text
+                run_id = accepted.json()["run_id"]
+
+                kills_at = [40, 100]  # datasets finished when a busy worker is SIGKILLed
+                deadline = time.monotonic() + 900
+                while True:
+                    view = client.get(f"/api/traces/{run_id}").json()
+                    finished = sum(1 for d in view["datasets"] if d["finished"] is not None)
+                    if kills_at and finished >= kills_at[0]:
+                        alive = {p.pid: p for p in workers.processes if p.poll() is None}
+                        victim = _busy_worker(view, alive)
+                        if victim is not None:
+                            workers.kill(victim)
+                            kills_at.pop(0)
+                            if not kills_at:
+                                workers.start()  # the replacement
+                    if view["state"] == "finished":
+                        break
+                    assert time.monotonic() < deadline, (
+                        f"run did not finish: {view['state']}\n{workers.logs()}"
+                    )
+                    time.sleep(0.2)
+                metrics = client.get("/metrics").text
+            finally:
+                workers.stop_all()
+
+    assert len(workers.killed) == 2, workers.logs()
+    assert {e["state"] for e in view["entries"]} == {"finished"}, workers.logs()
+    assert 'oda_queue_entries{state="finished"}' in metrics
+
+    # the same graph as the single process: no edge lost, none duplicated, no node missing
+    pairs, edges, nodes = _edges(store_uri)
+    assert len(pairs) == len(set(pairs)), "an edge was written twice"
+    assert edges == ref_edges
+    assert nodes == ref_nodes
+    assert len(pairs) == len(ref_pairs)
+
+    # no dataset traced by two workers at once; the killed workers' datasets were traced again after they died
+    book = RunBook(postgres_url)
+    try:
+        attempts = book.attempts(run_id)
+    finally:
+        book.close()
+    by_dataset: dict[str, list[dict[str, Any]]] = {}
+    for attempt in attempts:
+        by_dataset.setdefault(attempt["dataset"], []).append(attempt)
+    cut_short = 0
+    for dataset, tries in by_dataset.items():
+        tries.sort(key=lambda a: a["started"])
+        for before, after in itertools.pairwise(tries):
+            if before["finished"] is not None:
+                assert after["started"] >= before["finished"], f"{dataset} traced twice at once"
+            else:
+                pid = _pid_of(before["worker"])
+                assert pid in workers.killed, f"{dataset}: an attempt by a live worker never finished"
+                assert after["started"] >= workers.killed[pid], f"{dataset} taken over while its worker lived"
+        cut_short += sum(1 for a in tries if a["finished"] is None)
+        assert tries[-1]["finished"] is not None, f"{dataset} was never finished"
+        assert sum(1 for a in tries if a["finished"] is not None) == 1, f"{dataset} finished twice in one run"
+    assert cut_short >= 2  # both kills landed mid-dataset, and those datasets were traced again
