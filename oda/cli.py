@@ -25,7 +25,9 @@ from __future__ import annotations
 
 import importlib
 import os
+import signal
 import sys
+import threading
 import traceback
 from typing import Annotated, Any
 
@@ -163,9 +165,20 @@ def _fail(message: str, code: int, args: list[str]) -> None:
 def main(args: list[str] | None = None) -> None:
     """The ``oda`` entry point: runs a command and turns every error into one line and an exit status."""
     argv = list(sys.argv[1:] if args is None else args)
+    interrupted = False
+
+    def on_sigint(signum: int, frame: Any) -> None:
+        nonlocal interrupted
+        interrupted = True
+        signal.default_int_handler(signum, frame)
+
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGINT, on_sigint)
     try:
         app(args=argv, prog_name="oda")
     except SystemExit:
+        if interrupted:  # the command line library turned Ctrl-C into "Aborted!" and exit status 1
+            sys.exit(EXIT_INTERRUPTED)
         raise
     except KeyboardInterrupt:
         _fail("interrupted", EXIT_INTERRUPTED, argv)

@@ -175,3 +175,39 @@ def test_help_shows_config_keys_literally_in_every_command() -> None:
 
     walk(root, [])
     assert checked >= 3  # e.g. trace --store, trace --extractor, bench collect --store
+
+
+def test_ctrl_c_exits_130_without_a_traceback(tmp_path: Path) -> None:
+    import signal
+
+    environ = dict(os.environ)
+    environ.pop("ODA_DEBUG", None)
+    environ["PYTHONPATH"] = str(ROOT)
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "from oda.cli import main; main()",
+            "hub",
+            "serve",
+            str(DEMO / "snapshot"),
+            "--port",
+            "0",
+        ],
+        cwd=tmp_path,
+        env=environ,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert process.stderr is not None
+        started = process.stderr.readline()  # "Serving ... Ctrl-C stops."
+        assert "Serving" in started, started
+        process.send_signal(signal.SIGINT)
+        _out, err = process.communicate(timeout=30)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert process.returncode == 130, err
+    assert "Traceback" not in err
