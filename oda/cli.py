@@ -73,10 +73,10 @@ def _escape_help(command: Any) -> None:
     command.epilog = _escape_markup(command.epilog)
     for param in command.params:
         if isinstance(getattr(param, "help", None), str):
-            param.help = _escape_markup(param.help)  # type: ignore[attr-defined]
+            param.help = _escape_markup(param.help)
     for sub in dict(getattr(command, "commands", None) or {}).values():  # a group's subcommands
         _escape_help(sub)
-    command._oda_help_escaped = True  # type: ignore[attr-defined]
+    command._oda_help_escaped = True
 
 
 class _OdaGroup(TyperGroup):
