@@ -403,8 +403,13 @@ def export_command(
       oda export --format oda-jsonl > lineage.jsonl
 
       oda export --format graphml -o lineage.graphml   # opens in Gephi
+
+      oda export --format openlineage > lineage.jsonl  # OpenLineage run events, one a line
     """
     from graph_store.io import export_to_path
+
+    if fmt == "openlineage":  # OpenLineage run events, one JSON object a line (service.openlineage)
+        from service.openlineage import export_openlineage_to_path as export_to_path
 
     with _open(store) as graph:
         count = export_to_path(graph, fmt, output)  # type: ignore[arg-type]

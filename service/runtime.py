@@ -122,6 +122,10 @@ class MetricsObserver(DatasetObserver):
         if self.openlineage is not None:
             self.openlineage.started(run_id, item)
 
+    def close(self) -> None:
+        if self.openlineage is not None:
+            self.openlineage.close()
+
     def finished(self, run_id: str, result: DatasetResult) -> None:
         from service.metrics import DATASETS, FAILURES, IN_FLIGHT
 
@@ -165,6 +169,7 @@ class ServiceRuntime:
                 stack.callback(store.close)
             checkpointer = await stack.enter_async_context(_open_checkpointer(config))
             runtime = cls(config, book, store, checkpointer)
+            stack.callback(runtime.observer.close)  # sends the OpenLineage events still queued
             if config.scale_out:
                 from service.queue import open_queue
 
