@@ -8,8 +8,8 @@ confusion table per failure class and the reliability table (confidence bin -> o
 from the DPI records' facts, and the canonicalization accuracy on DPI parent names whose Hub id is knowable.
 ``--set both`` (the default) prints both, so that one is never tuned at the other's expense.
 
-    python bench/extraction_quality.py [--set real-cards|dpi|both] [--real-cards DIR] [--dpi DIR]
-                                       [--phrasings tuned|held-out] [--seed 13] [--limit N] [--mistakes 15]
+    python bench/extraction_quality.py [--set real-cards|dpi|both] [--extractor rules|llm|auto] [--real-cards DIR]
+                                       [--dpi DIR] [--phrasings tuned|held-out] [--seed 13] [--limit N]
 """
 
 from __future__ import annotations
@@ -33,7 +33,9 @@ from lineage.cards.realset import (  # noqa: E402
     load_real_cards,
     make_hub_exists,
 )
+from lineage.extract import make_extractor  # noqa: E402
 from lineage.extract.rules import RulesExtractor  # noqa: E402
+from lineage.llm import LLMConfig  # noqa: E402
 from lineage.quality import (  # noqa: E402
     DEFAULT_DPI_DIR,
     HELD_OUT,
@@ -55,12 +57,15 @@ async def real_cards(args: argparse.Namespace) -> None:
     canonicalizer = Canonicalizer(
         hub_search=make_hub_search(hub_ids), hub_exists=make_hub_exists(hub_ids), catalog=catalog
     )
+    extractor = make_extractor(
+        args.extractor, LLMConfig.from_settings() if args.extractor != "rules" else None
+    )
     started = time.perf_counter()
-    report = await evaluate_real_cards(cards, RulesExtractor(), canonicalizer)
+    report = await evaluate_real_cards(cards, extractor, canonicalizer)
     elapsed = time.perf_counter() - started
     labels = sum(len(c.gold) for c in cards)
     print(
-        f"real cards: {len(cards)} cards, {labels} labels, {sum(len(c.gold_sources) for c in cards)} Hub-id "
+        f"real cards ({args.extractor} extractor): {len(cards)} cards, {labels} labels, {sum(len(c.gold_sources) for c in cards)} Hub-id "
         f"sources, {report.claims} claims, {len(report.edges)} written edges, {elapsed:.2f} s, errors={report.errors}"
     )
     p, r, f1 = report.hub_prf()
@@ -75,6 +80,11 @@ async def real_cards(args: argparse.Namespace) -> None:
     print(
         f"Hub-id edges to real sources whose id the labels leave open (not counted above): {report.unlabelled_ids()}"
     )
+    tp, fp, fn = report.hub_scores()
+    open_ids = report.unlabelled_ids()
+    strict_p = tp / max(1, tp + fp + open_ids)
+    strict_f1 = 2 * strict_p * (tp / max(1, tp + fn)) / max(1e-9, strict_p + tp / max(1, tp + fn))
+    print(f"  strict (those counted as wrong): P={strict_p:.3f} F1={strict_f1:.3f}")
     real, total = report.off_hub()
     print(f"off-Hub (ext:) edges that are real sources: {real}/{total} ({real / max(1, total):.3f})")
     right, kept = report.auto_precision(args.threshold)
@@ -170,6 +180,12 @@ async def main() -> None:
     parser.add_argument("--real-cards", default=str(DEFAULT_REAL_CARDS_DIR))
     parser.add_argument("--set", choices=["real-cards", "dpi", "both"], default="both", dest="which")
     parser.add_argument("--limit", type=int, default=0)
+    parser.add_argument(
+        "--extractor",
+        choices=["rules", "llm", "auto"],
+        default="rules",
+        help="real cards only; llm and auto read the [llm] settings or ODA_LLM_BASE_URL / ODA_LLM_MODEL",
+    )
     parser.add_argument("--threshold", type=float, default=0.7)
     parser.add_argument("--mistakes", type=int, default=10)
     parser.add_argument(

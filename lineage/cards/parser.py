@@ -84,7 +84,8 @@ _ROLE_PATTERNS: list[tuple[SectionRole, re.Pattern[str]]] = [
         "usage",
         re.compile(
             r"\b(?:usage|uses?|quick ?start|how to (?:use|load)|installation|getting started|load(?:ing)?|"
-            r"training|environment|reproduc\w*|intended use)\b",
+            r"training (?:details|setup|procedure|hyper-?parameters|scripts?|code|configs?)|how to train|environment|"
+            r"reproduc\w*|intended use)\b",
             re.I,
         ),
     ),
@@ -93,7 +94,8 @@ _ROLE_PATTERNS: list[tuple[SectionRole, re.Pattern[str]]] = [
         re.compile(
             r"\b(?:sources?|source data|composition|construct\w*|creation|curation|collect\w*|provenance|"
             r"origin\w*|mixture|subsets?|components?|generation|pipeline|methodology|how .* (?:built|made)|recipe|"
-            r"build\w*|overview of the data|data distribution|statistics|dataset details|summary)\b",
+            r"build\w*|overview of the data|data distribution|data(?:sets?)? used|used data(?:sets?)?|data mix|"
+            r"training data(?:sets?)?)\b|^\W*(?:the\s+)?data(?:sets?)?\W*$",
             re.I,
         ),
     ),

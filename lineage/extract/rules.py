@@ -107,7 +107,7 @@ _DERIVATION_CUES: list[tuple[str, Relationship, float]] = [
         R.DIRECT_INCLUSION,
         STRONG,
     ),
-    (r"\bversion\s+of|\bon\s+top\s+of", R.DIRECT_INCLUSION, WEAK),
+    (r"\b(?:version|iteration)\s+of|\bon\s+top\s+of", R.DIRECT_INCLUSION, WEAK),
     (r"filter(?:ed|ing)?\b(?:\s+\w+){0,3}?\s+(?:of|from)", R.DIRECT_INCLUSION, STRONG),
     (
         r"(?:derived|sourced|collected|taken|drawn|extracted|sampled|selected|curated|gathered|obtained|adapted|"
@@ -261,7 +261,11 @@ _LISTING_VERB = re.compile(r"includ|contain|cover|span|compris|consist|rang", re
 _STYLE_AFTER = re.compile(
     r"[\s-]*(?:style|format(?:ted)?|template|structure|schema|conventions?)\b", re.IGNORECASE
 )
-_DEFINED_AFTER = re.compile(r"(?:\s+dataset)?\s+(?:is|was)\s+(?:a|an|the)\b", re.IGNORECASE)
+_DEFINED_AFTER = re.compile(
+    r"(?:\s+dataset)?\s+(?:is|was)\s+(?:a|an)\s+(?:[\w-]+\s+){0,4}?"
+    r"(?:dataset|corpus|collection|benchmark|set|version|subset|mixture|model)\b",
+    re.IGNORECASE,
+)
 _ORG_AFTER = re.compile(r"\s+(?:AI|Inc\.?|Labs?|Research|Team|Corp\.?|LLC)\b")
 _BARE_ID = re.compile(
     r"(?<![\w/.@:-])`?([A-Za-z0-9][A-Za-z0-9_.\-]{1,95}/[A-Za-z0-9][A-Za-z0-9_.\-]{1,95})`?(?![\w/-])"
@@ -990,7 +994,9 @@ class RulesExtractor:
                 # target or a sibling), it does not derive from it
                 found.add(self._claim(chunk, mention, evidence, None, 0.0, "other", None, None))
                 continue
-            role, rel, support = self._role_for(mention, unit, cues, breaks, source_section, eval_section)
+            role, rel, support = self._role_for(
+                mention, unit, cues, breaks, source_section, eval_section, text
+            )
             if role == "source":
                 if rel in (None, Relationship.DIRECT_INCLUSION) and any_distill and teacher:
                     rel = Relationship.COT_DISTILLATION
@@ -1025,6 +1031,7 @@ class RulesExtractor:
         breaks: list[int],
         source_section: bool,
         eval_section: bool,
+        text: str = "",
     ) -> tuple[str, Relationship | None, float]:
         # same clause only: the cue must not be separated from the mention by a clause break
         def same_clause(a: int, b: int) -> bool:
@@ -1065,7 +1072,14 @@ class RulesExtractor:
             ]
             # "with TruthfulQA prompts removed": a strong negative right after the mention
             right_after = [
-                c for c in after if c.role != "source" and c.support >= 0.9 and c.start - mention.end <= 25
+                c
+                for c in after
+                if c.role != "source"
+                and c.support >= 0.9
+                and c.start - mention.end <= 25
+                and not re.search(
+                    r",|;|\band\b|\bor\b", text[mention.end - unit.start : c.start - unit.start]
+                )
             ]
             if right_after and not any(
                 c.role == "source" and mention.end <= c.start < right_after[0].start for c in after
