@@ -1,22 +1,28 @@
-"""Throughput of the scoring package, printed as figures (not assertions).
+"""Throughput of ``oda score``, printed as figures (not assertions).
 
-1. Heuristic profile: one streaming pass of ``run_scoring`` with the ``heuristic_profile`` scorer over synthetic
-   alpaca JSONL (about 40-word instructions and 300-word responses, words drawn from the OpenDataArena paper
-   so their frequencies are natural), against the physical limit: raw tiktoken ``o200k_base``
-   ``encode_ordinary_batch`` with 2 threads over the same texts, already in memory. Peak memory (max RSS) is
-   measured in a fresh subprocess per run.
+1. Heuristic profile: the command users type, ``oda score FILE --scorers heuristic`` in a subprocess, over synthetic
+   alpaca JSONL shaped like real instruction data: about 1,850 characters and 410-440 o200k tokens per sample,
+   words drawn from the OpenDataArena paper with their natural frequencies, about 60% of the samples mixing in
+   non-ASCII words (accented Latin, Cyrillic, CJK, typographic punctuation), one in ten with a ``<think>`` block,
+   one in seven with a fenced code block, one in five with an input field, and 2% exact duplicates. The floor it is
+   compared with is measured in the same run, just before and just after: raw tiktoken ``o200k_base``
+   ``encode_ordinary_batch`` with 2 threads over each sample's text (instruction, input and output joined),
+   already in memory, 1,000 samples per call. The ratio is the figure that matters on a shared machine.
+   Peak memory: the largest resident set of the CLI's process tree (main process plus workers, sampled every
+   0.1 s), and of its main process alone.
 2. LLM-as-judge: the ``judge_qa`` scorer against the scripted OpenAI-compatible server (in its own process)
    with 1 s latency per request, at concurrency 64, compared with the ideal ``ceil(n / 64)`` seconds.
 
 Usage::
 
-    OMP_NUM_THREADS=1 python bench/scoring.py                 # 100k and 1M samples, then the judge
-    python bench/scoring.py --sizes 100000 --judge-samples 640
+    OMP_NUM_THREADS=1 python bench/scoring.py                       # 100k samples, then the judge
+    python bench/scoring.py --sizes 20000 --judge-samples 0 --word-rule oda
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import math
 import os
@@ -26,12 +32,46 @@ import resource
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 PAPER = ROOT / ".." / "shared" / "seed" / "opendataarena-paper.txt"
 sys.path.insert(0, str(ROOT))
+
+NON_ASCII = [
+    "naïve",
+    "café",
+    "über",
+    "Größe",
+    "señal",
+    "façade",
+    "déjà",
+    "vu",
+    "–",
+    "—",
+    "“quoted”",
+    "‘single’",
+    "…",
+    "数据集",
+    "模型",
+    "训练",
+    "评估",
+    "推理",
+    "ответ",
+    "данные",
+    "μ",
+    "≤",
+    "→",
+    "°C",
+    "€",
+    "日本語",
+    "한국어",
+    "Ελληνικά",
+]
+PUNCT = [",", ".", ";", ":", "?", "!", ")"]
+CODE = "\n\n```python\ndef double(x):\n    return x * 2\n```\n"
 
 
 def vocabulary() -> list[str]:
@@ -46,37 +86,55 @@ def vocabulary() -> list[str]:
     ]
 
 
+def _text(rng: random.Random, vocab: list[str], n_words: int, non_ascii: float) -> str:
+    out = []
+    for _ in range(n_words):
+        word = rng.choice(NON_ASCII) if rng.random() < non_ascii else rng.choice(vocab)
+        if rng.random() < 0.08:
+            word = str(rng.randint(0, 99999))
+        if rng.random() < 0.12:
+            word += rng.choice(PUNCT)
+        out.append(word)
+    return " ".join(out).capitalize() + "."
+
+
+def sample_row(rng: random.Random, vocab: list[str], i: int) -> dict[str, str]:
+    """One alpaca-style record (see the module docstring for the mix)."""
+    non_ascii = 0.0 if rng.random() < 0.4 else rng.uniform(0.15, 0.6)
+    row = {"instruction": _text(rng, vocab, rng.randint(27, 42), non_ascii), "input": "", "output": ""}
+    if i % 10 == 3:
+        think = _text(rng, vocab, rng.randint(60, 100), non_ascii)
+        row["output"] = f"<think>\n{think}\n</think>\n\n" + _text(
+            rng, vocab, rng.randint(150, 200), non_ascii
+        )
+    else:
+        row["output"] = _text(rng, vocab, rng.randint(212, 262), non_ascii)
+    if i % 7 == 0:
+        row["output"] += CODE
+    if i % 5 == 1:
+        row["input"] = _text(rng, vocab, 10, non_ascii)
+    return row
+
+
 def write_dataset(path: Path, n: int, seed: int = 0) -> None:
     rng = random.Random(seed)
     vocab = vocabulary()
-
-    def text(words: int) -> str:
-        out = rng.choices(vocab, k=words)
-        return " ".join(out).capitalize() + "."
-
+    earlier: list[dict[str, str]] = []
     tmp = path.with_suffix(".tmp")
     with open(tmp, "w", encoding="utf-8") as fh:
         for i in range(n):
-            row = {
-                "instruction": text(rng.randint(32, 48)),
-                "input": "",
-                "output": text(rng.randint(260, 340)),
-            }
-            if i % 50 == 7:  # a few exact duplicates so the dedup path does real work
-                row = {"instruction": "Repeat the same question.", "input": "", "output": "The same answer."}
-            fh.write(json.dumps(row) + "\n")
+            row = rng.choice(earlier) if earlier and i % 50 == 49 else sample_row(rng, vocab, i)
+            if len(earlier) < 1000:
+                earlier.append(row)
+            fh.write(json.dumps(row, ensure_ascii=False) + "\n")
     tmp.replace(path)
 
 
-def _peak_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-
-
-RAW_SAMPLES = 200_000
+RAW_SAMPLES = 100_000
 
 
 def measure_raw(path: str) -> dict[str, float]:
-    """Raw encode_ordinary_batch (2 threads) over texts loaded beforehand, 1000 samples per call.
+    """Raw tiktoken ``encode_ordinary_batch`` (2 threads) over each sample's text, loaded beforehand, 1000 per call.
 
     At most ``RAW_SAMPLES`` samples are used: the rate does not depend on the dataset size.
     """
@@ -85,32 +143,87 @@ def measure_raw(path: str) -> dict[str, float]:
     enc = o200k_encoding()
     with open(path, encoding="utf-8") as fh:
         rows = [json.loads(line) for _, line in zip(range(RAW_SAMPLES), fh, strict=False)]
-    texts = [(r["instruction"], r["output"]) for r in rows]
+    texts = ["\n".join(p for p in (r["instruction"], r["input"], r["output"]) if p) for r in rows]
     del rows
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), time.process_time()
     tokens = 0
     for i in range(0, len(texts), 1000):
-        chunk = texts[i : i + 1000]
-        encoded = enc.encode_ordinary_batch([t for pair in chunk for t in pair], num_threads=2)
-        tokens += sum(map(len, encoded))
-    seconds = time.perf_counter() - started
-    return {"samples_per_s": len(texts) / seconds, "tokens_per_s": tokens / seconds, "seconds": seconds}
-
-
-def measure_profile(path: str) -> dict[str, float]:
-    from scoring.heuristic import HeuristicScorer
-    from scoring.runner import run_scoring
-
-    with tempfile.TemporaryDirectory() as out:
-        started = time.perf_counter()
-        report = run_scoring(path, [HeuristicScorer()], out_dir=out)
-        seconds = time.perf_counter() - started
-    dup = next(p for p in report.profiles if p.scorer == "exact_dup")
+        tokens += sum(map(len, enc.encode_ordinary_batch(texts[i : i + 1000], num_threads=2)))
+    seconds, cpu = time.perf_counter() - started, time.process_time() - cpu
     return {
-        "samples_per_s": report.samples / seconds,
+        "samples_per_s": len(texts) / seconds,
+        "tokens_per_s": tokens / seconds,
         "seconds": seconds,
-        "peak_rss_mb": _peak_mb(),
-        "exact_dup_rate": dup.mean or 0.0,
+        "cpu_us_per_sample": cpu / len(texts) * 1e6,
+    }
+
+
+def _tree_rss(pid: int) -> tuple[int, int]:
+    """(RSS of the process tree, RSS of the process itself) in bytes; zeros once it is gone."""
+    import psutil
+
+    try:
+        proc = psutil.Process(pid)
+        own = proc.memory_info().rss
+        total = own
+        for child in proc.children(recursive=True):
+            with contextlib.suppress(psutil.Error):
+                total += child.memory_info().rss
+        return total, own
+    except psutil.Error:
+        return 0, 0
+
+
+def measure_cli(path: Path, word_rule: str) -> dict[str, float]:
+    """Run ``oda score PATH --scorers heuristic`` as a user would, timing the whole process."""
+    with tempfile.TemporaryDirectory() as out:
+        cmd = [
+            sys.executable,
+            "-m",
+            "oda.cli",
+            "score",
+            str(path),
+            "--scorers",
+            "heuristic",
+            "-o",
+            out,
+            "--json",
+        ]
+        cmd += ["--word-rule", word_rule]
+        env = {**os.environ, "OMP_NUM_THREADS": "1"}
+        started = time.perf_counter()
+        cpu_before = resource.getrusage(resource.RUSAGE_CHILDREN)
+        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=ROOT, env=env)
+        peaks = [0, 0]
+
+        def watch() -> None:
+            while proc.poll() is None:
+                total, own = _tree_rss(proc.pid)
+                peaks[0], peaks[1] = max(peaks[0], total), max(peaks[1], own)
+                time.sleep(0.1)
+
+        watcher = threading.Thread(target=watch, daemon=True)
+        watcher.start()
+        stdout, stderr = proc.communicate()
+        seconds = time.perf_counter() - started
+        cpu_after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        watcher.join()
+        if proc.returncode != 0:
+            raise SystemExit(f"oda score failed ({proc.returncode}):\n{stderr.decode()[-3000:]}")
+        report = json.loads(stdout)
+    dup = next(p for p in report["profiles"] if p["scorer"] == "exact_dup")
+    return {
+        "samples": report["samples"],
+        "samples_per_s": report["samples"] / seconds,
+        "seconds": seconds,
+        "peak_tree_mb": peaks[0] / 2**20,
+        "peak_main_mb": peaks[1] / 2**20,
+        "exact_dup_rate": dup["mean"] or 0.0,
+        "cpu_us_per_sample": (
+            cpu_after.ru_utime + cpu_after.ru_stime - cpu_before.ru_utime - cpu_before.ru_stime
+        )
+        / report["samples"]
+        * 1e6,
     }
 
 
@@ -164,14 +277,9 @@ def measure_judge(n: int, concurrency: int, latency: float) -> dict[str, float]:
     return {"samples": n, "ok": ok, "seconds": seconds, "ideal_s": ideal, "efficiency": ideal / seconds}
 
 
-def _child(kind: str, path: str) -> None:
-    result = measure_raw(path) if kind == "raw" else measure_profile(path)
-    print(json.dumps(result))
-
-
-def _run_child(kind: str, path: Path) -> dict[str, float]:
+def _run_raw(path: Path) -> dict[str, float]:
     proc = subprocess.run(
-        [sys.executable, __file__, "--child", kind, str(path)], capture_output=True, text=True, check=False
+        [sys.executable, __file__, "--raw", str(path)], capture_output=True, text=True, check=False
     )
     if proc.returncode != 0:
         raise SystemExit(proc.stderr)
@@ -182,42 +290,49 @@ def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--sizes", default="100000,1000000", help="comma-separated sample counts")
+    parser.add_argument("--sizes", default="100000", help="comma-separated sample counts")
+    parser.add_argument(
+        "--repeats", type=int, default=1, help="CLI runs per size (each between two raw runs)"
+    )
+    parser.add_argument("--word-rule", default="split", choices=["split", "oda"])
     parser.add_argument("--judge-samples", type=int, default=1280)
     parser.add_argument("--concurrency", type=int, default=64)
     parser.add_argument("--latency", type=float, default=1.0)
     parser.add_argument("--data-dir", default=str(ROOT / "bench" / "out"))
-    parser.add_argument("--child", nargs=2, help=argparse.SUPPRESS)
+    parser.add_argument("--raw", help=argparse.SUPPRESS)
     parser.add_argument("--serve", type=float, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve is not None:
         _serve(args.serve)
         return
-    if args.child:
-        _child(*args.child)
+    if args.raw:
+        print(json.dumps(measure_raw(args.raw)))
         return
     data_dir = Path(args.data_dir)
     data_dir.mkdir(parents=True, exist_ok=True)
     for n in (int(s) for s in args.sizes.split(",") if s):
-        path = data_dir / f"alpaca_{n}.jsonl"
+        path = data_dir / f"alpaca_mixed_{n}.jsonl"
         if not path.exists():
             print(f"writing {path} ...", flush=True)
             write_dataset(path, n)
-        # raw tokenization just before and just after the profile: the machine's load drifts
-        before = _run_child("raw", path)
-        prof = _run_child("profile", path)
-        after = _run_child("raw", path)
-        raw = {k: (before[k] + after[k]) / 2 for k in before}
-        print(
-            f"heuristic profile, {n:,} samples ({path.stat().st_size / 1e6:.0f} MB JSONL): "
-            f"{prof['samples_per_s']:,.0f} samples/s ({prof['seconds']:.1f} s, peak RSS {prof['peak_rss_mb']:.0f} MB, "
-            f"exact-dup rate {prof['exact_dup_rate']:.3f}); raw encode_ordinary_batch x2 threads "
-            f"{raw['samples_per_s']:,.0f} samples/s ({raw['tokens_per_s'] / 1e6:.2f} M tokens/s; "
-            f"{before['samples_per_s']:,.0f} before, {after['samples_per_s']:,.0f} after); "
-            f"ratio {prof['samples_per_s'] / raw['samples_per_s']:.0%} "
-            f"(load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores)",
-            flush=True,
-        )
+        before = _run_raw(path)
+        for _ in range(args.repeats):
+            cli = measure_cli(path, args.word_rule)
+            after = _run_raw(path)
+            raw = (before["samples_per_s"] + after["samples_per_s"]) / 2
+            print(
+                f"oda score --scorers heuristic --word-rule {args.word_rule}, {n:,} samples "
+                f"({path.stat().st_size / 1e6:.0f} MB JSONL): {cli['samples_per_s']:,.0f} samples/s "
+                f"({cli['seconds']:.1f} s whole process; peak RSS {cli['peak_tree_mb']:.0f} MB with workers, "
+                f"{cli['peak_main_mb']:.0f} MB main; exact-dup rate {cli['exact_dup_rate']:.3f}) | raw tiktoken "
+                f"encode_ordinary_batch x2 threads {raw:,.0f} samples/s ({before['samples_per_s']:,.0f} before, "
+                f"{after['samples_per_s']:,.0f} after; {after['tokens_per_s'] / 1e6:.2f} M tokens/s) | "
+                f"ratio {cli['samples_per_s'] / raw:.2f} (load average {os.getloadavg()[0]:.1f} "
+                f"on {os.cpu_count()} cores) | CPU per sample: CLI {cli['cpu_us_per_sample']:.0f} us (all "
+                f"processes, start-up included), raw {after['cpu_us_per_sample']:.0f} us",
+                flush=True,
+            )
+            before = after
     if args.judge_samples:
         j = measure_judge(args.judge_samples, args.concurrency, args.latency)
         print(

@@ -40,6 +40,12 @@ class MetricAggregate:
         self.n_errors += len(values) - len(kept)
         self.values.extend(kept)
 
+    def add_array(self, values: np.ndarray) -> None:
+        """Add a float64 column; NaN counts as an error."""
+        kept = values[~np.isnan(values)]
+        self.n_errors += int(values.size - kept.size)
+        self.values.frombytes(np.ascontiguousarray(kept, dtype=np.float64).tobytes())
+
     def histogram(self, data: np.ndarray) -> dict[str, list[float] | list[int]]:
         scale = self.metric.scale
         if scale is not None:

@@ -22,9 +22,11 @@ import abc
 import difflib
 import enum
 import importlib.util
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
 from typing import Any, ClassVar
+
+import numpy as np
 
 from oda.errors import ConfigError
 from scoring.samples import Sample
@@ -74,6 +76,36 @@ class Score:
 MetricScores = dict[str, Score]
 
 
+@dataclass
+class ScoreColumns:
+    """A batch's scores as columns: one float64 array per metric (NaN where there is no value) and, per metric,
+    the error of each row that has one. Scorers that compute whole batches at once return this."""
+
+    values: dict[str, np.ndarray]
+    errors: dict[str, dict[int, str]] = field(default_factory=dict)
+
+    def __len__(self) -> int:
+        return len(next(iter(self.values.values()))) if self.values else 0
+
+    def take(self, mask: np.ndarray) -> ScoreColumns:
+        """The rows where ``mask`` is True, in order."""
+        new_index = np.cumsum(mask) - 1
+        errors = {
+            name: {int(new_index[i]): reason for i, reason in errs.items() if mask[i]}
+            for name, errs in self.errors.items()
+        }
+        return ScoreColumns({name: col[mask] for name, col in self.values.items()}, errors)
+
+    def to_scores(self) -> list[MetricScores]:
+        """The same scores as one ``{metric: Score}`` per sample."""
+        rows: list[MetricScores] = [{} for _ in range(len(self))]
+        for name, column in self.values.items():
+            errs = self.errors.get(name, {})
+            for i, value in enumerate(column.tolist()):
+                rows[i][name] = Score.failed(errs.get(i, "no value")) if value != value else Score(value)
+        return rows
+
+
 class Scorer(abc.ABC):
     """Base class of every scorer. Subclasses set the class attributes and implement ``score_batch``."""
 
@@ -106,6 +138,20 @@ class Scorer(abc.ABC):
     @abc.abstractmethod
     def score_batch(self, samples: Sequence[Sample]) -> list[MetricScores]:
         """One ``{metric name: Score}`` per sample, in order."""
+
+    def submit(self, samples: Sequence[Sample]) -> Callable[[], list[MetricScores] | ScoreColumns]:
+        """Start scoring a batch; the returned function gives its scores. Scorers that can work ahead (in other
+        processes) override this; results are asked for in submission order. The default scores right away."""
+        try:
+            results = self.score_batch(samples)
+        except Exception as exc:
+            error = exc
+
+            def failed() -> list[MetricScores]:
+                raise error
+
+            return failed
+        return lambda: results
 
     def observe(self, samples: Sequence[Sample]) -> None:  # noqa: B027 - optional hook
         """See samples that an earlier run already scored (resume), so dataset-level state stays exact."""

@@ -53,6 +53,8 @@ def _build(names: list[type[Scorer]], opts: dict[str, Any]) -> list[Scorer]:
                 built.append(cls(shared_backend))  # type: ignore[call-arg]
             else:
                 built.append(cls())
+        elif cls.family is Family.HEURISTIC:
+            built.append(cls(word_rule=opts["word_rule"]))  # type: ignore[call-arg]
         else:
             built.append(cls())
     return built
@@ -102,6 +104,14 @@ def register(app: typer.Typer) -> None:
         as_json: Annotated[
             bool, typer.Option("--json", help="print the run report as JSON on stdout")
         ] = False,
+        word_rule: Annotated[
+            str,
+            typer.Option(
+                "--word-rule",
+                help="words for TTR/MTLD/HD-D: split (on whitespace and punctuation) or oda "
+                "(OpenDataArena's: whitespace, punctuation deleted)",
+            ),
+        ] = "split",
     ) -> None:
         from graph_store.models import is_hf_id
         from oda.errors import InputError
@@ -127,6 +137,7 @@ def register(app: typer.Typer) -> None:
                 "model": model,
                 "backend": backend,
                 "device": device,
+                "word_rule": _word_rule(word_rule),
             },
         )
         from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
@@ -174,6 +185,16 @@ def register(app: typer.Typer) -> None:
             emit_json({**report.to_dict(), "attached": attached})
             return
         _print_report(report, attached)
+
+
+def _word_rule(value: str) -> Any:
+    from oda.errors import InputError
+    from scoring.lexical import WordRule
+
+    try:
+        return WordRule(value.lower())
+    except ValueError:
+        raise InputError(f"--word-rule must be split or oda, not {value!r}") from None
 
 
 def _attach(node_id: str, profiles: list[Any], store_uri: str | None) -> int:

@@ -4,22 +4,34 @@
 small sorted run, and runs of similar size are merged), so a million samples cost about 8 bytes per key and
 membership is a ``searchsorted`` per run. It is exact: no false positives beyond 64-bit hash collisions.
 
-``MinHasher.signatures`` computes classic MinHash signatures for a whole batch at once with numpy: shingles are
-hashed windows of ``shingle`` consecutive token ids, and each of the ``num_perm`` hash functions is a
-multiply–add over 64 bits keeping the high 32 bits. ``band_keys`` folds each band of ``rows`` values into one key
+``MinHasher.signatures_flat`` computes MinHash signatures for a whole batch at once with numpy, by one-permutation
+hashing: shingles are hashed windows of ``shingle`` consecutive token ids, each hashed once into one of
+``num_perm`` bins. ``band_keys`` folds each band of ``rows`` values into one key
 (LSH banding). Two samples whose signatures agree on a whole band are near-duplicates; with 8 bands of 8 rows the
 collision probability is 50% at a Jaccard similarity of about 0.73, and above 95% from 0.87.
 """
 
 from __future__ import annotations
 
-import array
 from collections.abc import Hashable, Iterable, Sequence
 
 import numpy as np
 
 _MIX = np.uint64(0x9E3779B97F4A7C15)
 _MIX2 = np.uint64(0xBF58476D1CE4E5B9)
+
+
+def sequence_hashes(values: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
+    """A 64-bit hash of each integer sequence ``values[starts[i]:ends[i]]`` (token ids): equal sequences hash
+    equal in every process, distinct ones collide with probability about 2^-64."""
+    from scoring.lexical import mix64, powers
+
+    n = values.size
+    pw, inv = powers(n + 1)
+    with np.errstate(over="ignore"):
+        sums = np.zeros(n + 1, dtype=np.uint64)
+        np.cumsum(mix64(values.astype(np.uint64) + _MIX) * pw[:n], out=sums[1:])
+        return mix64((sums[ends] - sums[starts]) * inv[starts] + (ends - starts).astype(np.uint64) * _MIX2)
 
 
 def hash_keys(items: Iterable[Hashable]) -> np.ndarray:
@@ -74,50 +86,94 @@ class SeenSet:
 
 
 class MinHasher:
-    """Batch MinHash over token-id shingles, and LSH band keys. Seeded: the same input gives the same keys."""
+    """Batch MinHash over token-id shingles, and LSH band keys. Seeded: the same input gives the same keys.
+
+    One-permutation hashing with rotation densification (Li et al. 2012; Shrivastava & Li 2014): each shingle is
+    hashed once, its top bits pick one of ``num_perm`` bins and the rest is its value there; a bin keeps its
+    minimum. An empty bin (a short text) borrows the next filled bin's value, shifted by the distance. Two texts
+    agree on a bin with probability equal to the Jaccard similarity of their shingle sets, as with ``num_perm``
+    independent permutations, for one hash per shingle instead of ``num_perm``.
+    """
 
     def __init__(self, num_perm: int = 64, bands: int = 8, shingle: int = 5, seed: int = 1) -> None:
         if num_perm % bands:
             raise ValueError("num_perm must be a multiple of bands")
+        if num_perm & (num_perm - 1) or not 1 <= num_perm <= 1024:
+            raise ValueError("num_perm must be a power of two up to 1024")
         self.num_perm, self.bands, self.rows, self.shingle = num_perm, bands, num_perm // bands, shingle
         rng = np.random.default_rng(seed)
-        self._a = rng.integers(1, 2**63, num_perm, dtype=np.uint64) | np.uint64(1)
-        self._b = rng.integers(0, 2**63, num_perm, dtype=np.uint64)
+        self._seed = rng.integers(1, 2**63, dtype=np.uint64) | np.uint64(1)
+        self._bin_bits = num_perm.bit_length() - 1
 
     def signatures(self, token_lists: Sequence[Sequence[int]]) -> np.ndarray:
         """``(len(token_lists), num_perm)`` uint32 signatures. An empty list gets an all-ones signature."""
-        n, k = len(token_lists), self.shingle
-        lens = np.fromiter((len(t) for t in token_lists), dtype=np.int64, count=n)
-        # short texts are padded to one full shingle so every sample has at least one
-        padded = [t if len(t) >= k else [*t, *([0] * (k - len(t)))] for t in token_lists]
-        plens = np.maximum(lens, k)
-        buf = array.array("Q")
-        for t in padded:
-            buf.extend(t)
-        flat = np.frombuffer(buf, dtype=np.uint64) if len(buf) else np.zeros(0, dtype=np.uint64)
-        width = flat.size - k + 1
-        h = np.zeros(width, dtype=np.uint64)
+        lens = np.fromiter((len(t) for t in token_lists), dtype=np.int64, count=len(token_lists))
+        flat = np.fromiter((x for t in token_lists for x in t), dtype=np.uint64, count=int(lens.sum()))
+        offsets = np.zeros(lens.size + 1, dtype=np.int64)
+        np.cumsum(lens, out=offsets[1:])
+        return self.signatures_flat(flat, offsets)
+
+    def signatures_flat(self, flat: np.ndarray, offsets: np.ndarray) -> np.ndarray:
+        """Signatures of the token sequences ``flat[offsets[i]:offsets[i+1]]``.
+
+        A text shorter than one shingle is one shingle, padded with zeros; an empty text gets all ones.
+        """
+        n, k, p = offsets.size - 1, self.shingle, self.num_perm
+        lens = np.diff(offsets)
+        sig = np.full((n, p), 0xFFFFFFFF, dtype=np.uint32)
+        flat = np.asarray(flat).astype(np.uint64)
+        short = (lens > 0) & (lens < k)
+        if short.any():
+            # the few short texts, padded to one full shingle, go after the rest
+            pads = [
+                np.concatenate([flat[offsets[i] : offsets[i + 1]], np.zeros(k - lens[i], np.uint64)])
+                for i in np.flatnonzero(short).tolist()
+            ]
+            flat = np.concatenate([flat, *pads])
+        width = max(flat.size - k + 1, 0)
+        if width == 0:
+            return sig
         with np.errstate(over="ignore"):
+            h = np.zeros(width, dtype=np.uint64)
             for j in range(k):
                 h = (h ^ flat[j : j + width]) * _MIX
-            h ^= h >> np.uint64(31)
-            h *= _MIX2
-        starts = np.zeros(n, dtype=np.int64)
-        np.cumsum(plens[:-1], out=starts[1:])
-        counts = plens - k + 1
-        # positions start..start+count-1 of each sample are shingles inside it
-        marks = np.zeros(width + 1, dtype=np.int64)
-        np.add.at(marks, starts, 1)
-        np.add.at(marks, starts + counts, -1)
-        keep = np.cumsum(marks[:-1]) > 0
-        hv = h[keep]
-        offsets = np.zeros(n, dtype=np.int64)
-        np.cumsum(counts[:-1], out=offsets[1:])
-        sig = np.empty((n, self.num_perm), dtype=np.uint32)
-        shift = np.uint64(32)
+        # windows that lie inside one text
+        counts = np.where(lens >= k, lens - k + 1, 0)
+        valid_owner = np.repeat(np.arange(n), counts)
+        at = np.arange(valid_owner.size) + np.repeat(offsets[:-1] - (np.cumsum(counts) - counts), counts)
+        if short.any():
+            short_idx = np.flatnonzero(short)
+            valid_owner = np.concatenate([valid_owner, short_idx])
+            at = np.concatenate([at, offsets[-1] + k * np.arange(short_idx.size)])
+        h = h[at]
         with np.errstate(over="ignore"):
-            for j in range(self.num_perm):
-                sig[:, j] = np.minimum.reduceat((hv * self._a[j] + self._b[j]) >> shift, offsets)
+            h ^= h >> np.uint64(29)
+            h *= self._seed
+            h ^= h >> np.uint64(32)
+            h *= _MIX2
+            h ^= h >> np.uint64(29)
+        bins = (
+            (h >> np.uint64(64 - self._bin_bits)).astype(np.int64)
+            if self._bin_bits
+            else np.zeros(h.size, np.int64)
+        )
+        vals = (h & np.uint64(0xFFFFFFFF)).astype(np.uint32)
+        cell = valid_owner * p + bins
+        flat_sig = sig.ravel()
+        np.minimum.at(flat_sig, cell, vals)
+        filled_flat = np.zeros(n * p, dtype=bool)
+        filled_flat[cell] = True
+        filled: np.ndarray = filled_flat.reshape(n, p)
+        empty_rows = np.logical_not(filled.any(axis=1))
+        if not filled.all():
+            # rotation densification: an empty bin takes the next filled bin (circularly) plus a distance offset
+            idx = np.where(np.concatenate([filled, filled], axis=1), np.arange(2 * p), 2 * p)
+            nxt = np.minimum.accumulate(idx[:, ::-1], axis=1)[:, ::-1][:, :p]
+            rows, cols = np.nonzero(~filled & ~empty_rows[:, None])
+            src = nxt[rows, cols]
+            dist = (src - cols).astype(np.uint32)
+            with np.errstate(over="ignore"):
+                sig[rows, cols] = sig[rows, src % p] + dist * np.uint32(0x9E3779B1)
         sig[lens == 0] = np.uint32(0xFFFFFFFF)
         return sig
 

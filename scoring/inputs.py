@@ -17,6 +17,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import orjson
+
 from graph_store.models import is_hf_id
 from oda.errors import InputError
 from scoring.samples import Sample, SampleError, normalize_record
@@ -35,8 +37,11 @@ def _size_error(index: int, size: int, limit: int) -> SampleError:
     )
 
 
-def iter_jsonl(path: Path, *, max_record_bytes: int = DEFAULT_MAX_RECORD_BYTES) -> Iterator[RawItem]:
-    """Records of a JSON Lines file, one per non-blank line; bad lines become ``SampleError``."""
+def iter_jsonl_lines(
+    path: Path, *, max_record_bytes: int = DEFAULT_MAX_RECORD_BYTES
+) -> Iterator[tuple[int, int, bytes | SampleError]]:
+    """``(index, line number, raw line)`` for each non-blank line of a JSON Lines file; a line over
+    ``max_record_bytes`` comes as a ``SampleError`` instead of its bytes."""
     opener: Any = open
     if path.name.endswith(".gz"):
         import gzip
@@ -48,35 +53,38 @@ def iter_jsonl(path: Path, *, max_record_bytes: int = DEFAULT_MAX_RECORD_BYTES) 
             if not raw.strip():
                 continue
             if len(raw) > max_record_bytes:
-                yield index, _size_error(index, len(raw), max_record_bytes)
-                index += 1
-                continue
-            try:
-                text = raw.decode("utf-8")
-            except UnicodeDecodeError as exc:
-                yield (
-                    index,
-                    SampleError(
-                        f"#{index}",
-                        f"line {lineno} is not valid UTF-8 (byte 0x{raw[exc.start]:02x} at {exc.start})",
-                    ),
-                )
-                index += 1
-                continue
-            try:
-                record = json.loads(text)
-            except json.JSONDecodeError as exc:
-                reason = f"line {lineno} is not valid JSON: {exc.msg} at column {exc.colno}"
-                yield index, SampleError(f"#{index}", reason)
+                yield index, lineno, _size_error(index, len(raw), max_record_bytes)
             else:
-                if (b"\\ud" in raw or b"\\uD" in raw) and _has_surrogates(record):
-                    yield (
-                        index,
-                        SampleError(f"#{index}", f"line {lineno} holds a lone UTF-16 surrogate escape"),
-                    )
-                else:
-                    yield index, record
+                yield index, lineno, raw
             index += 1
+
+
+def parse_jsonl_line(raw: bytes, index: int, lineno: int) -> Any:
+    """The record on one JSON Lines line, or a ``SampleError`` saying why there is none."""
+    try:
+        # the fast parser accepts exactly valid UTF-8 JSON without lone surrogates; anything it refuses takes
+        # the standard path below, which says what is wrong
+        return orjson.loads(raw)
+    except ValueError:
+        pass
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        reason = f"line {lineno} is not valid UTF-8 (byte 0x{raw[exc.start]:02x} at {exc.start})"
+        return SampleError(f"#{index}", reason)
+    try:
+        record = json.loads(text)
+    except json.JSONDecodeError as exc:
+        return SampleError(f"#{index}", f"line {lineno} is not valid JSON: {exc.msg} at column {exc.colno}")
+    if (b"\\ud" in raw or b"\\uD" in raw) and _has_surrogates(record):
+        return SampleError(f"#{index}", f"line {lineno} holds a lone UTF-16 surrogate escape")
+    return record
+
+
+def iter_jsonl(path: Path, *, max_record_bytes: int = DEFAULT_MAX_RECORD_BYTES) -> Iterator[RawItem]:
+    """Records of a JSON Lines file, one per non-blank line; bad lines become ``SampleError``."""
+    for index, lineno, raw in iter_jsonl_lines(path, max_record_bytes=max_record_bytes):
+        yield index, raw if isinstance(raw, SampleError) else parse_jsonl_line(raw, index, lineno)
 
 
 def iter_json_array(path: Path, *, max_record_bytes: int = DEFAULT_MAX_RECORD_BYTES) -> Iterator[RawItem]:
@@ -297,8 +305,15 @@ def iter_samples(
     ...     if isinstance(item, Sample):
     ...         print(item.id, item.instruction[:40])
     """
-    seen = 0
     files = resolve_source(source, split=split, revision=revision, endpoint=endpoint, cache_dir=cache_dir)
+    yield from samples_from_files(files, max_record_bytes=max_record_bytes, limit=limit)
+
+
+def samples_from_files(
+    files: list[Path], *, max_record_bytes: int = DEFAULT_MAX_RECORD_BYTES, limit: int | None = None
+) -> Iterator[Sample | SampleError]:
+    """``iter_samples`` over files already resolved."""
+    seen = 0
     for label, index, item in iter_records(files, max_record_bytes=max_record_bytes):
         if limit is not None and seen >= limit:
             return
@@ -311,3 +326,8 @@ def iter_samples(
         if isinstance(result, SampleError):
             result.source = label
         yield result
+
+
+def is_jsonl(path: Path) -> bool:
+    """Whether ``path`` is read as JSON Lines."""
+    return _reader_for(path) is iter_jsonl

@@ -20,7 +20,7 @@ import json
 import os
 import time
 import uuid
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -31,9 +31,15 @@ import numpy as np
 from graph_store.models import ScoreProfile
 from oda.errors import ConfigError, OdaError
 from scoring.aggregate import MetricAggregate
-from scoring.base import MetricScores, Score, Scorer
+from scoring.base import MetricScores, Score, ScoreColumns, Scorer
 from scoring.dedup import SeenSet, hash_keys
-from scoring.inputs import DEFAULT_MAX_RECORD_BYTES, iter_samples
+from scoring.inputs import (
+    DEFAULT_MAX_RECORD_BYTES,
+    is_jsonl,
+    iter_jsonl_lines,
+    resolve_source,
+    samples_from_files,
+)
 from scoring.samples import Sample, SampleError
 
 
@@ -165,6 +171,30 @@ class _ScorerOutput:
         lines.append("")
         self.fh.write("\n".join(lines))
 
+    def write_columns(self, ids: Sequence[str], cols: ScoreColumns) -> None:
+        """Append one line per sample from columns; the same lines as ``write_batch`` would write."""
+        names = list(self.aggregates)
+        matrix = np.column_stack([cols.values[name] for name in names])
+        for name in names:
+            self.aggregates[name].add_array(cols.values[name])
+        clean = ~np.isnan(matrix).any(axis=1)
+        template = '{"id": %s, "scores": {' + ", ".join(f"{_ENCODE(n)}: %r" for n in names) + "}}"
+        lines = []
+        for i, (sample_id, row, ok) in enumerate(zip(ids, matrix.tolist(), clean.tolist(), strict=True)):
+            if ok:
+                lines.append(template % (_ENCODE(sample_id), *row))
+                continue
+            errors = {
+                n: cols.errors.get(n, {}).get(i, "no value")
+                for n, v in zip(names, row, strict=True)
+                if v != v
+            }
+            scores = {n: (None if v != v else v) for n, v in zip(names, row, strict=True)}
+            self.errors += 1
+            lines.append(_ENCODE({"id": sample_id, "scores": scores, "errors": errors}))
+        lines.append("")
+        self.fh.write("\n".join(lines))
+
     def close(self) -> None:
         self.fh.close()
 
@@ -201,6 +231,15 @@ def run_scoring(
     formats: Counter[str] = Counter()
     reasons: Counter[str] = Counter()
     run_ids = SeenSet()
+    pending: deque[_Pending] = deque()
+
+    def settle(keep: int) -> None:
+        while len(pending) > keep:
+            done = pending.popleft()
+            _finish(done, report)
+            if progress:
+                progress(done.batch_size)
+
     try:
         with open(out / "input_errors.jsonl", "w", encoding="utf-8") as err_fh:
 
@@ -215,26 +254,42 @@ def run_scoring(
                     + "\n"
                 )
 
-            batch: list[Sample] = []
-            for item in iter_samples(source, split=split, limit=limit, max_record_bytes=max_record_bytes):
-                if isinstance(item, SampleError):
-                    record_error(item)
-                    continue
-                formats[item.format] += 1
-                batch.append(item)
-                if len(batch) >= size:
-                    _process(batch, outputs, report, run_ids, record_error)
-                    if progress:
-                        progress(len(batch))
-                    batch = []
-            if batch:
-                _process(batch, outputs, report, run_ids, record_error)
-                if progress:
-                    progress(len(batch))
+            files = resolve_source(source, split=split)
+            line_scorer = outputs[0].scorer if len(outputs) == 1 else None
+            if hasattr(line_scorer, "submit_lines") and all(is_jsonl(f) for f in files):
+                args = (outputs[0], report, run_ids, record_error, formats, size, limit, max_record_bytes)
+                _run_lines(files, *args, progress)
+            else:
+                batch: list[Sample] = []
+                for item in samples_from_files(files, limit=limit, max_record_bytes=max_record_bytes):
+                    if isinstance(item, SampleError):
+                        record_error(item)
+                        continue
+                    formats[item.format] += 1
+                    batch.append(item)
+                    if len(batch) >= size:
+                        pending.extend(_process(batch, outputs, report, run_ids, record_error))
+                        settle(IN_FLIGHT * len(outputs))
+                        batch = []
+                if batch:
+                    pending.extend(_process(batch, outputs, report, run_ids, record_error))
+                settle(0)
     finally:
         for o in outputs:
             o.close()
             o.scorer.close()
+    return _close_run(report, outputs, formats, reasons, out, started)
+
+
+def _close_run(
+    report: RunReport,
+    outputs: list[_ScorerOutput],
+    formats: Counter[str],
+    reasons: Counter[str],
+    out: Path,
+    started: float,
+) -> RunReport:
+    """Fill in the report and write ``profile.json`` and ``run.json``."""
     report.formats = dict(formats)
     report.error_reasons = dict(reasons.most_common(20))
     for o in outputs:
@@ -242,7 +297,9 @@ def run_scoring(
         report.sample_errors[o.scorer.name] = o.errors
         for name, agg in o.aggregates.items():
             report.profiles.append(
-                agg.profile(dataset=dataset, scorer=name, family=o.scorer.family.value, run_id=report.run_id)
+                agg.profile(
+                    dataset=report.dataset, scorer=name, family=o.scorer.family.value, run_id=report.run_id
+                )
             )
     report.seconds = round(time.perf_counter() - started, 3)
     (out / "profile.json").write_text(
@@ -252,13 +309,112 @@ def run_scoring(
     return report
 
 
+def _run_lines(
+    files: list[Path],
+    o: _ScorerOutput,
+    report: RunReport,
+    run_ids: SeenSet,
+    on_error: Callable[[SampleError], None],
+    formats: Counter[str],
+    size: int,
+    limit: int | None,
+    max_record_bytes: int,
+    progress: Callable[[int], None] | None,
+) -> None:
+    """The JSON Lines path of a scorer that parses records itself (in worker processes): this process only
+    reads lines, and writes results in order as they come back."""
+    scorer: Any = o.scorer
+    pending: deque[tuple[Callable[[], Any], int]] = deque()
+
+    def settle(keep: int) -> None:
+        while len(pending) > keep:
+            result, n_records = pending.popleft()
+            _finish_lines(result(), o, report, run_ids, on_error, formats)
+            if progress:
+                progress(n_records)
+
+    seen = 0
+    offset = 0
+    for path in files:
+        chunk: list[tuple[int, int, bytes | SampleError]] = []
+        last = -1
+        for index, lineno, raw in iter_jsonl_lines(path, max_record_bytes=max_record_bytes):
+            if limit is not None and seen >= limit:
+                break
+            seen += 1
+            last = index
+            if isinstance(raw, SampleError):
+                raw.id = f"#{offset + index}"
+            chunk.append((offset + index, lineno, raw))
+            if len(chunk) >= size:
+                pending.append((scorer.submit_lines(path.name, chunk), len(chunk)))
+                settle(IN_FLIGHT)
+                chunk = []
+        if chunk:
+            pending.append((scorer.submit_lines(path.name, chunk), len(chunk)))
+        offset += last + 1
+    settle(0)
+
+
+def _finish_lines(
+    lines: Any,
+    o: _ScorerOutput,
+    report: RunReport,
+    run_ids: SeenSet,
+    on_error: Callable[[SampleError], None],
+    formats: Counter[str],
+) -> None:
+    """Record a parsed batch's input errors, drop repeated ids, flag duplicates and write what is new."""
+    for err in lines.errors:
+        on_error(err)
+    if not lines.ids:
+        return
+    keys = hash_keys(lines.ids)
+    repeated = run_ids.check_and_add(keys)
+    keep = ~repeated
+    for i in np.flatnonzero(repeated).tolist():
+        on_error(SampleError(lines.ids[i], f"duplicate sample id {lines.ids[i]!r}: scored once only"))
+    ids = [sid for sid, k in zip(lines.ids, keep.tolist(), strict=True) if k]
+    formats.update(f for f, k in zip(lines.formats, keep.tolist(), strict=True) if k)
+    report.samples += len(ids)
+    keys = keys[keep]
+    done = o.done.contains(keys)
+    if lines.failure is not None:
+        results: Any = [{m.name: Score.failed(lines.failure) for m in o.scorer.metrics} for _ in ids]
+        todo_ids = [sid for sid, d in zip(ids, done.tolist(), strict=True) if not d]
+        o.write_batch(todo_ids, results[: len(todo_ids)])
+    else:
+        cols = o.scorer.dedup_columns(lines.columns, keep)  # type: ignore[attr-defined]
+        todo = ~done
+        todo_ids = [sid for sid, t in zip(ids, todo.tolist(), strict=True) if t]
+        if todo_ids:
+            o.write_columns(todo_ids, cols.take(todo) if done.any() else cols)
+    o.done.check_and_add(keys[~done])
+    report.scored[o.scorer.name] = report.scored.get(o.scorer.name, 0) + len(todo_ids)
+
+
+#: batches a scorer may work on ahead of the one being written (worker processes keep busy meanwhile)
+IN_FLIGHT = 3
+
+
+@dataclass
+class _Pending:
+    """A batch handed to a scorer, not yet written."""
+
+    output: _ScorerOutput
+    ids: list[str]
+    result: Callable[[], list[MetricScores] | ScoreColumns]
+    batch_size: int
+
+
 def _process(
     batch: list[Sample],
     outputs: list[_ScorerOutput],
     report: RunReport,
     run_ids: SeenSet,
     on_error: Callable[[SampleError], None],
-) -> None:
+) -> list[_Pending]:
+    """Hand a batch to every scorer (skipping what earlier runs wrote); the results are written by ``_finish``."""
     keys = hash_keys(s.id for s in batch)
     repeated = run_ids.check_and_add(keys)
     if repeated.any():
@@ -267,23 +423,33 @@ def _process(
         batch = [s for s, r in zip(batch, repeated, strict=True) if not r]
         keys = keys[~repeated]
     report.samples += len(batch)
+    started: list[_Pending] = []
     for o in outputs:
         done = o.done.contains(keys)
-        todo = [s for s, d in zip(batch, done, strict=True) if not d]
-        seen = [s for s, d in zip(batch, done, strict=True) if d]
-        if seen:
-            o.scorer.observe(seen)
-        if not todo:
-            continue
-        try:
-            results = o.scorer.score_batch(todo)
-            if len(results) != len(todo):
-                raise OdaError(
-                    f"scorer {o.scorer.name} returned {len(results)} results for {len(todo)} samples"
-                )
-        except Exception as exc:  # a failed batch is recorded per sample; the run goes on
-            reason = f"batch failed: {type(exc).__name__}: {str(exc)[:300]}"
-            results = [{m.name: Score.failed(reason) for m in o.scorer.metrics} for _ in todo]
-        o.write_batch([s.id for s in todo], results)
-        o.done.check_and_add(keys[~done])
-        report.scored[o.scorer.name] = report.scored.get(o.scorer.name, 0) + len(todo)
+        if done.any():
+            todo = [s for s, d in zip(batch, done, strict=True) if not d]
+            o.scorer.observe([s for s, d in zip(batch, done, strict=True) if d])
+        else:
+            todo = batch
+        if todo:
+            started.append(_Pending(o, [s.id for s in todo], o.scorer.submit(todo), len(batch)))
+            o.done.check_and_add(keys[~done])
+    return started
+
+
+def _finish(p: _Pending, report: RunReport) -> None:
+    """Write a handed-out batch's results; a failed batch is recorded per sample and the run goes on."""
+    o = p.output
+    n = len(p.ids)
+    try:
+        results = p.result()
+        if len(results) != n:
+            raise OdaError(f"scorer {o.scorer.name} returned {len(results)} results for {n} samples")
+    except Exception as exc:
+        reason = f"batch failed: {type(exc).__name__}: {str(exc)[:300]}"
+        results = [{m.name: Score.failed(reason) for m in o.scorer.metrics} for _ in range(n)]
+    if isinstance(results, ScoreColumns):
+        o.write_columns(p.ids, results)
+    else:
+        o.write_batch(p.ids, results)
+    report.scored[o.scorer.name] = report.scored.get(o.scorer.name, 0) + n

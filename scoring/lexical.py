@@ -1,0 +1,426 @@
+"""Words and lexical diversity (TTR, MTLD, HD-D) for a whole batch of texts at once, in numpy.
+
+Two word rules:
+
+- ``split`` (the default): lower-cased runs of characters between whitespace and punctuation (ASCII, and the
+  common CJK and typographic marks ``，。、；：？！“”‘’（）【】《》…—·``), so ``"it's 3.5"`` has the words
+  ``it s 3 5`` and ``"结果，因此"`` has two. Punctuation never glues two words into a new one, and a text of
+  punctuation alone has no words. These are also the words the logical-word count looks up.
+- ``oda``: OpenDataArena's rule, for profiles comparable with its published ones. The lower-cased text is split on
+  whitespace and ASCII punctuation is deleted inside each piece, so ``"it's 3.5"`` has ``its 35``, ``"well--known"``
+  is one word ``wellknown``, and a piece of punctuation alone (``"-"``, ``"..."``) is an empty word: it counts as a
+  word (and as the type ``""`` in TTR and MTLD) and in HD-D's population, but not as an HD-D type.
+
+OpenDataArena's logical-word count (``logical_word_counts``) always splits like ``split``, whatever the rule.
+
+How a batch is processed: the lower-cased texts are joined and read as UTF-32 code points, so splitting is a few
+vectorized passes whatever the script. Every word gets a 64-bit hash (a sum of per-position random products of its
+code points; equal words get equal hashes and distinct words collide with probability about 2^-64). A stable sort of
+the hashes gives each word its previous and next occurrence, and from those:
+
+- TTR: the share of words that are their type's first occurrence in the text;
+- MTLD (McCarthy & Jarvis 2010, threshold 0.72, mean of both directions): all texts walk in lockstep, one word per
+  step; a word is new to the current factor when its previous occurrence lies before the factor's start;
+- HD-D (McCarthy & Jarvis 2010, sample size 42): type counts from the same sort, and the hypergeometric
+  probability of drawing none of a type from a table of log-factorials.
+
+The scalar functions ``words``, ``mtld``, ``type_token_ratio`` and ``hdd`` state the definitions plainly; the
+tests check the batch code against them and against OpenDataArena's definitions.
+"""
+
+from __future__ import annotations
+
+import enum
+import math
+import string
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+MTLD_THRESHOLD = 0.72
+HDD_SAMPLE = 42
+#: sequences longer than this use the scalar MTLD, so one huge text never stretches a whole batch's lockstep walk
+LOCKSTEP_MAX_WORDS = 4000
+
+
+class WordRule(enum.StrEnum):
+    """How a text is cut into words for TTR, MTLD and HD-D."""
+
+    SPLIT = "split"
+    ODA = "oda"
+
+
+_DELETE_PUNCT = str.maketrans("", "", string.punctuation)
+#: word separators besides whitespace: ASCII punctuation and common CJK and typographic punctuation (the set
+#: OpenDataArena's logical-word count splits on)
+LOGICAL_PUNCT = string.punctuation + "，。、；：？！“”‘’（）【】《》…—·"
+_PUNCT_TO_SPACE = str.maketrans({c: " " for c in LOGICAL_PUNCT})
+#: OpenDataArena's default logical words (reasoning connectives), matched as whole lower-cased words
+_LOGICAL_WORD_LIST = """
+therefore thus hence consequently since because according accordingly leading lead led leads so
+calculate calculates calculated calculating calculation calculations
+verify verifies verifing verified verification verifications verifier
+recall recalls recalling recalled note notes noted noting think
+alternatively alternative perhaps maybe however but unless wait given
+"""
+LOGICAL_WORDS = frozenset(_LOGICAL_WORD_LIST.split())
+
+
+def words(text: str, rule: WordRule | str = WordRule.SPLIT) -> list[str]:
+    """The words of ``text`` under ``rule`` (reference definition)."""
+    if WordRule(rule) is WordRule.ODA:
+        return [w.translate(_DELETE_PUNCT) for w in text.lower().split()]
+    return text.lower().translate(_PUNCT_TO_SPACE).split()
+
+
+def logical_words(text: str) -> int:
+    """How many words of ``text`` are logical words (reference definition)."""
+    return sum(1 for w in text.lower().translate(_PUNCT_TO_SPACE).split() if w in LOGICAL_WORDS)
+
+
+def type_token_ratio(tokens: Sequence[str]) -> float | None:
+    """Distinct words / words; None for a text with no words."""
+    return len(set(tokens)) / len(tokens) if tokens else None
+
+
+def _mtld_pass(tokens: Sequence[object], threshold: float) -> float:
+    factors = 0.0
+    types: set[object] = set()
+    count = 0
+    for tok in tokens:
+        count += 1
+        types.add(tok)
+        if len(types) / count <= threshold:
+            factors += 1.0
+            types = set()
+            count = 0
+    if count:
+        factors += (1.0 - len(types) / count) / (1.0 - threshold)
+    # a text that never falls to the threshold is as diverse as it is long
+    return len(tokens) / factors if factors > 0 else float(len(tokens))
+
+
+def mtld(tokens: Sequence[object], threshold: float = MTLD_THRESHOLD) -> float | None:
+    """Measure of Textual Lexical Diversity: mean of the forward and backward passes; None with no words.
+
+    A pass that never falls to the threshold scores the word count (the usual formula divides by zero there).
+    """
+    if not tokens:
+        return None
+    return (_mtld_pass(tokens, threshold) + _mtld_pass(tokens[::-1], threshold)) / 2.0
+
+
+def hdd(tokens: Sequence[str], sample: int = HDD_SAMPLE, *, ignore_empty: bool = True) -> float | None:
+    """HD-D: for each type, the chance that a random draw of ``min(sample, len(tokens))`` words contains it, summed
+    and divided by the draw size; None with no words. Empty words count in the population, not as types."""
+    if not tokens:
+        return None
+    n = len(tokens)
+    s = min(sample, n)
+    counts: dict[str, int] = {}
+    for tok in tokens:
+        if tok or not ignore_empty:
+            counts[tok] = counts.get(tok, 0) + 1
+    total = 0.0
+    for k in counts.values():
+        p_none = math.comb(n - k, s) / math.comb(n, s)
+        total += (1.0 - p_none) / s
+    return total
+
+
+# ---------------------------------------------------------------- batch machinery
+
+_N_CODEPOINTS = 0x110000
+_WS_TABLE = np.zeros(_N_CODEPOINTS, dtype=bool)
+_WS_TABLE[[c for c in range(0x3001) if chr(c).isspace()]] = True
+_ASCII_PUNCT = np.zeros(_N_CODEPOINTS, dtype=bool)
+_ASCII_PUNCT[[ord(c) for c in string.punctuation]] = True
+_LOGICAL_SEP = _WS_TABLE.copy()
+_LOGICAL_SEP[[ord(c) for c in LOGICAL_PUNCT]] = True
+_SPLIT_SEP = _LOGICAL_SEP
+
+_RNG = np.random.default_rng(20240601)
+_CHAR_KEYS = _RNG.integers(0, 2**64 - 1, _N_CODEPOINTS, dtype=np.uint64, endpoint=True)
+_BASE = np.uint64(0x9E3779B97F4A7C15)  # odd, so invertible modulo 2^64
+_BASE_INV = np.uint64(pow(0x9E3779B97F4A7C15, -1, 2**64))
+_LEN_KEY = np.uint64(0xD6E8FEB86659FD93)
+_POWERS: np.ndarray = np.ones(1, dtype=np.uint64)
+_INV_POWERS: np.ndarray = np.ones(1, dtype=np.uint64)
+
+
+def powers(n: int) -> tuple[np.ndarray, np.ndarray]:
+    """``BASE**i`` and ``BASE**-i`` modulo 2^64 for ``i < n``."""
+    global _POWERS, _INV_POWERS
+    if n > _POWERS.size:
+        size = max(n, 2 * _POWERS.size)
+        with np.errstate(over="ignore"):
+            _POWERS = np.cumprod(np.full(size, _BASE, dtype=np.uint64)) * _BASE_INV
+            _INV_POWERS = np.cumprod(np.full(size, _BASE_INV, dtype=np.uint64)) * _BASE
+    return _POWERS, _INV_POWERS
+
+
+def mix64(x: np.ndarray) -> np.ndarray:
+    with np.errstate(over="ignore"):
+        x = x ^ (x >> np.uint64(30))
+        x = x * np.uint64(0xBF58476D1CE4E5B9)
+        x = x ^ (x >> np.uint64(27))
+        x = x * np.uint64(0x94D049BB133111EB)
+        return x ^ (x >> np.uint64(31))
+
+
+@dataclass
+class Words:
+    """The words of a batch of texts: ``hashes[offsets[i]:offsets[i+1]]`` are text ``i``'s, in order, and
+    ``starts`` the code-point position of each word in the joined batch."""
+
+    hashes: np.ndarray
+    starts: np.ndarray
+    offsets: np.ndarray
+
+    @property
+    def lens(self) -> np.ndarray:
+        return np.diff(self.offsets)
+
+
+class CodePoints:
+    """Lower-cased texts of a batch as one code-point array; text ``i`` starts at ``bounds[i]``."""
+
+    def __init__(self, lowered: Sequence[str]) -> None:
+        self.lens = np.fromiter(map(len, lowered), dtype=np.int64, count=len(lowered))
+        self.bounds = np.zeros(len(lowered), dtype=np.int64)
+        np.cumsum(self.lens[:-1] + 1, out=self.bounds[1:])
+        raw = "\n".join(lowered).encode("utf-32-le", errors="surrogatepass")
+        self.ci = np.frombuffer(raw, dtype="<u4").astype(np.intp)
+
+    def words(self, sep_table: np.ndarray, drop_table: np.ndarray | None = None) -> Words:
+        """Words between separators; characters of ``drop_table`` are deleted from inside them.
+
+        A word's hash is a polynomial in ``BASE`` over the random keys of its kept code points, shifted to start at
+        power 0, plus its length: one prefix sum over the whole batch gives every word's hash. Deleted characters
+        have key 0, and the positions after them move back by one each, so ``it's`` hashes as ``its``.
+        """
+        ci = self.ci
+        n = ci.size
+        inside = np.zeros(n + 2, dtype=bool)
+        np.logical_not(sep_table.take(ci), out=inside[1:-1])
+        edges = np.flatnonzero(inside[1:] != inside[:-1])
+        starts, ends = edges[0::2], edges[1::2]
+        pw, inv_powers = powers(n + 1)
+        keys = _CHAR_KEYS.take(ci)
+        dropped = None if drop_table is None else np.flatnonzero(inside[1:-1] & drop_table.take(ci))
+        with np.errstate(over="ignore"):
+            if dropped is None or dropped.size == 0:
+                vals = keys * pw[:n]
+                shift_start = starts
+                lens = ends - starts
+            else:
+                keys[dropped] = 0
+                before = np.repeat(
+                    np.arange(dropped.size + 1), np.diff(np.concatenate([[0], dropped + 1, [n + 1]]))
+                )  # before[i]: deleted characters at positions < i
+                vals = keys * pw[np.arange(n) - before[:n]]
+                shift_start = starts - before[starts]
+                lens = ends - starts - (before[ends] - before[starts])
+            sums = np.zeros(n + 1, dtype=np.uint64)
+            np.cumsum(vals, out=sums[1:])
+            hashes = mix64(
+                (sums[ends] - sums[starts]) * inv_powers[shift_start] + lens.astype(np.uint64) * _LEN_KEY
+            )
+        offsets = np.searchsorted(starts, np.append(self.bounds, n + 1))
+        return Words(hashes, starts, offsets)
+
+
+def hash_words(items: Sequence[str]) -> np.ndarray:
+    """The hashes ``CodePoints.words`` gives to these words (each lower-cased, without whitespace; 0 for "")."""
+    cps = CodePoints(list(items))
+    got = cps.words(_WS_TABLE)
+    out = np.zeros(len(items), dtype=np.uint64)
+    nonempty = cps.lens > 0
+    out[nonempty] = got.hashes[got.offsets[:-1][nonempty]]
+    return out
+
+
+@dataclass
+class Occurrences:
+    """Where each word of a batch occurs again: ``prev``/``next`` index of the same word (-1 / n when none), and
+    the words grouped by type (``by_type``: word indices, types contiguous, positions ascending within a type)."""
+
+    prev: np.ndarray
+    next: np.ndarray
+    by_type: np.ndarray
+    type_start: np.ndarray  # True where a new type begins in ``by_type``
+
+
+def occurrences(hashes: np.ndarray) -> Occurrences:
+    """Group equal hashes with one sort of ``(hash high bits, position)`` keys; exact (falls back to a stable
+    argsort in the astronomically rare batch where two distinct hashes share their high bits)."""
+    n = hashes.size
+    shift = max(1, int(n).bit_length())
+    pos_mask = np.uint64((1 << shift) - 1)
+    keys = (hashes & ~pos_mask) | np.arange(n, dtype=np.uint64)
+    keys.sort()
+    by_type = (keys & pos_mask).astype(np.int64)
+    full = hashes[by_type]
+    same_high = (keys[1:] & ~pos_mask) == (keys[:-1] & ~pos_mask)
+    same = full[1:] == full[:-1]
+    if not np.array_equal(same, same_high):
+        by_type = np.argsort(hashes, kind="stable")
+        full = hashes[by_type]
+        same = full[1:] == full[:-1]
+    prev = np.full(n, -1, dtype=np.int64)
+    nxt = np.full(n, n, dtype=np.int64)
+    prev[by_type[1:][same]] = by_type[:-1][same]
+    nxt[by_type[:-1][same]] = by_type[1:][same]
+    type_start = np.ones(n, dtype=bool)
+    type_start[1:] = ~same
+    return Occurrences(prev, nxt, by_type, type_start)
+
+
+def _lockstep_mtld(
+    first: np.ndarray,
+    lens: np.ndarray,
+    link: np.ndarray,
+    *,
+    forward: bool,
+    threshold: float,
+) -> np.ndarray:
+    """One MTLD direction for many word ranges at once, one word position per step. ``link`` is each word's
+    previous (forward) or next (backward) occurrence: the word is new to the current factor when that lies
+    outside it."""
+    n = lens.size
+    order = np.argsort(-lens, kind="stable")
+    plens = lens[order]
+    base = first[order] if forward else first[order] + plens - 1
+    seg = base.copy()  # where the current factor starts (forward) or ends (backward)
+    types = np.zeros(n, dtype=np.int64)
+    count = np.zeros(n, dtype=np.int64)
+    factors = np.zeros(n, dtype=np.float64)
+    active_at = np.searchsorted(-plens, -np.arange(int(plens.max(initial=0))), side="left")
+    step = 1 if forward else -1
+    for i, m in enumerate(active_at.tolist()):
+        k = base[:m] + i * step
+        new = link[k] < seg[:m] if forward else link[k] > seg[:m]
+        t = types[:m]
+        c = count[:m]
+        t += new
+        c += 1
+        hit = t / c <= threshold  # the same comparison as the scalar definition
+        if hit.any():
+            idx = np.flatnonzero(hit)
+            factors[idx] += 1.0
+            t[idx] = 0
+            c[idx] = 0
+            seg[idx] = k[idx] + step
+    partial = count > 0
+    factors[partial] += (1.0 - types[partial] / count[partial]) / (1.0 - threshold)
+    out = np.empty(n, dtype=np.float64)
+    out[order] = np.where(factors > 0, plens / np.where(factors > 0, factors, 1.0), plens.astype(np.float64))
+    return out
+
+
+@dataclass
+class Diversity:
+    """Per-range lexical diversity; NaN where a range has no words."""
+
+    ttr: np.ndarray
+    mtld: np.ndarray
+
+
+def diversity(
+    w: Words, occ: Occurrences, first: np.ndarray, lens: np.ndarray, threshold: float = MTLD_THRESHOLD
+) -> Diversity:
+    """TTR and MTLD of word ranges ``[first[i], first[i] + lens[i])`` of ``w`` (each range inside one text)."""
+    n = lens.size
+    ttr = np.full(n, np.nan)
+    lex = np.full(n, np.nan)
+    has = lens > 0
+    if not has.any():
+        return Diversity(ttr, lex)
+    owner = np.repeat(np.arange(n), lens)
+    pos = np.arange(owner.size) - np.repeat(np.cumsum(lens) - lens - first, lens)
+    distinct = np.bincount(owner, weights=(occ.prev[pos] < first[owner]), minlength=n)
+    ttr[has] = distinct[has] / lens[has]
+    short = has & (lens <= LOCKSTEP_MAX_WORDS)
+    if short.any():
+        f, ln = first[short], lens[short]
+        fwd = _lockstep_mtld(f, ln, occ.prev, forward=True, threshold=threshold)
+        bwd = _lockstep_mtld(f, ln, occ.next, forward=False, threshold=threshold)
+        lex[short] = (fwd + bwd) / 2.0
+    for i in np.flatnonzero(has & ~short).tolist():
+        seq = w.hashes[first[i] : first[i] + lens[i]].tolist()
+        lex[i] = mtld(seq, threshold)
+    return Diversity(ttr, lex)
+
+
+_LOG_FACT = np.zeros(1, dtype=np.float64)
+
+
+def _log_factorials(n: int) -> np.ndarray:
+    global _LOG_FACT
+    if n >= _LOG_FACT.size:
+        from scipy.special import gammaln
+
+        _LOG_FACT = gammaln(np.arange(max(n + 1, 2 * _LOG_FACT.size), dtype=np.float64) + 1.0)
+    return _LOG_FACT
+
+
+def hdd_batch(w: Words, occ: Occurrences, empty_hash: int | None, sample: int = HDD_SAMPLE) -> np.ndarray:
+    """HD-D of each text of ``w``; NaN for a text with no words. Words whose hash is ``empty_hash`` (the empty
+    word) count in the population but are not types."""
+    lens = w.lens
+    n_texts = lens.size
+    out = np.full(n_texts, np.nan)
+    if w.hashes.size == 0:
+        return out
+    owner = np.repeat(np.arange(n_texts), lens)[occ.by_type]
+    new_group = occ.type_start.copy()
+    new_group[1:] |= owner[1:] != owner[:-1]
+    group_start = np.flatnonzero(new_group)
+    counts = np.diff(np.append(group_start, owner.size))
+    g_owner = owner[group_start]
+    big_n = lens[g_owner]
+    s = np.minimum(sample, big_n)
+    lf = _log_factorials(int(lens.max()))
+    rest = big_n - counts
+    possible = rest >= s
+    log_p = lf[np.maximum(rest, 0)] - lf[np.maximum(rest - s, 0)] - lf[big_n] + lf[big_n - s]
+    p_none = np.where(possible, np.exp(np.where(possible, log_p, 0.0)), 0.0)
+    contrib = (1.0 - p_none) / s
+    if empty_hash is not None:
+        contrib[w.hashes[occ.by_type[group_start]] == np.uint64(empty_hash)] = 0.0
+    total = np.bincount(g_owner, weights=contrib, minlength=n_texts)
+    has = lens > 0
+    out[has] = total[has]
+    return out
+
+
+_LOGICAL_HASHES = np.sort(hash_words(sorted(LOGICAL_WORDS)))
+
+
+def logical_word_counts(cps: CodePoints, rule_words: Words | None = None) -> np.ndarray:
+    """How many words of each text are logical words (whitespace, ASCII and CJK punctuation separate words).
+    ``rule_words`` are the batch's words under the ``split`` rule, which separates words the same way."""
+    return count_logical(rule_words if rule_words is not None else cps.words(_LOGICAL_SEP))
+
+
+def count_logical(w: Words) -> np.ndarray:
+    """How many of each text's words are logical words."""
+    hit = np.isin(w.hashes, _LOGICAL_HASHES)
+    lens = w.lens
+    return np.bincount(np.repeat(np.arange(lens.size), lens), weights=hit, minlength=lens.size)
+
+
+def words_for_rule(cps: CodePoints, rule: WordRule) -> Words:
+    """The words of every text of ``cps`` under ``rule``."""
+    if rule is WordRule.ODA:
+        return cps.words(_WS_TABLE, _ASCII_PUNCT)
+    return cps.words(_SPLIT_SEP)
+
+
+def _empty_word_hash() -> int:
+    """The hash of the empty word (a piece of punctuation alone under the ``oda`` rule)."""
+    return int(CodePoints(["-"]).words(_WS_TABLE, _ASCII_PUNCT).hashes[0])
+
+
+EMPTY_WORD_HASH = _empty_word_hash()
