@@ -214,9 +214,19 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--profile", help="write a cProfile of the trace (this process) to this file")
     parser.add_argument("--orchestration-only", action="store_true", help="time the graph alone (see above)")
+    parser.add_argument(
+        "--service", action="store_true", help="oda worker processes over Postgres (see below)"
+    )
+    parser.add_argument("--workers", default="1,2,4", help="--service: worker counts to run, e.g. 1,2,4")
+    parser.add_argument(
+        "--concurrency", type=int, default=32, help="--service: datasets in flight per worker"
+    )
     args = parser.parse_args()
     if args.orchestration_only:
         orchestration_only(args.n)
+        return
+    if args.service:
+        service_mode(args)
         return
 
     from lineage.acquisition import AcquisitionConfig
@@ -295,6 +305,148 @@ def main() -> None:
             f"{1000 * (wall - busy) / max(1, summary.datasets_traced):.1f} ms pipeline"
         )
         print(f"peak memory (RSS)     {peak_mb:.0f} MB")
+
+
+# --- service mode ---------------------------------------------------------------------------------------------
+
+
+def _fresh_database(admin_url: str) -> str:
+    import secrets
+
+    import psycopg
+
+    name = "oda_bench_" + secrets.token_hex(4)
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        conn.execute(f"CREATE DATABASE {name}")
+    return admin_url.rsplit("/", 1)[0] + "/" + name
+
+
+def _queue_run(queue_url: str, store_uri: str, ids: list[str], max_depth: int) -> str:
+    from service.app import TraceRequest, trace_options
+    from service.runtime import ServiceConfig, ServiceRuntime
+
+    config = ServiceConfig(store_uri=store_uri, queue=queue_url)
+
+    async def submit() -> None:
+        async with ServiceRuntime.open(config) as runtime:
+            request = TraceRequest(datasets=["a/b"], extractor="llm", max_depth=max_depth)
+            await runtime.submit("bench", trace_options(request, config), ids, [])
+
+    asyncio.run(submit())
+    return "bench"
+
+
+def service_mode(args: Any) -> None:
+    """``--service`` measures the scale-out service as it is deployed: the run is queued through the service's own
+    run book and procrastinate queue in Postgres (``scripts/start_postgres.sh``), then W ``oda worker`` processes
+    (``--concurrency`` datasets in flight each, the LLM's ``max_concurrency`` set to the same) trace it into the Bolt
+    stand-in (ArcadeDB). The Hub stand-in and the scripted LLM run in their own process as above (cards only: the
+    workers run in other processes, so web pages are not served). For each W it prints the wall time from queueing to
+    the run's end, the ideal bounded by the LLM's concurrency (LLM calls × latency / (W × concurrency)), the ratio of
+    the two, the speed-up over the first W, and each worker's peak RSS."""
+    import signal
+    import subprocess
+
+    from service.runs import RunBook
+    from tests.support.arcadedb import start_arcadedb
+    from tests.support.lineage_world import write_world
+
+    admin_url = os.environ.get("ODA_BENCH_POSTGRES", "postgresql://oda:oda@127.0.0.1:5432/oda")
+    counts = [int(c) for c in args.workers.split(",")]
+    ctx_mp = multiprocessing.get_context("spawn")
+    results: list[tuple[int, float, float, list[float], int]] = []
+    with tempfile.TemporaryDirectory(prefix="oda-bench-service-") as tmp:
+        work = Path(tmp)
+        world = write_world(work / "world", args.n, seed=args.seed)
+        ids = list(reversed(world.ids))
+        with start_arcadedb(work / "arcadedb", heap="2g") as bolt:
+            store_uri = f"{bolt.uri}?database={bolt.database}"
+            for workers in counts:
+                parent_end, child_end = ctx_mp.Pipe()
+                servers = ctx_mp.Process(
+                    target=serve_world_and_llm,
+                    args=(
+                        str(world.root),
+                        tuple(args.hub_latency_ms),
+                        args.llm_latency,
+                        args.seed,
+                        child_end,
+                    ),
+                    daemon=True,
+                )
+                servers.start()
+                hub_url, llm_url = parent_end.recv()
+                config = work / f"oda-{workers}.toml"
+                config.write_text(
+                    "[acquisition]\nper_host_rate = 0\ntimeout_s = 30\n"
+                    f'[llm]\nbase_url = "{llm_url}"\nmodel = "scripted-model"\n'
+                    f"max_concurrency = {args.concurrency}\ntimeout_s = 30\nmax_retries = 0\n",
+                    encoding="utf-8",
+                )
+                env = {
+                    **os.environ,
+                    "ODA_CONFIG": str(config),
+                    "HF_ENDPOINT": hub_url,
+                    "ODA_LLM_API_KEY": "bench",
+                    "ODA_NEO4J_USER": bolt.auth[0],
+                    "ODA_NEO4J_PASSWORD": bolt.auth[1],
+                    "PYTHONPATH": str(ROOT),
+                }
+                os.environ.update({k: env[k] for k in ("ODA_CONFIG", "ODA_NEO4J_USER", "ODA_NEO4J_PASSWORD")})
+                queue_url = _fresh_database(admin_url)
+                started = time.time()
+                run_id = _queue_run(queue_url, store_uri, ids, args.max_depth)
+                command = [
+                    sys.executable,
+                    "-m",
+                    "oda.cli",
+                    "worker",
+                    "--queue",
+                    queue_url,
+                    "--store",
+                    store_uri,
+                ]
+                command += ["--concurrency", str(args.concurrency)]
+                procs = [
+                    subprocess.Popen(
+                        command, env=env, cwd=work, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+                    )
+                    for _ in range(workers)
+                ]
+                book = RunBook(queue_url)
+                while book.run_view(run_id)["state"] != "finished":  # type: ignore[index]
+                    time.sleep(0.25)
+                wall = time.time() - started
+                traced = book.traced_total().get("traced", 0)
+                book.close()
+                peaks = []
+                for proc in procs:
+                    proc.send_signal(signal.SIGINT)
+                    _, _, usage = os.wait4(proc.pid, 0)
+                    proc.returncode = 0
+                    peaks.append(usage.ru_maxrss / 1024)
+                parent_end.send("stop")
+                _, _, _, llm_calls = parent_end.recv()
+                servers.join(timeout=30)
+                calls = sum(llm_calls.values())
+                ideal = calls * args.llm_latency / (workers * args.concurrency)
+                results.append((workers, wall, ideal, peaks, traced))
+                print(
+                    f"{workers} worker(s): {traced} datasets traced, {calls} LLM calls, wall {wall:.1f} s, "
+                    f"ideal {ideal:.1f} s, wall/ideal {wall / ideal:.2f}, "
+                    f"peak RSS per worker {', '.join(f'{p:.0f}' for p in peaks)} MB",
+                    flush=True,
+                )
+                import neo4j
+
+                with (
+                    neo4j.GraphDatabase.driver(bolt.uri, auth=bolt.auth) as driver,
+                    driver.session(database=bolt.database) as session,
+                ):
+                    session.run("MATCH (n) DETACH DELETE n").consume()
+    base = results[0]
+    for workers, wall, _, _, _ in results:
+        print(f"speed-up with {workers} worker(s): {base[1] / wall:.2f}x over {base[0]} (goal >= 3.5x at 4)")
 
 
 if __name__ == "__main__":
