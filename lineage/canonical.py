@@ -6,7 +6,8 @@ The order, first match wins:
    It is kept as written; the catalog only adds ``is_benchmark``/``domains`` when it knows the repo. With a
    ``hub_exists`` check (``dataset_info`` in a run), an id the Hub does not know is not a Hub node: the mention
    goes on as a name (the catalog, then the Hub search for its repo name), and when nothing matches it does not
-   resolve at all (``UnresolvedName``), so a path fragment (``data/train-``) never becomes a node.
+   resolve at all (``UnresolvedName``), so a path fragment (``data/train-``) never becomes a node. A catalog
+   entry is on the Hub only where the check finds its id (or one of its ``also_ids``).
 2. **The curated catalog** (``lineage/catalog.yaml``): names and aliases of well-known datasets and benchmarks.
 3. **Hub search** (an injected async callable ``name -> [repo ids]``): a result whose repo name matches the mention
    once normalized is taken; a near match is taken with lower certainty.
@@ -351,7 +352,7 @@ class Canonicalizer:
             )
         entry = self.catalog.lookup(name)
         if entry is not None:
-            return self._from_entry(entry, "catalog", METHOD_CERTAINTY["catalog"])
+            return await self._checked_entry(entry)
         candidates: list[str] = []
         if self.hub_search is not None:
             try:
@@ -385,8 +386,8 @@ class Canonicalizer:
             return self._from_entry(entry, "catalog", METHOD_CERTAINTY["catalog"])
         written = name if name and hf_id_from_text(name) is None else repo_id.split("/", 1)[1]
         entry = self.catalog.lookup(written)
-        if entry is not None and (not entry.on_hub or await self.exists_on_hub(entry.id) is not False):
-            return self._from_entry(entry, "catalog", METHOD_CERTAINTY["catalog"])
+        if entry is not None:
+            return await self._checked_entry(entry)
         if self.hub_search is not None and len(normalize_name(written)) >= 4:
             try:
                 candidates = [c for c in await self.hub_search(written) if is_hf_id(c)]
@@ -398,6 +399,17 @@ class Canonicalizer:
             if exact:
                 return self._hub(exact[0], "hub_search", METHOD_CERTAINTY["hub_search_fuzzy"])
         raise UnresolvedName(f"{repo_id} is not on the Hub, and no dataset is named {written!r}")
+
+    async def _checked_entry(self, entry: CatalogEntry) -> Resolution:
+        """A catalog entry, on the Hub only where the Hub knows it (its id, else one of its other ids); an entry
+        whose repos the Hub does not know is an off-Hub source of that name."""
+        resolution = self._from_entry(entry, "catalog", METHOD_CERTAINTY["catalog"])
+        if not entry.on_hub or await self.exists_on_hub(entry.id) is not False:
+            return resolution
+        for other in entry.also_ids:
+            if await self.exists_on_hub(other) is True:
+                return resolution.model_copy(update={"id": other})
+        return resolution.model_copy(update={"id": ext_id(ext_name(entry.name)), "on_hub": False})
 
     def _from_entry(self, entry: CatalogEntry, method: ResolutionMethod, certainty: float) -> Resolution:
         return Resolution(

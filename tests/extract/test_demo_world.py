@@ -30,6 +30,10 @@ def world_datasets() -> dict[str, tuple[str, dict]]:
 def traced() -> dict:
     """Every card of the world through rules, canonicalization (world repos stand in for Hub search) and
     aggregation, with the world's creation dates."""
+    return trace_world(check_existence=False)
+
+
+def trace_world(*, check_existence: bool) -> dict:
     import asyncio
 
     datasets = world_datasets()
@@ -38,8 +42,11 @@ def traced() -> dict:
         key = query.lower().replace(" ", "")
         return [repo for repo in datasets if key in repo.lower()]
 
+    async def hub_exists(repo_id: str) -> bool:
+        return repo_id in datasets
+
     async def run() -> dict:
-        canon = Canonicalizer(hub_search=hub_search)
+        canon = Canonicalizer(hub_search=hub_search, hub_exists=hub_exists if check_existence else None)
         created = {
             repo: datetime.fromisoformat(info["created_at"].replace("Z", "+00:00"))
             for repo, (_, info) in datasets.items()
@@ -51,7 +58,10 @@ def traced() -> dict:
             claims = [c for chunk in chunks for c in await RulesExtractor().extract(chunk)]
             resolutions = {}
             for c in claims:
-                res = await canon.resolve(c.source_name, c.hf_id_hint)
+                try:
+                    res = await canon.resolve(c.source_name, c.hf_id_hint)
+                except ValueError:
+                    continue
                 resolutions.setdefault(c.source_name, res)
                 if c.hf_id_hint:
                     resolutions.setdefault(c.hf_id_hint, res)
@@ -115,3 +125,14 @@ def test_world_has_a_dead_link_and_papers():
     pages = json.loads((DEMO_WORLD / "pages.json").read_text())
     assert any(entry.get("status") == 404 for entry in pages.values())
     assert len(list((DEMO_WORLD / "arxiv").glob("*.json"))) >= 2
+
+
+def test_with_the_hub_check_every_hub_node_is_a_world_dataset(traced):
+    checked = trace_world(check_existence=True)
+    datasets = world_datasets()
+    hub_nodes = {n.id for result in checked.values() for n in result.nodes if n.on_hub}
+    assert hub_nodes and hub_nodes <= set(datasets), hub_nodes - set(datasets)
+    # the check keeps every edge; a catalog dataset the world lacks becomes an off-Hub node of that name
+    assert sum(len(r.edges) for r in checked.values()) == sum(len(r.edges) for r in traced.values())
+    moved = {n.id for r in checked.values() for n in r.nodes} - {n.id for r in traced.values() for n in r.nodes}
+    assert all(node.startswith("ext:") for node in moved)
