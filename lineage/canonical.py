@@ -49,7 +49,8 @@ CATALOG_PATH = Path(__file__).with_name("catalog.yaml")
 
 HubSearch = Callable[[str], Awaitable[list[str]]]
 HubExists = Callable[[str], Awaitable[bool | None]]
-"""``repo_id -> True`` (the Hub knows it), ``False`` (it does not), or ``None`` (could not tell); may raise."""
+"""``repo_id -> True`` (the Hub knows it), ``False`` (it does not), or ``None`` (it cannot tell, e.g. an offline
+snapshot with no answer: the id is kept); an exception is a failed read (kept, reported, not memoized)."""
 ResolutionMethod = Literal["hf_id", "catalog", "hub_search", "llm", "ext"]
 
 # Certainty of each method, used by the confidence formula (see lineage/confidence.py).
@@ -327,8 +328,7 @@ class Canonicalizer:
             self._failed(f"Hub check of {repo_id!r} failed: {exc}")
             return None
         if answer is None:
-            self._failed(f"Hub check of {repo_id!r} gave no answer")
-            return None
+            return None  # the Hub (an offline snapshot) cannot tell: keep the id, ask again next time
         self._exists[repo_id.lower()] = answer
         return answer
 

@@ -112,9 +112,10 @@ async def build_services(
 
     info_cache: dict[str, Any] = {}
 
-    async def hub_exists(repo_id: str) -> bool:
-        """A Hub-looking source is a Hub node only if ``dataset_info`` finds it (read once, kept for validation)."""
-        from oda.errors import AccessDeniedError, InputError, NotFoundError
+    async def hub_exists(repo_id: str) -> bool | None:
+        """A Hub-looking source is a Hub node only if ``dataset_info`` finds it (read once, kept for validation).
+        ``None`` when an offline snapshot holds no answer (it cannot tell); other read failures raise."""
+        from oda.errors import AccessDeniedError, InputError, NotFoundError, SnapshotMissError
 
         if repo_id not in info_cache:
             try:
@@ -123,6 +124,8 @@ async def build_services(
                 return False
             except AccessDeniedError:
                 return True  # gated: it exists
+            except SnapshotMissError:
+                return None
         return True
 
     canonicalizer = Canonicalizer(
