@@ -11,8 +11,15 @@ For each size and backend, in a fresh subprocess (so peak memory is per run):
 - ``upstream`` to depth 6 from the deepest datasets (median of several);
 - peak RSS of the process (and of the ArcadeDB server for ``bolt``).
 
-The floor runs the same queries on a ``networkx.DiGraph`` in memory (BFS with parent pointers, paths rebuilt the
-same way). Ratios are store / floor. Usage::
+The floor of a contamination query is a plain-Python BFS in memory (a dict of children per node, a parent pointer
+per node, the witness path of each dataset rebuilt from them); the upstream floor runs on a ``networkx.DiGraph``.
+Ratios are store / floor.
+
+Then, for the embedded store, the command users type, each run a whole process (median of 3, interleaved):
+``oda query contamination BENCH --store S --json`` for the three benchmarks. A query's cost is its time minus the
+narrow query's (which cancels the start-up), set against the floor measured in the same run; the narrow query's
+whole-process time, the first query after the writes (which rebuilds the adjacency index) and each process's peak
+RSS are printed too. Usage::
 
     python bench/store.py                         # 10^5 and 10^6 edges, embedded; 10^5 over Bolt
     python bench/store.py --sizes 100000 --backends embedded bolt
@@ -21,14 +28,18 @@ same way). Ratios are store / floor. Usage::
 from __future__ import annotations
 
 import argparse
+import contextlib
+import gc
 import json
 import multiprocessing as mp
 import os
 import resource
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -78,8 +89,16 @@ def floor_graph(data: dict[str, Any]) -> Any:
     return graph
 
 
-def floor_contamination(graph: Any, benchmark: str) -> list[dict[str, Any]]:
-    """BFS with parent pointers from the benchmark, one shortest witness per dataset (what the stores return)."""
+def floor_children(data: dict[str, Any]) -> dict[str, list[tuple[str, float]]]:
+    """The contamination floor's graph: each dataset's derived datasets with the edge's confidence."""
+    children: dict[str, list[tuple[str, float]]] = {}
+    for target, source, confidence in data["edges"]:
+        children.setdefault(source, []).append((target, confidence))
+    return children
+
+
+def floor_contamination(children: dict[str, list[tuple[str, float]]], benchmark: str) -> list[dict[str, Any]]:
+    """Plain BFS with parent pointers from the benchmark, one shortest witness per dataset (what the stores return)."""
     parent: dict[str, str] = {}
     hops = {benchmark: 0}
     weakest = {benchmark: 1.0}
@@ -87,12 +106,12 @@ def floor_contamination(graph: Any, benchmark: str) -> list[dict[str, Any]]:
     while frontier:
         nxt = []
         for node in frontier:
-            for child, data in graph.succ[node].items():
+            for child, confidence in children.get(node, ()):
                 if child in hops:
                     continue
                 parent[child] = node
                 hops[child] = hops[node] + 1
-                weakest[child] = min(weakest[node], data["confidence"])
+                weakest[child] = min(weakest[node], confidence)
                 nxt.append(child)
         frontier = nxt
     hits = []
@@ -164,6 +183,7 @@ def run_one(backend: str, n_edges: int, workdir: str, bolt: dict[str, Any] | Non
 
     data = synthetic_lineage(n_edges)
     graph = floor_graph(data)
+    children = floor_children(data)
     picks = pick_benchmarks(graph)
     deep = deep_datasets(graph)
     start = time.perf_counter()
@@ -187,11 +207,11 @@ def run_one(backend: str, n_edges: int, workdir: str, bolt: dict[str, Any] | Non
     report = store.upsert_edges(edges)
     figures["ingest_s"] = round(time.perf_counter() - start, 2)
     assert report.created == len(data["edges"]), report
+    del nodes, edges  # the models: only the floors' graphs stay in memory
     for label, (bench, reach) in picks.items():
-        store_s, hits = timed(lambda b=bench: store.contamination(b), repeat=3 if reach < 50_000 else 1)
-        floor_s, floor_hits = timed(
-            lambda b=bench: floor_contamination(graph, b), repeat=3 if reach < 50_000 else 1
-        )
+        with gc_paused():  # as for the floor: the bench's heap is not the query's cost
+            store_s, hits = timed(lambda b=bench: store.contamination(b), repeat=3 if reach < 50_000 else 1)
+        floor_s, floor_hits = timed_floor(children, bench)
         assert {h.dataset: h.hops for h in hits} == {h["dataset"]: h["hops"] for h in floor_hits}
         figures[f"contamination_{label}"] = {
             "benchmark": bench,
@@ -222,8 +242,128 @@ def run_one(backend: str, n_edges: int, workdir: str, bolt: dict[str, Any] | Non
         reopened.upstream(deep[0], 2)
         figures["reopen_first_query_ms"] = round((time.perf_counter() - start) * 1000, 1)
         reopened.close()
+        figures["cli"] = measure_cli(Path(workdir), Path(workdir) / "graph", picks, children)
     figures["peak_rss_mb"] = round(peak_rss_mb(), 1)
     out.put(figures)
+
+
+# --- the command line -------------------------------------------------------------------------------------------
+
+
+def oda_command() -> list[str]:
+    """The ``oda`` executable of this interpreter's environment (else the module it runs)."""
+    script = Path(sys.executable).parent / "oda"
+    return [str(script)] if script.exists() else [sys.executable, "-m", "oda.entry"]
+
+
+# Runs a command with stdout to a file and writes "<wall s> <CPU s> <peak RSS KB> <exit code>" to a second file. The
+# command starts from this small process, not from the bench's large one: a child's peak RSS counts what it inherited.
+LAUNCHER = """
+import os, subprocess, sys, time
+stdout_path, report_path, *command = sys.argv[1:]
+with open(stdout_path, "wb") as out:
+    start = time.perf_counter()
+    process = subprocess.Popen(command, stdout=out)
+    _, status, usage = os.wait4(process.pid, 0)
+    wall = time.perf_counter() - start
+with open(report_path, "w") as report:
+    cpu = usage.ru_utime + usage.ru_stime
+    report.write(f"{wall} {cpu} {usage.ru_maxrss} {os.waitstatus_to_exitcode(status)}")
+"""
+
+
+def run_cli(args: list[str], stdout: Path) -> tuple[float, float, float]:
+    """Run ``oda ARGS`` as a whole process with stdout to a file: (wall s, CPU s, peak RSS MB)."""
+    report = stdout.with_suffix(".time")
+    report.unlink(missing_ok=True)
+    launched = subprocess.run(
+        [sys.executable, "-c", LAUNCHER, str(stdout), str(report), *oda_command(), *args],
+        cwd=stdout.parent,
+        capture_output=True,
+    )
+    wall, cpu, rss_kb, code = report.read_text().split() if report.exists() else ("0", "0", "0", "-1")
+    if launched.returncode != 0 or int(code) != 0:
+        raise RuntimeError(f"oda {' '.join(args)} failed: {launched.stderr.decode(errors='replace')[-2000:]}")
+    return float(wall), float(cpu), int(rss_kb) / 1024
+
+
+@contextlib.contextmanager
+def gc_paused() -> Iterator[None]:
+    """Collect, then pause the garbage collector: the bench keeps large graphs in memory, whose scans would
+    otherwise slow a BFS several times over."""
+    gc.collect()
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
+
+
+def floor_once(children: dict[str, list[tuple[str, float]]], benchmark: str) -> tuple[float, float, Any]:
+    """One floor run with the garbage collector paused (the bench's own heap would otherwise slow a plain BFS
+    several times and flatter the ratio): (wall s, CPU s, hits)."""
+    with gc_paused():
+        wall, cpu = time.perf_counter(), time.process_time()
+        hits = floor_contamination(children, benchmark)
+        return time.perf_counter() - wall, time.process_time() - cpu, hits
+
+
+def timed_floor(children: dict[str, list[tuple[str, float]]], benchmark: str) -> tuple[float, Any]:
+    """The floor's wall time, median of 3 (see ``floor_once``), and its hits."""
+    runs = [floor_once(children, benchmark) for _ in range(3)]
+    return statistics.median(r[0] for r in runs), runs[-1][2]
+
+
+def measure_cli(
+    workdir: Path,
+    store: Path,
+    picks: dict[str, tuple[str, int]],
+    children: dict[str, list[tuple[str, float]]],
+) -> dict[str, Any]:
+    """``oda query contamination BENCH --json`` per benchmark against the floor, interleaved, 3 rounds.
+
+    A query's cost is its whole-process time minus the narrow query's (median of 3 each), in wall time and in
+    CPU time (user + system, which a loaded machine disturbs less); the floor's likewise, from the same rounds.
+    """
+    figures: dict[str, Any] = {}
+    query = ["query", "contamination"]
+    narrow = picks["narrow"][0]
+    (store.parent / f"{store.name}.adjacency").unlink(missing_ok=True)  # as after `oda import`: no index yet
+    first_s, _, first_rss = run_cli([*query, narrow, "--store", str(store), "--json"], workdir / "first.json")
+    figures["first_query_without_index_s"] = round(first_s, 3)
+    figures["first_query_peak_rss_mb"] = round(first_rss, 1)
+    runs: dict[str, list[tuple[float, float, float]]] = {label: [] for label in picks}
+    floors: dict[str, list[tuple[float, float]]] = {label: [] for label in picks}
+    floor_hits: dict[str, Any] = {}
+    for _ in range(3):
+        for label, (bench, _reach) in picks.items():
+            runs[label].append(
+                run_cli([*query, bench, "--store", str(store), "--json"], workdir / f"{label}.json")
+            )
+            wall, cpu, floor_hits[label] = floor_once(children, bench)
+            floors[label].append((wall, cpu))
+
+    def median(values: list[tuple[float, ...]], at: int) -> float:
+        return statistics.median(v[at] for v in values)
+
+    figures["narrow_whole_process_s"] = round(median(runs["narrow"], 0), 3)
+    figures["narrow_whole_process_cpu_s"] = round(median(runs["narrow"], 1), 3)
+    figures["load_average"] = [round(x, 1) for x in os.getloadavg()]
+    for label, (bench, _reach) in picks.items():
+        with open(workdir / f"{label}.json", "rb") as handle:
+            rows = json.load(handle)
+        assert {r["dataset"]: r["hops"] for r in rows} == {h["dataset"]: h["hops"] for h in floor_hits[label]}
+        row: dict[str, Any] = {"benchmark": bench, "rows": len(rows)}
+        for at, kind in ((0, "wall"), (1, "cpu")):
+            cost = median(runs[label], at) - median(runs["narrow"], at)
+            floor = median(floors[label], at)
+            row[f"whole_{kind}_s"] = round(median(runs[label], at), 3)
+            row[f"cost_{kind}_s"] = round(cost, 3)
+            row[f"floor_{kind}_s"] = round(floor, 3)
+            row[f"cost_over_floor_{kind}"] = round(cost / floor, 2) if label != "narrow" and floor else None
+        row["peak_rss_mb"] = round(max(r[2] for r in runs[label]), 1)
+        figures[label] = row
+    return figures
 
 
 def measure(backend: str, n_edges: int, bolt: dict[str, Any] | None) -> dict[str, Any]:
@@ -325,6 +465,23 @@ def _render(f: dict[str, Any]) -> str:
     )
     if "reopen_first_query_ms" in f:
         lines.append(f"   reopen + first query {f['reopen_first_query_ms']} ms")
+    if "cli" in f:
+        c = f["cli"]
+        lines.append(
+            f"   CLI `oda query contamination BENCH --json`, whole process, median of 3: narrow "
+            f"{c['narrow_whole_process_s']} s (CPU {c['narrow_whole_process_cpu_s']} s); first query without an "
+            f"index (it builds one) "
+            f"{c['first_query_without_index_s']} s, peak RSS {c['first_query_peak_rss_mb']} MB; load average "
+            f"{c['load_average']}"
+        )
+        for label in ("wide", "medium", "narrow"):
+            q = c[label]
+            lines.append(
+                f"   CLI {label:<6} {q['rows']:>7} rows: whole {q['whole_wall_s']} s; cost (minus narrow) "
+                f"{q['cost_wall_s']} s vs plain BFS floor {q['floor_wall_s']} s = {q['cost_over_floor_wall']}x; "
+                f"CPU: cost {q['cost_cpu_s']} s vs floor {q['floor_cpu_s']} s = {q['cost_over_floor_cpu']}x; "
+                f"peak RSS {q['peak_rss_mb']} MB"
+            )
     return "\n".join(lines)
 
 
