@@ -14,13 +14,16 @@ A query loads the file (memory-mapped), masks the walkable edges, runs a level-s
 every witness path in one array operation per depth. The witness of a dataset goes through its smallest-id parent
 one level closer to the benchmark, so answers do not depend on storage order.
 
-**Freshness.** Every write transaction of the embedded store first bumps the write stamp in ``<db>.writes`` (a
-counter and a random token, replaced atomically and synced to disk before the transaction begins). An index records
-the stamp it was built under, read while the database was open and before the graph was read, and the identity of
-the database files (inode, size, modification time of the database and of its write-ahead log). It is fresh only if
-both still match, so a committed write always makes it stale, and so does a database changed or replaced by other
-tools. A stale index is rebuilt from the database (one scan of nodes and edges) and saved again; a process that
-cannot write beside the database keeps it in memory.
+**Freshness.** Every write transaction of the embedded store bumps the write stamp in ``<db>.writes`` (a counter and
+a random token, replaced atomically and synced) before ``BEGIN`` and again after ``COMMIT``. An index is tagged with
+the stamp and the identity of the database files (inode, size and mtime of the database and of its write-ahead log)
+as of the data it read: read under the store's lock for a read-write store (no other process can write then); as
+of the open for a read-only one (ladybug's read-only opens see the database as it was when opened, while a writer
+may commit). The tag is kept only if stamp and identity are unchanged after the read, so an index that may have
+missed a commit is used once, in memory, and never saved. An index is fresh only while both still match: a write
+through the store always makes it stale, and so does a database replaced or changed by other tools. A stale index
+is rebuilt from the database (one scan of nodes and edges) and saved; a process that cannot write beside the
+database keeps it in memory. Any new write path of the embedded store must bump the stamp the same way.
 """
 
 from __future__ import annotations
