@@ -271,6 +271,7 @@ class CypherGraphStore(GraphStore):
                 known.update(r["id"] for r in new_rows)
         if old_rows:
             tx.run(*q.update_nodes(self.dialect, old_rows))
+            self._note_updates(len(old_rows))
         return len(new_rows), len(old_rows)
 
     def _existing_ids(self, tx: Tx, ids: Sequence[str]) -> set[str]:
@@ -322,16 +323,20 @@ class CypherGraphStore(GraphStore):
         Only edges that will enter the DAG are checked; a small write searches upward from each one's source
         with one query per level, a large one (``dag_bulk_min`` edges) loads the DAG's pairs once.
         """
+        rejected, flagged = EdgeStatus.REJECTED, EdgeStatus.FLAGGED
         entering = [
-            e for e in merged.values() if dag.in_dag(e.status.value, e.note if "note" in e.model_fields_set else None)
+            (key, e)
+            for key, e in merged.items()
+            if e.status is not rejected
+            and not (e.status is flagged and "note" in e.model_fields_set and dag.is_cycle_candidate(flagged, e.note))
         ]
         if not entering:
             return list(merged.values())
         bulk = len(entering) >= self.dag_bulk_min
-        states = self._edge_states(entering, bulk)
+        states = self._edge_states([e for _, e in entering], bulk)
         candidates = []
-        for edge in entering:
-            state = states.get(edge.key)
+        for key, edge in entering:
+            state = states.get(key)
             if state is not None and (
                 state["status"] in HUMAN_STATUSES or dag.in_dag(state["status"], state["note"])
             ):
@@ -341,6 +346,8 @@ class CypherGraphStore(GraphStore):
             return list(merged.values())
         stored_pairs = [k for k, st in states.items() if dag.in_dag(st["status"], st["note"])] if bulk else []
         oracle = dag.BulkOracle(stored_pairs, [e.key for e in candidates]) if bulk else None
+        if oracle is not None and not oracle.suspects:
+            return list(merged.values())  # stored + new edges have no cycle: one strong-components pass
         overlay = dag.Overlay()
         demoted: set[tuple[str, str]] = set()
 
@@ -356,8 +363,7 @@ class CypherGraphStore(GraphStore):
         for edge in candidates:
             target, source = edge.key
             if oracle is not None and edge.key not in oracle.suspects:
-                oracle.add(target, source)
-                continue
+                continue  # on no cycle: in the oracle's graph already
             path = dag.closing_path(source, target, parents_of, demoted)
             if path is not None and len(path) == 2:
                 reverse = self._edge_row((source, target)) if (source, target) in states or not bulk else None
@@ -400,6 +406,9 @@ class CypherGraphStore(GraphStore):
 
     def _created_dates(self, ids: list[str]) -> dict[str, datetime | None]:
         return {n.id: n.created_at for n in self.get_nodes(ids)}
+
+    def _note_updates(self, rows: int) -> None:
+        """Called when a write transaction updates ``rows`` stored rows (a backend may release memory after)."""
 
     def _writer_guard(self) -> AbstractContextManager[Any]:
         """Held across a multi-batch write where no other writer can interleave (embedded: the store lock)."""
@@ -464,6 +473,7 @@ class CypherGraphStore(GraphStore):
             self._insert_edges(tx, new_rows)
         if rows:
             tx.run(*q.update_edges(self.dialect, rows))
+            self._note_updates(len(rows))
         return created, updated, protected, unchanged
 
     def _ensure_endpoints(self, tx: Tx, rows: list[dict[str, Any]]) -> None:

@@ -120,41 +120,39 @@ class BulkOracle:
     """Reachability for a large write: the DAG's pairs and the write's candidate edges in memory.
 
     ``suspects`` are the candidate keys that lie inside a strongly connected component of stored + candidate
-    edges: only those can close a cycle, and a search for one stays inside its component.
+    edges: only those can close a cycle. The other candidates are in the DAG from the start; the caller adds each
+    suspect that closes nothing (``add``) as it goes.
     """
 
-    def __init__(self, stored: Iterable[Pair], candidates: Sequence[Pair]) -> None:
+    def __init__(self, stored: Sequence[Pair], candidates: Sequence[Pair]) -> None:
         import numpy as np
         from scipy.sparse import csr_matrix
         from scipy.sparse.csgraph import connected_components
 
-        index: dict[str, int] = {}
-        children: list[int] = []
-        parents: list[int] = []
         self.parents: dict[str, list[str]] = {}
-        for target, source in stored:
-            children.append(index.setdefault(target, len(index)))
-            parents.append(index.setdefault(source, len(index)))
-            self.parents.setdefault(target, []).append(source)
-        for target, source in candidates:
-            children.append(index.setdefault(target, len(index)))
-            parents.append(index.setdefault(source, len(index)))
         self.suspects: set[Pair] = set()
-        self.component: dict[str, int] = {}
-        if not index:
+        pairs = [*stored, *candidates]
+        if not pairs:
             return
-        size = len(index)
-        graph = csr_matrix((np.ones(len(children), dtype=np.int8), (children, parents)), shape=(size, size))
+        ends = np.array([end for pair in pairs for end in pair], dtype=object)
+        names, codes = np.unique(ends, return_inverse=True)
+        children, parents = codes[0::2], codes[1::2]
+        size = len(names)
+        graph = csr_matrix((np.ones(len(pairs), dtype=np.int8), (children, parents)), shape=(size, size))
         count, labels = connected_components(graph, directed=True, connection="strong")
         if count == size:
             return  # every component is one node: no cycle anywhere
         members = np.bincount(labels)
-        for target, source in candidates:
-            label = labels[index[target]]
-            if members[label] > 1 and label == labels[index[source]]:
-                self.suspects.add((target, source))
-        inside = {int(label) for label in np.nonzero(members > 1)[0]}
-        self.component = {node: int(labels[i]) for node, i in index.items() if int(labels[i]) in inside}
+        first = len(stored)
+        for offset, pair in enumerate(candidates):
+            child, parent = labels[children[first + offset]], labels[parents[first + offset]]
+            if child == parent and members[child] > 1:
+                self.suspects.add(pair)
+        for target, source in stored:
+            self.parents.setdefault(target, []).append(source)
+        for pair in candidates:
+            if pair not in self.suspects:
+                self.parents.setdefault(pair[0], []).append(pair[1])
 
     def parents_of(self, ids: Iterable[str]) -> Iterator[Pair]:
         for child in ids:

@@ -84,13 +84,17 @@ class EmbeddedStore(CypherGraphStore):
     """``GraphStore`` on an on-disk ladybug database at ``path`` (a file; its parent folder is created)."""
 
     dialect: q.Dialect = "ladybug"
-    batch_size = 100_000
+    # Each batch is one transaction. A transaction that updates more than about 100k stored edges exhausts a
+    # 512 MB buffer pool (updated pages stay pinned until the database is reopened: see ``_reopen``).
+    batch_size = 50_000
     copy_min_rows = COPY_MIN_ROWS
     # Past a frontier of max(256, 1% of the nodes), one scan of the walkable edges beats per-level lookups.
     bfs_scan_fraction = 0.01
     bfs_scan_min = q.SHORT_ID_LIST
     # Fold the write-ahead log into the database after this many write transactions (see ``_write``).
     checkpoint_every_writes = 32
+    # Reopen the database once write transactions have updated this many stored rows (see ``_write_once``).
+    reopen_after_updates = 50_000
 
     def __init__(
         self,
@@ -119,6 +123,8 @@ class EmbeddedStore(CypherGraphStore):
         self.read_only = read_only
         self.query_limits = query_limits
         pool = buffer_pool_size or int(os.environ.get("ODA_STORE_BUFFER_POOL", DEFAULT_BUFFER_POOL))
+        self._open_options = (pool, checkpoint_threshold)
+        self._updated_rows = 0
         # the adjacency index: the write stamp and files as this open sees them, and the index in use
         self.state_at_open = adj.store_state(self.path)
         self._adjacency: adj.AdjacencyIndex | None = None
@@ -266,6 +272,8 @@ class EmbeddedStore(CypherGraphStore):
                 raise
             _execute(self._conn, "COMMIT", {})
             adj.bump_write_stamp(self.path)
+            if self._updated_rows >= self.reopen_after_updates:
+                self._reopen()
             self._writes_since_checkpoint += 1
             if self._writes_since_checkpoint >= self.checkpoint_every_writes:
                 # ladybug keeps buffer-pool pages of updated relationship properties pinned until a checkpoint;
@@ -273,6 +281,27 @@ class EmbeddedStore(CypherGraphStore):
                 _execute(self._conn, "CHECKPOINT", {})
                 self._writes_since_checkpoint = 0
             return value
+
+    def _note_updates(self, rows: int) -> None:
+        self._updated_rows += rows
+
+    def _reopen(self) -> None:
+        """Close and reopen the database (under the lock, between transactions).
+
+        ladybug 0.22 keeps buffer-pool pages of updated rows pinned for as long as the database is open, and a
+        checkpoint does not release them: updating 200k stored edges filled a 512 MB pool, in batches of any
+        size. Reopening releases them all; it costs a checkpoint (seconds), so it happens only after
+        ``reopen_after_updates`` updated rows, never for writes that only create.
+        """
+        import ladybug
+
+        pool, checkpoint_threshold = self._open_options
+        self._conn.close()
+        self._db.close()
+        self._db = _open_database(ladybug, self.path, pool, checkpoint_threshold, self.read_only)
+        self._conn = ladybug.Connection(self._db)
+        self._updated_rows = 0
+        self._writes_since_checkpoint = 0
 
     def _insert_edges(self, tx: Tx, rows: list[dict[str, Any]]) -> None:
         """Bulk-load new edges with ``COPY`` from an Arrow table (it rolls back with the transaction)."""

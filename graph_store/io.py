@@ -36,6 +36,7 @@ leaves a partial file or destroys an earlier one.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -255,7 +256,7 @@ def read_oda_jsonl(source: str | Path | IO[str]) -> ImportPlan:
 
 
 _JSON_SECTIONS = {"nodes", "edges", "scores", "results"}
-_JSON_WHITESPACE = " \t\n\r"
+_NOT_WHITESPACE = re.compile(r"[^ \t\n\r]")
 _READ_CHARS = 1 << 20
 
 
@@ -283,10 +284,11 @@ class _DocumentReader:
 
     def _peek(self) -> str:
         while True:
-            while self._pos < len(self._buf) and self._buf[self._pos] in _JSON_WHITESPACE:
-                self._pos += 1
-            if self._pos < len(self._buf):
+            found = _NOT_WHITESPACE.search(self._buf, self._pos)
+            if found is not None:
+                self._pos = found.start()
                 return self._buf[self._pos]
+            self._pos = len(self._buf)
             if not self._fill():
                 return ""
 

@@ -185,13 +185,19 @@ class _Storable(BaseModel):
 
     @model_validator(mode="after")
     def _fits_the_engine(self) -> _Storable:
-        cap = max_text_chars()
-        for name, value in (self.__dict__ | (self.__pydantic_extra__ or {})).items():
-            kind = type(value)
-            if kind is str and len(value) <= cap or kind is float or value is None:
-                continue  # floats are finite already (allow_inf_nan=False)
-            if not isinstance(value, (bool, enum.Enum, datetime)):
+        cap = _text_cap[0] if _text_cap else max_text_chars()
+        for name, value in self.__dict__.items():
+            kind = type(value)  # enums, floats (finite already: allow_inf_nan=False), bools, dates pass
+            if kind is str:
+                if len(value) > cap:
+                    raise ValueError(f"{name}: a string of {len(value)} characters; the limit is {cap}")
+            elif kind is int:
+                if not INT64_MIN <= value <= INT64_MAX:
+                    raise ValueError(f"{name}: {value} does not fit a 64-bit integer")
+            elif kind is dict or kind is list:
                 check_storable(value, name)
+        if self.__pydantic_extra__:
+            check_storable(self.__pydantic_extra__, "extra")
         return self
 
 
