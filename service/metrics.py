@@ -44,6 +44,12 @@ LLM_LATENCY = Histogram(
 )
 QUEUE_DEPTH = Gauge("oda_queue_entries", "Queue entries by state.", ["state"], registry=REGISTRY)
 REVIEW_BACKLOG = Gauge("oda_review_backlog", "Edges waiting for review (status flagged).", registry=REGISTRY)
+FINISHED_ATTEMPTS = Gauge(
+    "oda_dataset_attempts_finished",
+    "Dataset traces finished by all workers of the service (from the run book), by outcome.",
+    ["status"],
+    registry=REGISTRY,
+)
 
 ACQUIRER_CALLS = ("dataset_info", "dataset_card", "search_datasets", "fetch_page", "arxiv_paper")
 
@@ -84,6 +90,8 @@ def render(book: Any = None, store: Any = None) -> bytes:
     if book is not None:
         for state, count in book.queue_depth().items():
             QUEUE_DEPTH.labels(state).set(count)
+        for status, count in book.traced_total().items():
+            FINISHED_ATTEMPTS.labels(status).set(count)
     if store is not None:
         REVIEW_BACKLOG.set(len(store.flagged()))
     return generate_latest(REGISTRY)

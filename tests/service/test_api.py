@@ -76,6 +76,7 @@ async def test_trace_through_the_api_equals_the_single_process_trace(
         assert 'oda_queue_entries{state="finished"}' in metrics
         assert "oda_hub_call_seconds_count" in metrics
         assert "oda_review_backlog" in metrics
+        assert 'oda_dataset_attempts_finished{status="traced"}' in metrics
     # the lineage the service traced is the one the one-shot command traces
     assert edge_set(config.store_uri) == edge_set(str(traced_demo))
 
