@@ -214,9 +214,13 @@ def trace(
 
         local = {"--store": store, "--snapshot": snapshot, "--offline": offline or None, "--record": record}
         local |= {"--resume": resume, "--checkpoints": checkpoints}
-        options = {"extractor": extractor, "max_depth": max_depth, "max_branching": max_branching}
-        options |= {"threshold": threshold, "min_year": min_year}
-        trace_via_server(server, queue_file, options, local_options=local, as_json=as_json)
+        remote: dict[str, Any] = {
+            "extractor": extractor,
+            "max_depth": max_depth,
+            "max_branching": max_branching,
+        }
+        remote |= {"threshold": threshold, "min_year": min_year}
+        trace_via_server(server, queue_file, remote, local_options=local, as_json=as_json)
         return
     import asyncio
 
