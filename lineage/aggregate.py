@@ -219,8 +219,14 @@ def _check_claim(
         return "model, not data", res
     if not mentions_source(claim.evidence, [claim.source_name, claim.hf_id_hint, res.id, res.name]):
         return "evidence does not name the source", res
-    if res.id == target:
-        return "self reference", res
+    if res.id == target or (
+        not res.on_hub
+        and normalize_name(res.id.split(":", 1)[-1]) == normalize_name(target.split("/", 1)[-1])
+    ):
+        return (
+            "self reference",
+            res,
+        )  # the target itself, also when named ("FooMix-50K (ours)" -> ext:foomix-50k)
     return None, res
 
 

@@ -135,7 +135,8 @@ _DERIVATION_CUES: list[tuple[str, Relationship, float]] = [
     ),
     (r"(?<!open )(?<!open-)\bsources?\s*:", R.DIRECT_INCLUSION, LISTED),
     (
-        r"\b(?:samples|problems|examples|instances)\s+(?:\w+\s+){0,2}?from\b",
+        r"\b(?:samples|problems|examples|instances|data|questions|prompts|tasks|items|conversations)\s+"
+        r"(?:\w+\s+){0,2}?from\b",
         R.DIRECT_INCLUSION,
         LISTED,
     ),
@@ -255,6 +256,15 @@ _PATH_LIKE = re.compile(
     r"commits|pull|pr|issues?|refs?|train|test|validation|output|outputs|results?|scripts?|configs?)/"
     r"|\.(?:md|png|jpe?g|gif|svg|json|jsonl|parquet|csv|tsv|txt|py|ipynb|yaml|yml|zip|gz|tar|arrow|html?|pdf)$"
     r"|[-_.]$|^[0-9a-f]{4,}/",
+    re.IGNORECASE,
+)
+_TRAILING_QUALIFIER = re.compile(
+    r"\s*\([^)]*\)\s*$|\s+(?:problems|questions|prompts|subset|split|train|training|test|set|portion|samples|"
+    r"examples|instructions|data|dataset)(?:\s+(?:set|split|subset))?\s*$",
+    re.IGNORECASE,
+)
+_PART_OF = re.compile(
+    r"\b(?:subsets?|splits?|portions?|parts?|categories|configs?|sources?)\s+(?:of|in|from)\s+(?:the\s+)?",
     re.IGNORECASE,
 )
 _LISTING_VERB = re.compile(r"includ|contain|cover|span|compris|consist|rang", re.IGNORECASE)
@@ -542,7 +552,10 @@ class RulesExtractor:
             tuple(chunk.section_levels),
             self._lead_cue,
         )
+        comparisons = self._comparison_tables(chunk, units)
         for unit in units:
+            if unit.table is not None and unit.table in comparisons:
+                unit.lead_negative = "compared"  # a table that lists the target beside others compares them
             self._claims_in_unit(chunk, masked, unit, found)
         claims = self._apply_chunk_teacher(list(found.claims.values()))
         return sorted(claims, key=lambda c: (chunk.text.find(c.evidence), c.source_name))
@@ -691,6 +704,8 @@ class RulesExtractor:
         kept: list[_Cue] = []
         for cue in cues:
             if kept and cue.start < kept[-1].end and cue.role == kept[-1].role:
+                if cue.support > kept[-1].support:
+                    kept[-1] = cue  # a stronger cue inside a generic one ("questions were evolved from") wins
                 continue
             kept.append(cue)
         return kept
@@ -885,6 +900,36 @@ class RulesExtractor:
         mentions.sort(key=lambda m: m.start)
         return mentions
 
+    @staticmethod
+    def _comparison_tables(chunk: ResourceChunk, units: list[_Unit]) -> set[int]:
+        """Tables with a row for the target itself ("Ours", or its name): they compare datasets, they do not list
+        sources."""
+        target = normalize_name(chunk.target.split("/", 1)[-1])
+        found: set[int] = set()
+        for unit in units:
+            if unit.table is None or unit.kind != "row":
+                continue
+            first = chunk.text[unit.start : unit.end].strip().strip("|").split("|")[0]
+            key = normalize_name(first)
+            if re.search(r"\(ours\)|\bthis (?:work|dataset)\b", first, re.IGNORECASE) or (
+                len(target) >= 4 and key and (key == target or key.startswith(target))
+            ):
+                found.add(unit.table)
+        return found
+
+    @staticmethod
+    def _names_a_part(text: str, offset: int, mention: _Mention, mentions: list[_Mention]) -> bool:
+        """The mention is one of the subsets of another mention named right after it, in the same clause."""
+        after = text[mention.end - offset : mention.end - offset + 90]
+        part = _PART_OF.search(after)
+        if part is None or re.search(r"[.;:!?]", after[: part.start()]):
+            return False
+        whole_at = mention.end + part.end()
+        return any(
+            other is not mention and whole_at <= other.start <= whole_at + 30 and not other.is_model
+            for other in mentions
+        )
+
     def _known_name(self, name: str) -> bool:
         """A catalog name; a plain word only as the catalog spells it, in capitals or in CamelCase."""
         entry = self.catalog.lookup(name)
@@ -893,6 +938,8 @@ class RulesExtractor:
         core = re.sub(r"^(?:the|a|an)\s+", "", name.strip(" `'\"*_"), flags=re.IGNORECASE).strip(" `'\"*_")
         if "`" in name and re.fullmatch(r"[a-z0-9_]+", core):
             return False  # a backticked lower-case token is a config or subset name, not a dataset name
+        # "math problems" is MATH only when "math" itself would be: the qualifier does not make a plain word a name
+        core = _TRAILING_QUALIFIER.sub("", core).strip() or core
         if re.fullmatch(r"[A-Za-z]+", core):
             camel = any(ch.isupper() for ch in core[1:]) and not core.isupper()
             return core in {entry.name, *entry.aliases} or (core.isupper() and len(core) >= 3) or camel
@@ -989,6 +1036,10 @@ class RulesExtractor:
                 # "in alpaca style", "the ShareGPT format": a format, not a source
                 found.add(self._claim(chunk, mention, evidence, None, 0.0, "other", None, None))
                 continue
+            if self._names_a_part(text, unit.start, mention, mentions):
+                # "the AIME, MATH and Olympiads subsets of NuminaMath": parts of a source, not sources
+                found.add(self._claim(chunk, mention, evidence, None, 0.0, "other", None, None))
+                continue
             if _DEFINED_AFTER.match(text, mention.end - unit.start):
                 # "SYNTHETIC-1 is a reasoning dataset obtained from ...": the sentence defines its subject (the
                 # target or a sibling), it does not derive from it
@@ -1039,8 +1090,9 @@ class RulesExtractor:
             return not any(lo <= br < hi for br in breaks)
 
         if unit.role == "acknowledgement":
-            # thanks to a linked Hub dataset is weak evidence of use; nothing else there is a source
-            if mention.explicit and mention.hint:
+            # a list of thanked works that links a Hub dataset is weak evidence of use ("We thank the authors of X
+            # for their code" is not); nothing else there is a source
+            if mention.explicit and mention.hint and unit.kind == "bullet":
                 return "source", None, ACKNOWLEDGED
             return "other", None, 0.0
         if unit.role == "see_also":

@@ -34,6 +34,8 @@ class Unit:
     lead_text: str | None = None
     share: float | None = None
     """For a row of a mixture table with counts: the row's share of the table's total (0..1)."""
+    table: int | None = None
+    """For a table row: an id shared by the rows of one table."""
 
 
 def _is_abbreviation(para: str, dot_index: int) -> bool:
@@ -80,7 +82,9 @@ def units_of(
     out: list[Unit] = []
     lead_cache: dict[str, tuple[tuple[Relationship, float] | None, str | None]] = {}
     blocks = parse_blocks(text, base, levels)
-    shares = _mixture_shares(text, blocks)
+    tables = _tables(blocks)
+    shares = _mixture_shares(text, blocks, tables)
+    table_of = {index: rows[0] for rows in tables for index in rows}
     for index, block in enumerate(blocks):
         section = block.path[-1] if block.path else title
         if block.kind == "paragraph":
@@ -111,6 +115,7 @@ def units_of(
                 field_list=block.field_list,
                 lead_text=lead,
                 share=shares.get(index),
+                table=table_of.get(index),
             )
         )
     return out
@@ -135,19 +140,26 @@ def _number(cell: str) -> float | None:
     return value * scale
 
 
-def _mixture_shares(text: str, blocks: list[Block]) -> dict[int, float]:
-    """Each table row's share of its table's total, from a count (or a percentage) column."""
-    shares: dict[int, float] = {}
+def _tables(blocks: list[Block]) -> list[list[int]]:
+    """The indexes of the body rows of each table, in order."""
     tables: list[list[int]] = []
     for index, block in enumerate(blocks):
-        if block.kind != "row" or not block.header:
+        if block.kind != "row":
             continue
         previous = tables[-1][-1] if tables else None
         if previous is not None and previous == index - 1 and blocks[previous].header == block.header:
             tables[-1].append(index)
         else:
             tables.append([index])
+    return tables
+
+
+def _mixture_shares(text: str, blocks: list[Block], tables: list[list[int]]) -> dict[int, float]:
+    """Each table row's share of its table's total, from a count (or a percentage) column."""
+    shares: dict[int, float] = {}
     for rows in tables:
+        if not blocks[rows[0]].header:
+            continue
         header = blocks[rows[0]].header or ()
         column = next((i for i, h in enumerate(header) if i > 0 and _SHARE_HEADER.search(h)), None)
         percent = column is not None

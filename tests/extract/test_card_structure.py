@@ -179,3 +179,30 @@ def test_sources_sections_acknowledgements_and_see_also(rules, make_chunk):
     assert thanks["acme/part-one"].role == "source" and thanks["acme/part-one"].support < 0.7
     links = _claims(rules, make_chunk, f"- {linked}", ["Card", "Links"])
     assert links["acme/part-one"].role != "source"
+
+
+def test_comparison_tables_parts_of_a_source_and_plain_words(rules, make_chunk):
+    chunk = make_chunk(
+        "## Statistics\n\n| Dataset | # Samples |\n|---|---|\n"
+        "| [BarMath](https://huggingface.co/datasets/bar/BarMath) | 1,000 |\n| target (ours) | 50,000 |\n\n"
+        "- 10k problems from the AIME, MATH and Olympiads subsets of the NuminaMath-CoT dataset\n"
+        "- 5k math problems from competitions\n",
+        target="org/target",
+    ).model_copy(update={"section_path": ["Card"], "section_levels": [1]})
+    claims = {c.source_name: c for c in rules.extract_sync(chunk)}
+    # a table with a row for the target compares datasets: its rows are not sources
+    assert claims["bar/BarMath"].role == "compared"
+    # the named subsets of a source are parts of it; the source is the source
+    assert claims["NuminaMath-CoT"].role == "source"
+    assert claims["MATH"].role != "source" and claims["AIME"].role != "source"
+    # "math problems" is not the MATH benchmark
+    assert "math problems" not in claims
+
+
+def test_thanks_for_code_is_not_a_source(rules, make_chunk):
+    text = "We thank the authors of [BarMath](https://huggingface.co/datasets/bar/BarMath) for their code."
+    chunk = make_chunk(text).model_copy(
+        update={"section_path": ["Card", "Acknowledgements"], "section_levels": [1, 2]}
+    )
+    claims = {c.source_name: c for c in rules.extract_sync(chunk)}
+    assert claims["bar/BarMath"].role != "source"

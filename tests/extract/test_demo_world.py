@@ -134,5 +134,7 @@ def test_with_the_hub_check_every_hub_node_is_a_world_dataset(traced):
     assert hub_nodes and hub_nodes <= set(datasets), hub_nodes - set(datasets)
     # the check keeps every edge; a catalog dataset the world lacks becomes an off-Hub node of that name
     assert sum(len(r.edges) for r in checked.values()) == sum(len(r.edges) for r in traced.values())
-    moved = {n.id for r in checked.values() for n in r.nodes} - {n.id for r in traced.values() for n in r.nodes}
+    moved = {n.id for r in checked.values() for n in r.nodes} - {
+        n.id for r in traced.values() for n in r.nodes
+    }
     assert all(node.startswith("ext:") for node in moved)
