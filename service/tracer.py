@@ -20,8 +20,8 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import time
-from collections.abc import Callable
-from contextlib import aclosing, suppress
+from collections.abc import AsyncIterator, Callable
+from contextlib import aclosing, asynccontextmanager, suppress
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Annotated, Any, Literal, TypedDict
 
@@ -104,6 +104,11 @@ class EntryJob:
     def thread_id(self) -> str:
         return f"{self.run_id}#{self.position}"
 
+    @property
+    def holder(self) -> str:
+        """Who holds this entry's claims: the worker and the entry (two entries of one process are two holders)."""
+        return f"{self.worker}/{self.thread_id}"
+
 
 # --- one dataset ------------------------------------------------------------------------------------------
 
@@ -183,7 +188,7 @@ async def _reuse(job: EntryJob, item: StackItem, status: str, visited: list[str]
 async def _renew(job: EntryJob, dataset: str) -> None:
     while True:
         await asyncio.sleep(job.lease_s / 3)
-        await asyncio.to_thread(job.book.claim, dataset, job.worker, job.run_id, job.lease_s)
+        await asyncio.to_thread(job.book.claim, dataset, job.holder, job.run_id, job.lease_s)
 
 
 async def trace_dataset(job: EntryJob, item: StackItem, visited: list[str]) -> DatasetResult:
@@ -193,11 +198,11 @@ async def trace_dataset(job: EntryJob, item: StackItem, visited: list[str]) -> D
         done = await asyncio.to_thread(book.done_status, job.run_id, dataset)
         if done is not None:
             return await _reuse(job, item, done, visited)
-        if await asyncio.to_thread(book.claim, dataset, job.worker, job.run_id, job.lease_s):
+        if await asyncio.to_thread(book.claim, dataset, job.holder, job.run_id, job.lease_s):
             done = await asyncio.to_thread(book.done_status, job.run_id, dataset)
             if done is None:
                 break
-            await asyncio.to_thread(book.release, dataset, job.worker)
+            await asyncio.to_thread(book.release, dataset, job.holder)
             return await _reuse(job, item, done, visited)
         await asyncio.sleep(job.poll_s)
     renewer = asyncio.create_task(_renew(job, dataset))
@@ -218,7 +223,7 @@ async def trace_dataset(job: EntryJob, item: StackItem, visited: list[str]) -> D
         renewer.cancel()
         with suppress(asyncio.CancelledError):
             await renewer
-        await asyncio.to_thread(book.release, dataset, job.worker)
+        await asyncio.to_thread(book.release, dataset, job.holder)
 
 
 # --- the entry graph --------------------------------------------------------------------------------------
@@ -316,6 +321,31 @@ async def run_entry(
 ) -> EntryState:
     """Trace ``job.entry``'s tree to the end, resuming its thread when a checkpoint exists. Returns the final
     state (``cancelled`` is set when the run was cancelled)."""
+    async with _entry_claim(job):
+        return await _run_entry(job, checkpointer, on_step)
+
+
+ENTRY_CLAIM_PREFIX = "entry:"
+
+
+@asynccontextmanager
+async def _entry_claim(job: EntryJob) -> AsyncIterator[None]:
+    """Hold the entry itself while working on it: a worker whose heartbeat only lagged (its job was handed to
+    another worker while it still ran) keeps the entry, and the other waits instead of running the same thread."""
+    key = ENTRY_CLAIM_PREFIX + job.thread_id
+    while not await asyncio.to_thread(job.book.claim, key, job.holder, job.run_id, job.lease_s):
+        await asyncio.sleep(job.poll_s)
+    renewer = asyncio.create_task(_renew(job, key))
+    try:
+        yield
+    finally:
+        renewer.cancel()
+        with suppress(asyncio.CancelledError):
+            await renewer
+        await asyncio.to_thread(job.book.release, key, job.holder)
+
+
+async def _run_entry(job: EntryJob, checkpointer: Any, on_step: Callable[[], None] | None) -> EntryState:
     graph = build_entry_graph(checkpointer)
     config: Any = {"configurable": {"thread_id": job.thread_id}, "recursion_limit": RECURSION_LIMIT}
     snapshot = await graph.aget_state(config)

@@ -112,7 +112,7 @@ def test_workers_killed_mid_run_trace_the_graph_one_process_traces(
     queue = write_queue(tmp_path / "queue.txt", list(reversed(world.ids[-QUEUE_ENTRIES:])))
     config = tmp_path / "oda.toml"
     config.write_text(
-        "[acquisition]\nper_host_rate = 0\nretries = 2\nbackoff_base_s = 0.05\n", encoding="utf-8"
+        "[acquisition]\nper_host_rate = 0\nretries = 6\nbackoff_base_s = 0.2\n", encoding="utf-8"
     )
     store_uri = f"{bolt_server.uri}?database={bolt_server.database}"
     user, password = bolt_server.auth
@@ -148,7 +148,7 @@ def test_workers_killed_mid_run_trace_the_graph_one_process_traces(
 
         serve_args = ["--queue", postgres_url, "--store", store_uri, "--workers", "0"]
         worker_args = ["--queue", postgres_url, "--store", store_uri, "--concurrency", "4"]
-        worker_args += ["--lease", str(LEASE_S), "--heartbeat", "1", "--stalled-after", "4"]
+        worker_args += ["--lease", str(LEASE_S), "--heartbeat", "1", "--stalled-after", "6"]
         workers = Workers(tmp_path, env, worker_args)
         with oda_serve(tmp_path, *serve_args, env=env) as url:
             try:
