@@ -67,7 +67,8 @@ _ROLE_PATTERNS: list[tuple[SectionRole, re.Pattern[str]]] = [
         "see_also",
         re.compile(
             r"\b(?:related|see also|other (?:versions|datasets|resources)|sibling|family|models? trained|"
-            r"trained models?|collections?|previous versions?|also check|more datasets|links?|resources?|"
+            r"trained models?|collections|collection including|previous versions?|also check|more datasets|links?|"
+            r"resources?|"
             r"models?|news|updates?|changelog|releases?)\b",
             re.I,
         ),

@@ -140,6 +140,12 @@ _DERIVATION_CUES: list[tuple[str, Relationship, float]] = [
         R.DIRECT_INCLUSION,
         LISTED,
     ),
+    (
+        r"(?:based|built|relies|builds|build)\s+(?:up)?on\s+(?:the\s+)?(?:prompts|questions|problems|samples|"
+        r"instructions|conversations|seeds?|queries)\s+(?:of|from)",
+        R.DIRECT_INCLUSION,
+        STRONG,
+    ),
     (r"(?:based|built|relies|builds)\s+(?:up)?on", R.DIRECT_INCLUSION, WEAK),
     (
         r"(?:uses|used|using|leverag(?:e|es|ed|ing)|utiliz(?:e|es|ed|ing)|employ(?:s|ed|ing)?)\b",
@@ -267,6 +273,32 @@ _PART_OF = re.compile(
     r"\b(?:subsets?|splits?|portions?|parts?|categories|configs?|sources?)\s+(?:of|in|from)\s+(?:the\s+)?",
     re.IGNORECASE,
 )
+_CATEGORY_COLUMN = re.compile(
+    r"^\W*(?:domains?|categor(?:y|ies)|topics?|subjects?|languages?|tasks?(?:\s+types?)?|types?|splits?|"
+    r"difficult(?:y|ies)|levels?|lengths?|models?|stages?|metrics?|fields?|columns?|features?|configs?|versions?|"
+    r"sizes?|disciplines?|areas?|skills?)\W*$",
+    re.IGNORECASE,
+)
+_METHOD_AFTER = re.compile(
+    r"\s+(?:approach|method(?:ology)?|technique|paradigm|strategy|framework|recipe|pipeline)\b", re.IGNORECASE
+)
+
+
+def _is_category_table(header: list[str]) -> bool:
+    """A table whose first column lists categories (domain, language, split...) and no column names sources."""
+    return (
+        bool(header)
+        and bool(_CATEGORY_COLUMN.match(header[0]))
+        and not any(_SOURCE_TABLE_HEADER.search(h) for h in header)
+    )
+
+
+# catalog names that are also everyday English words: written in lower case in prose, they are the word
+_ENGLISH_WORD_NAMES = {
+    "drop", "apps", "taco", "arc", "math", "calm", "opus", "wiki", "lila", "limo", "dolphin", "textbook",
+    "textbooks", "mbpp", "scale", "orca", "platypus", "capybara", "dolly", "magpie", "lima", "piqa", "race",
+    "story", "code", "science", "reasoning",
+}  # fmt: skip
 _LISTING_VERB = re.compile(r"includ|contain|cover|span|compris|consist|rang", re.IGNORECASE)
 _STYLE_AFTER = re.compile(
     r"[\s-]*(?:style|format(?:ted)?|template|structure|schema|conventions?)\b", re.IGNORECASE
@@ -556,6 +588,8 @@ class RulesExtractor:
         for unit in units:
             if unit.table is not None and unit.table in comparisons:
                 unit.lead_negative = "compared"  # a table that lists the target beside others compares them
+            elif unit.kind == "row" and unit.table_header and _is_category_table(unit.table_header):
+                unit.lead_negative = "other"  # "| Domain | # Samples |": rows are categories, not sources
             self._claims_in_unit(chunk, masked, unit, found)
         claims = self._apply_chunk_teacher(list(found.claims.values()))
         return sorted(claims, key=lambda c: (chunk.text.find(c.evidence), c.source_name))
@@ -941,6 +975,8 @@ class RulesExtractor:
         # "math problems" is MATH only when "math" itself would be: the qualifier does not make a plain word a name
         core = _TRAILING_QUALIFIER.sub("", core).strip() or core
         if re.fullmatch(r"[A-Za-z]+", core):
+            if core.islower() and core in _ENGLISH_WORD_NAMES:
+                return False  # a lower-case word in prose ("drop", "apps") is a word, not the benchmark
             camel = any(ch.isupper() for ch in core[1:]) and not core.isupper()
             return core in {entry.name, *entry.aliases} or (core.isupper() and len(core) >= 3) or camel
         return True
@@ -969,6 +1005,8 @@ class RulesExtractor:
                 # a plain word: only as written in the catalog, in capitals ("MATH", "APPS") or in CamelCase
                 spelled = {entry.name, *entry.aliases}
                 camel = any(ch.isupper() for ch in phrase[1:]) and not phrase.isupper()
+                if phrase.islower() and phrase in _ENGLISH_WORD_NAMES:
+                    return None  # "drop", "apps", "taco" in prose are words, not DROP, APPS, TACO
                 if phrase not in spelled and not (phrase.isupper() and len(phrase) >= 3) and not camel:
                     return None
             return "catalog"
@@ -1038,6 +1076,12 @@ class RulesExtractor:
                 continue
             if self._names_a_part(text, unit.start, mention, mentions):
                 # "the AIME, MATH and Olympiads subsets of NuminaMath": parts of a source, not sources
+                found.add(self._claim(chunk, mention, evidence, None, 0.0, "other", None, None))
+                continue
+            if _METHOD_AFTER.match(text, mention.end - unit.start) and not any(
+                c.role == "source" and c.support >= STRONG and 0 <= mention.start - c.end <= 12 for c in cues
+            ):
+                # "following the OSS-Instruct approach": a method; "derived from the X pipeline" stays a source
                 found.add(self._claim(chunk, mention, evidence, None, 0.0, "other", None, None))
                 continue
             if _DEFINED_AFTER.match(text, mention.end - unit.start):
