@@ -88,13 +88,15 @@ def _token_stats(tokens: np.ndarray, offsets: np.ndarray) -> tuple[np.ndarray, n
     n = lens.size
     owner = np.repeat(np.arange(n, dtype=np.uint64), lens)
     tok = tokens.astype(np.uint64)
-    keys = (owner << np.uint64(20)) | tok
+    keys = (owner << np.uint64(20)) | tok  # token ids are below 2^20
+    if n <= 4096:
+        keys = keys.astype(np.uint32)  # a narrower sort when the text index fits in 12 bits
     keys.sort()
     run = np.ones(keys.size, dtype=bool)
     run[1:] = keys[1:] != keys[:-1]
     starts = np.flatnonzero(run)
     counts = np.diff(np.append(starts, keys.size)).astype(np.float64)
-    run_owner = (keys[starts] >> np.uint64(20)).astype(np.int64)
+    run_owner = (keys[starts] >> 20).astype(np.int64)
     clogc = np.bincount(run_owner, weights=counts * np.log2(counts), minlength=n)
     safe = np.maximum(lens, 1)
     entropy = np.where(lens > 0, np.log2(safe) - clogc / safe, 0.0)
@@ -132,9 +134,7 @@ def profile_rows(rows: Sequence[Row], settings: ProfileSettings, threads: int = 
     tok_lens = np.diff(offsets)
     pair_offsets = offsets[n : 2 * n + 1] - offsets[n]
     pair_tokens = tokens[offsets[n] : offsets[2 * n]]
-    resp_start, resp_tokens, resp_flat, resp_starts = _response_tokens(
-        rows, pairs, pair_tokens, pair_offsets, encode
-    )
+    resp_tokens, resp_flat, resp_starts = _response_tokens(rows, pairs, pair_tokens, pair_offsets, encode)
     cols: dict[str, np.ndarray] = {
         "instruction_chars": np.fromiter(map(len, prompts), dtype=np.float64, count=n),
         "instruction_tokens": tok_lens[:n].astype(np.float64),
@@ -154,8 +154,14 @@ def profile_rows(rows: Sequence[Row], settings: ProfileSettings, threads: int = 
     cols["compress_ratio"] = np.fromiter((_compress_ratio(p) for p in pairs), dtype=np.float64, count=n)
 
     lowered = [p.lower() for p in pairs]
+    # where the response starts in the lower-cased pair (lower-casing changes the length of a few characters)
     response_from = np.fromiter(
-        (len(low) - len(r[2].lower()) for low, r in zip(lowered, rows, strict=True)), dtype=np.int64, count=n
+        (
+            len(low) - (len(r[2]) if r[2].isascii() else len(r[2].lower()))
+            for low, r in zip(lowered, rows, strict=True)
+        ),
+        dtype=np.int64,
+        count=n,
     )
     cps = CodePoints(lowered)
     w = words_for_rule(cps, settings.word_rule)
@@ -179,7 +185,6 @@ def profile_rows(rows: Sequence[Row], settings: ProfileSettings, threads: int = 
     cols["_q_keys"] = q_keys
     with np.errstate(over="ignore"):
         cols["_qa_keys"] = mix64(q_keys * np.uint64(0x9E3779B97F4A7C15) ^ r_keys)
-    del resp_start
     return cols
 
 
@@ -189,9 +194,9 @@ def _response_tokens(
     pair_tokens: np.ndarray,
     pair_offsets: np.ndarray,
     encode: Callable[[list[str]], tuple[np.ndarray, np.ndarray]],
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """The response's own tokens, mostly read off the pair's: ``(start in the pair's tokens or -1, count, flat
-    token array, start of each response in it)``.
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The response's own tokens, mostly read off the pair's: ``(count, flat token array, start of each
+    response in it)``.
 
     The pair is ``prefix + "\n" + response``. When the prefix does not end in whitespace and the response starts
     with neither whitespace nor ``/``, o200k's pre-tokenizer ends a piece exactly where the response starts (the
@@ -227,16 +232,15 @@ def _response_tokens(
     at = np.searchsorted(ends_before, target)
     at = np.minimum(at, pair_tokens.size)
     found = clean & (ends_before[at] == target) & (at < pair_offsets[1:])
-    start = np.where(found, at, -1)
     count = np.where(found, pair_offsets[1:] - at, 0)
-    flat, starts = pair_tokens, start.copy()
+    flat, starts = pair_tokens, np.where(found, at, 0)
     missing = np.flatnonzero(~found)
     if missing.size:
         extra, extra_off = encode([rows[i][2] for i in missing.tolist()])
         count[missing] = np.diff(extra_off)
         starts[missing] = pair_tokens.size + extra_off[:-1]
         flat = np.concatenate([pair_tokens, extra])
-    return start, count, flat, starts
+    return count, flat, starts
 
 
 @dataclass
@@ -282,10 +286,21 @@ def _compress_ratio(text: str) -> float:
     return round(len(zlib.compress(raw, 9)) / len(raw), 4) if raw else 0.0
 
 
+def _worker_context() -> Any:
+    """Workers are forked from a clean server process that has imported the main module and
+    ``scoring.worker_warmup`` once (``forkserver``), so none of them loads the vocabulary again."""
+    import multiprocessing
+
+    ctx = multiprocessing.get_context("forkserver")
+    ctx.set_forkserver_preload(["__main__", "scoring.worker_warmup"])
+    return ctx
+
+
 def _worker_init() -> None:
-    from scoring.tokens import o200k_fast
+    from scoring.tokens import o200k_fast, o200k_token_bytes
 
     o200k_fast()
+    o200k_token_bytes()
 
 
 def default_workers() -> int:
@@ -371,10 +386,8 @@ class HeuristicScorer(Scorer):
         """``fn(*args, settings, threads)`` in a worker process, or here for a lone small batch."""
         if self.workers > 0 and (self._pool is not None or size >= self.batch_size):
             if self._pool is None:
-                import multiprocessing
-
                 self._pool = ProcessPoolExecutor(
-                    self.workers, mp_context=multiprocessing.get_context("spawn"), initializer=_worker_init
+                    self.workers, mp_context=_worker_context(), initializer=_worker_init
                 )
             return self._pool.submit(fn, *args, self.settings, 1)
         done: Future[Any] = Future()

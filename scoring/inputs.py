@@ -19,7 +19,6 @@ from typing import Any
 
 import orjson
 
-from graph_store.models import is_hf_id
 from oda.errors import InputError
 from scoring.samples import Sample, SampleError, normalize_record
 
@@ -283,6 +282,8 @@ def resolve_source(
         if not files:
             raise InputError(f"{path}: no .jsonl, .json or .parquet files in this folder")
         return files
+    from graph_store.models import is_hf_id  # pydantic: not needed by workers that only parse lines
+
     text = str(source)
     if is_hf_id(text):
         return _hub_files(text, split=split, revision=revision, endpoint=endpoint, cache_dir=cache_dir)

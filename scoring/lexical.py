@@ -153,7 +153,7 @@ def powers(n: int) -> tuple[np.ndarray, np.ndarray]:
     """``BASE**i`` and ``BASE**-i`` modulo 2^64 for ``i < n``."""
     global _POWERS, _INV_POWERS
     if n > _POWERS.size:
-        size = max(n, 2 * _POWERS.size)
+        size = n + n // 4 + 1024
         with np.errstate(over="ignore"):
             _POWERS = np.cumprod(np.full(size, _BASE, dtype=np.uint64)) * _BASE_INV
             _INV_POWERS = np.cumprod(np.full(size, _BASE_INV, dtype=np.uint64)) * _BASE
@@ -357,11 +357,11 @@ _LOG_FACT = np.zeros(1, dtype=np.float64)
 
 
 def _log_factorials(n: int) -> np.ndarray:
+    """``log(k!)`` for ``k <= n`` (a table that grows as needed)."""
     global _LOG_FACT
     if n >= _LOG_FACT.size:
-        from scipy.special import gammaln
-
-        _LOG_FACT = gammaln(np.arange(max(n + 1, 2 * _LOG_FACT.size), dtype=np.float64) + 1.0)
+        size = max(n + 1, 2 * _LOG_FACT.size, 1024)
+        _LOG_FACT = np.array([math.lgamma(k + 1.0) for k in range(size)], dtype=np.float64)
     return _LOG_FACT
 
 

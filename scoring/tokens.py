@@ -103,9 +103,16 @@ def o200k_fast() -> quicktok.Tokenizer:
 
 @lru_cache(maxsize=1)
 def o200k_token_bytes() -> np.ndarray:
-    """The length in bytes of every ``o200k_base`` token id (0 for the ids that are not tokens)."""
+    """The length in bytes of every ``o200k_base`` token id (0 for the ids that are not tokens), kept beside
+    tiktoken's cached vocabulary after the first computation."""
     import numpy as np
 
+    cached = tiktoken_cache_dir() / f"o200k_token_bytes.{O200K_SHA256[:16]}.npy"
+    if cached.is_file():
+        try:
+            return np.load(cached)
+        except (OSError, ValueError):
+            pass
     enc = o200k_fast()
     out = np.zeros(enc.max_token_value + 1, dtype=np.int64)
     for token in range(out.size):
@@ -113,4 +120,11 @@ def o200k_token_bytes() -> np.ndarray:
             out[token] = len(enc.decode_single_token_bytes(token))
         except (KeyError, ValueError, RuntimeError):
             continue
+    try:
+        cached.parent.mkdir(parents=True, exist_ok=True)
+        tmp = cached.with_suffix(f".{os.getpid()}.tmp.npy")
+        np.save(tmp, out)
+        os.replace(tmp, cached)
+    except OSError:
+        pass  # a read-only cache only costs the computation next time
     return out
