@@ -23,6 +23,7 @@ RSS are printed too. Usage::
 
     python bench/store.py                         # 10^5 and 10^6 edges, embedded; 10^5 over Bolt
     python bench/store.py --sizes 100000 --backends embedded bolt
+    python bench/store.py --import                # `oda import` of 250k edges (bench/store_import.py)
 """
 
 from __future__ import annotations
@@ -386,7 +387,22 @@ def main() -> None:
     parser.add_argument("--backends", nargs="+", default=["embedded", "bolt"], choices=["embedded", "bolt"])
     parser.add_argument("--bolt-max-edges", type=int, default=100_000, help="skip Bolt runs above this size")
     parser.add_argument("--json", action="store_true", help="print the figures as JSON")
+    parser.add_argument(
+        "--import",
+        dest="import_edges",
+        type=int,
+        nargs="?",
+        const=250_000,
+        default=None,
+        help="measure `oda import` of a lineage this size (default 250000) beside the raw upsert, then stop",
+    )
     args = parser.parse_args()
+    if args.import_edges is not None:
+        from store_import import measure_import, render
+
+        figures = measure_import(args.import_edges)
+        print(json.dumps(figures) if args.json else render(figures), flush=True)
+        return
     results = []
     server_cm = None
     server_root: tempfile.TemporaryDirectory[str] | None = None

@@ -26,7 +26,6 @@ import abc
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from graph_store.readonly import QueryLimits
 from graph_store.models import (
     AuditEntry,
     BenchResult,
@@ -39,6 +38,7 @@ from graph_store.models import (
     Subgraph,
     UpsertReport,
 )
+from graph_store.readonly import QueryLimits
 
 
 class GraphStore(abc.ABC):

@@ -6,6 +6,7 @@ JSON on stdout; otherwise a rich table goes to the terminal.
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -54,14 +55,12 @@ def _resolve(store: GraphStore, name: str) -> str | None:
         from lineage.canonical import Catalog
 
         entry = Catalog.load().lookup(name)
-    except Exception:  # noqa: BLE001 - the catalog only helps resolve a name; an id still works without it
+    except Exception:  # the catalog only helps resolve a name; an id still works without it
         entry = None
     if entry is not None:
         candidates += [entry.id, *entry.also_ids]
-    try:
+    with contextlib.suppress(ValueError):
         candidates.append(ext_id(name))
-    except ValueError:
-        pass
     for candidate in candidates:
         if store.get_node(candidate) is not None:
             return candidate
@@ -74,7 +73,9 @@ def _known(store: GraphStore, name: str) -> str:
 
     node_id = _resolve(store, name)
     if node_id is None:
-        raise InputError(f"no dataset or benchmark {name!r} in the store (an id, a catalog name or a source name)")
+        raise InputError(
+            f"no dataset or benchmark {name!r} in the store (an id, a catalog name or a source name)"
+        )
     return node_id
 
 
@@ -247,11 +248,15 @@ def cypher(
     store: StoreOption = None,
     timeout: Annotated[
         float | None,
-        typer.Option("--timeout", min=0.1, help="Stop the query after this many seconds ([store].query_timeout_s, 30)."),
+        typer.Option(
+            "--timeout", min=0.1, help="Stop the query after this many seconds ([store].query_timeout_s, 30)."
+        ),
     ] = None,
     max_rows: Annotated[
         int | None,
-        typer.Option("--max-rows", min=1, help="Refuse answers longer than this ([store].query_max_rows, 100000)."),
+        typer.Option(
+            "--max-rows", min=1, help="Refuse answers longer than this ([store].query_max_rows, 100000)."
+        ),
     ] = None,
     as_json: JsonOption = False,
 ) -> None:

@@ -328,7 +328,11 @@ class CypherGraphStore(GraphStore):
             (key, e)
             for key, e in merged.items()
             if e.status is not rejected
-            and not (e.status is flagged and "note" in e.model_fields_set and dag.is_cycle_candidate(flagged, e.note))
+            and not (
+                e.status is flagged
+                and "note" in e.model_fields_set
+                and dag.is_cycle_candidate(flagged, e.note)
+            )
         ]
         if not entering:
             return list(merged.values())
@@ -357,8 +361,7 @@ class CypherGraphStore(GraphStore):
                 return
             yield from overlay.parents_of(ids)
             for batch in _chunks(ids, self.bfs_batch_size):
-                for child, parent in self._read_by_ids(q.dag_parents, batch).rows:
-                    yield child, parent
+                yield from ((child, parent) for child, parent in self._read_by_ids(q.dag_parents, batch).rows)
 
         for edge in candidates:
             target, source = edge.key
@@ -367,8 +370,10 @@ class CypherGraphStore(GraphStore):
             path = dag.closing_path(source, target, parents_of, demoted)
             if path is not None and len(path) == 2:
                 reverse = self._edge_row((source, target)) if (source, target) in states or not bulk else None
-                if reverse is not None and (source, target) not in merged and dag.new_edge_wins(
-                    edge, reverse, self._created_dates([target, source])
+                if (
+                    reverse is not None
+                    and (source, target) not in merged
+                    and dag.new_edge_wins(edge, reverse, self._created_dates([target, source]))
                 ):
                     demoted.add((source, target))
                     path = dag.closing_path(source, target, parents_of, demoted)
@@ -394,10 +399,10 @@ class CypherGraphStore(GraphStore):
         found: dict[tuple[str, str], dict[str, Any]] = {}
         ordered = sorted(keys)
         for batch in _chunks(ordered, self.bfs_batch_size):
-            rows = self._read_q(
+            stored = self._read_q(
                 q.edges_by_keys(self.dialect, [{"target": t, "source": s} for t, s in batch])
             ).dicts()
-            found.update({(r["target"], r["source"]): r for r in rows})
+            found.update({(r["target"], r["source"]): r for r in stored})
         return found
 
     def _edge_row(self, key: tuple[str, str]) -> dict[str, Any] | None:
@@ -664,15 +669,21 @@ class CypherGraphStore(GraphStore):
         tx.run(*q.insert_audit(self.dialect, _audit_row(entry)))
         return entry
 
-    def _refuse_cycles_tx(self, tx: Tx, before: dict[str, Any], writes: list[dict[str, Any]], action: str) -> None:
+    def _refuse_cycles_tx(
+        self, tx: Tx, before: dict[str, Any], writes: list[dict[str, Any]], action: str
+    ) -> None:
         """Refuse a decision that would bring an edge into the DAG where it closes a cycle."""
-        was_in_dag = {(before["target"], before["source"]): dag.in_dag(before.get("status"), before.get("note"))}
-        leaving = {(w["target"], w["source"]) for w in writes if not dag.in_dag(w.get("status"), w.get("note"))}
+        was_in_dag = {
+            (before["target"], before["source"]): dag.in_dag(before.get("status"), before.get("note"))
+        }
+        leaving = {
+            (w["target"], w["source"]) for w in writes if not dag.in_dag(w.get("status"), w.get("note"))
+        }
 
         def parents_of(ids: list[str]) -> Iterator[tuple[str, str]]:
             for batch in _chunks(ids, self.bfs_batch_size):
-                for child, parent in tx.run(*q.dag_parents(self.dialect, list(batch))).rows:
-                    yield child, parent
+                rows = tx.run(*q.dag_parents(self.dialect, list(batch))).rows
+                yield from ((child, parent) for child, parent in rows)
 
         for write in writes:
             key = (write["target"], write["source"])

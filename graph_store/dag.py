@@ -57,7 +57,9 @@ def as_cycle_candidate(edge: Edge, path: Sequence[str]) -> Edge:
     return flagged
 
 
-def closing_path(source: str, target: str, parents_of: ParentsOf, skip: set[Pair] | None = None) -> list[str] | None:
+def closing_path(
+    source: str, target: str, parents_of: ParentsOf, skip: set[Pair] | None = None
+) -> list[str] | None:
     """The shortest upward path ``source -> … -> target`` (each derives from the next), or None.
 
     ``parents_of(ids)`` yields ``(child, parent)`` for the DAG edges out of ``ids``; ``skip`` leaves edges out.
@@ -98,7 +100,11 @@ def new_edge_wins(new: Edge, old: Mapping[str, Any], created: Mapping[str, datet
 
 
 def _naive(moment: datetime) -> datetime:
-    return moment.replace(tzinfo=None) if moment.tzinfo is None else moment.astimezone(tz=None).replace(tzinfo=None)
+    return (
+        moment.replace(tzinfo=None)
+        if moment.tzinfo is None
+        else moment.astimezone(tz=None).replace(tzinfo=None)
+    )
 
 
 class Overlay:
@@ -166,4 +172,3 @@ class BulkOracle:
         siblings = self.parents.get(target)
         if siblings and source in siblings:
             siblings.remove(source)
-

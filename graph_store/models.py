@@ -367,6 +367,7 @@ class UpsertReport(BaseModel):
     protected: int = Field(default=0, description="edges skipped because a human decided them")
     unchanged: int = Field(default=0, description="stored edges the write would not change (not rewritten)")
     cycles: list[str] = Field(
-        default_factory=list, description="edges written as cycle candidates (flagged, out of the DAG), with the cycle"
+        default_factory=list,
+        description="edges written as cycle candidates (flagged, out of the DAG), with the cycle",
     )
     rejected: list[str] = Field(default_factory=list, description="invalid rows with the reason")

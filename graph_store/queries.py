@@ -630,7 +630,9 @@ def results_for_benchmark(dialect: Dialect, names: Sequence[str]) -> Query:
 # --- the DAG ------------------------------------------------------------------------------------------------
 
 # An edge is in the DAG unless it is rejected or is a cycle candidate (flagged with a ``cycle:`` note).
-_IN_DAG = "r.status <> 'rejected' AND NOT (r.status = 'flagged' AND coalesce(r.note, '') STARTS WITH 'cycle:')"
+_IN_DAG = (
+    "r.status <> 'rejected' AND NOT (r.status = 'flagged' AND coalesce(r.note, '') STARTS WITH 'cycle:')"
+)
 
 
 def edge_states(dialect: Dialect) -> Query:

@@ -259,7 +259,9 @@ def query_limits_from_config(
             timeout_s=float(
                 timeout_s if timeout_s is not None else setting("store", "query_timeout_s", default.timeout_s)
             ),
-            max_rows=int(max_rows if max_rows is not None else setting("store", "query_max_rows", default.max_rows)),
+            max_rows=int(
+                max_rows if max_rows is not None else setting("store", "query_max_rows", default.max_rows)
+            ),
             max_memory_mb=int(
                 max_memory_mb
                 if max_memory_mb is not None

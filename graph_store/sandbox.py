@@ -105,7 +105,9 @@ def run_read_only(
                 )
             if time.monotonic() > deadline:
                 _kill(proc)
-                raise QueryLimitError(f"the query ran past the {limits.timeout_s:g} s time limit and was stopped")
+                raise QueryLimitError(
+                    f"the query ran past the {limits.timeout_s:g} s time limit and was stopped"
+                )
             rss = _rss_bytes(proc.pid)
             if rss is not None and rss > cap:
                 _kill(proc)
@@ -118,7 +120,9 @@ def run_read_only(
         raise
     except subprocess.TimeoutExpired:
         _kill(proc)
-        raise QueryLimitError(f"the query ran past the {limits.timeout_s:g} s time limit and was stopped") from None
+        raise QueryLimitError(
+            f"the query ran past the {limits.timeout_s:g} s time limit and was stopped"
+        ) from None
     finally:
         if proc.poll() is None:
             _kill(proc)
@@ -129,7 +133,7 @@ def run_read_only(
             f"query failed: the reader process ended with code {proc.returncode}"
             + (f": {detail[-1]}" if detail else "")
         )
-    reply = pickle.loads(bytes(answer))  # noqa: S301 - written by this module's own child
+    reply = pickle.loads(bytes(answer))
     if "error" in reply:
         kind, message = reply["error"], reply["message"]
         if kind == "limit":
@@ -184,14 +188,17 @@ def _answer(request: dict[str, Any]) -> dict[str, Any]:
                     "message": f"the query returned more than {limits.max_rows} rows (the row limit); "
                     "add LIMIT or raise [store].query_max_rows",
                 }
-            rows.append(result.get_next())
+            rows.append(list(result.get_next()))
         result.close()
     except RuntimeError as exc:
         message = str(exc)
         if "interrupted" in message.lower():
             return {"error": "limit", "message": f"the query ran past the {limits.timeout_s:g} s time limit"}
         if "buffer pool is full" in message.lower():
-            return {"error": "limit", "message": f"the query passed the {limits.max_memory_mb} MB memory limit"}
+            return {
+                "error": "limit",
+                "message": f"the query passed the {limits.max_memory_mb} MB memory limit",
+            }
         return {"error": "query", "message": message}
     finally:
         conn.close()
@@ -200,7 +207,7 @@ def _answer(request: dict[str, Any]) -> dict[str, Any]:
 
 
 def main() -> None:
-    request = pickle.load(sys.stdin.buffer)  # noqa: S301 - written by the parent in this module
+    request = pickle.load(sys.stdin.buffer)
     reply = _answer(request)
     try:
         data = pickle.dumps(reply, protocol=pickle.HIGHEST_PROTOCOL)

@@ -34,7 +34,6 @@ from typing import Any
 
 from oda.errors import ConfigError
 
-
 _loaded: dict[str, Any] | None = None
 _loaded_from: Path | None = None
 

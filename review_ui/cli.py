@@ -118,7 +118,7 @@ def export(
             from graph_store.io import atomic_output
 
             with atomic_output(output) as handle:
-                count = write_audit_jsonl(graph, handle)
+                count = write_audit_jsonl(graph, handle)  # type: ignore[arg-type]
             console.print(f"wrote {count} decisions to {output}")
     finally:
         graph.close()

@@ -52,7 +52,10 @@ def test_creation_dates_pick_the_direction(store: CypherGraphStore) -> None:
 
 def test_a_human_decision_is_never_demoted(store: CypherGraphStore) -> None:
     store.upsert_nodes(
-        [Node(id="org/old", created_at=datetime(2022, 1, 1)), Node(id="org/new", created_at=datetime(2024, 1, 1))]
+        [
+            Node(id="org/old", created_at=datetime(2022, 1, 1)),
+            Node(id="org/new", created_at=datetime(2024, 1, 1)),
+        ]
     )
     store.upsert_edges([edge("org/old", "org/new")])
     store.decide("org/old", "org/new", "approve", reviewer="alice")

@@ -149,15 +149,23 @@ def _populate(store: CypherGraphStore) -> None:
         [
             Edge(target="org/mix", source="org/bench", relationship="subset", confidence=0.9),
             Edge(target="org/derived", source="org/mix", relationship="distillation", confidence=0.5),
-            Edge(target="org/other", source="org/mix", relationship="fusion", confidence=0.4, status="flagged"),
+            Edge(
+                target="org/other", source="org/mix", relationship="fusion", confidence=0.4, status="flagged"
+            ),
         ]
     )
     store.decide("org/other", "org/mix", "approve", reviewer="alice")
     store.decide("org/derived", "org/mix", "edit", reviewer="bob", note="checked")
     store.attach_scores(
-        [ScoreProfile(dataset="org/mix", scorer="IFD", axis="QA", family="Model-based Evaluation", mean=0.5, n=3)]
+        [
+            ScoreProfile(
+                dataset="org/mix", scorer="IFD", axis="QA", family="Model-based Evaluation", mean=0.5, n=3
+            )
+        ]
     )
-    store.attach_results([BenchResult(dataset="org/mix", base_model="qwen", benchmark="org/bench", score=50.0)])
+    store.attach_results(
+        [BenchResult(dataset="org/mix", base_model="qwen", benchmark="org/bench", score=50.0)]
+    )
 
 
 def _state(store: CypherGraphStore) -> bytes:
@@ -221,7 +229,9 @@ def test_read_passes_and_changes_nothing(
 
 
 @pytest.mark.parametrize("query", RUNAWAY_ROWS + RUNAWAY)
-def test_runaway_query_is_stopped_by_a_limit(hostile_store: tuple[str, CypherGraphStore, Path], query: str) -> None:
+def test_runaway_query_is_stopped_by_a_limit(
+    hostile_store: tuple[str, CypherGraphStore, Path], query: str
+) -> None:
     backend, store, drop = hostile_store
     if backend == "bolt" and query in RUNAWAY:
         pytest.skip("the ArcadeDB stand-in enforces no transaction timeout (Neo4j does)")

@@ -56,7 +56,9 @@ def _world(root: Path) -> Path:
 
 async def _trace(ctx: TraceContext, world: Path, queue: Path, tmp_path: Path) -> object:
     async with build_services(ctx, web_transport=WorldTransport(World(world))) as services:
-        return await run_trace(ctx, parse_queue(queue), checkpoints=tmp_path / "runs.sqlite", services=services)
+        return await run_trace(
+            ctx, parse_queue(queue), checkpoints=tmp_path / "runs.sqlite", services=services
+        )
 
 
 def test_a_card_pair_naming_each_other_traces_to_one_edge_and_one_candidate(
