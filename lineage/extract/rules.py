@@ -33,496 +33,72 @@ import yaml
 from graph_store.models import Relationship, SourceKind
 from lineage.canonical import Catalog, hf_id_from_text, normalize_name
 from lineage.cards.parser import mask_noise
+from lineage.extract.lexicon import (
+    ACKNOWLEDGED,
+    AFTER_FROM,
+    BARE_ID,
+    BARE_LINK,
+    CATEGORY_COLUMN,
+    CLAUSE_BREAK,
+    COMMON_SLASH,
+    COMPOUND_HEADS,
+    CONNECTORS,
+    DEFINED_AFTER,
+    DERIVATION_CUES,
+    ENGLISH_WORD_NAMES,
+    EVAL_TABLE_HEADER,
+    FIELD_LIST_LEAD,
+    FOLLOWING_PREPOSITION,
+    GENERIC_OBJECTS,
+    HEDGE_FACTOR,
+    HEDGES,
+    HF_URL,
+    IRREGULAR_PARTICIPLES,
+    LEADING_FILLER,
+    LISTED,
+    LISTING_VERB,
+    LOWERCASE_FACTOR,
+    MD_LINK,
+    METHOD_AFTER,
+    NAME_TAIL_WORDS,
+    NAME_TAILS_FOR_COMMON,
+    NEGATIVE_CUES,
+    NOT_A_SOURCE_CELL,
+    OBJECT_CUE_END,
+    ORG_AFTER,
+    PART_OF,
+    PATH_LIKE,
+    PREPOSITIONS,
+    SECTION_LINK,
+    SECTION_ONLY,
+    SOURCE_TABLE_HEADER,
+    SPLIT,
+    STOP_CAPITALS,
+    STRONG,
+    STYLE_AFTER,
+    TABLE,
+    TEACHER_CUE,
+    TOKEN,
+    TOPIC_NOUNS,
+    TRAILING_QUALIFIER,
+    URL,
+)
 from lineage.extract.segment import Unit as _Unit
 from lineage.extract.segment import units_of
 from lineage.extract.types import RawClaim, ResourceChunk
 from lineage.extract.verify import INJECTION_RE
 
-# ---------------------------------------------------------------------------------------------------------------
-# Cue lexicon: (pattern, relationship or None, support). Order matters only for ties at the same position.
-# ---------------------------------------------------------------------------------------------------------------
-
-STRONG = 0.9
-TABLE = 0.85
-LISTED = 0.8
-WEAK = 0.55
-BARE_LINK = 0.5
-ACKNOWLEDGED = 0.45
-# A linked Hub dataset in a section about the data's sources ("## Dataset Sources", "### Source Data"), with no
-# derivation phrase. Calibrated on the real-card set by bench/calibrate_confidence.py (see docs/extraction.md).
-SECTION_LINK = 0.8
-HEDGE_FACTOR = 0.6
-LOWERCASE_FACTOR = 0.85
-
-R = Relationship
-
-_DERIVATION_CUES: list[tuple[str, Relationship, float]] = [
-    (r"distill(?:ed|ing|ation)?\b(?:\s+\w+){0,3}?\s+from", R.COT_DISTILLATION, STRONG),
-    (r"distill(?:ed|ing|ation)", R.COT_DISTILLATION, STRONG),
-    (
-        r"(?:responses|answers|solutions|completions|reasoning traces|traces|chains? of thought|cots?|rationales)"
-        r"(?:\s+\w+){0,3}?\s+(?:were\s+|are\s+|is\s+)?(?:generated|produced|written|annotated|regenerated|sampled)"
-        r"\s+(?:by|with|using|from)",
-        R.COT_DISTILLATION,
-        STRONG,
-    ),
-    (
-        r"(?:re-?generated|re-?annotated|annotated)\s+(?:\w+\s+){0,3}?(?:by|with|using)",
-        R.COT_DISTILLATION,
-        STRONG,
-    ),
-    (r"evol(?:ved|ving|ution|-instruct)\b", R.SEMANTIC_EVOLUTION, STRONG),
-    (
-        r"(?:rewrit(?:e|ten|ing)|rephras(?:e|ed|ing)|paraphras(?:e|ed|ing)|bootstrapp(?:ed|ing)|augment(?:ed|ing|ation))",
-        R.SEMANTIC_EVOLUTION,
-        STRONG,
-    ),
-    (r"synthe(?:si[sz]ed|ti[cs]ally generated|si[sz]ing|sis)", R.SYNTHETIC_GENERATION, STRONG),
-    (
-        r"(?:generated|created|produced)\s+(?:\w+\s+){0,3}?(?:from|using|with|based on)\s+(?:\w+\s+){0,2}?seeds?",
-        R.SYNTHETIC_GENERATION,
-        STRONG,
-    ),
-    (
-        r"(?:as|from|using)\s+(?:the\s+)?seeds?\b|seed (?:problems|questions|data|prompts|tasks)",
-        R.SYNTHETIC_GENERATION,
-        STRONG,
-    ),
-    (
-        r"(?:a\s+)?(?:mixture|mix|blend|union|combination|compilation|aggregation|merge)\s+of",
-        R.STRUCTURED_FUSION,
-        STRONG,
-    ),
-    (
-        r"(?:combin(?:e|es|ed|ing)|merg(?:e|es|ed|ing)|aggregat(?:e|es|ed|ing)|blend(?:s|ed|ing)?|consolidat(?:e|es|ed|ing)|"
-        r"unif(?:y|ies|ied))\b",
-        R.STRUCTURED_FUSION,
-        STRONG,
-    ),
-    (r"(?:sub-?set|portion|part|slice|split|sample)s?\s+of", R.DIRECT_INCLUSION, STRONG),
-    (
-        r"(?:cleaned|filtered|binarized|processed|pre-processed|preprocessed|deduplicated|decontaminated|"
-        r"reformatted|translated|subsampled|curated|annotated|relabell?ed|extended|enhanced)\s+version\s+of|"
-        r"(?:iteration|built|build|based)\s+on\s+top\s+of",
-        R.DIRECT_INCLUSION,
-        STRONG,
-    ),
-    (r"\b(?:version|iteration)\s+of|\bon\s+top\s+of", R.DIRECT_INCLUSION, WEAK),
-    (r"filter(?:ed|ing)?\b(?:\s+\w+){0,3}?\s+(?:of|from)", R.DIRECT_INCLUSION, STRONG),
-    (
-        r"(?:derived|sourced|collected|taken|drawn|extracted|sampled|selected|curated|gathered|obtained|adapted|"
-        r"compiled|built|constructed|scraped|crawled|converted|originat(?:es|ed|ing)|comes?|came)"
-        r"(?:\s+\w+){0,3}?\s+(?:from|out of)",
-        R.DIRECT_INCLUSION,
-        STRONG,
-    ),
-    (
-        r"(?:we|they)\s+(?:collect|gather|use|reuse|take|draw|extract|sample|select|curate|crawl)(?:\s+\w+){0,4}?\s+from",
-        R.DIRECT_INCLUSION,
-        STRONG,
-    ),
-    (
-        r"(?:includ(?:e|es|ed|ing)|contain(?:s|ed|ing)?|consists?\s+of|compris(?:e|es|ed|ing)(?:\s+of)?|"
-        r"incorporat(?:e|es|ed|ing)|made up of|is composed of)\b",
-        R.DIRECT_INCLUSION,
-        STRONG,
-    ),
-    (
-        r"(?:source|upstream|parent|seed|task|original|base|underlying)\s+(?:datasets?|data|corpora)\s*"
-        r"(?:are|is|include|:)",
-        R.DIRECT_INCLUSION,
-        STRONG,
-    ),
-    (r"(?<!open )(?<!open-)\bsources?\s*:", R.DIRECT_INCLUSION, LISTED),
-    (
-        r"\b(?:samples|problems|examples|instances|data|questions|prompts|tasks|items|conversations)\s+"
-        r"(?:\w+\s+){0,2}?from\b",
-        R.DIRECT_INCLUSION,
-        LISTED,
-    ),
-    (
-        r"(?:based|built|relies|builds|build)\s+(?:up)?on\s+(?:the\s+)?(?:prompts|questions|problems|samples|"
-        r"instructions|conversations|seeds?|queries)\s+(?:of|from)",
-        R.DIRECT_INCLUSION,
-        STRONG,
-    ),
-    (r"(?:based|built|relies|builds)\s+(?:up)?on", R.DIRECT_INCLUSION, WEAK),
-    (
-        r"(?:uses|used|using|leverag(?:e|es|ed|ing)|utiliz(?:e|es|ed|ing)|employ(?:s|ed|ing)?)\b",
-        R.DIRECT_INCLUSION,
-        WEAK,
-    ),
-]
-
-# Mentions that are not sources: (pattern, role, strength of the evidence that the mention is NOT a source).
-# Evaluating on a benchmark is weak evidence (datasets do include benchmarks they evaluate on); decontaminating
-# against it, or saying the data does not include it, is strong evidence.
-_NEGATIVE_CUES: list[tuple[str, str, float]] = [
-    (
-        r"decontaminat\w*|\bcontaminat\w*|de-?duplicated?\s+against|removed?\s+(?:any\s+)?(?:overlap|problems|samples|items)"
-        r"(?:\s+\w+){0,4}?\s+(?:with|from|in|that appear)|n-?gram\s+overlap",
-        "eval_benchmark",
-        0.95,
-    ),
-    (
-        r"(?:do(?:es)?|did|is|are|was|were)\s+not\s+(?:\w+\s+){0,2}?(?:include|contain|use|derive|draw|come|"
-        r"derived|included|used|based)|\bexclud(?:e|es|ed|ing)\b|\bwithout\b|\bno\s+(?:data|samples|problems)\s+from",
-        "other",
-        0.95,
-    ),
-    (
-        r"evaluat(?:e|es|ed|ing|ion)|benchmark(?:s|ed|ing)?\s+(?:on|results|scores)|(?:results|accuracy|scores?|"
-        r"performance|pass@\d)\s+(?:on|in|across)|tested\s+on|held-?out|test(?:ed)?\s+(?:against|with)",
-        "eval_benchmark",
-        0.45,
-    ),
-    (
-        r"outperform\w*|surpass\w*|beats?|compar(?:e|ed|es|ing|ison)\s*(?:to|with|against)?|than|versus|\bvs\.?",
-        "compared",
-        0.5,
-    ),
-    (r"baselines?", "baseline", 0.6),
-    (
-        r"ideas?\s+(?:from|of)|motivated by|methodology of|approach of|unlike|in contrast to|similar to|inspired by|see also|related work|concurrent work|cf\.|follow(?:s|ing)?\s+"
-        r"(?:the\s+)?(?:format|style|recipe)\s+of",
-        "other",
-        0.5,
-    ),
-]
-_NEGATIVE_CUES += [
-    # data taken out of the target
-    (r"\bremov(?:e|ed|es|ing)\b|\bfiltered\s+out\b|\bdiscard(?:ed|ing)?\b|\bdropped\b", "other", 0.9),
-    # predecessors, successors, siblings and releases of the same authors
-    (
-        r"follow-?up\s+(?:to|of)|successor\s+(?:to|of)|predecessor|previous\s+(?:version|iteration|release)|"
-        r"continuation\s+of|instead\s+of|we\s+recommend\s+using",
-        "other",
-        0.9,
-    ),
-    (
-        r"\bsee\b(?:\s+\w+){0,2}\s*:|\brefer\s+to\b|\bcheck\s+out\b|can\s+be\s+found|also\s+available|"
-        r"we\s+(?:also\s+)?(?:release[ds]?|open-?sourced?|publish(?:ed)?)\b|(?:was|were|is)\s+used\s+to\s+train|"
-        r"models?\s+trained\s+on",
-        "other",
-        0.6,
-    ),
-]
-SECTION_ONLY = 0.3
-
-_HEDGES = re.compile(
-    r"\b(?:may|might|possibly|probably|likely|perhaps|presumably|unclear|unverified|we believe|appears? to|seems? to|"
-    r"reportedly|some (?:of|portion)|not sure|partially documented|unknown)\b",
-    re.IGNORECASE,
-)
+# The cues, word lists and support levels are data, in lineage.extract.lexicon.
 _INJECTION = INJECTION_RE
-_SPLIT = re.compile(
-    r"\b(train(?:ing)?|test|validation|dev|eval(?:uation)?)\s+(?:split|set|subset|partition)\b"
-    r"|\((train(?:ing)?|test|validation|dev)(?:\s+(?:split|set))?\)",
-    re.IGNORECASE,
-)
-_EVAL_SECTION = re.compile(
-    r"evaluat|result|benchmark|performance|baseline|compar|leaderboard|related work|"
-    r"limitation|citation|bibtex|decontamin|model card|training (?:setup|details)",
-    re.IGNORECASE,
-)
-_SOURCE_SECTION = re.compile(
-    r"source|composition|construct|creation|curation|origin|collect|provenance|lineage|"
-    r"subset|mixture|pipeline|how .* (?:built|made)|data",
-    re.IGNORECASE,
-)
-_CLAUSE_BREAK = re.compile(r";|,?\s+while\s+|,?\s+whereas\s+|,\s+but\s+|\.\s+|,\s+and\s+(?:we|they|it)\s+")
-_SOURCE_TABLE_HEADER = re.compile(
-    r"source|dataset|subset|origin|component|corpus|collection|from", re.IGNORECASE
-)
-_EVAL_TABLE_HEADER = re.compile(
-    r"accuracy|score|pass@|benchmark|acc\b|em\b|f1|model|baseline|result|%\s*$", re.IGNORECASE
-)
-_TEACHER_CUE = re.compile(
-    r"(?:generated|produced|written|annotated|sampled|distill\w*|regenerated|responses|"
-    r"solutions|traces|teacher|by|from|with|using)",
-    re.IGNORECASE,
-)
-
-# a table row or list item that totals or describes the target itself, not a source
-_NOT_A_SOURCE_CELL = re.compile(
-    r"^(?:total|overall|sum|all|average|avg|mean|ours|our\b.*|this (?:work|dataset)|combined|—|-|n/?a)\s*:?$",
-    re.IGNORECASE,
-)
-# nouns that make "including", "covers", "spans" and list leads describe topics, not sources
-_TOPIC_NOUNS = re.compile(
-    r"\b(?:topics?|subjects?|domains?|categor(?:y|ies)|areas?|discipline?s?|fields? of|languages?|skills?|"
-    r"task types?|genres?|themes?|levels?|difficult(?:y|ies)|types? of (?:problems|questions|tasks)|"
-    r"variants?|versions?|splits?|configs?|configurations?|criteria|attributes?|metrics?|factors?|"
-    r"dimensions?|steps?|stages?|ways?|features?|columns?|fields?|keys?)\b",
-    re.IGNORECASE,
-)
-# a path or a file, not an ``org/name`` repo: a path-like first part, a file extension, a trailing separator
-_PATH_LIKE = re.compile(
-    r"^(?:data|datasets?|assets?|images?|img|imgs|static|src|docs?|files?|raw|resolve|blob|tree|main|commit|"
-    r"commits|pull|pr|issues?|refs?|train|test|validation|output|outputs|results?|scripts?|configs?)/"
-    r"|\.(?:md|png|jpe?g|gif|svg|json|jsonl|parquet|csv|tsv|txt|py|ipynb|yaml|yml|zip|gz|tar|arrow|html?|pdf)$"
-    r"|[-_.]$|^[0-9a-f]{4,}/",
-    re.IGNORECASE,
-)
-_TRAILING_QUALIFIER = re.compile(
-    r"\s*\([^)]*\)\s*$|\s+(?:problems|questions|prompts|subset|split|train|training|test|set|portion|samples|"
-    r"examples|instructions|data|dataset)(?:\s+(?:set|split|subset))?\s*$",
-    re.IGNORECASE,
-)
-_PART_OF = re.compile(
-    r"\b(?:subsets?|splits?|portions?|parts?|categories|configs?|sources?)\s+(?:of|in|from)\s+(?:the\s+)?",
-    re.IGNORECASE,
-)
-_CATEGORY_COLUMN = re.compile(
-    r"^\W*(?:domains?|categor(?:y|ies)|topics?|subjects?|languages?|tasks?(?:\s+types?)?|types?|splits?|"
-    r"difficult(?:y|ies)|levels?|lengths?|models?|stages?|metrics?|fields?|columns?|features?|configs?|versions?|"
-    r"sizes?|disciplines?|areas?|skills?)\W*$",
-    re.IGNORECASE,
-)
-_METHOD_AFTER = re.compile(
-    r"\s+(?:approach|method(?:ology)?|technique|paradigm|strategy|framework|recipe|pipeline)\b", re.IGNORECASE
-)
 
 
 def _is_category_table(header: list[str]) -> bool:
     """A table whose first column lists categories (domain, language, split...) and no column names sources."""
     return (
         bool(header)
-        and bool(_CATEGORY_COLUMN.match(header[0]))
-        and not any(_SOURCE_TABLE_HEADER.search(h) for h in header)
+        and bool(CATEGORY_COLUMN.match(header[0]))
+        and not any(SOURCE_TABLE_HEADER.search(h) for h in header)
     )
-
-
-# catalog names that are also everyday English words: written in lower case in prose, they are the word
-_ENGLISH_WORD_NAMES = {
-    "drop", "apps", "taco", "arc", "math", "calm", "opus", "wiki", "lila", "limo", "dolphin", "textbook",
-    "textbooks", "mbpp", "scale", "orca", "platypus", "capybara", "dolly", "magpie", "lima", "piqa", "race",
-    "story", "code", "science", "reasoning",
-}  # fmt: skip
-_LISTING_VERB = re.compile(r"includ|contain|cover|span|compris|consist|rang", re.IGNORECASE)
-_STYLE_AFTER = re.compile(
-    r"[\s-]*(?:style|format(?:ted)?|template|structure|schema|conventions?)\b", re.IGNORECASE
-)
-_DEFINED_AFTER = re.compile(
-    r"(?:\s+dataset)?\s+(?:is|was)\s+(?:a|an)\s+(?:[\w-]+\s+){0,4}?"
-    r"(?:dataset|corpus|collection|benchmark|set|version|subset|mixture|model)\b",
-    re.IGNORECASE,
-)
-_ORG_AFTER = re.compile(r"\s+(?:AI|Inc\.?|Labs?|Research|Team|Corp\.?|LLC)\b")
-_BARE_ID = re.compile(
-    r"(?<![\w/.@:-])`?([A-Za-z0-9][A-Za-z0-9_.\-]{1,95}/[A-Za-z0-9][A-Za-z0-9_.\-]{1,95})`?(?![\w/-])"
-)
-_AFTER_FROM = re.compile(r"\b(?:from|of)\s+$", re.IGNORECASE)
-_HF_URL = re.compile(
-    r"(?:https?://)?(?:www\.)?(?:huggingface\.co|hf\.co)/datasets/[A-Za-z0-9][\w.\-]*/[A-Za-z0-9][\w.\-]*",
-    re.IGNORECASE,
-)
-_URL = re.compile(r"(?:https?://|www\.)[^\s<>()\[\],;|]+[^\s<>()\[\],;|.]")
-_FIELD_LIST_LEAD = re.compile(
-    r"\b(?:fields?|columns?|attributes?|keys?|features?|format|schema|topics?|subjects?|domains?|categor(?:y|ies)|"
-    r"areas?|disciplines?|languages?|skills?|variants?|versions?|splits?|configs?|criteria|metrics?|factors?|"
-    r"dimensions?|steps?|stages?|ways?|models?|links?|resources?)\b",
-    re.IGNORECASE,
-)
-_MD_LINK = re.compile(r"\[([^\]\n]{1,120})\]\(([^)\s]+)\)")
-_TOKEN = re.compile(r"[A-Za-z0-9][A-Za-z0-9+._'’\-]*(?:\([A-Za-z0-9]+\))?")
-_COMMON_SLASH = {
-    "and/or",
-    "input/output",
-    "train/test",
-    "q/a",
-    "w/o",
-    "i/o",
-    "pros/cons",
-    "true/false",
-    "yes/no",
-    "math/code",
-    "he/she",
-    "read/write",
-    "client/server",
-    "question/answer",
-    "prompt/response",
-}
-_STOP_CAPITALS = {
-    "we",
-    "our",
-    "the",
-    "this",
-    "these",
-    "those",
-    "it",
-    "its",
-    "in",
-    "on",
-    "for",
-    "to",
-    "a",
-    "an",
-    "and",
-    "or",
-    "of",
-    "with",
-    "from",
-    "by",
-    "all",
-    "each",
-    "every",
-    "some",
-    "most",
-    "many",
-    "both",
-    "english",
-    "chinese",
-    "python",
-    "java",
-    "c++",
-    "javascript",
-    "github",
-    "hugging",
-    "face",
-    "huggingface",
-    "table",
-    "section",
-    "figure",
-    "appendix",
-    "note",
-    "finally",
-    "first",
-    "second",
-    "third",
-    "then",
-    "also",
-    "additionally",
-    "moreover",
-    "furthermore",
-    "however",
-    "specifically",
-    "problems",
-    "questions",
-    "data",
-    "dataset",
-    "datasets",
-    "responses",
-    "solutions",
-    "samples",
-    "examples",
-    "instructions",
-    "prompts",
-    "answers",
-    "they",
-    "their",
-    "other",
-    "several",
-    "various",
-    "following",
-    "train",
-    "test",
-    "split",
-    "subset",
-    "version",
-    "i",
-    "you",
-    "he",
-    "she",
-    "after",
-    "before",
-    "which",
-    "whose",
-    "others",
-    "any",
-    "none",
-    "such",
-    "same",
-    "more",
-    "less",
-    "new",
-    "only",
-    "sft",
-    "rl",
-    "cot",
-    "llm",
-    "llms",
-    "ai",
-    "nlp",
-    "qa",
-    "stem",
-    "math",
-    "code",
-    "science",
-    "general",
-    "reasoning",
-    "license",
-    "apache",
-    "mit",
-    "cc",
-    "nc",
-    "sa",
-    "json",
-    "jsonl",
-    "csv",
-    "parquet",
-    "markdown",
-    "yaml",
-    "pdf",
-    "pdfs",
-    "link",
-    "links",
-    "url",
-    "here",
-    "method",
-    "methods",
-    "approach",
-    "pipeline",
-    "lrm",
-    "lrms",
-    "instances",
-    "million",
-    "billion",
-    "thousand",
-    "total",
-    "overall",
-    "ours",
-    "paper",
-    "blog",
-    "repo",
-    "repository",
-    "website",
-    "demo",
-    "model",
-    "models",
-    "step",
-    "stage",
-}
-_CONNECTORS = {"and", "or", "with", "by", "from", "of", "the", "to", "in", "on", "for", "using", "via", "as"}
-_OBJECT_CUE_END = re.compile(
-    r"(?:\bfrom|\bof|\bon|\bupon|out of|:|includ\w*|contain\w*|compris\w*|incorporat\w*|combin\w*|merg\w*|blend\w*|"
-    r"unif\w*|aggregat\w*|consolidat\w*|are|is|include)\s*$",
-    re.IGNORECASE,
-)
-_FOLLOWING_PREPOSITION = re.compile(r"\s+(?:[a-z]+\s+){0,2}?(?:from|of|upon|on)\b", re.IGNORECASE)
-_NAME_TAIL_WORDS = {
-    "corpora",
-    "captions",
-    "reviews",
-    "dialogues",
-    "headlines",
-    "transcripts",
-    "threads",
-    "articles",
-    "forum",
-    "wiki",
-    "website",
-    "corpus",
-    "dataset",
-    "competition",
-    "competitions",
-    "problems",
-    "archive",
-    "collection",
-    "olympiad",
-    "olympiads",
-    "exams",
-}
 
 
 @dataclass
@@ -564,8 +140,8 @@ class RulesExtractor:
 
     def __init__(self, catalog: Catalog | None = None) -> None:
         self.catalog = catalog or Catalog.load()
-        self._derivation = [(re.compile(p, re.IGNORECASE), rel, s) for p, rel, s in _DERIVATION_CUES]
-        self._negative = [(re.compile(p, re.IGNORECASE), role, st) for p, role, st in _NEGATIVE_CUES]
+        self._derivation = [(re.compile(p, re.IGNORECASE), rel, s) for p, rel, s in DERIVATION_CUES]
+        self._negative = [(re.compile(p, re.IGNORECASE), role, st) for p, role, st in NEGATIVE_CUES]
 
     async def extract(self, chunk: ResourceChunk) -> list[RawClaim]:
         """Claims found in ``chunk`` (never raises on odd text; an unparsable YAML chunk falls back to lines)."""
@@ -696,7 +272,7 @@ class RulesExtractor:
         return None
 
     def _lead_cue(self, line: str) -> tuple[tuple[Relationship, float] | None, str | None]:
-        if _FIELD_LIST_LEAD.search(line):
+        if FIELD_LIST_LEAD.search(line):
             return None, None
         cues = self._cues(line, 0)
         negative = next((c.role for c in cues if c.role != "source"), None)
@@ -729,8 +305,8 @@ class RulesExtractor:
             for c in cues
             if not (
                 c.role == "source"
-                and _LISTING_VERB.match(text, c.start - offset)
-                and _TOPIC_NOUNS.search(text, max(0, c.start - offset - 48), c.start - offset)
+                and LISTING_VERB.match(text, c.start - offset)
+                and TOPIC_NOUNS.search(text, max(0, c.start - offset - 48), c.start - offset)
             )
         ]
         # drop a cue nested inside a stronger/longer one that starts at the same place
@@ -750,10 +326,10 @@ class RulesExtractor:
             header = unit.table_header
             joined = " ".join(header)
             if unit.lead_negative or (
-                _EVAL_TABLE_HEADER.search(joined) and not _SOURCE_TABLE_HEADER.search(joined)
+                EVAL_TABLE_HEADER.search(joined) and not SOURCE_TABLE_HEADER.search(joined)
             ):
                 return None
-            column = next((i for i, h in enumerate(header) if _SOURCE_TABLE_HEADER.search(h)), 0)
+            column = next((i for i, h in enumerate(header) if SOURCE_TABLE_HEADER.search(h)), 0)
             line = text[unit.start : unit.end]
             bars = [i for i, ch in enumerate(line) if ch == "|"]
             if not line.lstrip().startswith("|"):
@@ -768,7 +344,7 @@ class RulesExtractor:
                 not name
                 or len(name.split()) > 12
                 or re.fullmatch(r"[\d,.%\s~<>+-]+", name)
-                or _NOT_A_SOURCE_CELL.match(name.strip("*_` "))
+                or NOT_A_SOURCE_CELL.match(name.strip("*_` "))
             ):
                 return None
             return unit.start + cell_start + lead, unit.start + cell_start + lead + len(name)
@@ -795,7 +371,7 @@ class RulesExtractor:
                 mentions.append(m)
                 taken.append((m.start, m.end))
 
-        for link in _MD_LINK.finditer(text):
+        for link in MD_LINK.finditer(text):
             repo = hf_id_from_text(link.group(2))
             if repo and re.search(r"(?:huggingface|hf)\.co/datasets/", link.group(2), re.IGNORECASE):
                 add(
@@ -808,7 +384,7 @@ class RulesExtractor:
                         explicit=True,
                     )
                 )
-        for url in _HF_URL.finditer(text):
+        for url in HF_URL.finditer(text):
             repo = hf_id_from_text(url.group(0))
             if repo:
                 add(
@@ -821,11 +397,11 @@ class RulesExtractor:
                         explicit=True,
                     )
                 )
-        for bare in _BARE_ID.finditer(text):
+        for bare in BARE_ID.finditer(text):
             candidate = bare.group(1).rstrip(".")
             # Right after a derivation preposition ("distilled from acme/grand"), a plain lower-case
             # ``org/name`` is a repo id, not a word pair like "and/or".
-            after_from = bool(_AFTER_FROM.search(text, max(0, bare.start() - 16), bare.start()))
+            after_from = bool(AFTER_FROM.search(text, max(0, bare.start() - 16), bare.start()))
             if self._looks_like_repo(candidate, backticked=bare.group(0).startswith("`") or after_from):
                 add(
                     _Mention(
@@ -838,7 +414,7 @@ class RulesExtractor:
                     )
                 )
         # catalog names and model names: longest n-gram first
-        tokens = list(_TOKEN.finditer(text))
+        tokens = list(TOKEN.finditer(text))
         i = 0
         while i < len(tokens):
             matched = False
@@ -862,9 +438,9 @@ class RulesExtractor:
                     matched = True
                     break
                 if n > 1 and (
-                    words[0].lower() in _STOP_CAPITALS
-                    or words[-1].lower() in _STOP_CAPITALS
-                    or any(w.islower() and w in _CONNECTORS for w in words)
+                    words[0].lower() in STOP_CAPITALS
+                    or words[-1].lower() in STOP_CAPITALS
+                    or any(w.islower() and w in CONNECTORS for w in words)
                 ):
                     continue
                 if not free(offset + s, offset + e):
@@ -891,10 +467,10 @@ class RulesExtractor:
             if cue.role != "source" or cue.relationship is None:
                 continue
             rel_start = cue.end - offset
-            follow = _FOLLOWING_PREPOSITION.match(text, rel_start)
+            follow = FOLLOWING_PREPOSITION.match(text, rel_start)
             if follow:
                 rel_start = follow.end()
-            elif not _OBJECT_CUE_END.search(text[cue.start - offset : cue.end - offset]):
+            elif not OBJECT_CUE_END.search(text[cue.start - offset : cue.end - offset]):
                 continue
             for name, s, e, proper in _object_names(text, rel_start, self._known_name):
                 if free(offset + s, offset + e):
@@ -911,7 +487,7 @@ class RulesExtractor:
         explicit_links = [m for m in mentions if m.explicit and m.hint]
         if item is not None and free(*item):
             raw = text[item[0] - offset : item[1] - offset]
-            item_link = _MD_LINK.fullmatch(raw)
+            item_link = MD_LINK.fullmatch(raw)
             name = item_link.group(1).strip() if item_link else raw.strip("`*_ ")
             field_name = raw.strip().startswith("`") and re.fullmatch(r"[a-z][a-z0-9_]*", name)
             # "Numina: 10k samples from [the Numina dataset](hf link)": the link is the precise reference
@@ -924,7 +500,7 @@ class RulesExtractor:
                         item[1],
                         is_model=self.catalog.is_model_name(name),
                         from_catalog=self._known_name(name),
-                        explicit=bool(_URL.fullmatch(name)),
+                        explicit=bool(URL.fullmatch(name)),
                     )
                 )
         if item is not None and len(explicit_links) == 1:
@@ -955,7 +531,7 @@ class RulesExtractor:
     def _names_a_part(text: str, offset: int, mention: _Mention, mentions: list[_Mention]) -> bool:
         """The mention is one of the subsets of another mention named right after it, in the same clause."""
         after = text[mention.end - offset : mention.end - offset + 90]
-        part = _PART_OF.search(after)
+        part = PART_OF.search(after)
         if part is None or re.search(r"[.;:!?]", after[: part.start()]):
             return False
         whole_at = mention.end + part.end()
@@ -973,18 +549,18 @@ class RulesExtractor:
         if "`" in name and re.fullmatch(r"[a-z0-9_]+", core):
             return False  # a backticked lower-case token is a config or subset name, not a dataset name
         # "math problems" is MATH only when "math" itself would be: the qualifier does not make a plain word a name
-        core = _TRAILING_QUALIFIER.sub("", core).strip() or core
+        core = TRAILING_QUALIFIER.sub("", core).strip() or core
         if re.fullmatch(r"[A-Za-z]+", core):
-            if core.islower() and core in _ENGLISH_WORD_NAMES:
+            if core.islower() and core in ENGLISH_WORD_NAMES:
                 return False  # a lower-case word in prose ("drop", "apps") is a word, not the benchmark
             camel = any(ch.isupper() for ch in core[1:]) and not core.isupper()
             return core in {entry.name, *entry.aliases} or (core.isupper() and len(core) >= 3) or camel
         return True
 
     def _looks_like_repo(self, candidate: str, *, backticked: bool) -> bool:
-        if candidate.lower() in _COMMON_SLASH or hf_id_from_text(candidate) is None:
+        if candidate.lower() in COMMON_SLASH or hf_id_from_text(candidate) is None:
             return False
-        if _PATH_LIKE.search(candidate):
+        if PATH_LIKE.search(candidate):
             return False  # "data/train-*", "assets/logo.png", "commit/pr": a path, not a repo
         if self.catalog.by_hub_id(candidate) is not None or backticked:
             return True
@@ -996,7 +572,7 @@ class RulesExtractor:
 
     def _classify_phrase(self, phrase: str) -> str | None:
         """'catalog' when the phrase names a catalog entry, 'model' when it names a model, else None."""
-        if len(phrase) < 2 or (phrase.lower() in _STOP_CAPITALS and not phrase.isupper()):
+        if len(phrase) < 2 or (phrase.lower() in STOP_CAPITALS and not phrase.isupper()):
             return None
         key = normalize_name(phrase)
         entry = self.catalog.by_key.get(key) if key else None
@@ -1005,7 +581,7 @@ class RulesExtractor:
                 # a plain word: only as written in the catalog, in capitals ("MATH", "APPS") or in CamelCase
                 spelled = {entry.name, *entry.aliases}
                 camel = any(ch.isupper() for ch in phrase[1:]) and not phrase.isupper()
-                if phrase.islower() and phrase in _ENGLISH_WORD_NAMES:
+                if phrase.islower() and phrase in ENGLISH_WORD_NAMES:
                     return None  # "drop", "apps", "taco" in prose are words, not DROP, APPS, TACO
                 if phrase not in spelled and not (phrase.isupper() and len(phrase) >= 3) and not camel:
                     return None
@@ -1036,17 +612,17 @@ class RulesExtractor:
             mentions = [m for m in mentions if m.explicit or m.from_catalog or m.is_model]
         if not mentions:
             return
-        hedged = bool(_HEDGES.search(text))
+        hedged = bool(HEDGES.search(text))
         models = [m for m in mentions if m.is_model]
         teacher_signal = any(
-            _TEACHER_CUE.search(chunk.text[c.start : c.end]) for c in cues if c.role == "source"
+            TEACHER_CUE.search(chunk.text[c.start : c.end]) for c in cues if c.role == "source"
         ) or (bool(models) and bool(re.search(r"\b(?:by|using|with|from)\b", text, re.IGNORECASE)))
         teacher = models[0].name if models and teacher_signal else None
         eval_section = unit.role in ("evaluation", "decontamination")
         source_section = unit.role == "sources"
-        breaks = [unit.start + m.start() for m in _CLAUSE_BREAK.finditer(text)]
+        breaks = [unit.start + m.start() for m in CLAUSE_BREAK.finditer(text)]
         split = None
-        split_m = _SPLIT.search(text)
+        split_m = SPLIT.search(text)
         split_word = (split_m.group(1) or split_m.group(2)) if split_m else None
         if split_m and split_word:
             split = (
@@ -1070,7 +646,7 @@ class RulesExtractor:
                     )
                 )
                 continue
-            if _STYLE_AFTER.match(text, mention.end - unit.start):
+            if STYLE_AFTER.match(text, mention.end - unit.start):
                 # "in alpaca style", "the ShareGPT format": a format, not a source
                 found.add(self._claim(chunk, mention, evidence, None, 0.0, "other", None, None))
                 continue
@@ -1078,13 +654,13 @@ class RulesExtractor:
                 # "the AIME, MATH and Olympiads subsets of NuminaMath": parts of a source, not sources
                 found.add(self._claim(chunk, mention, evidence, None, 0.0, "other", None, None))
                 continue
-            if _METHOD_AFTER.match(text, mention.end - unit.start) and not any(
+            if METHOD_AFTER.match(text, mention.end - unit.start) and not any(
                 c.role == "source" and c.support >= STRONG and 0 <= mention.start - c.end <= 12 for c in cues
             ):
                 # "following the OSS-Instruct approach": a method; "derived from the X pipeline" stays a source
                 found.add(self._claim(chunk, mention, evidence, None, 0.0, "other", None, None))
                 continue
-            if _DEFINED_AFTER.match(text, mention.end - unit.start):
+            if DEFINED_AFTER.match(text, mention.end - unit.start):
                 # "SYNTHETIC-1 is a reasoning dataset obtained from ...": the sentence defines its subject (the
                 # target or a sibling), it does not derive from it
                 found.add(self._claim(chunk, mention, evidence, None, 0.0, "other", None, None))
@@ -1192,10 +768,10 @@ class RulesExtractor:
             if (
                 unit.lead_negative
                 or eval_section
-                or (_EVAL_TABLE_HEADER.search(header) and not _SOURCE_TABLE_HEADER.search(header))
+                or (EVAL_TABLE_HEADER.search(header) and not SOURCE_TABLE_HEADER.search(header))
             ):
                 return unit.lead_negative or "eval_benchmark", None, SECTION_ONLY
-            if _SOURCE_TABLE_HEADER.search(header) or source_section or unit.lead_cue:
+            if SOURCE_TABLE_HEADER.search(header) or source_section or unit.lead_cue:
                 rel = unit.lead_cue[0] if unit.lead_cue else Relationship.DIRECT_INCLUSION
                 return "source", rel, TABLE
         if unit.kind == "bullet":
@@ -1253,7 +829,7 @@ def _object_names(text: str, start: int, known: Callable[[str], bool]) -> list[t
         tail,
     )
     # a URL's own dots and colons do not end the clause
-    for url in _URL.finditer(tail):
+    for url in URL.finditer(tail):
         while stop is not None and url.start() <= stop.start() < url.end():
             nxt = re.compile(stop.re.pattern).search(tail, url.end())
             stop = nxt
@@ -1273,37 +849,13 @@ def _object_names(text: str, start: int, known: Callable[[str], bool]) -> list[t
     return names
 
 
-_LEADING_FILLER = re.compile(
-    r"^(?:(?:the|a|an|its|their|our|publicly|available|public|open|open-source|existing|various|several|"
-    r"multiple|selected|some|many|all|over|diverse|different|numerous|high-quality|other|a variety of|wide range of|about|around|roughly|~|\d[\d,.]*[kKmM]?|problems|questions|prompts|"
-    r"samples|examples|instructions|conversations|dialogues|tasks|data|items|records|entries|pairs)\s+)+",
-    re.IGNORECASE,
-)
-_GENERIC_OBJECTS = {
-    "web", "internet", "scratch", "sources", "datasets", "data", "humans", "annotators", "users", "it", "them",
-    "this", "that", "these", "online sources", "multiple sources", "various sources", "public datasets",
-    "existing datasets", "open-source datasets", "other datasets", "the", "model", "models", "llm", "llms", "others", "among others",
-}  # fmt: skip
-_PREPOSITIONS = {
-    "as", "into", "to", "for", "with", "by", "in", "on", "at", "than", "per", "via", "is", "are", "was", "were",
-    "be", "been", "has", "have", "had",
-}  # fmt: skip
-
-
-# Verb forms that follow "and" in a derivation clause ("collected from X and rewritten for clarity").
-_IRREGULAR_PARTICIPLES = {
-    "written", "rewritten", "taken", "chosen", "given", "drawn", "made", "built", "kept", "held", "found",
-    "shown", "known", "broken", "hidden", "proven", "driven", "brought", "done", "left", "split", "cut", "put",
-}  # fmt: skip
-
-
 def _name_in_piece(piece: str, known: Callable[[str], bool]) -> tuple[int, int, bool] | None:
     """The name inside one list item: a URL, a known name, a run of proper tokens, or a short noun phrase."""
     pad = len(piece) - len(piece.lstrip())
     if pad:
         inner_span = _name_in_piece(piece[pad:], known)
         return None if inner_span is None else (inner_span[0] + pad, inner_span[1] + pad, inner_span[2])
-    url = _URL.search(piece)
+    url = URL.search(piece)
     if url:
         return url.start(), url.end(), True
     for marker in (" such as ", " including ", " like ", " e.g. "):
@@ -1320,7 +872,7 @@ def _name_in_piece(piece: str, known: Callable[[str], bool]) -> tuple[int, int, 
         cut = inner[-1].end()
         span = _name_in_piece(piece[cut:], known)
         return None if span is None else (span[0] + cut, span[1] + cut, span[2])
-    lead = _LEADING_FILLER.match(piece)
+    lead = LEADING_FILLER.match(piece)
     s = lead.end() if lead else 0
     while s < len(piece) and piece[s].isspace():
         s += 1
@@ -1335,31 +887,18 @@ def _name_in_piece(piece: str, known: Callable[[str], bool]) -> tuple[int, int, 
         return s + ps, s + pe, True
     words = rest.split()
     verbish = any(
-        (w.endswith(("ed", "ing")) and len(w) > 4) or w in _PREPOSITIONS or w in _IRREGULAR_PARTICIPLES
+        (w.endswith(("ed", "ing")) and len(w) > 4) or w in PREPOSITIONS or w in IRREGULAR_PARTICIPLES
         for w in words
     )
-    if 1 <= len(words) <= 4 and not verbish and rest.lower() not in _GENERIC_OBJECTS:
+    if 1 <= len(words) <= 4 and not verbish and rest.lower() not in GENERIC_OBJECTS:
         if not re.fullmatch(r"[a-z][a-z0-9 '_\-]*", rest):
             return None
-        if words[0] in _CONNECTORS or words[-1] in _CONNECTORS or words[0] in _STOP_CAPITALS:
+        if words[0] in CONNECTORS or words[-1] in CONNECTORS or words[0] in STOP_CAPITALS:
             return None
         if not _plausible_common_name(rest):
             return None
         return s, s + len(rest), False
     return None
-
-
-# first parts of hyphenated English compounds ("high-quality", "large-scale"): descriptions, not names
-_COMPOUND_HEADS = {
-    "high", "low", "large", "small", "well", "real", "open", "fine", "multi", "single", "human", "long", "short",
-    "state", "post", "pre", "non", "semi", "self", "cross", "top", "full", "half", "hand", "machine", "ready",
-    "user", "model", "rule", "llm", "n", "chain", "step", "problem", "solution", "question", "answer", "math",
-    "code", "domain", "task", "easy", "hard", "up", "in", "out", "re", "co", "de", "end", "one", "two", "three",
-}  # fmt: skip
-_NAME_TAILS_FOR_COMMON = {
-    "reviews", "forum", "wiki", "wikipedia", "website", "corpus", "corpora", "archive", "dump", "headlines",
-    "transcripts", "captions", "subreddit", "exams", "olympiads", "competitions", "textbooks",
-}  # fmt: skip
 
 
 def _plausible_common_name(phrase: str) -> bool:
@@ -1371,10 +910,8 @@ def _plausible_common_name(phrase: str) -> bool:
         return True
     if len(words) == 1 and "-" in phrase:
         parts = phrase.split("-")
-        return parts[0] not in _COMPOUND_HEADS and not any(
-            p in _CONNECTORS or p in {"the", "a"} for p in parts
-        )
-    return len(words) >= 2 and words[-1] in _NAME_TAILS_FOR_COMMON
+        return parts[0] not in COMPOUND_HEADS and not any(p in CONNECTORS or p in {"the", "a"} for p in parts)
+    return len(words) >= 2 and words[-1] in NAME_TAILS_FOR_COMMON
 
 
 def _leading_proper_name(piece: str) -> tuple[int, int] | None:
@@ -1384,23 +921,19 @@ def _leading_proper_name(piece: str) -> tuple[int, int] | None:
     run: list[re.Match[str]] = []
     for index, tok in enumerate(tokens):
         word = tok.group(0)
-        proper = (
-            word[0].isupper() or any(ch.isdigit() for ch in word)
-        ) and word.lower() not in _STOP_CAPITALS
+        proper = (word[0].isupper() or any(ch.isdigit() for ch in word)) and word.lower() not in STOP_CAPITALS
         if proper:
             run.append(tok)
             continue
         if run:
             ahead = [t.group(0).lower() for t in tokens[index : index + 3]]
-            tail_at = next((k for k, w in enumerate(ahead) if w in _NAME_TAIL_WORDS), None)
-            if tail_at is not None and all(
-                w.isalpha() and w not in _CONNECTORS for w in ahead[: tail_at + 1]
-            ):
+            tail_at = next((k for k, w in enumerate(ahead) if w in NAME_TAIL_WORDS), None)
+            if tail_at is not None and all(w.isalpha() and w not in CONNECTORS for w in ahead[: tail_at + 1]):
                 run.extend(tokens[index : index + tail_at + 1])
             break
     if not run or re.fullmatch(r"\d[\d,.]*[kKmMbB]?|\d+(?:st|nd|rd|th)", run[0].group(0)):
         return None
-    if _ORG_AFTER.match(piece, run[-1].end()):
+    if ORG_AFTER.match(piece, run[-1].end()):
         return None  # "Scale AI", "Argilla Team": an organization, not a dataset
     s, e = run[0].start(), run[-1].end()
     name = piece[s:e].rstrip(".")
