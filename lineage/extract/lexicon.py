@@ -182,7 +182,8 @@ NEGATIVE_CUES += [
         0.9,
     ),
     (
-        r"\bsee\b(?:\s+\w+){0,2}\s*:|\brefer\s+to\b|\bcheck\s+out\b|can\s+be\s+found|also\s+available|"
+        r"\bsee\b(?:\s+\w+){0,2}\s*:|\brefer\s+to\b|\bcheck\s+out\b|can\s+be\s+(?:found|downloaded|accessed)|"
+        r"(?:also\s+|is\s+|are\s+)available\s*(?:at|here|on|in|:)?|"
         r"we\s+(?:also\s+)?(?:release[ds]?|open-?sourced?|publish(?:ed)?)\b|(?:was|were|is)\s+used\s+to\s+train|"
         r"models?\s+trained\s+on",
         "other",
