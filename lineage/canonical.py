@@ -16,7 +16,7 @@ The order, first match wins:
 5. **An ``ext:`` id** derived from the name (``"AoPS Wiki"`` -> ``ext:aops-wiki``), with ``on_hub=False``.
 
 Results are memoized for the run, except those made while a Hub read failed: a failed search (or existence check)
-is recorded in ``errors``, the answer of the moment is returned with a lower certainty (so its edge goes to review)
+is recorded in ``errors`` (an offline snapshot that holds no answer is not a failure: it found nothing), the answer of the moment is returned with a lower certainty (so its edge goes to review)
 and the next ``resolve`` of that name asks the Hub again. One outage never turns the Hub parents of the rest of the
 run into ``ext:`` nodes.
 
@@ -40,7 +40,7 @@ import yaml
 from pydantic import BaseModel, Field, field_validator
 
 from graph_store.models import ext_id, is_hf_id, validate_node_id
-from oda.errors import ConfigError, ExtractionError
+from oda.errors import ConfigError, ExtractionError, SnapshotMissError
 
 if TYPE_CHECKING:
     from lineage.llm import LLMConfig
@@ -324,6 +324,8 @@ class Canonicalizer:
             return known
         try:
             answer = await self.hub_exists(repo_id)
+        except SnapshotMissError:
+            return None  # an offline snapshot without this read cannot tell: not an outage
         except Exception as exc:  # a failed check keeps the id (it may exist) and is reported
             self._failed(f"Hub check of {repo_id!r} failed: {exc}")
             return None
@@ -357,6 +359,8 @@ class Canonicalizer:
         if self.hub_search is not None:
             try:
                 candidates = [c for c in await self.hub_search(name) if is_hf_id(c)]
+            except SnapshotMissError:
+                candidates = []  # an offline snapshot without this search: nothing found, not an outage
             except Exception as exc:  # a failed search degrades to the next step, and is reported
                 self._failed(f"hub search for {name!r} failed: {exc}")
                 candidates = []
@@ -391,6 +395,8 @@ class Canonicalizer:
         if self.hub_search is not None and len(normalize_name(written)) >= 4:
             try:
                 candidates = [c for c in await self.hub_search(written) if is_hf_id(c)]
+            except SnapshotMissError:
+                candidates = []
             except Exception as exc:
                 self._failed(f"hub search for {written!r} failed: {exc}")
                 candidates = []

@@ -213,3 +213,20 @@ async def test_a_failed_existence_check_keeps_the_id_and_is_reported():
     res = await canon.resolve("acme/thing", "acme/thing")
     assert (res.id, res.on_hub) == ("acme/thing", True) and res.certainty <= 0.5
     assert canon.errors and "timeout" in canon.errors[0]
+
+
+async def test_an_offline_snapshot_without_the_read_is_not_an_outage():
+    from oda.errors import SnapshotMissError
+
+    async def hub_search(query: str) -> list[str]:
+        raise SnapshotMissError("offline: the snapshot holds no answer")
+
+    async def hub_exists(repo_id: str) -> bool:
+        raise SnapshotMissError("offline: the snapshot holds no answer")
+
+    canon = Canonicalizer(hub_search=hub_search, hub_exists=hub_exists)
+    name = await canon.resolve("Zeta Puzzles")
+    repo = await canon.resolve("acme/thing", "acme/thing")
+    assert name.method == "ext" and name.certainty == 0.8
+    assert (repo.id, repo.on_hub, repo.certainty) == ("acme/thing", True, 1.0)
+    assert canon.errors == []
