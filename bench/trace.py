@@ -221,6 +221,12 @@ def main() -> None:
     parser.add_argument(
         "--concurrency", type=int, default=32, help="--service: datasets in flight per worker"
     )
+    parser.add_argument(
+        "--entries",
+        type=int,
+        default=0,
+        help="--service: queue only the newest N datasets (0: all, newest first)",
+    )
     args = parser.parse_args()
     if args.orchestration_only:
         orchestration_only(args.n)
@@ -343,7 +349,11 @@ def service_mode(args: Any) -> None:
     stand-in (ArcadeDB). The Hub stand-in and the scripted LLM run in their own process as above (cards only: the
     workers run in other processes, so web pages are not served). For each W it prints the wall time from queueing to
     the run's end, the ideal bounded by the LLM's concurrency (LLM calls × latency / (W × concurrency)), the ratio of
-    the two, the speed-up over the first W, and each worker's peak RSS."""
+    the two, the speed-up over the first W, and each worker's peak RSS.
+
+    A worker finishes one queue entry's tree before it starts the next, so its parallelism is the width of that
+    tree's frontier: ``--entries 8 --max-depth 50`` queues a few deep, overlapping trees (wide frontiers), the
+    default queues every dataset newest first (many small trees, mostly one new dataset each)."""
     import signal
     import subprocess
 
@@ -358,7 +368,7 @@ def service_mode(args: Any) -> None:
     with tempfile.TemporaryDirectory(prefix="oda-bench-service-") as tmp:
         work = Path(tmp)
         world = write_world(work / "world", args.n, seed=args.seed)
-        ids = list(reversed(world.ids))
+        ids = list(reversed(world.ids))[: args.entries or None]
         with start_arcadedb(work / "arcadedb", heap="2g") as bolt:
             store_uri = f"{bolt.uri}?database={bolt.database}"
             for workers in counts:
