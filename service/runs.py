@@ -378,6 +378,16 @@ class RunBook:
         )
         return [dict(zip(keys, row, strict=True)) for row in rows]
 
+    def live_queue_workers(self, within_s: float) -> int:
+        """procrastinate workers whose heartbeat is at most ``within_s`` old (scale-out only)."""
+        if not self.postgres:
+            return 0
+        rows = self._execute(
+            "SELECT COUNT(*) FROM procrastinate_workers WHERE last_heartbeat > now() - make_interval(secs => ?)",
+            (within_s,),
+        )
+        return int(rows[0][0]) if rows else 0
+
     def traced_total(self) -> dict[str, int]:
         rows = self._execute(
             "SELECT status, COUNT(*) FROM oda_attempts WHERE finished IS NOT NULL GROUP BY status", ()

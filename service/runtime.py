@@ -9,6 +9,8 @@
     lease_s = 60                    # a dataset claim's lease (renewed every third of it)
     open_reads = true               # GET routes without a token
     openlineage_url = ""            # emit OpenLineage run events to this endpoint
+    llm_concurrency = 64            # LLM calls in flight for the whole service, split among live workers
+    hub_rate = 20.0                 # Hub requests per second per host for the whole service, split the same way
 
 The embedded service checkpoints into ``<queue>-checkpoints.sqlite`` next to its queue; scale-out checkpoints into
 the same Postgres database with LangGraph's ``AsyncPostgresSaver``, and needs a Bolt store shared by the workers.
@@ -53,6 +55,10 @@ class ServiceConfig:
     """Acquisition options every run of this service uses (snapshot_dir, offline), as saved in run options."""
     heartbeat_s: float = 10.0
     stalled_after_s: float = 30.0
+    llm_concurrency: int | None = None
+    """LLM calls in flight for the whole service; each live worker takes an equal share (None: ``[llm]``'s)."""
+    hub_rate: float | None = None
+    """Requests per second per host for the whole service, shared the same way (None: ``[acquisition]``'s)."""
 
     def __post_init__(self) -> None:
         if self.concurrency < 1:
@@ -92,6 +98,8 @@ class ServiceConfig:
             "openlineage_url",
             "heartbeat_s",
             "stalled_after_s",
+            "llm_concurrency",
+            "hub_rate",
         }
         unknown = sorted(set(table) - known)
         if unknown:
@@ -209,6 +217,7 @@ class ServiceRuntime:
 
         options = await asyncio.to_thread(self.book.run_options, run_id) or {}
         ctx = context_from_settings(run_id, options, store_uri=self.config.store_uri)
+        await self._take_share(ctx)
         started = time.perf_counter()
         try:
             async with build_services(ctx, store=self.store) as services:
@@ -243,6 +252,28 @@ class ServiceRuntime:
         )
         log.info("entry %s of run %s %s in %.1fs", dataset, run_id, state, time.perf_counter() - started)
         return state
+
+    async def live_workers(self) -> int:
+        """Workers sharing the service's budgets: the in-process ones, or the queue's live workers."""
+        if not self.config.scale_out:
+            return max(1, self.config.workers)
+        return max(1, await asyncio.to_thread(self.book.live_queue_workers, self.config.stalled_after_s))
+
+    async def _take_share(self, ctx: Any) -> None:
+        """Give this worker its share of the service's LLM and Hub budgets (``[service]`` llm_concurrency and
+        hub_rate), split evenly among the live workers when the entry starts."""
+        import dataclasses
+
+        if self.config.llm_concurrency is None and self.config.hub_rate is None:
+            return
+        workers = await self.live_workers()
+        if self.config.llm_concurrency is not None and ctx.llm is not None:
+            share = max(1, self.config.llm_concurrency // workers)
+            ctx.llm = dataclasses.replace(ctx.llm, max_concurrency=share)
+        if self.config.hub_rate is not None and ctx.acquisition is not None:
+            ctx.acquisition = dataclasses.replace(
+                ctx.acquisition, per_host_rate=self.config.hub_rate / workers
+            )
 
     async def embedded_worker(self, stop: asyncio.Event) -> None:
         """One in-process worker: take the oldest queued entry, trace its tree, repeat until ``stop``."""
