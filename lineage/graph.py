@@ -498,11 +498,11 @@ async def write(state: TraceState, runtime: Runtime[TraceContext]) -> dict[str, 
         if edges:
             store.upsert_edges(edges)
 
-    # the store is synchronous; one dataset's writes are a few small batches
+    # the store is synchronous: write from a thread, so other datasets in flight (service mode) go on meanwhile
     if status == "traced":
-        _write()
+        await asyncio.to_thread(_write)
     else:
-        _record_outcome()
+        await asyncio.to_thread(_record_outcome)
     pushed: list[StackItem] = []
     if status == "traced":
         counters["edges"] = len(edges)
