@@ -179,6 +179,8 @@ class CypherGraphStore(GraphStore):
 
     dialect: q.Dialect
     batch_size: int = 5000
+    # Batch size of an edge write into a store that holds no edge yet (every row a create).
+    fresh_batch_size: int = 5000
     # A write of at least this many items may read every node id once (``_id_snapshot``).
     snapshot_min_items: int = 50_000
     bfs_batch_size: int = 20000
@@ -306,7 +308,9 @@ class CypherGraphStore(GraphStore):
             fresh = self._has_no_edges()
             items = self._keep_dag(merged, report)
             known = self._id_snapshot(len(items))
-            for batch in _chunks(items, self.batch_size):
+            # into a store with no edge every row is a create: batches may be larger (``fresh_batch_size``)
+            size = max(self.batch_size, self.fresh_batch_size) if fresh else self.batch_size
+            for batch in _chunks(items, size):
                 created, updated, protected, unchanged = self._write(
                     partial(self._upsert_edges_tx, batch=list(batch), fresh=fresh, known=known)
                 )
@@ -363,11 +367,27 @@ class CypherGraphStore(GraphStore):
             for batch in _chunks(ids, self.bfs_batch_size):
                 yield from ((child, parent) for child, parent in self._read_by_ids(q.dag_parents, batch).rows)
 
+        def children_of(ids: list[str]) -> Iterator[tuple[str, str]]:
+            yield from overlay.children_of(ids)
+            for batch in _chunks(ids, self.bfs_batch_size):
+                yield from (
+                    (child, parent) for child, parent in self._read_by_ids(q.dag_children, batch).rows
+                )
+
+        # a target nothing derives from closes no cycle: one query finds which stored targets have children
+        parents_with_children: set[str] = set()
+        if oracle is None:
+            for batch in _chunks(sorted({e.target for e in candidates}), q.SHORT_ID_LIST):
+                parents_with_children.update(p for _, p in self._read_by_ids(q.dag_children, batch).rows)
         for edge in candidates:
             target, source = edge.key
             if oracle is not None and edge.key not in oracle.suspects:
                 continue  # on no cycle: in the oracle's graph already
-            path = dag.closing_path(source, target, parents_of, demoted)
+            if oracle is None and target not in parents_with_children and target not in overlay.children:
+                overlay.add(target, source)
+                continue
+            both_ways = None if oracle is not None else children_of
+            path = dag.closing_path(source, target, parents_of, demoted, both_ways)
             if path is not None and len(path) == 2:
                 reverse = self._edge_row((source, target)) if (source, target) in states or not bulk else None
                 if (
@@ -376,7 +396,7 @@ class CypherGraphStore(GraphStore):
                     and dag.new_edge_wins(edge, reverse, self._created_dates([target, source]))
                 ):
                     demoted.add((source, target))
-                    path = dag.closing_path(source, target, parents_of, demoted)
+                    path = dag.closing_path(source, target, parents_of, demoted, both_ways)
                     if path is None:
                         merged[(source, target)] = dag.as_cycle_candidate(
                             edge_from_row(reverse), [target, source]
@@ -391,18 +411,16 @@ class CypherGraphStore(GraphStore):
         return list(merged.values())
 
     def _edge_states(self, edges: list[Edge], everything: bool) -> dict[tuple[str, str], dict[str, Any]]:
-        """Stored ``{status, note, …}`` by key: of every edge (one scan) or of ``edges`` and their reverses."""
+        """Stored ``{status, note, …}`` by key: of every edge (one scan), or of ``edges`` (their targets' edges)."""
         if everything:
             rows = self._read_q(q.edge_states(self.dialect)).rows
             return {(r[0], r[1]): {"status": r[2], "note": r[3]} for r in rows}
-        keys = {e.key for e in edges} | {(e.source, e.target) for e in edges}
+        keys = {e.key for e in edges}
         found: dict[tuple[str, str], dict[str, Any]] = {}
-        ordered = sorted(keys)
-        for batch in _chunks(ordered, self.bfs_batch_size):
-            stored = self._read_q(
-                q.edges_by_keys(self.dialect, [{"target": t, "source": s} for t, s in batch])
-            ).dicts()
-            found.update({(r["target"], r["source"]): r for r in stored})
+        # short id lists are index lookups (see ``_read_by_ids``); a long one would scan every edge
+        for batch in _chunks(sorted({target for target, _ in keys}), q.SHORT_ID_LIST):
+            stored = self._read_by_ids(q.parents_of, batch, include_rejected=True).dicts()
+            found.update({k: r for r in stored if (k := (r["target"], r["source"])) in keys})
         return found
 
     def _edge_row(self, key: tuple[str, str]) -> dict[str, Any] | None:
@@ -685,11 +703,18 @@ class CypherGraphStore(GraphStore):
                 rows = tx.run(*q.dag_parents(self.dialect, list(batch))).rows
                 yield from ((child, parent) for child, parent in rows)
 
+        def children_of(ids: list[str]) -> Iterator[tuple[str, str]]:
+            for batch in _chunks(ids, self.bfs_batch_size):
+                rows = tx.run(*q.dag_children(self.dialect, list(batch))).rows
+                yield from ((child, parent) for child, parent in rows)
+
         for write in writes:
             key = (write["target"], write["source"])
             if not dag.in_dag(write.get("status"), write.get("note")) or was_in_dag.get(key, False):
                 continue
-            path = dag.closing_path(write["source"], write["target"], parents_of, leaving | {key})
+            path = dag.closing_path(
+                write["source"], write["target"], parents_of, leaving | {key}, children_of
+            )
             if path is not None:
                 cycle = " <- ".join([path[-1], *path])
                 raise InputError(

@@ -6,7 +6,8 @@ the cycle, so a reviewer sees it in the queue, and the rest of the lineage is wr
 approve it only once the cycle is broken (another edge on it rejected or re-pointed).
 
 A new edge ``target <- source`` closes a cycle when ``target`` is already upstream of ``source``. Finding out is a
-reachability search upward from ``source`` that stops at ``target`` (``closing_path``); it never scans the graph.
+reachability search between the two endpoints, upward from ``source`` and downward from ``target`` at once
+(``closing_path``); it never scans the graph, and an edge to a new dataset costs one query.
 A large write (an import) loads the DAG's pairs once instead and searches only inside the strongly connected
 components that its new edges create (``BulkOracle``), which is linear in the graph when nothing closes a cycle.
 
@@ -58,31 +59,58 @@ def as_cycle_candidate(edge: Edge, path: Sequence[str]) -> Edge:
 
 
 def closing_path(
-    source: str, target: str, parents_of: ParentsOf, skip: set[Pair] | None = None
+    source: str,
+    target: str,
+    parents_of: ParentsOf,
+    skip: set[Pair] | None = None,
+    children_of: ParentsOf | None = None,
 ) -> list[str] | None:
     """The shortest upward path ``source -> … -> target`` (each derives from the next), or None.
 
-    ``parents_of(ids)`` yields ``(child, parent)`` for the DAG edges out of ``ids``; ``skip`` leaves edges out.
-    A level-BFS: one call per level, each dataset visited once.
+    ``parents_of(ids)`` yields ``(child, parent)`` for the DAG edges out of ``ids``; ``children_of(ids)``, when
+    given, those into ``ids``, and the search runs from both ends, always widening the smaller frontier, so it
+    costs what the smaller side reaches (a new dataset has no children: one query). ``skip`` leaves edges out.
+    Each step is one call; each dataset is visited once per side.
     """
     if source == target:
         return [source]
-    came_from: dict[str, str] = {source: source}
-    frontier = [source]
-    while frontier:
-        next_frontier: list[str] = []
-        for child, parent in parents_of(frontier):
-            if parent in came_from or (skip and (child, parent) in skip):
-                continue
-            came_from[parent] = child
-            if parent == target:
-                path = [target]
-                while path[-1] != source:
-                    path.append(came_from[path[-1]])
-                return list(reversed(path))
-            next_frontier.append(parent)
-        frontier = next_frontier
+    toward_source: dict[str, str] = {source: source}  # reached upward from source: node -> its child
+    toward_target: dict[str, str] = {target: target}  # reached downward from target: node -> its parent
+    up, down = [source], [target]
+    while up and (children_of is None or down):
+        if children_of is None or len(up) <= len(down):
+            widened: list[str] = []
+            for child, parent in parents_of(up):
+                if parent in toward_source or (skip and (child, parent) in skip):
+                    continue
+                toward_source[parent] = child
+                if parent in toward_target:
+                    return _join(parent, source, target, toward_source, toward_target)
+                widened.append(parent)
+            up = widened
+        else:
+            widened = []
+            for child, parent in children_of(down):
+                if child in toward_target or (skip and (child, parent) in skip):
+                    continue
+                toward_target[child] = parent
+                if child in toward_source:
+                    return _join(child, source, target, toward_source, toward_target)
+                widened.append(child)
+            down = widened
     return None
+
+
+def _join(
+    meet: str, source: str, target: str, toward_source: dict[str, str], toward_target: dict[str, str]
+) -> list[str]:
+    head = [meet]
+    while head[-1] != source:
+        head.append(toward_source[head[-1]])
+    path = list(reversed(head))
+    while path[-1] != target:
+        path.append(toward_target[path[-1]])
+    return path
 
 
 def new_edge_wins(new: Edge, old: Mapping[str, Any], created: Mapping[str, datetime | None]) -> bool:
@@ -112,13 +140,20 @@ class Overlay:
 
     def __init__(self) -> None:
         self.parents: dict[str, list[str]] = {}
+        self.children: dict[str, list[str]] = {}
 
     def add(self, target: str, source: str) -> None:
         self.parents.setdefault(target, []).append(source)
+        self.children.setdefault(source, []).append(target)
 
     def parents_of(self, ids: Iterable[str]) -> Iterator[Pair]:
         for child in ids:
             for parent in self.parents.get(child, ()):
+                yield child, parent
+
+    def children_of(self, ids: Iterable[str]) -> Iterator[Pair]:
+        for parent in ids:
+            for child in self.children.get(parent, ()):
                 yield child, parent
 
 

@@ -646,6 +646,12 @@ def dag_parents(dialect: Dialect, ids: Sequence[str]) -> Query:
     return f"{match} RETURN c.id, p.id", _id_params(dialect, ids)
 
 
+def dag_children(dialect: Dialect, ids: Sequence[str]) -> Query:
+    """``(child, parent)`` of every DAG edge into ``ids``: one downward step of a reachability search."""
+    match = _anchored(dialect, ids, "p", "(c:Dataset)-[r:DERIVED_FROM]->{anchor}", _IN_DAG)
+    return f"{match} RETURN c.id, p.id", _id_params(dialect, ids)
+
+
 def dag_pairs(dialect: Dialect) -> Query:
     """``(target, source)`` of every DAG edge."""
     return f"MATCH (c:Dataset)-[r:DERIVED_FROM]->(p:Dataset) WHERE {_IN_DAG} RETURN c.id, p.id", {}
