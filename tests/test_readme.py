@@ -6,8 +6,10 @@ How each command is exercised (every line of every ``bash`` block must fall in o
   as written (in a temporary folder where ``examples/`` is the repository's);
 - ``oda ...`` lines: run as written in that folder, after the demo, through the ``oda`` entry point; each must exit
   0 without a traceback;
-- ``oda review serve``: started as written plus ``--port`` (a free port, so a busy 8765 cannot fail the test),
-  asked for ``/healthz``, then stopped;
+- ``oda review serve`` and ``oda serve`` (over the embedded demo store): started as written plus ``--port`` (a free
+  port, so a busy default port cannot fail the test), asked for ``/healthz``, then stopped;
+- commands that need a service this test does not start (a Postgres queue, a Bolt server: ``postgresql://`` or
+  ``bolt://`` in the line): only their options are checked, against the command's ``--help``;
 - ``oda trace queue.txt ...`` (live tracing): run as written with ``queue.txt`` holding the demo queue, with the Hub
   played by the loopback Hub stand-in serving the demo world (``HF_ENDPOINT``) and every other host (web, arXiv)
   sent through ``HTTP(S)_PROXY`` to a closed loopback port, so no outside network is touched; an ``oda.toml``
@@ -42,7 +44,10 @@ NOT_RUN = {
     "make lint typecheck": "the linters; CI runs them",
     ". .venv/bin/activate": "shell setup; the test runs the project's own interpreter",
     '.venv/bin/python -m pytest -m "not slow and not integration"': "the quick part of the test suite",
+    "sudo bash scripts/start_postgres.sh": "installs and starts a system service (needs root)",
 }
+EXTERNAL_SERVICES = ("postgresql://", "bolt://", "neo4j://")
+SERVERS = (["oda", "review", "serve"], ["oda", "serve"])
 LIVE_PREFIX = ("oda", "trace", "queue.txt")
 
 pytestmark = pytest.mark.slow
@@ -158,7 +163,10 @@ def _runnable_lines() -> list[str]:
 def test_readme_command(line: str, demo, tmp_path: Path) -> None:
     work, _ = demo
     env, argv = _command(line)
-    if argv[:3] == ["oda", "review", "serve"]:
+    if any(service in line for service in EXTERNAL_SERVICES):
+        _options_exist(argv, work)
+        return
+    if any(argv[: len(server)] == server for server in SERVERS):
         _serve_and_stop(argv, work, env)
         return
     if tuple(argv[:3]) == LIVE_PREFIX:
@@ -170,6 +178,14 @@ def test_readme_command(line: str, demo, tmp_path: Path) -> None:
         json.loads(result.stdout)
     if argv[:3] == ["oda", "query", "contamination"]:
         assert json.loads(result.stdout), "the demo's benchmark reaches no dataset"
+
+
+def _options_exist(argv: list[str], work: Path) -> None:
+    command = [word for word in argv if not word.startswith("-")][:2]
+    shown = _run([*command, "--help"], work, {"COLUMNS": "200"})
+    _ok(shown, " ".join(command))
+    for option in (word.split("=", 1)[0] for word in argv if word.startswith("--")):
+        assert option in shown.stdout, f"{' '.join(command)} has no {option}"
 
 
 def _serve_and_stop(argv: list[str], work: Path, env: dict[str, str]) -> None:
