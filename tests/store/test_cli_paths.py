@@ -154,3 +154,32 @@ def test_the_secrets_check_finds_keys_in_arrays_and_inline_tables(text: str) -> 
 def test_the_secrets_check_leaves_ordinary_keys_alone() -> None:
     text = '[store]\nuri = "g"\nquery_max_rows = 5\n[llm]\nmax_tokens = 5\ntokenizer = "t"\n[x]\nkeywords = ["a"]'
     _check_no_secrets(tomllib.loads(text), "oda.toml")
+
+
+def test_ctrl_c_stops_a_long_query(store: Path) -> None:
+    import signal
+    import time
+
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "oda.cli",
+            "query",
+            "cypher",
+            "UNWIND range(1, 100000) AS x UNWIND range(1, 100000) AS y WITH x + y AS z WHERE z % 7 = 3 RETURN count(z)",
+            "--timeout",
+            "300",
+            "--store",
+            str(store),
+        ],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    time.sleep(4)
+    assert process.poll() is None, "the query ended before Ctrl-C"
+    process.send_signal(signal.SIGINT)
+    start = time.monotonic()
+    process.communicate(timeout=30)
+    assert time.monotonic() - start < 10 and process.returncode != 0

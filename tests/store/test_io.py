@@ -258,3 +258,47 @@ def test_real_dpi_parents_import(store: CypherGraphStore, tmp_path: Path) -> Non
     report = import_file(store, path, "oda-jsonl", flag_below=0.7, skip_invalid=True)
     assert report.edges.created == len(plan.edges)
     assert len(store.flagged()) == len(plan.edges)
+
+
+def test_values_the_engine_cannot_hold_are_refused_before_anything_is_written(
+    store: CypherGraphStore, tmp_path: Path
+) -> None:
+    edge = {"target": "org/a", "source": "org/b", "relationship": "subset", "confidence": 0.5}
+    cases = {
+        "int64": {"nodes": [{"id": "org/n"}], "edges": [{**edge, "version": 2**70}]},
+        "infinity": {
+            "nodes": [{"id": "org/n"}],
+            "results": [{"dataset": "org/a", "base_model": "m", "benchmark": "b", "score": float("inf")}],
+        },
+        "long text": {"nodes": [{"id": "org/n", "summary": "x" * 1_000_001}]},
+        "nesting": {
+            "nodes": [{"id": "org/n"}],
+            "scores": [
+                {
+                    "dataset": "org/a",
+                    "scorer": "s",
+                    "axis": "Q",
+                    "family": "f",
+                    "mean": 0.5,
+                    "n": 1,
+                    "histogram": {"deep": json.loads("[" * 40 + "]" * 40)},
+                }
+            ],
+        },
+    }
+    for name, document in cases.items():
+        path = tmp_path / f"{name.replace(' ', '_')}.json"
+        path.write_text(
+            json.dumps(document), encoding="utf-8"
+        )  # json.dumps writes Infinity, as a bad file would
+        with pytest.raises(InputError, match="nothing was imported"):
+            import_file(store, path, "json", flag_below=0.7)
+        assert store.nodes() == [] and store.edges() == [], name
+    deep = tmp_path / "deep.json"
+    deep.write_text('{"nodes": ' + "[" * 200_000 + "]" * 200_000 + "}", encoding="utf-8")
+    with pytest.raises(InputError, match="nested too deep"):
+        import_file(store, deep, "json", flag_below=0.7)
+    deep_line = tmp_path / "deep.jsonl"
+    deep_line.write_text("[" * 200_000 + "]" * 200_000 + "\n", encoding="utf-8")
+    with pytest.raises(InputError, match="nested too deep"):
+        import_file(store, deep_line, "oda-jsonl", flag_below=0.7)
