@@ -396,21 +396,6 @@ def _read_json_stream(handle: IO[str]) -> ImportPlan:
 # --- import ---------------------------------------------------------------------------------------------------
 
 
-def apply_flag_threshold(edges: Iterable[Edge], threshold: float) -> tuple[list[Edge], int]:
-    """Edges with no explicit status get ``flagged`` below ``threshold``, else ``auto``; returns the flagged count."""
-    out: list[Edge] = []
-    flagged = 0
-    for edge in edges:
-        if "status" not in edge.model_fields_set:
-            status = EdgeStatus.FLAGGED if edge.confidence < threshold else EdgeStatus.AUTO
-            edge = edge.model_copy(update={"status": status})
-            edge.model_fields_set.add("status")
-        if edge.status == EdgeStatus.FLAGGED:
-            flagged += 1
-        out.append(edge)
-    return out, flagged
-
-
 def import_file(
     store: GraphStore,
     path: str | Path | IO[str],
@@ -446,7 +431,8 @@ def import_file(
 
 
 def _set_flag_threshold(edges: Iterable[Edge], threshold: float) -> int:
-    """``apply_flag_threshold`` in place (the import holds each model once); returns the flagged count."""
+    """Edges with no explicit status get ``flagged`` below ``threshold``, else ``auto``, in place (the import
+    holds each model once); returns the flagged count."""
     flagged = 0
     for edge in edges:
         if "status" not in edge.model_fields_set:

@@ -270,8 +270,3 @@ def query_limits_from_config(
         )
     except (TypeError, ValueError) as exc:
         raise ConfigError(f"[store] query limits: {exc}") from exc
-
-
-def strip_literals(query: str) -> str:
-    """The query with comments removed and string literals blanked (kept for callers that display queries)."""
-    return " ".join("''" if t.kind == "string" else t.text for t in lex(query))
