@@ -13,8 +13,9 @@ Commands (each has ``--help`` with examples):
 Exit status, for every command:
 
     0    success
-    1    the command ran but found nothing to report (``oda trace`` traced no dataset; a queried id is unknown)
-    2    an error the user can fix: bad usage or input, configuration, a store or a source that cannot be read
+    1    the command ran but found nothing to report (``oda trace`` traced no dataset)
+    2    an error the user can fix: bad usage or input, configuration, an unknown id, a missing store, a source
+         that cannot be read
     3    an unexpected error (a bug): one line on stderr; ``--debug`` (or ``ODA_DEBUG=1``) shows the traceback
     130  interrupted (Ctrl-C)
 
