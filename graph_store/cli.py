@@ -383,7 +383,8 @@ def import_command(
     console = _console()
     console.print(
         f"[green]imported[/] {report.items} item(s): nodes {report.nodes.created} new / {report.nodes.updated} "
-        f"updated; edges {report.edges.created} new / {report.edges.updated} updated / "
+        f"updated / {report.nodes.unchanged} unchanged; edges {report.edges.created} new / "
+        f"{report.edges.updated} updated / {report.edges.unchanged} unchanged / "
         f"{report.edges.protected} kept (human decision); {report.flagged} flagged for review"
     )
     for error in report.errors:

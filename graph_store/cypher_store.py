@@ -245,9 +245,12 @@ class CypherGraphStore(GraphStore):
         with self._writer_guard():
             known = self._id_snapshot(len(rows))
             for batch in _chunks(rows, self.batch_size):
-                created, updated = self._write(partial(self._upsert_nodes_tx, rows=list(batch), known=known))
+                created, updated, unchanged = self._write(
+                    partial(self._upsert_nodes_tx, rows=list(batch), known=known)
+                )
                 report.created += created
                 report.updated += updated
+                report.unchanged += unchanged
         return report
 
     def _id_snapshot(self, items: int) -> set[str] | None:
@@ -260,7 +263,7 @@ class CypherGraphStore(GraphStore):
 
     def _upsert_nodes_tx(
         self, tx: Tx, rows: list[dict[str, Any]], known: set[str] | None = None
-    ) -> tuple[int, int]:
+    ) -> tuple[int, int, int]:
         ids = [r["id"] for r in rows]
         existing = self._existing_ids(tx, ids) if known is None else {i for i in ids if i in known}
         new_rows = [r for r in rows if r["id"] not in existing]
@@ -271,10 +274,26 @@ class CypherGraphStore(GraphStore):
             tx.run(*q.create_nodes(self.dialect, new_rows))
             if known is not None:
                 known.update(r["id"] for r in new_rows)
-        if old_rows:
-            tx.run(*q.update_nodes(self.dialect, old_rows))
-            self._note_updates(len(old_rows))
-        return len(new_rows), len(old_rows)
+        changed = self._changed_nodes(tx, old_rows) if old_rows else []
+        if changed:
+            tx.run(*q.update_nodes(self.dialect, changed))
+            self._note_updates(len(changed))
+        return len(new_rows), len(changed), len(old_rows) - len(changed)
+
+    def _changed_nodes(self, tx: Tx, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """The rows among ``rows`` (of stored nodes) that would change a stored field: a re-run of the same
+        input rewrites nothing."""
+        ids = [r["id"] for r in rows]
+        stored = {r["id"]: r for r in tx.run(*q.get_nodes(self.dialect, ids)).dicts()}
+        return [
+            row
+            for row in rows
+            if any(
+                value is not None and value != stored.get(row["id"], {}).get(name)
+                for name, value in row.items()
+                if name in q.NODE_COLUMNS
+            )
+        ]
 
     def _existing_ids(self, tx: Tx, ids: Sequence[str]) -> set[str]:
         return {r[0] for r in tx.run(*q.existing_ids(self.dialect, ids)).rows}
