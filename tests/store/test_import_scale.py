@@ -8,6 +8,7 @@ be byte-identical to that of an uninterrupted import of the same file.
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -72,6 +73,7 @@ def test_an_import_killed_five_times_converges_to_the_same_export(lineage: Path,
     store = tmp_path / "killed"
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     killed = 0
+    states: list[tuple[int, int]] = []  # (nodes, edges) stored after each run
     for fraction in KILL_AT:
         process = subprocess.Popen(
             oda("import", str(lineage), "--format", "json", "--store", str(store)),
@@ -86,7 +88,15 @@ def test_an_import_killed_five_times_converges_to_the_same_export(lineage: Path,
             process.send_signal(signal.SIGKILL)
             process.wait()
             killed += 1
+        if store.exists():
+            stats = run_oda("stats", "--store", str(store), "--json")
+            assert stats.returncode == 0, stats.stderr
+            figures = json.loads(stats.stdout)
+            states.append((figures["nodes"], figures["edges"]))
     assert killed >= 3, "the runs finished before they could be killed: the kill points are too late"
+    # each kill left whole batches: edges are written 50,000 a transaction (all at once into an empty store)
+    assert all(edges in (0, N_EDGES) or edges % 50_000 == 0 for _, edges in states), states
+    assert any(nodes > 0 and edges < N_EDGES for nodes, edges in states), f"no kill hit the writes: {states}"
     final = run_oda("import", str(lineage), "--format", "json", "--store", str(store))
     assert final.returncode == 0, final.stderr
     assert export(store, tmp_path / "killed.json") == expected
