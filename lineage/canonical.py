@@ -43,6 +43,7 @@ from graph_store.models import ext_id, is_hf_id, validate_node_id
 from oda.errors import ConfigError, ExtractionError, SnapshotMissError
 
 if TYPE_CHECKING:
+    from lineage.extract.types import RawClaim
     from lineage.llm import LLMConfig
 
 CATALOG_PATH = Path(__file__).with_name("catalog.yaml")
@@ -492,3 +493,17 @@ class Canonicalizer:
 def dump_resolutions(resolutions: dict[str, Resolution]) -> str:
     """A JSON rendering of resolutions (diagnostics and the bench scripts)."""
     return json.dumps({k: v.model_dump() for k, v in resolutions.items()}, indent=2, sort_keys=True)
+
+
+async def resolve_claims(canonicalizer: Canonicalizer, claims: list[RawClaim]) -> dict[str, Resolution]:
+    """Resolve every claim's name (and Hub-id hint) once; names the canonicalizer refuses are left out."""
+    resolutions: dict[str, Resolution] = {}
+    for claim in claims:
+        try:
+            res = await canonicalizer.resolve(claim.source_name, claim.hf_id_hint)
+        except ValueError:
+            continue
+        resolutions.setdefault(claim.source_name, res)
+        if claim.hf_id_hint:
+            resolutions.setdefault(claim.hf_id_hint, res)
+    return resolutions

@@ -34,7 +34,7 @@ from typing import Any
 
 from graph_store.models import Edge, SourceKind, ext_id, is_hf_id
 from lineage.aggregate import aggregate, resolution_for
-from lineage.canonical import Canonicalizer, Resolution, hf_id_from_text, normalize_name
+from lineage.canonical import Canonicalizer, hf_id_from_text, normalize_name, resolve_claims
 from lineage.confidence import DEFAULT_WEIGHTS, ConfidenceWeights
 from lineage.extract.types import Extractor, RawClaim, ResourceChunk, make_chunk_id
 
@@ -419,19 +419,6 @@ class ExtractionReport:
         return 2 * p * r / (p + r) if p + r else 0.0
 
 
-async def _resolve_all(canonicalizer: Canonicalizer, claims: list[RawClaim]) -> dict[str, Resolution]:
-    resolutions: dict[str, Resolution] = {}
-    for claim in claims:
-        try:
-            res = await canonicalizer.resolve(claim.source_name, claim.hf_id_hint)
-        except ValueError:
-            continue
-        resolutions.setdefault(claim.source_name, res)
-        if claim.hf_id_hint:
-            resolutions.setdefault(claim.hf_id_hint, res)
-    return resolutions
-
-
 async def evaluate_extraction(
     cards: list[SynthCard],
     extractor: Extractor,
@@ -453,7 +440,7 @@ async def evaluate_extraction(
                 claims.extend(await extractor.extract(chunk))
             except Exception:  # an extractor failure on one chunk is an error of the run, not of the bench
                 report.errors += 1
-        resolutions = await _resolve_all(canonicalizer, claims)
+        resolutions = await resolve_claims(canonicalizer, claims)
         result = aggregate(
             card.record.target,
             None,

@@ -31,7 +31,7 @@ from pathlib import Path
 
 from graph_store.models import Edge
 from lineage.aggregate import aggregate, resolution_for
-from lineage.canonical import Canonicalizer, Catalog, Resolution, normalize_name
+from lineage.canonical import Canonicalizer, Catalog, normalize_name, resolve_claims
 from lineage.confidence import DEFAULT_WEIGHTS, ConfidenceWeights
 from lineage.extract.types import Extractor, RawClaim, ResourceChunk
 
@@ -310,19 +310,6 @@ def card_of(card: RealCard) -> object:
     )
 
 
-async def _resolve_all(canonicalizer: Canonicalizer, claims: list[RawClaim]) -> dict[str, Resolution]:
-    resolutions: dict[str, Resolution] = {}
-    for claim in claims:
-        try:
-            res = await canonicalizer.resolve(claim.source_name, claim.hf_id_hint)
-        except ValueError:
-            continue
-        resolutions.setdefault(claim.source_name, res)
-        if claim.hf_id_hint:
-            resolutions.setdefault(claim.hf_id_hint, res)
-    return resolutions
-
-
 async def evaluate_real_cards(
     cards: list[RealCard],
     extractor: Extractor,
@@ -345,7 +332,7 @@ async def evaluate_real_cards(
             except Exception:  # one chunk's failure is an error of the run, not of the bench
                 report.errors += 1
         report.claims += len(claims)
-        resolutions = await _resolve_all(canonicalizer, claims)
+        resolutions = await resolve_claims(canonicalizer, claims)
         result = aggregate(
             card.id,
             None,
