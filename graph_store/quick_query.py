@@ -39,9 +39,10 @@ class ContaminationArgs:
     split: str | None = None
 
 
-def _contamination_args(args: list[str]) -> ContaminationArgs:
-    parsed = ContaminationArgs()
+def _split_args(args: list[str], value_options: tuple[str, ...]) -> tuple[str, list[tuple[str, str]]]:
+    """The one positional argument and the ``(option, value)`` pairs of a ``--json`` query; anything else is not mine."""
     positional: list[str] = []
+    options: list[tuple[str, str]] = []
     as_json = False
     i = 0
     while i < len(args):
@@ -49,7 +50,7 @@ def _contamination_args(args: list[str]) -> ContaminationArgs:
         name, eq, inline = arg.partition("=")
         if arg == "--json":
             as_json = True
-        elif name in ("--store", "--min-confidence", "--status", "--split"):
+        elif name in value_options:
             if eq:
                 value = inline
             elif i + 1 < len(args):
@@ -57,16 +58,7 @@ def _contamination_args(args: list[str]) -> ContaminationArgs:
                 value = args[i]
             else:
                 raise _NotMine
-            if name == "--store":
-                parsed.store = value
-            elif name == "--min-confidence":
-                parsed.min_confidence = _confidence(value)
-            elif name == "--status":
-                if value not in STATUSES:
-                    raise _NotMine
-                parsed.statuses.append(value)
-            else:
-                parsed.split = value
+            options.append((name, value))
         elif arg == "--" or arg.startswith("-"):
             raise _NotMine
         else:
@@ -74,7 +66,23 @@ def _contamination_args(args: list[str]) -> ContaminationArgs:
         i += 1
     if len(positional) != 1 or not as_json:
         raise _NotMine
-    parsed.benchmark = positional[0]
+    return positional[0], options
+
+
+def _contamination_args(args: list[str]) -> ContaminationArgs:
+    benchmark, options = _split_args(args, ("--store", "--min-confidence", "--status", "--split"))
+    parsed = ContaminationArgs(benchmark=benchmark)
+    for name, value in options:
+        if name == "--store":
+            parsed.store = value
+        elif name == "--min-confidence":
+            parsed.min_confidence = _confidence(value)
+        elif name == "--status":
+            if value not in STATUSES:
+                raise _NotMine
+            parsed.statuses.append(value)
+        else:
+            parsed.split = value
     return parsed
 
 
@@ -174,37 +182,15 @@ class TreeArgs:
 
 
 def _tree_args(args: list[str]) -> TreeArgs:
-    parsed = TreeArgs()
-    positional: list[str] = []
-    as_json = False
-    i = 0
-    while i < len(args):
-        arg = args[i]
-        name, eq, inline = arg.partition("=")
-        if arg == "--json":
-            as_json = True
-        elif name in ("--store", "--depth"):
-            if eq:
-                value = inline
-            elif i + 1 < len(args):
-                i += 1
-                value = args[i]
-            else:
-                raise _NotMine
-            if name == "--store":
-                parsed.store = value
-            elif value.isdigit() and 0 <= int(value) <= 50:
-                parsed.depth = int(value)
-            else:
-                raise _NotMine
-        elif arg == "--" or arg.startswith("-"):
-            raise _NotMine
+    dataset, options = _split_args(args, ("--store", "--depth"))
+    parsed = TreeArgs(dataset=dataset)
+    for name, value in options:
+        if name == "--store":
+            parsed.store = value
+        elif value.isdigit() and 0 <= int(value) <= 50:
+            parsed.depth = int(value)
         else:
-            positional.append(arg)
-        i += 1
-    if len(positional) != 1 or not as_json:
-        raise _NotMine
-    parsed.dataset = positional[0]
+            raise _NotMine
     return parsed
 
 

@@ -13,22 +13,14 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from tests.support.oda_process import run_oda
+
 ROOT = Path(__file__).resolve().parents[1]
 DEMO = ROOT / "examples" / "demo"
 
 
 def _oda(args: list[str], cwd: Path, **env: str) -> subprocess.CompletedProcess[str]:
-    environ = dict(os.environ)
-    environ.pop("ODA_DEBUG", None)
-    environ.update({"PYTHONPATH": str(ROOT), "ODA_LLM_BASE_URL": "", "ODA_LLM_MODEL": "", **env})
-    return subprocess.run(
-        [sys.executable, "-c", "from oda.cli import main; main()", *args],
-        cwd=cwd,
-        env=environ,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    return run_oda(args, cwd, timeout=300, **env)
 
 
 def _closed_port() -> int:

@@ -3,31 +3,21 @@
 from __future__ import annotations
 
 import json
-import os
 import re
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from graph_store.base import open_store
+from tests.support.oda_process import run_oda
 
 ROOT = Path(__file__).resolve().parents[2]
 DEMO = ROOT / "examples" / "demo"
 
 
 def _oda(args: list[str], cwd: Path, **env: str) -> subprocess.CompletedProcess[str]:
-    environ = dict(os.environ)
-    environ.update({"PYTHONPATH": str(ROOT), "ODA_LLM_BASE_URL": "", "ODA_LLM_MODEL": "", **env})
-    return subprocess.run(
-        [sys.executable, "-c", "from oda.cli import main; main()", *args],
-        cwd=cwd,
-        env=environ,
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
+    return run_oda(args, cwd, timeout=600, **env)
 
 
 @pytest.fixture(scope="module")
