@@ -1,5 +1,5 @@
 # Two entry points: `make demo` (set up, then trace the bundled demo queue offline) and `make test`.
-# `.ci/run` also runs `test-plain`: the acquisition and tracing tests in a venv made by a plain `pip install -e .[dev]`.
+# `.ci/run` also runs `test-plain`: every quick test (and the slow tracing one) in a venv made by a plain `pip install -e .[dev]`.
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Create a venv ($1, default .venv-plain) by a plain `pip install -e .[dev]` (no heavy extras: the resolution a user
-# gets), show what it resolved for the Hub client, and run the acquisition and tracing tests in it.
+# gets), show what it resolved for the Hub client, and run every quick test in it (tests that need an extra skip with
+# its name), then the slow acquisition and tracing tests.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 VENV=${1:-.venv-plain}
@@ -17,4 +18,5 @@ lib = hub_http_library()
 print(f"plain install: huggingface_hub {huggingface_hub.__version__} on {lib.__name__} {lib.__version__}")
 PY
 export OMP_NUM_THREADS=${OMP_NUM_THREADS:-1}
-"$VENV/bin/python" -m pytest tests/acquisition tests/trace -q -m "not integration" -p no:cacheprovider
+"$VENV/bin/python" -m pytest tests -q -m "not integration and not slow" -p no:cacheprovider
+"$VENV/bin/python" -m pytest tests/acquisition tests/trace -q -m "slow and not integration" -p no:cacheprovider
