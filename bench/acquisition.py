@@ -14,17 +14,14 @@ import argparse
 import asyncio
 import json
 import multiprocessing
-import sys
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from lineage.acquisition import Acquirer, AcquisitionConfig
-from lineage.acquisition.hubserver import serve_hub
-from tests.support.web_server import serve_pages
+from acquisition import Acquirer, AcquisitionConfig
+from standins.hub import serve_hub
+from standins.pages import serve_pages
 
 
 def page_html(i: int) -> str:

@@ -13,14 +13,14 @@ import argparse
 import json
 import shutil
 import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
 
+from evaluation.data import shared_data_dir
+
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-DATA = ROOT / ".." / "shared" / "data" / "oda-leaderboard"
+DATA = shared_data_dir() / "oda-leaderboard"
 
 FAKE_EVAL = (
     "mkdir -p {eval_dir}/20250101_000000/summary && printf 'dataset,version,metric,mode,m\\n"

@@ -9,7 +9,7 @@ precision) with the current supports and with the proposed ones, with the auto-e
 
 ``--set dpi`` runs the fit of the formula described below.
 
-Cards are synthesized from the DPI records' facts (lineage/quality.py); the rules extractor, the canonicalizer and
+Cards are synthesized from the DPI records' facts (evaluation/dpi.py); the rules extractor, the canonicalizer and
 aggregation run on them with every edge kept (threshold 0); each edge is labelled correct when its source is a
 gold parent. The credibility of each source kind, ``alpha`` (exponent of the support) and ``gamma`` (exponent of
 the canonicalization certainty) are then fitted by coordinate search so that the review threshold (0.7) separates
@@ -27,27 +27,13 @@ from __future__ import annotations
 import argparse
 import asyncio
 import itertools
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
 
-from graph_store.models import SourceKind  # noqa: E402
-from lineage.canonical import Canonicalizer, Catalog  # noqa: E402
-from lineage.cards.realset import (  # noqa: E402
-    DEFAULT_REAL_CARDS_DIR,
-    RELIABILITY_BINS,
-    evaluate_real_cards,
-    known_hub_ids,
-    leaderboard_ids,
-    load_real_cards,
-    make_hub_exists,
-)
-from lineage.confidence import DEFAULT_WEIGHTS, ConfidenceWeights, Evidence, edge_confidence  # noqa: E402
-from lineage.extract.rules import RulesExtractor  # noqa: E402
-from lineage.quality import (  # noqa: E402
+from catalog import Catalog  # noqa: E402
+from evaluation.dpi import (  # noqa: E402
     DEFAULT_DPI_DIR,
     HELD_OUT,
     TUNED,
@@ -58,6 +44,19 @@ from lineage.quality import (  # noqa: E402
     make_hub_search,
     synthesize_cards,
 )
+from evaluation.real_cards import (  # noqa: E402
+    DEFAULT_REAL_CARDS_DIR,
+    RELIABILITY_BINS,
+    evaluate_real_cards,
+    known_hub_ids,
+    leaderboard_ids,
+    load_real_cards,
+    make_hub_exists,
+)
+from graph_store.models import SourceKind  # noqa: E402
+from lineage.canonical import Canonicalizer  # noqa: E402
+from lineage.confidence import DEFAULT_WEIGHTS, ConfidenceWeights, Evidence, edge_confidence  # noqa: E402
+from lineage.extract.rules import RulesExtractor  # noqa: E402
 
 KINDS = [SourceKind.CARD, SourceKind.PAPER, SourceKind.GITHUB, SourceKind.BLOG]
 GRID = [round(0.5 + 0.02 * i, 2) for i in range(26)]

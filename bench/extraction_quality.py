@@ -16,27 +16,14 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import sys
 import time
 from collections import Counter
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
 
-from lineage.canonical import Canonicalizer, Catalog  # noqa: E402
-from lineage.cards.realset import (  # noqa: E402
-    DEFAULT_REAL_CARDS_DIR,
-    evaluate_real_cards,
-    known_hub_ids,
-    leaderboard_ids,
-    load_real_cards,
-    make_hub_exists,
-)
-from lineage.extract import make_extractor  # noqa: E402
-from lineage.extract.rules import RulesExtractor  # noqa: E402
-from lineage.llm import LLMConfig  # noqa: E402
-from lineage.quality import (  # noqa: E402
+from catalog import Catalog  # noqa: E402
+from evaluation.dpi import (  # noqa: E402
     DEFAULT_DPI_DIR,
     HELD_OUT,
     TUNED,
@@ -48,6 +35,18 @@ from lineage.quality import (  # noqa: E402
     make_hub_search,
     synthesize_cards,
 )
+from evaluation.real_cards import (  # noqa: E402
+    DEFAULT_REAL_CARDS_DIR,
+    evaluate_real_cards,
+    known_hub_ids,
+    leaderboard_ids,
+    load_real_cards,
+    make_hub_exists,
+)
+from lineage.canonical import Canonicalizer  # noqa: E402
+from lineage.extract import make_extractor  # noqa: E402
+from lineage.extract.rules import RulesExtractor  # noqa: E402
+from lineage.llm import LLMConfig  # noqa: E402
 
 
 async def real_cards(args: argparse.Namespace) -> None:

@@ -35,7 +35,6 @@ from pathlib import Path
 import httpx
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
 
 from graph_store.base import open_store  # noqa: E402
 from graph_store.models import AuditEntry, Edge, EdgeStatus, Node, Relationship  # noqa: E402
@@ -161,7 +160,7 @@ def main() -> int:
     workdir.mkdir(parents=True, exist_ok=True)
     with contextlib.ExitStack() as stack:
         if args.backend == "bolt":
-            from tests.support.arcadedb import start_arcadedb
+            from standins.arcadedb import start_arcadedb
 
             server = stack.enter_context(start_arcadedb(workdir / "arcadedb"))
             os.environ["ODA_NEO4J_USER"], os.environ["ODA_NEO4J_PASSWORD"] = server.auth

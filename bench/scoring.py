@@ -235,7 +235,7 @@ def _judge_answer() -> str:
 
 def _serve(latency: float) -> None:
     """Run the scripted server in this process until stdin closes (the judge runs in another process)."""
-    from tests.support.openai_server import serve_openai
+    from standins.openai_compat import serve_openai
 
     with serve_openai([_judge_answer()], latency_s=latency) as server:
         print(server.base_url, flush=True)

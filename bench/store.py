@@ -45,7 +45,6 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
 
 N_BENCHMARKS = 50
 
@@ -408,7 +407,7 @@ def main() -> None:
     server_root: tempfile.TemporaryDirectory[str] | None = None
     bolt = None
     if "bolt" in args.backends:
-        from tests.support.arcadedb import arcadedb_available, start_arcadedb
+        from standins.arcadedb import arcadedb_available, start_arcadedb
 
         if arcadedb_available():
             server_root = tempfile.TemporaryDirectory(prefix="oda-bench-arcadedb-")

@@ -4,9 +4,9 @@ and an emulated LLM that answers in 1 s.
     python bench/trace.py                 # 1,000 datasets (about 20 minutes: the LLM's second dominates)
     python bench/trace.py --n 100 --llm-latency 0.2
 
-Everything runs in this process: the Hub stand-in (``lineage.acquisition.hubserver``) with injected latency, the
+Everything runs in this process: the Hub stand-in (``standins.hub``) with injected latency, the
 world's web pages through an ``httpx`` transport with the same latency, the scripted OpenAI-compatible server
-(``tests/support/openai_server.py``) playing a source-extraction model, the SQLite checkpointer and the embedded
+(``standins/openai_compat.py``) playing a source-extraction model, the SQLite checkpointer and the embedded
 store. The trace is ``--extractor llm``, depth first, every dataset traced once (the queue lists them all, newest
 first).
 
@@ -70,9 +70,9 @@ def serve_world_and_llm(
     """In a separate process (as the real Hub and LLM server would be): the Hub stand-in with latency and the
     scripted LLM. Sends their URLs, waits for "stop", then sends back the busy intervals (wall-clock time)."""
     sys.path.insert(0, str(ROOT))
-    from tests.support.faults import serve_hub_with_faults
-    from tests.support.lineage_llm import reading_responder
-    from tests.support.openai_server import serve_openai
+    from standins.faults import serve_hub_with_faults
+    from standins.llm_emulator import reading_responder
+    from standins.openai_compat import serve_openai
 
     llm_intervals: list[tuple[float, float]] = []
     llm_calls: Counter[str] = Counter()
@@ -104,7 +104,8 @@ def orchestration_only(n: int) -> None:
     import types
     from datetime import UTC, datetime
 
-    from lineage.canonical import Catalog, Resolution
+    from catalog import Catalog
+    from lineage.canonical import Resolution
     from lineage.context import TraceContext, TraceServices
     from lineage.extract.types import RawClaim, ResourceChunk
     from lineage.graph import build_graph
@@ -235,13 +236,13 @@ def main() -> None:
         service_mode(args)
         return
 
-    from lineage.acquisition import AcquisitionConfig
-    from lineage.acquisition.world import World, WorldTransport
+    from acquisition import AcquisitionConfig
     from lineage.context import TraceContext
     from lineage.llm import LLMConfig
     from lineage.runner import build_services, parse_queue_text, run_trace
-    from tests.support.faults import FaultPlan, FaultyTransport
-    from tests.support.lineage_world import write_world
+    from standins.faults import FaultPlan, FaultyTransport
+    from standins.synthetic_world import write_world
+    from standins.world import World, WorldTransport
 
     ctx_mp = multiprocessing.get_context("spawn")
     parent_end, child_end = ctx_mp.Pipe()
@@ -358,8 +359,8 @@ def service_mode(args: Any) -> None:
     import subprocess
 
     from service.runs import RunBook
-    from tests.support.arcadedb import start_arcadedb
-    from tests.support.lineage_world import write_world
+    from standins.arcadedb import start_arcadedb
+    from standins.synthetic_world import write_world
 
     admin_url = os.environ.get("ODA_BENCH_POSTGRES", "postgresql://oda:oda@127.0.0.1:5432/oda")
     counts = [int(c) for c in args.workers.split(",")]

@@ -52,7 +52,7 @@ def _resolve(store: GraphStore, name: str) -> str | None:
 
     candidates = [name]
     try:
-        from lineage.canonical import Catalog
+        from catalog import Catalog
 
         entry = Catalog.load().lookup(name)
     except Exception:  # the catalog only helps resolve a name; an id still works without it

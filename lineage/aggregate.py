@@ -36,8 +36,9 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
+from catalog import Catalog, normalize_name
 from graph_store.models import Edge, EdgeStatus, Node, Relationship
-from lineage.canonical import Catalog, Resolution, normalize_name
+from lineage.canonical import Resolution
 from lineage.confidence import (
     DEFAULT_WEIGHTS,
     ConfidenceWeights,

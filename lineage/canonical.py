@@ -8,7 +8,7 @@ The order, first match wins:
    goes on as a name (the catalog, then the Hub search for its repo name), and when nothing matches it does not
    resolve at all (``UnresolvedName``), so a path fragment (``data/train-``) never becomes a node. A catalog
    entry is on the Hub only where the check finds its id (or one of its ``also_ids``).
-2. **The curated catalog** (``lineage/catalog.yaml``): names and aliases of well-known datasets and benchmarks.
+2. **The curated catalog** (``catalog/catalog.yaml``): names and aliases of well-known datasets and benchmarks.
 3. **Hub search** (an injected async callable ``name -> [repo ids]``): a result whose repo name matches the mention
    once normalized is taken; a near match is taken with lower certainty.
 4. **The LLM** (when configured): picks one of the Hub candidates, or none. It can never invent an id: an answer
@@ -29,24 +29,20 @@ from __future__ import annotations
 import contextvars
 import difflib
 import json
-import re
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
-from functools import lru_cache
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
-import yaml
-from pydantic import BaseModel, Field, field_validator
+from pydantic import BaseModel, Field
 
-from graph_store.models import ext_id, is_hf_id, validate_node_id
-from oda.errors import ConfigError, ExtractionError, SnapshotMissError
+from catalog import Catalog, CatalogEntry, ext_name, hf_id_from_text, normalize_name
+from catalog.names import VERSION_SUFFIX
+from graph_store.models import ext_id, is_hf_id
+from oda.errors import ExtractionError, SnapshotMissError
 
 if TYPE_CHECKING:
     from lineage.extract.types import RawClaim
     from lineage.llm import LLMConfig
 
-CATALOG_PATH = Path(__file__).with_name("catalog.yaml")
 
 HubSearch = Callable[[str], Awaitable[list[str]]]
 HubExists = Callable[[str], Awaitable[bool | None]]
@@ -74,178 +70,6 @@ _FAILURES: contextvars.ContextVar[list[str] | None] = contextvars.ContextVar(
 
 class UnresolvedName(ValueError):
     """A mention that names nothing: a Hub-looking id the Hub does not know, and no dataset of that name."""
-
-
-_HF_URL_RE = re.compile(
-    r"(?:https?://)?(?:www\.)?(?:huggingface\.co|hf\.co)/datasets/"
-    r"(?P<id>[A-Za-z0-9][A-Za-z0-9_.\-]*/[A-Za-z0-9][A-Za-z0-9_.\-]*)",
-    re.IGNORECASE,
-)
-_FILLER_WORDS = re.compile(r"\b(the|dataset|datasets|data set|benchmark|corpus|collection|data)\b")
-_URL_PREFIX = re.compile(r"^(?:https?://)?(?:www\.)?")
-_QUALIFIER = re.compile(
-    r"\s*\([^)]*\)\s*$|\s+(?:problems|questions|prompts|subset|split|train|training|test|set|portion|"
-    r"samples|examples|instructions)(?:\s+(?:set|split|subset))?\s*$",
-    re.IGNORECASE,
-)
-_VERSION_SUFFIX = re.compile(
-    r"^(?:v?\d+(?:\.\d+)*[km]?|data|dataset|full|all|raw|en|english|hf|clean(?:ed)?|"
-    r"filtered|dedup(?:ed)?|v\d+|\d+[km]|sharegpt)+$"
-)
-
-
-def ext_name(name: str) -> str:
-    """The text an ``ext:`` id is derived from: a URL without its scheme, ``www.``, query or fragment; a name
-    without a trailing generic qualifier."""
-    text = name.strip()
-    domain = re.fullmatch(r"(?:https?://)?(?:www\.)?((?:[a-z0-9-]+\.)+[a-z]{2,})(/.*)?", text, re.IGNORECASE)
-    if domain:
-        path = re.split(r"[?#]", domain.group(2) or "")[0].strip("/")
-        if not path:
-            # a whole website: "http://www.cnn.com/" and "cnn.com" are "cnn"
-            return domain.group(1).lower().split(".")[-2]
-        return f"{domain.group(1).lower()}/{path}"
-    bare = _QUALIFIER.sub("", text).strip() or text
-    return (
-        re.sub(r"\s+(?:dataset|data set|corpus|collection)$", "", bare, flags=re.IGNORECASE).strip() or bare
-    )
-
-
-def normalize_name(name: str) -> str:
-    """The matching key of a name: lower case, no filler words ("the", "dataset"), only letters, digits, ``+``.
-
-    ``"The GSM-8K dataset"`` -> ``"gsm8k"``; ``"HumanEval+"`` -> ``"humaneval+"``.
-    """
-    text = name.strip().lower()
-    text = _URL_PREFIX.sub("", text).rstrip("/")
-    stripped = _FILLER_WORDS.sub(" ", text)
-    key = re.sub(r"[^a-z0-9+]", "", stripped)
-    return key or re.sub(r"[^a-z0-9+]", "", text)
-
-
-def hf_id_from_text(text: str | None) -> str | None:
-    """The Hub dataset id in ``text`` when it is one (``org/name``) or holds a Hub dataset URL, else ``None``."""
-    if not text:
-        return None
-    m = _HF_URL_RE.search(text)
-    if m:
-        candidate = m["id"].rstrip(".")
-        candidate = re.split(r"/(?:tree|blob|resolve|viewer)/", candidate)[0]
-        return candidate if is_hf_id(candidate) else None
-    stripped = text.strip().strip("`'\"")
-    if (
-        is_hf_id(stripped)
-        and not stripped.lower().startswith(("http", "www."))
-        and "." not in stripped.split("/")[0]
-    ):
-        return stripped
-    return None
-
-
-class CatalogEntry(BaseModel):
-    """One curated dataset or benchmark."""
-
-    id: str
-    name: str
-    aliases: list[str] = Field(default_factory=list)
-    also_ids: list[str] = Field(default_factory=list)
-    is_benchmark: bool = False
-    domains: list[str] = Field(default_factory=list)
-
-    @field_validator("id")
-    @classmethod
-    def _check_id(cls, v: str) -> str:
-        return validate_node_id(v)
-
-    @field_validator("also_ids")
-    @classmethod
-    def _check_also_ids(cls, v: list[str]) -> list[str]:
-        for repo in v:
-            if not is_hf_id(repo):
-                raise ValueError(f"also_ids: {repo!r} is not an org/name Hub id")
-        return v
-
-    @property
-    def on_hub(self) -> bool:
-        return not self.id.startswith("ext:")
-
-
-@dataclass
-class Catalog:
-    """Curated entries indexed by normalized alias and by Hub id, plus the model-name patterns."""
-
-    entries: list[CatalogEntry]
-    model_patterns: list[re.Pattern[str]]
-    by_key: dict[str, CatalogEntry] = field(default_factory=dict)
-    by_id: dict[str, CatalogEntry] = field(default_factory=dict)
-
-    def __post_init__(self) -> None:
-        for entry in self.entries:
-            for repo in [entry.id, *entry.also_ids]:
-                if repo.lower() in self.by_id:
-                    raise ConfigError(f"catalog: id {repo} is listed twice")
-                self.by_id[repo.lower()] = entry
-            for key in {normalize_name(entry.name), *(normalize_name(a) for a in entry.aliases)}:
-                other = self.by_key.get(key)
-                if other is not None and other.id != entry.id:
-                    raise ConfigError(f"catalog: alias {key!r} names both {other.id} and {entry.id}")
-                self.by_key[key] = entry
-        # The repo part of each id is an implicit alias, unless an explicit alias already claims it or it is a
-        # plain word ("camel-ai/physics" must not turn every "Physics" into a dataset).
-        for entry in self.entries:
-            for repo in [entry.id, *entry.also_ids] if entry.on_hub else []:
-                part = repo.split("/", 1)[1]
-                if not re.fullmatch(r"[A-Za-z]+", part):
-                    self.by_key.setdefault(normalize_name(part), entry)
-
-    @classmethod
-    def load(cls, path: str | Path | None = None) -> Catalog:
-        """Load the shipped catalog (or the YAML file at ``path``)."""
-        return _load_catalog(str(path or CATALOG_PATH))
-
-    def lookup(self, name: str) -> CatalogEntry | None:
-        """The entry whose name or alias matches ``name`` once normalized, also with a generic qualifier
-        removed ("GSM8K problems", "MATH (train)", "stackexchange (cooking)")."""
-        entry = self.by_key.get(normalize_name(name))
-        if entry is not None:
-            return entry
-        bare = _QUALIFIER.sub("", name).strip()
-        return self.by_key.get(normalize_name(bare)) if bare and bare != name else None
-
-    def by_hub_id(self, repo_id: str) -> CatalogEntry | None:
-        """The entry that lists ``repo_id`` as its id or one of its ``also_ids``."""
-        return self.by_id.get(repo_id.lower())
-
-    def is_model_name(self, name: str) -> bool:
-        """True when ``name`` (or the repo part of an ``org/name`` id) is a model, not a dataset."""
-        text = name.strip()
-        if self.lookup(text) is not None or self.by_hub_id(text) is not None:
-            return False
-        candidates = [text]
-        if "/" in text:
-            candidates.append(text.rsplit("/", 1)[1])
-        return any(p.fullmatch(c.lower()) for p in self.model_patterns for c in candidates)
-
-    @property
-    def benchmark_ids(self) -> set[str]:
-        """Every id (canonical and alternative) of a benchmark entry."""
-        return {repo for e in self.entries if e.is_benchmark for repo in [e.id, *e.also_ids]}
-
-
-@lru_cache(maxsize=4)
-def _load_catalog(path: str) -> Catalog:
-    try:
-        data = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError) as exc:
-        raise ConfigError(f"cannot read catalog {path}: {exc}") from exc
-    if not isinstance(data, dict) or not isinstance(data.get("entries"), list):
-        raise ConfigError(f"catalog {path}: expected a mapping with an 'entries' list")
-    try:
-        entries = [CatalogEntry.model_validate(e) for e in data["entries"]]
-        patterns = [re.compile(p, re.IGNORECASE) for p in data.get("models", [])]
-    except (ValueError, re.error) as exc:
-        raise ConfigError(f"catalog {path}: {exc}") from exc
-    return Catalog(entries=entries, model_patterns=patterns)
 
 
 class Resolution(BaseModel):
@@ -456,7 +280,7 @@ class Canonicalizer:
             for c in candidates
             if (repo := normalize_name(c.split("/", 1)[1])).startswith(key)
             and len(key) >= 4
-            and _VERSION_SUFFIX.match(repo[len(key) :])
+            and VERSION_SUFFIX.match(repo[len(key) :])
         ]
         if versioned:
             return sorted(versioned, key=lambda c: len(c))[0], "hub_search_fuzzy"

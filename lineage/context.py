@@ -15,8 +15,8 @@ from typing import TYPE_CHECKING, Any
 from oda.errors import ConfigError
 
 if TYPE_CHECKING:
+    from acquisition import Acquirer, AcquisitionConfig
     from graph_store.base import GraphStore
-    from lineage.acquisition import Acquirer, AcquisitionConfig
     from lineage.canonical import Canonicalizer
     from lineage.extract.types import Extractor
     from lineage.llm import LLMConfig

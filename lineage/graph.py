@@ -188,7 +188,7 @@ async def retrieve(
     state: TraceState, runtime: Runtime[TraceContext]
 ) -> Command[Literal["fetch_resources", "write"]]:
     """Retrieval agent: read the card, split it into chunks and discover the resources it links to."""
-    from lineage.acquisition.links import discover_links
+    from acquisition.links import discover_links
 
     ctx = runtime.context
     dataset = _current(state)["id"]

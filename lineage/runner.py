@@ -27,7 +27,7 @@ from oda.errors import ConfigError, InputError
 if TYPE_CHECKING:
     from langchain_core.runnables import RunnableConfig
 
-    from lineage.acquisition import AcquisitionConfig
+    from acquisition import AcquisitionConfig
 
 _COMMENT_RE = re.compile(r"(?:^|\s)#")
 """A comment starts with ``#`` at the start of a line or after a space (so URLs may keep a fragment)."""
@@ -50,7 +50,7 @@ class QueueFile(BaseModel):
 def parse_queue_text(text: str, *, origin: str = "queue") -> QueueFile:
     """Parse a queue: one Hub dataset id (or dataset URL) per line; ``#`` starts a comment; blank lines are
     skipped. A malformed line is reported with its line number and the run goes on without it."""
-    from lineage.acquisition.ids import check_repo_id
+    from acquisition.ids import check_repo_id
 
     entries: list[str] = []
     failures: list[dict[str, str]] = []
@@ -98,8 +98,8 @@ async def build_services(
 
     ``web_transport`` (an ``httpx`` async transport) replaces the network under web reads, e.g. to serve a
     world's pages from memory. ``store``, when given, is used instead of opening ``ctx.store_uri``."""
+    from acquisition import Acquirer, AcquisitionConfig
     from graph_store.base import open_store
-    from lineage.acquisition import Acquirer, AcquisitionConfig
     from lineage.canonical import Canonicalizer
     from lineage.extract import make_extractor
 
@@ -155,7 +155,7 @@ async def build_services(
 
 def context_from_settings(run_id: str, settings: dict[str, Any], **overrides: Any) -> TraceContext:
     """Rebuild a run's context from the settings saved in its state (``TraceContext.settings``)."""
-    from lineage.acquisition import AcquisitionConfig
+    from acquisition import AcquisitionConfig
     from lineage.llm import LLMConfig
 
     acquisition_values = {k: v for k, v in (settings.get("acquisition") or {}).items() if v is not None}
@@ -487,7 +487,7 @@ def acquisition_from_options(
     *, hf_endpoint: str | None, snapshot: str | Path | None, offline: bool, record: str | Path | None
 ) -> AcquisitionConfig:
     """The acquisition config for ``oda trace`` options (the config file's ``[acquisition]`` fills the rest)."""
-    from lineage.acquisition import AcquisitionConfig
+    from acquisition import AcquisitionConfig
 
     if offline and snapshot is None:
         raise ConfigError("--offline needs --snapshot DIR")

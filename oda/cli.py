@@ -46,7 +46,8 @@ EXIT_INTERRUPTED = 130
 
 # Modules that define ``register(app: typer.Typer) -> None``. Each must import its heavy dependencies lazily.
 COMMAND_MODULES = (
-    "lineage.acquisition.cli",
+    "acquisition.cli",
+    "standins.cli",
     "lineage.cli",
     "graph_store.cli",
     "review_ui.cli",

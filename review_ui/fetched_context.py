@@ -32,7 +32,7 @@ class SnapshotContext:
     """A ``ContextSource`` over a recorded snapshot: ``(edge) -> [(label, text)]``; results are cached."""
 
     def __init__(self, snapshot_dir: str | Path, *, hf_endpoint: str | None = None) -> None:
-        from lineage.acquisition.config import AcquisitionConfig
+        from acquisition.config import AcquisitionConfig
 
         root = Path(snapshot_dir)
         if not (root / "manifest.json").is_file():
@@ -59,7 +59,7 @@ class SnapshotContext:
         return list(found)
 
     async def _read(self, edge: Edge) -> list[tuple[str, str]]:
-        from lineage.acquisition.acquirer import Acquirer
+        from acquisition.acquirer import Acquirer
 
         found: list[tuple[str, str]] = []
         async with Acquirer(self.config) as acquirer:

@@ -32,9 +32,9 @@ CatalogCheck = Callable[[str], bool]
 
 
 def catalog_check_from_lineage() -> CatalogCheck | None:
-    """A check against the curated catalog (``lineage.canonical.Catalog``), or None when it cannot be loaded."""
+    """A check against the curated catalog (``catalog.Catalog``), or None when it cannot be loaded."""
     try:
-        from lineage.canonical import Catalog
+        from catalog import Catalog
 
         catalog = Catalog.load()
     except (ImportError, OdaError):

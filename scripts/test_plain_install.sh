@@ -13,7 +13,7 @@ fi
 "$VENV/bin/pip" install -q -e '.[dev]'
 "$VENV/bin/python" - <<'PY'
 import huggingface_hub
-from lineage.acquisition.transports import hub_http_library
+from acquisition.transports import hub_http_library
 lib = hub_http_library()
 print(f"plain install: huggingface_hub {huggingface_hub.__version__} on {lib.__name__} {lib.__version__}")
 PY

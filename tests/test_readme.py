@@ -32,7 +32,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from lineage.acquisition.hubserver import serve_hub
+from standins.hub import serve_hub
 
 ROOT = Path(__file__).resolve().parents[1]
 README = ROOT / "README.md"

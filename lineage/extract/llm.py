@@ -32,8 +32,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from catalog import hf_id_from_text
 from graph_store.models import Relationship
-from lineage.canonical import hf_id_from_text
 from lineage.extract.types import ROLES, RawClaim, ResourceChunk
 from lineage.extract.verify import is_verbatim, mentions_source
 from lineage.llm import LLMConfig

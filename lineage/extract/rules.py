@@ -30,8 +30,8 @@ from dataclasses import dataclass, field
 
 import yaml
 
+from catalog import Catalog, hf_id_from_text, normalize_name
 from graph_store.models import Relationship, SourceKind
-from lineage.canonical import Catalog, hf_id_from_text, normalize_name
 from lineage.cards.parser import mask_noise
 from lineage.extract.lexicon import (
     ACKNOWLEDGED,

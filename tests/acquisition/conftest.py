@@ -9,10 +9,10 @@ from typing import Any
 
 import pytest
 
-from lineage.acquisition import Acquirer, AcquisitionConfig
-from lineage.acquisition.hubserver import HubServer, serve_hub
-from tests.support.arxiv_server import ArxivServer, serve_arxiv
-from tests.support.web_server import PageServer, serve_pages
+from acquisition import Acquirer, AcquisitionConfig
+from standins.arxiv import ArxivServer, serve_arxiv
+from standins.hub import HubServer, serve_hub
+from standins.pages import PageServer, serve_pages
 
 ALPHA_CARD = """---
 license: mit

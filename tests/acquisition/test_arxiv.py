@@ -6,10 +6,10 @@ from datetime import UTC, datetime
 
 import pytest
 
-from lineage.acquisition import Acquirer
+from acquisition import Acquirer
 from oda.errors import AcquisitionError, InputError, NotFoundError, RateLimitedError
+from standins.arxiv import serve_arxiv
 from tests.acquisition.conftest import PAPER
-from tests.support.arxiv_server import serve_arxiv
 
 
 def _cfg(fast_config, server, **overrides):

@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from lineage.acquisition import Acquirer
+from acquisition import Acquirer
 from oda.errors import (
     AccessDeniedError,
     AcquisitionError,
@@ -18,7 +18,7 @@ from oda.errors import (
     OdaError,
     RateLimitedError,
 )
-from tests.support.web_server import Fault
+from standins.pages import Fault
 
 MALFORMED_IDS = [
     ("foo", "no organization"),

@@ -14,8 +14,8 @@ import httpx
 import pytest
 from typer.testing import CliRunner
 
-from lineage.acquisition.world import build_snapshot
 from oda.cli import app
+from standins.snapshot_builder import build_snapshot
 
 runner = CliRunner()
 

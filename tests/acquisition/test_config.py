@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 import oda.config
-from lineage.acquisition import AcquisitionConfig
+from acquisition import AcquisitionConfig
 from oda.errors import ConfigError
 
 

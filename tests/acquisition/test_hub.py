@@ -13,8 +13,8 @@ import huggingface_hub
 import pytest
 from huggingface_hub import errors as hf_errors
 
-from lineage.acquisition.hubserver import serve_hub
 from oda.errors import AccessDeniedError, NotFoundError
+from standins.hub import serve_hub
 
 
 async def test_dataset_info_reads_world_metadata(hub_acquirer):
@@ -145,7 +145,7 @@ def test_stand_in_serves_data_files_to_plain_huggingface_hub(hub, tmp_path):
 def test_hf_endpoint_environment_variable_is_honoured(world_dir, tmp_path):
     script = (
         "import asyncio\n"
-        "from lineage.acquisition import Acquirer, AcquisitionConfig\n"
+        "from acquisition import Acquirer, AcquisitionConfig\n"
         "async def main():\n"
         "    async with Acquirer(AcquisitionConfig(per_host_rate=0, hf_token=None)) as acq:\n"
         "        print(acq.hub_endpoint)\n"
@@ -172,7 +172,7 @@ def test_hub_client_comes_from_the_library_huggingface_hub_is_built_on(hub_acqui
     its own library's exceptions, so the client installed under it must come from the same library."""
     from huggingface_hub.utils import _http
 
-    from lineage.acquisition.transports import hub_http_library, install_hub_transport
+    from acquisition.transports import hub_http_library, install_hub_transport
 
     install_hub_transport()
     expected = _http.httpx2 if hasattr(_http, "httpx2") else _http.httpx

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from lineage.acquisition import Card, discover_links, front_matter_sources
-from lineage.acquisition.cards import split_card
+from acquisition import Card, discover_links, front_matter_sources
+from acquisition.cards import split_card
 from tests.acquisition.conftest import ALPHA_CARD
 
 

@@ -10,13 +10,13 @@ import huggingface_hub
 import pytest
 from typer.testing import CliRunner
 
-from lineage.acquisition import Acquirer, AcquisitionConfig
-from lineage.acquisition.hubserver import serve_hub
-from lineage.acquisition.snapshot import Snapshot, canonical_url, request_key
-from lineage.acquisition.world import build_snapshot, build_snapshot_async
+from acquisition import Acquirer, AcquisitionConfig
+from acquisition.snapshot import Snapshot, canonical_url, request_key
 from oda.cli import app
 from oda.errors import ConfigError, FetchTimeoutError, NotFoundError, SnapshotMissError
-from tests.support.web_server import Fault
+from standins.hub import serve_hub
+from standins.pages import Fault
+from standins.snapshot_builder import build_snapshot, build_snapshot_async
 
 
 async def _read_everything(acq: Acquirer) -> list[str]:
@@ -46,7 +46,7 @@ async def _read_everything(acq: Acquirer) -> list[str]:
 
 @pytest.fixture
 def world_pages(world_dir):
-    from lineage.acquisition.world import World, WorldTransport
+    from standins.world import World, WorldTransport
 
     return WorldTransport(World(world_dir))
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from lineage.acquisition.cards import split_card
-from lineage.acquisition.text import html_to_text, markdown_to_text, prune_paper, split_sections
+from acquisition.cards import split_card
+from acquisition.text import html_to_text, markdown_to_text, prune_paper, split_sections
 
 
 @pytest.mark.parametrize(

@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from lineage.acquisition import Acquirer
+from acquisition import Acquirer
 from oda.errors import (
     AccessDeniedError,
     AcquisitionError,
@@ -16,7 +16,7 @@ from oda.errors import (
     NotFoundError,
     RateLimitedError,
 )
-from tests.support.web_server import Fault
+from standins.pages import Fault
 
 BLOG = (
     "<html><head><title>How we built it</title><style>p{}</style><script>track()</script></head><body>"
@@ -119,7 +119,7 @@ async def test_gather_runs_on_when_one_item_fails(pages, fast_config):
 
 
 async def test_transient_failures_with_seeded_rng_are_absorbed_by_retries(fast_config):
-    from tests.support.web_server import serve_pages
+    from standins.pages import serve_pages
 
     with serve_pages(transient_failure_rate=0.3, seed=42) as server:
         for i in range(20):
@@ -132,7 +132,7 @@ async def test_transient_failures_with_seeded_rng_are_absorbed_by_retries(fast_c
 
 
 async def test_concurrency_is_bounded(fast_config):
-    from tests.support.web_server import serve_pages
+    from standins.pages import serve_pages
 
     with serve_pages() as server:
         for i in range(12):

@@ -7,9 +7,10 @@ import json
 import httpx
 import pytest
 
-from lineage.acquisition.hubserver import serve_hub
-from lineage.acquisition.world import World, build_snapshot
 from oda.errors import InputError
+from standins.hub import serve_hub
+from standins.snapshot_builder import build_snapshot
+from standins.world import World
 
 
 def test_not_a_world_folder(tmp_path):

@@ -132,7 +132,7 @@ def test_user_preset_collision_and_bad_file_are_errors(tmp_path: Path) -> None:
 
 def test_suite_benchmarks_are_the_lineage_catalogs_benchmark_nodes(registry: PresetRegistry) -> None:
     """Results are recorded under the same node ids that tracing gives benchmarks, so contamination joins work."""
-    catalog_file = Path(__file__).parents[2] / "lineage" / "catalog.yaml"
+    catalog_file = Path(__file__).parents[2] / "catalog" / "catalog.yaml"
     if not catalog_file.exists():
         pytest.skip("the lineage catalog is not present")
     entries = yaml.safe_load(catalog_file.read_text())["entries"]

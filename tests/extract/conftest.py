@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from catalog import Catalog
 from graph_store.models import SourceKind
-from lineage.canonical import Catalog
 from lineage.extract.rules import RulesExtractor
 from lineage.extract.types import ResourceChunk, make_chunk_id
 

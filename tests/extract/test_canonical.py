@@ -6,10 +6,11 @@ import json
 
 import pytest
 
-from lineage.canonical import Canonicalizer, Catalog, ext_name, hf_id_from_text, normalize_name
+from catalog import Catalog, ext_name, hf_id_from_text, normalize_name
+from lineage.canonical import Canonicalizer
 from lineage.llm import LLMConfig
 from oda.errors import ConfigError
-from tests.support.openai_server import Reply, serve_openai
+from standins.openai_compat import Reply, serve_openai
 
 
 def test_catalog_names_and_aliases(catalog):

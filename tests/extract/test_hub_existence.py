@@ -9,11 +9,11 @@ import asyncio
 import json
 from pathlib import Path
 
+from acquisition import AcquisitionConfig
 from graph_store.base import open_store
-from lineage.acquisition import AcquisitionConfig
-from lineage.acquisition.world import World, WorldTransport
 from lineage.context import TraceContext
 from lineage.runner import build_services, parse_queue_text, run_trace
+from standins.world import World, WorldTransport
 
 CARD = """---
 license: mit
@@ -54,7 +54,7 @@ def _dataset(root: Path, repo: str, card: str, created: str) -> None:
 
 
 def test_only_hub_known_ids_become_hub_nodes(tmp_path: Path) -> None:
-    from lineage.acquisition.hubserver import serve_in_thread
+    from standins.hub import serve_in_thread
 
     world = tmp_path / "world"
     _dataset(world, "acme/mixed-math", CARD, "2024-05-01T00:00:00+00:00")

@@ -15,7 +15,7 @@ from lineage.extract.llm import LLMExtractor, first_json_object
 from lineage.extract.rules import RulesExtractor
 from lineage.llm import LLMConfig
 from oda.errors import ConfigError, ExtractionError
-from tests.support.openai_server import Reply, serve_openai
+from standins.openai_compat import Reply, serve_openai
 
 TEXT = (
     "We distilled answers from NuminaMath-CoT with DeepSeek-R1. We evaluate on MATH-500.\n\n"

@@ -5,9 +5,7 @@ The figures themselves are printed by bench/extraction_quality.py; these tests h
 
 from __future__ import annotations
 
-from lineage.canonical import Canonicalizer
-from lineage.extract.rules import RulesExtractor
-from lineage.quality import (
+from evaluation.dpi import (
     HELD_OUT,
     TUNED,
     canonicalization_gold,
@@ -18,6 +16,8 @@ from lineage.quality import (
     make_hub_search,
     synthesize_cards,
 )
+from lineage.canonical import Canonicalizer
+from lineage.extract.rules import RulesExtractor
 
 
 def test_card_synthesis_is_deterministic_and_keeps_gold(dpi_dir):
@@ -56,7 +56,7 @@ async def test_canonicalization_accuracy_on_dpi_parent_names(dpi_dir):
 
 
 async def test_informal_spellings_of_hub_parents_resolve(dpi_dir):
-    from lineage.quality import evaluate_informal_spellings
+    from evaluation.dpi import evaluate_informal_spellings
 
     canon = Canonicalizer(hub_search=make_hub_search(dpi_hub_ids(dpi_dir)))
     correct, total, mistakes = await evaluate_informal_spellings(canon, dpi_dir)

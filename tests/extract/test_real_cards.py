@@ -10,8 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from lineage.canonical import Canonicalizer, Catalog
-from lineage.cards.realset import (
+from catalog import Catalog
+from evaluation.dpi import make_hub_search
+from evaluation.real_cards import (
     GoldRow,
     RealCard,
     evaluate_real_cards,
@@ -20,8 +21,8 @@ from lineage.cards.realset import (
     load_real_cards,
     make_hub_exists,
 )
+from lineage.canonical import Canonicalizer
 from lineage.extract.rules import RulesExtractor
-from lineage.quality import make_hub_search
 
 REAL_CARDS = Path(__file__).resolve().parents[2] / ".." / "shared" / "data" / "real-cards"
 
@@ -82,7 +83,7 @@ def test_judging_counts_distractors_and_unlabelled_ids():
             GoldRow("me/target", "MATH-500", "HuggingFaceH4/MATH-500", "not_source", "", "we evaluate on it"),
         ],
     )
-    from lineage.cards.realset import _judge
+    from evaluation.real_cards import _judge
 
     def edge(source: str) -> Edge:
         return Edge(

@@ -42,7 +42,7 @@ def _gguf() -> Path:
 def smollm2_server():
     gguf = _gguf()
     os.environ.setdefault("OMP_NUM_THREADS", "1")
-    from tests.support.hf_chat_server import serve_hf_chat
+    from standins.hf_chat import serve_hf_chat
 
     with serve_hf_chat(str(gguf.parent), gguf.name) as server:
         yield server

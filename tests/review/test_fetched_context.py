@@ -32,7 +32,7 @@ BLOG = (
 
 @pytest.fixture(scope="module")
 def snapshot(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from lineage.acquisition.world import build_snapshot
+    from standins.snapshot_builder import build_snapshot
 
     world = tmp_path_factory.mktemp("world")
     card_dir = world / "datasets" / "org" / "derived-c"

@@ -9,8 +9,8 @@ import pytest
 from typer.testing import CliRunner
 
 from oda.cli import app
+from standins.openai_compat import serve_openai
 from tests.scoring.conftest import write_jsonl
-from tests.support.openai_server import serve_openai
 
 runner = CliRunner()
 

@@ -198,7 +198,7 @@ def _hub_world(root: Path) -> Path:
 def test_hub_dataset_through_huggingface_hub_and_hf_endpoint(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    hubserver = pytest.importorskip("lineage.acquisition.hubserver")
+    hubserver = pytest.importorskip("standins.hub")
     with hubserver.serve_hub(_hub_world(tmp_path / "world")) as server:
         monkeypatch.setenv("HF_ENDPOINT", server.base_url)
         items = list(iter_samples("org/tiny", split="train", cache_dir=tmp_path / "hf"))

@@ -14,8 +14,8 @@ import pytest
 from scoring.judge import Q_AXES, QA_AXES, JudgeQAScorer, JudgeQScorer, JudgeReplyError, parse_reply
 from scoring.runner import run_scoring
 from scoring.samples import Sample
+from standins.openai_compat import Reply, serve_openai
 from tests.scoring.conftest import write_jsonl
-from tests.support.openai_server import Reply, serve_openai
 
 
 def _answer(axes: tuple[str, ...], score: Any = 7) -> str:

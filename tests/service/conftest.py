@@ -176,7 +176,7 @@ def postgres_url() -> Iterator[str]:
 @pytest.fixture
 def bolt_server(tmp_path: Path) -> Iterator[Any]:
     """An ArcadeDB server speaking Bolt (the Neo4j stand-in), started for the test."""
-    from tests.support.arcadedb import arcadedb_available, start_arcadedb
+    from standins.arcadedb import arcadedb_available, start_arcadedb
 
     if not arcadedb_available():
         pytest.skip("arcadedb-embedded is not installed (pip install -e '.[bolt]')")
@@ -187,6 +187,6 @@ def bolt_server(tmp_path: Path) -> Iterator[Any]:
 @pytest.fixture
 def hub_server() -> Any:
     """A factory: ``with hub_server(world_dir) as base_url`` serves a world with the Hub stand-in."""
-    from lineage.acquisition.hubserver import serve_in_thread
+    from standins.hub import serve_in_thread
 
     return serve_in_thread

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
-from lineage.acquisition import AcquisitionConfig
+from acquisition import AcquisitionConfig
 from lineage.context import TraceContext
 from lineage.llm import LLMConfig
 from service.runtime import ServiceRuntime

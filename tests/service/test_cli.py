@@ -15,8 +15,8 @@ from pathlib import Path
 import httpx
 import pytest
 
+from standins.arcadedb import free_port
 from tests.service.conftest import DEMO_QUEUE, DEMO_SNAPSHOT, REPO, edge_set
-from tests.support.arcadedb import free_port
 
 ODA = [sys.executable, "-m", "oda.cli"]
 

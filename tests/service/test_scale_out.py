@@ -16,9 +16,9 @@ import httpx
 import pytest
 
 from service.runs import RunBook
+from standins.synthetic_world import write_queue, write_world
 from tests.service.conftest import REPO
 from tests.service.test_cli import ODA, oda_serve
-from tests.support.lineage_world import write_queue, write_world
 
 WORLD_SIZE = 200
 QUEUE_ENTRIES = 25

@@ -14,7 +14,7 @@ import pytest
 
 from graph_store.cypher_store import CypherGraphStore
 from graph_store.embedded import EmbeddedStore
-from tests.support.arcadedb import ArcadeDBServer, arcadedb_available, start_arcadedb
+from standins.arcadedb import ArcadeDBServer, arcadedb_available, start_arcadedb
 
 SMALL_POOL = 64 * 1024 * 1024
 

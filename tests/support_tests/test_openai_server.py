@@ -3,7 +3,7 @@
 import openai
 import pytest
 
-from tests.support.openai_server import Reply, serve_openai
+from standins.openai_compat import Reply, serve_openai
 
 
 def test_scripted_replies_in_order_and_requests_recorded() -> None:

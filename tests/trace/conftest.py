@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.lineage_world import write_queue
+from standins.synthetic_world import write_queue
 
 CHILD_CARD = """---
 license: apache-2.0
@@ -117,6 +117,6 @@ __all__ = ["write_queue", "write_small_world"]
 @pytest.fixture
 def hub_server():
     """A factory: ``with hub_server(world_dir) as base_url`` serves a world with the Hub stand-in."""
-    from lineage.acquisition.hubserver import serve_in_thread
+    from standins.hub import serve_in_thread
 
     return serve_in_thread

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from graph_store.base import open_store
-from tests.support.lineage_world import write_queue, write_world
+from standins.synthetic_world import write_queue, write_world
 
 ROOT = Path(__file__).resolve().parents[2]
 N_DATASETS = 200

@@ -12,14 +12,14 @@ import asyncio
 import json
 from pathlib import Path
 
+from acquisition import AcquisitionConfig
 from graph_store.base import open_store
 from graph_store.dag import in_dag, is_cycle_candidate
 from graph_store.io import export_document, import_file
 from graph_store.models import EdgeStatus
-from lineage.acquisition import AcquisitionConfig
-from lineage.acquisition.world import World, WorldTransport
 from lineage.context import TraceContext
 from lineage.runner import build_services, parse_queue, run_trace
+from standins.world import World, WorldTransport
 from tests.trace.conftest import _dataset
 
 FIRST_CARD = """---

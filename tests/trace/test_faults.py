@@ -6,14 +6,14 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
+from acquisition import AcquisitionConfig
 from graph_store.base import open_store
-from lineage.acquisition import AcquisitionConfig
-from lineage.acquisition.world import World as HubWorld
-from lineage.acquisition.world import WorldTransport
 from lineage.context import TraceContext
 from lineage.runner import build_services, parse_queue_text, run_trace
-from tests.support.faults import FaultPlan, FaultyTransport, serve_hub_with_faults
-from tests.support.lineage_world import blog_url, write_world
+from standins.faults import FaultPlan, FaultyTransport, serve_hub_with_faults
+from standins.synthetic_world import blog_url, write_world
+from standins.world import World as HubWorld
+from standins.world import WorldTransport
 
 N = 30
 

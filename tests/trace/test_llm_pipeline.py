@@ -7,14 +7,14 @@ import json
 from pathlib import Path
 from typing import Any
 
+from acquisition import AcquisitionConfig
 from graph_store.base import open_store
-from lineage.acquisition import AcquisitionConfig
-from lineage.acquisition.world import World, WorldTransport
 from lineage.context import TraceContext
 from lineage.llm import LLMConfig
 from lineage.runner import TraceSummary, build_services, parse_queue_text, run_trace
-from tests.support.lineage_llm import excerpt_of, obeying_responder, reading_responder
-from tests.support.openai_server import Reply, serve_openai
+from standins.llm_emulator import excerpt_of, obeying_responder, reading_responder
+from standins.openai_compat import Reply, serve_openai
+from standins.world import World, WorldTransport
 from tests.trace.conftest import _dataset
 
 INJECTED_CARD = """---

@@ -8,13 +8,13 @@ from pathlib import Path
 import pytest
 from langgraph.checkpoint.memory import InMemorySaver
 
+from acquisition import AcquisitionConfig
 from graph_store.base import open_store
 from graph_store.models import EdgeStatus, Relationship
-from lineage.acquisition import AcquisitionConfig
-from lineage.acquisition.world import World, WorldTransport
 from lineage.context import TraceContext
 from lineage.graph import build_graph
 from lineage.runner import ProgressEvent, build_services, parse_queue, run_trace
+from standins.world import World, WorldTransport
 
 
 def _context(tmp_path: Path, hub_url: str, **options: object) -> TraceContext:

@@ -29,16 +29,16 @@ from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from catalog import Catalog, normalize_name
+from evaluation.data import shared_data_dir
 from graph_store.models import Edge
 from lineage.aggregate import aggregate, resolution_for
-from lineage.canonical import Canonicalizer, Catalog, normalize_name, resolve_claims
+from lineage.canonical import Canonicalizer, resolve_claims
 from lineage.confidence import DEFAULT_WEIGHTS, ConfidenceWeights
 from lineage.extract.types import Extractor, RawClaim, ResourceChunk
 
-DEFAULT_REAL_CARDS_DIR = Path(__file__).resolve().parents[3] / "shared" / "data" / "real-cards"
-DEFAULT_LEADERBOARD_IDS = (
-    Path(__file__).resolve().parents[3] / "shared" / "data" / "oda-leaderboard" / "id2name.jsonl"
-)
+DEFAULT_REAL_CARDS_DIR = shared_data_dir() / "real-cards"
+DEFAULT_LEADERBOARD_IDS = shared_data_dir() / "oda-leaderboard" / "id2name.jsonl"
 
 RELIABILITY_BINS = (0.0, 0.3, 0.5, 0.7, 0.8, 0.9, 1.0001)
 
@@ -296,8 +296,8 @@ class RealCardReport:
 
 def card_of(card: RealCard) -> object:
     """The card as the acquirer returns it (front matter split from the body)."""
-    from lineage.acquisition.cards import split_card
-    from lineage.acquisition.models import Card
+    from acquisition.cards import split_card
+    from acquisition.models import Card
 
     front, body, error = split_card(card.text)
     return Card(

@@ -1,7 +1,7 @@
 """Fault and latency injection around the Hub stand-in and the world's web pages, at the transport boundary.
 
 - ``serve_hub_with_faults(world, fail_rate=0.2, latency_ms=(10, 100))`` runs the Hub stand-in
-  (``lineage.acquisition.hubserver``) with a backend wrapper that answers a share of requests with a transient
+  (``standins.hub``) with a backend wrapper that answers a share of requests with a transient
   ``503`` and sleeps a per-request latency;
 - ``FaultyTransport(inner, fail_rate=0.2)`` wraps an ``httpx`` async transport (for example the world's
   ``WorldTransport``) the same way for web reads;
@@ -119,7 +119,7 @@ def serve_hub_with_faults(
 ) -> Iterator[tuple[str, FaultPlan]]:
     """Serve a world with planned faults and latency; yields ``(base_url, plan)``. ``clock`` times the busy
     intervals (``time.time`` to compare them across processes)."""
-    from lineage.acquisition.hubserver import serve_hub
+    from standins.hub import serve_hub
 
     plan = FaultPlan(fail_rate=fail_rate, latency_ms=latency_ms, always_fail=tuple(always_fail), seed=seed)
     with serve_hub(path) as server:

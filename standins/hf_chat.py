@@ -1,7 +1,7 @@
 """A real small model behind an OpenAI-compatible chat endpoint, in-process, for ``slow`` tests of LLM paths.
 
 ``serve_hf_chat(model_dir, gguf_file)`` loads a causal LM with ``transformers`` (a GGUF file is converted on load by
-``gguf``) and serves it through the same loopback server as the scripted replies (``tests.support.openai_server``),
+``gguf``) and serves it through the same loopback server as the scripted replies (``standins.openai_compat``),
 so the official ``openai`` client talks to it exactly as to vLLM or a llama.cpp server. Generation is greedy and
 capped by the request's ``max_tokens``; ``finish_reason`` is ``length`` when the cap was hit. Requests are generated
 one at a time (one model, one CPU thread pool). ``response_format`` is accepted and ignored, as several servers do.
@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from tests.support.openai_server import Reply, Responder, ScriptedOpenAIServer, serve_openai
+from standins.openai_compat import Reply, Responder, ScriptedOpenAIServer, serve_openai
 
 
 def hf_generation_responder(model_dir: str, gguf_file: str | None = None) -> Responder:

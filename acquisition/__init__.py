@@ -1,6 +1,6 @@
 """The acquisition layer: every read from the Hub, the web and arXiv, recorded to and replayed from snapshots.
 
-from lineage.acquisition import Acquirer, AcquisitionConfig
+from acquisition import Acquirer, AcquisitionConfig
 
 async with Acquirer(AcquisitionConfig(snapshot_dir=Path("snap"), offline=True)) as acq:
     info = await acq.dataset_info("org/name")
@@ -16,10 +16,10 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from lineage.acquisition.acquirer import Acquirer
-    from lineage.acquisition.config import AcquisitionConfig
-    from lineage.acquisition.links import discover_links, front_matter_sources
-    from lineage.acquisition.models import AcquisitionStats, Card, DatasetInfo, Link, Page, Paper
+    from acquisition.acquirer import Acquirer
+    from acquisition.config import AcquisitionConfig
+    from acquisition.links import discover_links, front_matter_sources
+    from acquisition.models import AcquisitionStats, Card, DatasetInfo, Link, Page, Paper
 
 _HOMES = {
     "Acquirer": "acquirer",

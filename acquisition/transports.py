@@ -36,8 +36,8 @@ import requests
 from requests.adapters import HTTPAdapter
 from requests.structures import CaseInsensitiveDict
 
-from lineage.acquisition.models import AcquisitionStats
-from lineage.acquisition.snapshot import RecordedResponse, Tape, keep_headers
+from acquisition.models import AcquisitionStats
+from acquisition.snapshot import RecordedResponse, Tape, keep_headers
 
 
 def _error_kind_httpx(exc: Exception, lib: ModuleType = httpx) -> str | None:

@@ -34,10 +34,10 @@ from pathlib import Path
 from typing import Any, ClassVar
 from urllib.parse import parse_qs, unquote, urlsplit
 
-from lineage.acquisition.atom import answer_query
-from lineage.acquisition.snapshot import MANIFEST, Snapshot, canonical_url
-from lineage.acquisition.world import World, WorldDataset, git_blob_sha
+from acquisition.atom import answer_query
+from acquisition.snapshot import MANIFEST, Snapshot, canonical_url
 from oda.errors import InputError
+from standins.world import World, WorldDataset, git_blob_sha
 
 Reply = tuple[int, dict[str, str], bytes]
 _JSON = "application/json; charset=utf-8"

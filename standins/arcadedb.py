@@ -2,7 +2,7 @@
 
 No Neo4j server is installable here, so the Neo4j driver path is tested against ArcadeDB's Bolt plugin::
 
-    from tests.support.arcadedb import arcadedb_available, start_arcadedb
+    from standins.arcadedb import arcadedb_available, start_arcadedb
 
     with start_arcadedb(tmp_dir) as server:
         store = Neo4jStore.connect(server.uri, auth=server.auth, database=server.database)

@@ -4,7 +4,7 @@ It speaks enough of the API for the official ``openai`` client: ``GET /v1/models
 ``POST /v1/chat/completions`` (non-streaming). What it answers is decided by a *responder*: a function that
 receives the request's JSON body and returns a ``Reply`` (or a plain string, the assistant's content)::
 
-    from tests.support.openai_server import Reply, serve_openai, scripted
+    from standins.openai_compat import Reply, serve_openai, scripted
 
     def responder(body: dict) -> Reply:
         prompt = body["messages"][-1]["content"]

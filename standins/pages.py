@@ -1,6 +1,6 @@
 """A local web server for tests and benchmarks, with faults injectable per path.
 
-    from tests.support.web_server import Fault, serve_pages
+    from standins.pages import Fault, serve_pages
 
     with serve_pages(seed=7) as server:
         server.add_page("/post", "<html><body><article><p>Hi</p></article></body></html>")

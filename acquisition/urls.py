@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from urllib.parse import urlsplit
 
-from lineage.acquisition.models import PageKind
+from acquisition.models import PageKind
 from oda.errors import InputError
 
 _BLOG_HOST_RE = re.compile(

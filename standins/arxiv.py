@@ -1,6 +1,6 @@
 """An arXiv API stand-in on loopback: the Atom query API, HTML full texts and PDFs, with injectable failures.
 
-    from tests.support.arxiv_server import serve_arxiv
+    from standins.arxiv import serve_arxiv
 
     papers = [{"id": "2401.01234", "title": "A Dataset", "abstract": "...", "authors": ["A. B"],
                "published": "2024-01-02T00:00:00Z", "full_text": "# 3 Data Construction\\n\\nWe..."}]
@@ -9,7 +9,7 @@
         ...
         server.requests      # [(method, path_with_query), ...]
 
-- ``GET /api/query`` answers like export.arxiv.org (see ``lineage.acquisition.atom.answer_query``).
+- ``GET /api/query`` answers like export.arxiv.org (see ``acquisition.atom.answer_query``).
 - ``GET /html/{id}`` serves ``full_text`` as HTML (404 when a paper has none, or when ``html=False``).
 - ``GET /pdf/{id}`` serves ``pdf`` bytes given in the paper record (``"pdf": b"%PDF..."``), else 404.
 - ``fail_times=N`` answers ``status`` (default 503) to the first N API queries; ``retry_after`` adds the header.
@@ -26,8 +26,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from lineage.acquisition.atom import answer_query
-from lineage.acquisition.world import World
+from acquisition.atom import answer_query
+from standins.world import World
 
 
 class _Handler(BaseHTTPRequestHandler):

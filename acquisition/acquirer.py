@@ -32,13 +32,13 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from lineage.acquisition.cards import split_card
-from lineage.acquisition.config import AcquisitionConfig
-from lineage.acquisition.ids import arxiv_id_from_ref, check_repo_id
-from lineage.acquisition.models import AcquisitionStats, Card, DatasetInfo, Page, Paper
-from lineage.acquisition.snapshot import RecordedResponse, Snapshot, Tape
-from lineage.acquisition.text import html_to_text, markdown_to_text, pdf_to_text, prune_paper
-from lineage.acquisition.urls import check_url, classify_url, github_repo
+from acquisition.cards import split_card
+from acquisition.config import AcquisitionConfig
+from acquisition.ids import arxiv_id_from_ref, check_repo_id
+from acquisition.models import AcquisitionStats, Card, DatasetInfo, Page, Paper
+from acquisition.snapshot import RecordedResponse, Snapshot, Tape
+from acquisition.text import html_to_text, markdown_to_text, pdf_to_text, prune_paper
+from acquisition.urls import check_url, classify_url, github_repo
 from oda.errors import (
     AccessDeniedError,
     AcquisitionError,
@@ -220,7 +220,7 @@ class Acquirer:
 
     def _get_limiter(self) -> Any:
         if self._limiter is None:
-            from lineage.acquisition.ratelimit import HostRateLimiter
+            from acquisition.ratelimit import HostRateLimiter
 
             self._limiter = HostRateLimiter(
                 self.config.per_host_rate, burst=max(1, round(self.config.per_host_rate))
@@ -231,7 +231,7 @@ class Acquirer:
         if self._closed:
             raise AcquisitionError("the acquirer is closed")
         if self._http is None:
-            from lineage.acquisition.transports import EnvProxyAsyncTransport, TapeAsyncTransport
+            from acquisition.transports import EnvProxyAsyncTransport, TapeAsyncTransport
 
             inner = self._web_transport or EnvProxyAsyncTransport()
             transport = TapeAsyncTransport(inner, self._get_tape(), self.stats, self.config.max_bytes)
@@ -255,7 +255,7 @@ class Acquirer:
             if self._hub_api is None:
                 from huggingface_hub import HfApi
 
-                from lineage.acquisition.transports import install_hub_transport
+                from acquisition.transports import install_hub_transport
 
                 install_hub_transport()
                 self._hub_api = HfApi(endpoint=self.hub_endpoint, token=self.config.hf_token or False)
@@ -266,7 +266,7 @@ class Acquirer:
             if self._arxiv_client is None:
                 import arxiv
 
-                from lineage.acquisition.transports import TapeRequestsAdapter
+                from acquisition.transports import TapeRequestsAdapter
 
                 client = arxiv.Client(page_size=10, delay_seconds=0.0, num_retries=0)
                 client.query_url_format = self.arxiv_endpoint + "?{}"
@@ -319,7 +319,7 @@ class Acquirer:
     # ---- the Hub -----------------------------------------------------------------------------------------------
 
     def _hub_call(self, fn: Callable[[Any], T], what: str) -> Callable[[], Awaitable[T]]:
-        from lineage.acquisition.transports import HubContext, hub_context
+        from acquisition.transports import HubContext, hub_context
 
         api = self._get_hub()
         ctx = HubContext(self._get_tape(), self.stats, self.config.timeout_s)
@@ -646,7 +646,7 @@ def _dataset_info(info: Any) -> DatasetInfo:
     card_data: dict[str, Any] = {}
     if card is not None:
         card_data = card.to_dict() if hasattr(card, "to_dict") else dict(card)
-    from lineage.acquisition.cards import _jsonable
+    from acquisition.cards import _jsonable
 
     return DatasetInfo(
         id=info.id,
@@ -679,7 +679,7 @@ def _hub_error(exc: Exception, what: str) -> Exception:
     """Map a ``huggingface_hub``/``httpx`` exception to ours (``_Transient`` for retryable ones)."""
     from huggingface_hub import errors as hf
 
-    from lineage.acquisition.transports import hub_http_library
+    from acquisition.transports import hub_http_library
 
     url = None
     response = getattr(exc, "response", None)

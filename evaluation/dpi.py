@@ -32,13 +32,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from catalog import hf_id_from_text, normalize_name
+from evaluation.data import shared_data_dir
 from graph_store.models import Edge, SourceKind, ext_id, is_hf_id
 from lineage.aggregate import aggregate, resolution_for
-from lineage.canonical import Canonicalizer, hf_id_from_text, normalize_name, resolve_claims
+from lineage.canonical import Canonicalizer, resolve_claims
 from lineage.confidence import DEFAULT_WEIGHTS, ConfidenceWeights
 from lineage.extract.types import Extractor, RawClaim, ResourceChunk, make_chunk_id
 
-DEFAULT_DPI_DIR = Path(__file__).resolve().parents[2] / "shared" / "data" / "dpi"
+DEFAULT_DPI_DIR = shared_data_dir() / "dpi"
 _SKIP_MODELS = {"", "other", "unknown", "n/a", "none", "human"}
 
 

@@ -13,10 +13,10 @@ from collections.abc import Iterable, Iterator
 from typing import Any
 from urllib.parse import urlsplit
 
+from acquisition.ids import ARXIV_NEW_RE, arxiv_id_from_ref, dataset_id_from_url
+from acquisition.models import Card, Link
+from acquisition.urls import classify_url, github_repo
 from graph_store.models import is_hf_id
-from lineage.acquisition.ids import ARXIV_NEW_RE, arxiv_id_from_ref, dataset_id_from_url
-from lineage.acquisition.models import Card, Link
-from lineage.acquisition.urls import classify_url, github_repo
 
 _URL_RE = re.compile(r"https?://[^\s<>\"'`\])}|]+", re.I)
 _ARXIV_MENTION_RE = re.compile(r"\barxiv[:\s]*(\d{4}\.\d{4,5})(?:v\d+)?", re.I)
