@@ -19,8 +19,8 @@ from lineage.extract.llm import LLMExtractor
 from lineage.extract.rules import RulesExtractor
 from lineage.extract.types import ResourceChunk, make_chunk_id
 from lineage.extract.verify import is_verbatim
-from lineage.llm import LLMConfig
 from oda.errors import ExtractionError
+from oda.llm import LLMConfig
 
 pytestmark = pytest.mark.slow
 
