@@ -315,13 +315,10 @@ async def complete(
                 request["response_format"] = {"type": "json_object"}
             try:
                 response: ChatCompletion = await active.chat.completions.create(**request)
-            except (openai.APITimeoutError, TimeoutError):
-                state.errors.append(f"timed out after {config.timeout_s:g}s")
-                if (stop := await state.pause(None)) is not None:
-                    return stop
-                continue
-            except openai.APIConnectionError as exc:
-                state.errors.append(f"{type(exc).__name__}: {str(exc)[:200]}")
+            except (openai.APIConnectionError, TimeoutError) as exc:  # a timeout is a connection error too
+                timed_out = isinstance(exc, (openai.APITimeoutError, TimeoutError))
+                described = f"{type(exc).__name__}: {str(exc)[:200]}"
+                state.errors.append(f"timed out after {config.timeout_s:g}s" if timed_out else described)
                 if (stop := await state.pause(None)) is not None:
                     return stop
                 continue

@@ -247,3 +247,11 @@ def test_config_errors_are_config_errors():
         LLMConfig(base_url="http://x", model="m", backoff_s=-1)
     with pytest.raises(ConfigError, match="base_url"):
         LLMConfig(base_url="", model="m")
+
+
+def test_first_json_object():
+    assert first_json_object('x {"a": 1} y {"b": 2}') == {"a": 1}
+    assert first_json_object('{"a": {"b": [1, 2]}}') == {"a": {"b": [1, 2]}}
+    assert first_json_object('```json\n{"a": "}"}\n```') == {"a": "}"}
+    with pytest.raises(ValueError):
+        first_json_object('{"a": ')
