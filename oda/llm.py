@@ -117,33 +117,45 @@ class LLMConfig:
         return tuple(f.name for f in fields(cls) if f.name != "api_key")
 
     @classmethod
+    def from_mapping(cls, values: Mapping[str, Any]) -> LLMConfig | None:
+        """The LLM that ``values`` (the ``[llm]`` keys, already merged from the file, the environment and options)
+        describe, or ``None`` when they name no base URL or model.
+
+        Keys set to ``None`` keep the defaults. An unknown key is a ``ConfigError`` that names the closest known
+        one; the API key is never among them (it comes from the environment).
+        """
+        known = cls.table_keys()
+        for key in values:
+            if key not in known:
+                close = difflib.get_close_matches(str(key), known, n=1)
+                hint = f"; did you mean {close[0]!r}?" if close else f"; known keys: {', '.join(known)}"
+                raise ConfigError(f"[llm]: unknown key {key!r}{hint}")
+        given = {k: v for k, v in values.items() if v is not None}
+        if not given.get("base_url") or not given.get("model"):
+            return None
+        try:
+            return cls(**given)
+        except TypeError as exc:
+            raise ConfigError(f"[llm]: {exc}") from exc
+
+    @classmethod
     def from_table(
         cls, table: Mapping[str, Any], env: Mapping[str, str] | None = None, **overrides: Any
     ) -> LLMConfig | None:
         """The configured LLM, or ``None`` when no base URL or model is configured.
 
         Precedence: ``overrides`` (non-None values), then ``env`` (``ODA_LLM_BASE_URL``, ``ODA_LLM_MODEL``, the API
-        key variables; the process environment when ``None``), then ``table`` (the ``[llm]`` table). An unknown key
-        in the table is a ``ConfigError`` that names the closest known one.
+        key variables; the process environment when ``None``), then ``table`` (the ``[llm]`` table).
         """
         env = os.environ if env is None else env
-        known = cls.table_keys()
-        for key in table:
-            if key not in known:
-                close = difflib.get_close_matches(str(key), known, n=1)
-                hint = f"; did you mean {close[0]!r}?" if close else f"; known keys: {', '.join(known)}"
-                raise ConfigError(f"[llm]: unknown key {key!r}{hint}")
         values: dict[str, Any] = dict(table)
         values["base_url"] = env.get(BASE_URL_VAR) or table.get("base_url")
         values["model"] = env.get(MODEL_VAR) or table.get("model")
-        values["api_key"] = api_key_from_env(env)
         values.update({k: v for k, v in overrides.items() if v is not None})
-        if not values.get("base_url") or not values.get("model"):
-            return None
-        try:
-            return cls(**values)
-        except TypeError as exc:
-            raise ConfigError(f"[llm]: {exc}") from exc
+        config = cls.from_mapping(values)
+        if config is not None:
+            config.api_key = api_key_from_env(env)
+        return config
 
     def client(self) -> openai.AsyncOpenAI:
         """A fresh async client; its own retries are off (``complete`` bounds every attempt itself)."""

@@ -255,3 +255,20 @@ def test_first_json_object():
     assert first_json_object('```json\n{"a": "}"}\n```') == {"a": "}"}
     with pytest.raises(ValueError):
         first_json_object('{"a": ')
+
+
+def test_config_from_merged_settings_values(monkeypatch):
+    monkeypatch.setenv("ODA_LLM_API_KEY", "env-key")
+    values = {
+        "base_url": "http://x/v1",
+        "model": "m",
+        "timeout_s": None,
+        "max_retries": 0,
+        "json_mode": False,
+    }
+    cfg = LLMConfig.from_mapping(values)
+    assert cfg is not None
+    assert (cfg.timeout_s, cfg.max_retries, cfg.json_mode, cfg.api_key) == (60.0, 0, False, "env-key")
+    assert LLMConfig.from_mapping({"base_url": "http://x/v1", "model": None}) is None
+    with pytest.raises(ConfigError, match="did you mean 'timeout_s'"):
+        LLMConfig.from_mapping({"base_url": "http://x/v1", "model": "m", "timeout": 5})
