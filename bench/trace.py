@@ -133,7 +133,7 @@ def orchestration_only(n: int) -> None:
 
     class InstantExtractor:
         name = "instant"
-        fallback_note = None
+        fallback_note: str | None = None
 
         async def extract(self, chunk: ResourceChunk) -> ExtractionResult:
             claims = [
