@@ -105,9 +105,9 @@ def orchestration_only(n: int) -> None:
     from datetime import UTC, datetime
 
     from catalog import Catalog
-    from lineage.canonical import Resolution
+    from lineage.canonical import Resolution, ResolveOutcome
     from lineage.context import TraceContext, TraceServices
-    from lineage.extract.types import RawClaim, ResourceChunk
+    from lineage.extract.types import ExtractionResult, RawClaim, ResourceChunk
     from lineage.graph import build_graph
     from lineage.runner import QueueFile, run_trace
 
@@ -133,9 +133,10 @@ def orchestration_only(n: int) -> None:
 
     class InstantExtractor:
         name = "instant"
+        fallback_note: str | None = None
 
-        async def extract(self, chunk: ResourceChunk) -> list[RawClaim]:
-            return [
+        async def extract(self, chunk: ResourceChunk) -> ExtractionResult:
+            claims = [
                 RawClaim(
                     target=chunk.target,
                     source_name=p,
@@ -149,12 +150,13 @@ def orchestration_only(n: int) -> None:
                 for p in parents[chunk.target]
                 if f"collected from {p}" in chunk.text
             ]
+            return ExtractionResult(claims=claims)
 
     class InstantCanonicalizer:
         catalog = Catalog.load()
 
-        async def resolve(self, name: str, hint: str | None = None) -> Resolution:
-            return Resolution(id=name, name=name, on_hub=True, method="hf_id", certainty=1.0)
+        async def resolve_outcome(self, name: str, hint: str | None = None) -> ResolveOutcome:
+            return ResolveOutcome(Resolution(id=name, name=name, on_hub=True, method="hf_id", certainty=1.0))
 
     class MemoryStore:
         def __init__(self) -> None:
@@ -238,8 +240,8 @@ def main() -> None:
 
     from acquisition import AcquisitionConfig
     from lineage.context import TraceContext
-    from lineage.llm import LLMConfig
     from lineage.runner import build_services, parse_queue_text, run_trace
+    from oda.llm import LLMConfig
     from standins.faults import FaultPlan, FaultyTransport
     from standins.synthetic_world import write_world
     from standins.world import World, WorldTransport

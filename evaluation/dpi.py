@@ -438,9 +438,9 @@ async def evaluate_extraction(
         report.cards += 1
         claims: list[RawClaim] = []
         for chunk in card.chunks:
-            try:
-                claims.extend(await extractor.extract(chunk))
-            except Exception:  # an extractor failure on one chunk is an error of the run, not of the bench
+            extracted = await extractor.extract(chunk)
+            claims.extend(extracted.claims)
+            if extracted.problems:  # an extractor failure on one chunk is an error of the run, not of the bench
                 report.errors += 1
         resolutions = await resolve_claims(canonicalizer, claims)
         result = aggregate(

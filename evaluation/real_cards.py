@@ -327,9 +327,9 @@ async def evaluate_real_cards(
         chunks: list[ResourceChunk] = card_chunks(card.id, card_of(card))
         claims: list[RawClaim] = []
         for chunk in chunks:
-            try:
-                claims.extend(await extractor.extract(chunk))
-            except Exception:  # one chunk's failure is an error of the run, not of the bench
+            extracted = await extractor.extract(chunk)
+            claims.extend(extracted.claims)
+            if extracted.problems:  # one chunk's failure is an error of the run, not of the bench
                 report.errors += 1
         report.claims += len(claims)
         resolutions = await resolve_claims(canonicalizer, claims)

@@ -15,10 +15,15 @@ The order, first match wins:
    that is not among the candidates is ignored.
 5. **An ``ext:`` id** derived from the name (``"AoPS Wiki"`` -> ``ext:aops-wiki``), with ``on_hub=False``.
 
-Results are memoized for the run, except those made while a Hub read failed: a failed search (or existence check)
-is recorded in ``errors`` (an offline snapshot that holds no answer is not a failure: it found nothing), the answer of the moment is returned with a lower certainty (so its edge goes to review)
-and the next ``resolve`` of that name asks the Hub again. One outage never turns the Hub parents of the rest of the
-run into ``ext:`` nodes.
+Results are memoized for the run, except those made while a Hub read failed: a failed search (or existence check,
+or LLM choice) is a problem of that resolution (an offline snapshot that holds no answer is not a failure: it found
+nothing), the answer of the moment is returned with a lower certainty (so its edge goes to review) and the next
+``resolve`` of that name asks the Hub again. One outage never turns the Hub parents of the rest of the run into
+``ext:`` nodes.
+
+``resolve`` returns the ``Resolution`` (and raises ``UnresolvedName`` or ``ValueError`` for a mention that names
+nothing); ``resolve_outcome`` returns a ``ResolveOutcome`` value instead, with the problems met on the way, which a
+trace run puts in its failure report.
 
 Teacher, judge and filter models (DeepSeek-R1, QwQ-32B, GPT-4o, ...) are recognized by ``is_model_name`` and
 never become dataset nodes.
@@ -30,18 +35,19 @@ import contextvars
 import difflib
 import json
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Any, Literal
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Literal
 
 from pydantic import BaseModel, Field
 
 from catalog import Catalog, CatalogEntry, ext_name, hf_id_from_text, normalize_name
 from catalog.names import VERSION_SUFFIX
 from graph_store.models import ext_id, is_hf_id
-from oda.errors import ExtractionError, SnapshotMissError
+from oda.errors import OdaError, SnapshotMissError
+from oda.llm import LLMConfig, LLMFailure, complete, first_json_object
 
 if TYPE_CHECKING:
     from lineage.extract.types import RawClaim
-    from lineage.llm import LLMConfig
 
 
 HubSearch = Callable[[str], Awaitable[list[str]]]
@@ -63,8 +69,8 @@ DEGRADED_CERTAINTY = 0.5
 """Certainty of a resolution made while a Hub read failed (its edge goes to review)."""
 
 
-_FAILURES: contextvars.ContextVar[list[str] | None] = contextvars.ContextVar(
-    "canonical_failures", default=None
+_PROBLEMS: contextvars.ContextVar[list[str] | None] = contextvars.ContextVar(
+    "canonical_problems", default=None
 )
 
 
@@ -84,10 +90,26 @@ class Resolution(BaseModel):
     certainty: float = Field(ge=0, le=1, description="how sure the canonicalization is")
 
 
+@dataclass(frozen=True)
+class ResolveOutcome:
+    """What resolving one mention came to: the resolution (``None`` when the mention names nothing, or no id can
+    be derived from it) and the problems met on the way (failed Hub reads, a failed LLM choice), for the run's
+    failure report."""
+
+    resolution: Resolution | None
+    problems: tuple[str, ...] = ()
+
+
 class _LLMChoice(BaseModel):
     id: str | None = Field(
         default=None, description="the chosen repo id, or null when none of the candidates fits"
     )
+
+
+def _parse_choice(text: str) -> _LLMChoice:
+    """The LLM's choice in its reply (``ValueError`` for a reply with no usable JSON object)."""
+    data = first_json_object(text)
+    return _LLMChoice.model_validate(data if isinstance(data, dict) else {})
 
 
 class Canonicalizer:
@@ -106,8 +128,6 @@ class Canonicalizer:
         self.llm = llm
         self._cache: dict[tuple[str, str | None], Resolution] = {}
         self._exists: dict[str, bool] = {}
-        self.errors: list[str] = []
-        """Hub reads that failed while resolving (the caller reports and clears them)."""
         self.not_on_hub: list[str] = []
         """Hub-looking ids that the Hub does not know (read as names instead)."""
 
@@ -116,27 +136,42 @@ class Canonicalizer:
         return self.catalog.is_model_name(name)
 
     async def resolve(self, name: str, hint: str | None = None) -> Resolution:
-        """Resolve one raw source name (``hint``: an explicit Hub id or URL the text gave for it)."""
+        """Resolve one raw source name (``hint``: an explicit Hub id or URL the text gave for it).
+
+        Raises ``UnresolvedName`` (or ``ValueError``) when the mention names nothing; the problems met on the way
+        only lower the certainty here (``resolve_outcome`` returns them)."""
+        return await self._resolve_collecting(name, hint, [])
+
+    async def resolve_outcome(self, name: str, hint: str | None = None) -> ResolveOutcome:
+        """``resolve`` as a value: the resolution (``None`` for a mention that names nothing) and the problems."""
+        problems: list[str] = []
+        try:
+            resolution = await self._resolve_collecting(name, hint, problems)
+        except UnresolvedName:  # names nothing: its claims are dropped, which is no failure
+            return ResolveOutcome(None, tuple(problems))
+        except (OdaError, ValueError) as exc:
+            return ResolveOutcome(None, (*problems, f"could not resolve {name!r} ({exc})"))
+        return ResolveOutcome(resolution, tuple(problems))
+
+    async def _resolve_collecting(self, name: str, hint: str | None, problems: list[str]) -> Resolution:
         key = (name.strip(), hint)
         cached = self._cache.get(key)
         if cached is not None:
             return cached
-        failures: list[str] = []
-        token = _FAILURES.set(failures)
+        token = _PROBLEMS.set(problems)
         try:
             resolution = await self._resolve(name.strip(), hint)
         finally:
-            _FAILURES.reset(token)
-        if failures:
+            _PROBLEMS.reset(token)
+        if problems:
             # made while a Hub read failed: not memoized (the next resolve asks again), and sent to review
             return resolution.model_copy(update={"certainty": min(resolution.certainty, DEGRADED_CERTAINTY)})
         self._cache[key] = resolution
         return resolution
 
     def _failed(self, message: str) -> None:
-        """Record a failed Hub read: in ``errors``, and for the resolution in progress (not memoized)."""
-        self.errors.append(message)
-        current = _FAILURES.get()
+        """Record a failed read as a problem of the resolution in progress (which is then not memoized)."""
+        current = _PROBLEMS.get()
         if current is not None:
             current.append(message)
 
@@ -297,21 +332,17 @@ class Canonicalizer:
 
     async def _ask_llm(self, name: str, candidates: list[str]) -> str | None:
         """Let the LLM pick among Hub candidates; any answer outside the candidates is ignored."""
-        from lineage.extract.llm import complete_json
         from prompts import load_prompt
 
         assert self.llm is not None
         prompt = load_prompt("canonicalize_source")
         text = prompt.render(name=name, candidates="\n".join(f"- {c}" for c in candidates[:20]))
-        try:
-            data: Any = await complete_json(self.llm, text)
-            choice = _LLMChoice.model_validate(data if isinstance(data, dict) else {})
-        except (ExtractionError, ValueError) as exc:
-            self._failed(f"llm canonicalization of {name!r} failed: {exc}")
+        reply = await complete(self.llm, text, _parse_choice)
+        if isinstance(reply, LLMFailure):
+            self._failed(f"llm canonicalization of {name!r} failed: {reply.message}")
             return None
-        if choice.id and choice.id in candidates:
-            return choice.id
-        return None
+        chosen = reply.value.id
+        return chosen if chosen and chosen in candidates else None
 
 
 def dump_resolutions(resolutions: dict[str, Resolution]) -> str:

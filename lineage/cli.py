@@ -234,7 +234,6 @@ def trace(
         DEFAULT_THRESHOLD,
         TraceContext,
     )
-    from lineage.llm import LLMConfig
     from lineage.runner import (
         acquisition_from_options,
         context_from_settings,
@@ -245,6 +244,7 @@ def trace(
     )
     from oda.config import default_store_uri, section
     from oda.errors import InputError, StoreError
+    from oda.llm import LLMConfig
     from oda.output import console, emit_json
 
     if resume is not None:
@@ -295,7 +295,7 @@ def trace(
             acquisition=acquisition_from_options(
                 hf_endpoint=None, snapshot=snapshot, offline=offline, record=record
             ),
-            llm=LLMConfig.from_settings(),
+            llm=LLMConfig.from_table(section("llm")),
         )
         console.print(
             f"run [bold]{ctx.run_id}[/]: {len(queue.entries)} dataset(s) in the queue, extractor {ctx.extractor}, "

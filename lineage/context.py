@@ -19,7 +19,7 @@ if TYPE_CHECKING:
     from graph_store.base import GraphStore
     from lineage.canonical import Canonicalizer
     from lineage.extract.types import Extractor
-    from lineage.llm import LLMConfig
+    from oda.llm import LLMConfig
 
 DEFAULT_EXTRACTOR = "auto"
 DEFAULT_MAX_DEPTH = 3

@@ -22,8 +22,10 @@ One dataset at a time, depth first::
   dropped or failed candidate (missing, gated, too old, unreadable) goes into the run's failure report only; it
   never becomes a node (a node that an earlier edge already names records why it was not traced).
 
-Every node is an async function that returns a partial state update (or a ``Command`` that also routes). The
-graph is compiled with a checkpointer (SQLite for ``oda trace``), so a killed run resumes at its last step; the
+Every node is an async function that returns a partial state update (or a ``Command`` that also routes). What goes
+wrong with one item (a dead link, a chunk the LLM could not read, a name the Hub could not be asked about) is a
+value: the extractor and the canonicalizer return their problems, and the nodes add them to the state's
+``failures`` (an appending reducer), so they are checkpointed with the rest of the run. The graph is compiled with a checkpointer (SQLite for ``oda trace``), so a killed run resumes at its last step; the
 store writes are idempotent, so re-running a step that was cut short is harmless.
 """
 
@@ -46,7 +48,6 @@ from oda.errors import (
     AccessDeniedError,
     AcquisitionError,
     ContentError,
-    ExtractionError,
     FetchTimeoutError,
     InputError,
     NotFoundError,
@@ -57,6 +58,8 @@ from oda.errors import (
 if TYPE_CHECKING:
     from langgraph.checkpoint.base import BaseCheckpointSaver
     from langgraph.graph.state import CompiledStateGraph
+
+    from lineage.canonical import Resolution, ResolveOutcome
 
 MAX_LINKS_PER_DATASET = 12
 """Resources fetched per dataset at most (in the order the card names them)."""
@@ -285,15 +288,16 @@ async def fetch_resources(state: TraceState, runtime: Runtime[TraceContext]) -> 
 
 
 async def trace_chunk(task: ChunkTask, runtime: Runtime[TraceContext]) -> dict[str, Any]:
-    """Source-tracing agent: run the extractor on one chunk and return its raw claims."""
+    """Source-tracing agent: run the extractor on one chunk and return its raw claims; the problems it met go
+    into the run's failure report."""
     svc = runtime.context.svc
     chunk = ResourceChunk.model_validate(task["chunk"])
     async with svc.extract_limit:
-        try:
-            claims = await svc.extractor.extract(chunk)
-        except (ExtractionError, AcquisitionError, TimeoutError) as exc:
-            return {"failures": [_failure(chunk.target, "extract", _describe(exc), chunk.url)]}
-    return {"claims": [claim.model_dump(mode="json") for claim in claims]}
+        result = await svc.extractor.extract(chunk)
+    return {
+        "claims": [claim.model_dump(mode="json") for claim in result.claims],
+        "failures": [_failure(chunk.target, "extract", problem, chunk.url) for problem in result.problems],
+    }
 
 
 # --- aggregation ------------------------------------------------------------------------------------------
@@ -318,7 +322,6 @@ async def _created_at(ctx: TraceContext, dataset: str) -> datetime | None:
 async def aggregate_claims(state: TraceState, runtime: Runtime[TraceContext]) -> dict[str, Any]:
     """Aggregation agent: canonicalize every mention, then dedupe, verify, score and flag (``lineage.aggregate``)."""
     from lineage.aggregate import aggregate
-    from lineage.canonical import UnresolvedName
 
     ctx = runtime.context
     item = _current(state)
@@ -330,40 +333,27 @@ async def aggregate_claims(state: TraceState, runtime: Runtime[TraceContext]) ->
     names = sorted({(c.source_name, c.hf_id_hint) for c in claims}, key=lambda p: (p[0], p[1] or ""))
     limit = asyncio.Semaphore(ctx.resource_concurrency)
 
-    async def resolve(name: str, hint: str | None) -> Any:
+    async def resolve(name: str, hint: str | None) -> ResolveOutcome:
         async with limit:
-            try:
-                return await ctx.svc.canonicalizer.resolve(name, hint)
-            except (OdaError, ValueError) as exc:
-                return exc
+            return await ctx.svc.canonicalizer.resolve_outcome(name, hint)
 
-    resolved = await asyncio.gather(*(resolve(name, hint) for name, hint in names))
-    resolutions: dict[str, Any] = {}
-    for (name, hint), res in zip(names, resolved, strict=True):
-        if isinstance(res, UnresolvedName):
-            continue  # a Hub-looking path or id the Hub does not know: its claims are dropped as unresolved
-        if isinstance(res, BaseException):
-            failures.append(_failure(dataset, "resolve", f"could not resolve {name!r} ({_describe(res)})"))
-            continue
-        resolutions.setdefault(name, res)
+    outcomes = await asyncio.gather(*(resolve(name, hint) for name, hint in names))
+    resolutions: dict[str, Resolution] = {}
+    for (name, hint), outcome in zip(names, outcomes, strict=True):
+        # Hub reads that failed while resolving (such names are not memoized, and are asked again later), and
+        # names no id can be made of; a mention that names nothing (a path the Hub does not know) is no failure
+        failures.extend(_failure(dataset, "resolve", problem) for problem in outcome.problems)
+        if outcome.resolution is None:
+            continue  # its claims are dropped as unresolved
+        resolutions.setdefault(name, outcome.resolution)
         if hint:
-            resolutions.setdefault(hint, res)
-    # Hub reads that failed while resolving (their names were not memoized, and are asked again later)
-    canon_errors = getattr(ctx.svc.canonicalizer, "errors", None)
-    if isinstance(canon_errors, list) and canon_errors:
-        failures.extend(_failure(dataset, "resolve", e) for e in canon_errors)
-        canon_errors.clear()
+            resolutions.setdefault(hint, outcome.resolution)
     hub_ids = sorted({r.id for r in resolutions.values() if r.on_hub and is_hf_id(r.id) and r.id != dataset})
     created = await asyncio.gather(*(_created_at(ctx, i) for i in hub_ids))
     source_created_at = dict(zip(hub_ids, created, strict=True))
     info = state.get("info") or {}
     target_created = datetime.fromisoformat(info["created_at"]) if info.get("created_at") else None
 
-    # the auto extractor keeps the LLM's failures and goes on with the rules' claims: report them here
-    errors = getattr(ctx.svc.extractor, "errors", None)
-    if isinstance(errors, list) and errors:
-        failures.extend(_failure(dataset, "extract", f"LLM failed, rules kept: {e}") for e in errors)
-        errors.clear()
     result = aggregate(
         dataset,
         target_created,

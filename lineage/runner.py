@@ -156,7 +156,8 @@ async def build_services(
 def context_from_settings(run_id: str, settings: dict[str, Any], **overrides: Any) -> TraceContext:
     """Rebuild a run's context from the settings saved in its state (``TraceContext.settings``)."""
     from acquisition import AcquisitionConfig
-    from lineage.llm import LLMConfig
+    from oda.config import section
+    from oda.llm import LLMConfig
 
     acquisition_values = {k: v for k, v in (settings.get("acquisition") or {}).items() if v is not None}
     acquisition = AcquisitionConfig.from_settings(**acquisition_values)
@@ -174,7 +175,9 @@ def context_from_settings(run_id: str, settings: dict[str, Any], **overrides: An
         if k in settings
     }
     values.update({k: v for k, v in overrides.items() if v is not None})
-    return TraceContext(run_id=run_id, acquisition=acquisition, llm=LLMConfig.from_settings(), **values)
+    return TraceContext(
+        run_id=run_id, acquisition=acquisition, llm=LLMConfig.from_table(section("llm")), **values
+    )
 
 
 # --- progress ---------------------------------------------------------------------------------------------
@@ -442,9 +445,9 @@ async def run_trace(
         if not finished_before:
             async with _maybe_services(ctx, services) as svc:
                 ctx.services = svc
-                note = getattr(svc.extractor, "fallback_note", None)
+                note = svc.extractor.fallback_note
                 if note and graph_input is not None:
-                    graph_input["notes"] = [str(note)]
+                    graph_input["notes"] = [note]
                 if progress is not None:
                     progress(ProgressEvent(kind="start", queue_size=len(queue.entries) if queue else 0))
                 await _drive(graph, graph_input, ctx, progress)

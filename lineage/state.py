@@ -32,7 +32,12 @@ class StackItem(TypedDict):
 
 
 class Failure(TypedDict):
-    """A per-item failure, kept for the run's summary. The run goes on after it."""
+    """A per-item failure, kept for the run's summary. The run goes on after it.
+
+    Besides the graph's own checks (validation, reading the card, fetching links), the problems the extractor
+    returns with a chunk's claims become ``extract`` failures (with the chunk's URL), and those the canonicalizer
+    returns with a name's resolution become ``resolve`` failures.
+    """
 
     dataset: str
     """The dataset (or raw queue line) concerned."""
@@ -107,7 +112,8 @@ class TraceState(TypedDict, total=False):
     counters: Annotated[dict[str, int], add_counts]
     """Run totals: traced, dropped, failed, edges, flagged, claims, chunks."""
     failures: Annotated[list[Failure], append]
-    """Per-item failures with their reasons, in the order they happened."""
+    """Per-item failures with their reasons, in the order they happened (concurrent source-tracing agents each
+    append theirs)."""
     notes: Annotated[list[str], union_in_order]
     """Messages to show once (for example, that ``auto`` fell back to rules)."""
 

@@ -7,9 +7,11 @@ scale, with the rubric prompt ``prompts/judge_q.vN.md`` / ``judge_qa.vN.md``.
 
 - **Structured output.** The reply must be one JSON object ``{axis: {"score": int 1..10, "reason": str}}``,
   validated with pydantic. Malformed JSON, a missing axis, an out-of-range score, a refusal or a truncated reply
-  is retried; so are timeouts, connection errors, 429 and 5xx. Retries are bounded (``max_retries``) with
-  exponential backoff; after the last one the sample gets an error on every axis, never a zero. A 4xx other
-  than 408/409/429 is not retried.
+  is retried; so are timeouts, connection errors, 429 and 5xx. The requests go through the project's LLM layer
+  (``oda.llm``): retries are bounded (``max_retries``), server-side failures wait for the server's
+  ``Retry-After`` or an exponential backoff with jitter, and a server that rejects JSON mode is asked again
+  without it. After the last attempt the sample gets an error on every axis, never a zero. A 4xx other than
+  408/409/429 is not retried.
 - **Bounded, high concurrency.** ``concurrency`` workers (default 64) on one event loop take the samples of a
   batch in turn; ``AsyncOpenAI`` clients are reused across batches, one per eight workers.
 - **Cache.** Each valid rating is stored in SQLite keyed by (sample hash, axis, model, prompt version). The hash
@@ -35,6 +37,7 @@ from pydantic import BaseModel, Field, ValidationError
 
 from oda.config import section, setting
 from oda.errors import ConfigError
+from oda.llm import LLMConfig, LLMFailure, api_key_from_env, complete
 from prompts import load_prompt
 from scoring.base import Axis, Family, Metric, MetricScores, Score, Scorer, register
 from scoring.samples import Sample
@@ -148,18 +151,6 @@ class JudgeCache:
             self._db.close()
 
 
-def _retryable(exc: BaseException) -> bool:
-    import openai
-
-    if isinstance(
-        exc, (JudgeReplyError, openai.APITimeoutError, openai.APIConnectionError, asyncio.TimeoutError)
-    ):
-        return True
-    if isinstance(exc, openai.APIStatusError):
-        return exc.status_code in (408, 409, 429) or exc.status_code >= 500
-    return False
-
-
 class JudgeScorer(Scorer):
     """Shared machinery of ``judge_q`` and ``judge_qa``; see the module docstring."""
 
@@ -201,18 +192,20 @@ class JudgeScorer(Scorer):
                 f"scorer {self.name!r} needs an OpenAI-compatible server: pass --base-url and --judge-model, "
                 "or set [llm] base_url and model in the config"
             )
-        self.api_key = (
-            api_key or os.environ.get("ODA_LLM_API_KEY") or os.environ.get("OPENAI_API_KEY") or "none"
-        )
         if concurrency < 1 or max_retries < 0:
             raise ConfigError("concurrency must be >= 1 and max_retries >= 0")
-        self.concurrency, self.max_retries, self.timeout_s = concurrency, max_retries, timeout_s
-        self.backoff_s, self.temperature, self.max_tokens, self.max_chars = (
-            backoff_s,
-            temperature,
-            max_tokens,
-            max_chars,
+        self.llm = LLMConfig(
+            base_url=self.base_url,
+            model=self.model,
+            api_key=api_key or api_key_from_env() or "none",
+            timeout_s=timeout_s,
+            max_retries=max_retries,
+            temperature=temperature,
+            max_concurrency=concurrency,
+            max_tokens=max_tokens,
+            backoff_s=backoff_s,
         )
+        self.concurrency, self.max_chars = concurrency, max_chars
         self.prompt = load_prompt(self.prompt_name, prompt_version)
         if axes:
             unknown = [a for a in axes if a not in self.axes]
@@ -264,40 +257,26 @@ class JudgeScorer(Scorer):
     def _get_client(self, index: int) -> Any:
         client = self._clients.get(index)
         if client is None:
-            import openai
-
-            client = openai.AsyncOpenAI(
-                base_url=self.base_url, api_key=self.api_key, max_retries=0, timeout=self.timeout_s
-            )
-            self._clients[index] = client
+            client = self._clients[index] = self.llm.client()
         return client
 
     async def _rate(self, sample: Sample, client: Any) -> dict[str, AxisRating] | str:
-        message = self.render(sample)
-        last = ""
-        for attempt in range(self.max_retries + 1):
-            if attempt:
-                await asyncio.sleep(min(self.backoff_s * 2 ** (attempt - 1), 30.0))
-            try:
-                self.requests_sent += 1
-                resp = await client.chat.completions.create(
-                    model=self.model,
-                    messages=[{"role": "user", "content": message}],
-                    temperature=self.temperature,
-                    max_tokens=self.max_tokens,
-                    response_format={"type": "json_object"},
-                )
-                choice = resp.choices[0]
-                if getattr(choice.message, "refusal", None):
-                    raise JudgeReplyError(f"refused: {choice.message.refusal[:120]}")
-                if choice.finish_reason == "length":
-                    raise JudgeReplyError("reply truncated (finish_reason=length)")
-                return parse_reply(choice.message.content, self.selected)
-            except Exception as exc:
-                last = f"{type(exc).__name__}: {str(exc)[:200]}"
-                if not _retryable(exc):
-                    return f"judge request failed: {last}"
-        return f"judge failed after {self.max_retries + 1} attempts: {last}"
+        """The sample's ratings, or the error that every one of its axes gets.
+
+        A refusal is retried like any unusable reply: another attempt may rate the sample."""
+        reply = await complete(
+            self.llm,
+            self.render(sample),
+            lambda text: parse_reply(text, self.selected),
+            client=client,
+            retry_refusals=True,
+        )
+        self.requests_sent += reply.requests
+        if not isinstance(reply, LLMFailure):
+            return reply.value
+        if reply.kind == "exhausted":
+            return f"judge failed after {reply.attempts} attempts: {reply.last_error}"
+        return f"judge request failed: {reply.last_error if reply.kind == 'rejected' else reply.message}"
 
     async def _rate_all(self, samples: Sequence[Sample]) -> list[dict[str, AxisRating] | str]:
         """``concurrency`` workers take samples in turn; every ``REQUESTS_PER_CLIENT`` workers share a client."""

@@ -102,6 +102,8 @@ class ScriptedOpenAIServer:
         self.host = host
         self.port = port or _free_port(host)
         self.requests: list[dict[str, Any]] = []
+        self.received_at: list[float] = []
+        """``time.monotonic()`` when each request of ``requests`` arrived (to measure a client's pauses)."""
         self._lock = threading.Lock()
         self._ids = itertools.count(1)
         self._server: uvicorn.Server | None = None
@@ -131,6 +133,7 @@ class ScriptedOpenAIServer:
             )
         with self._lock:
             self.requests.append(body)
+            self.received_at.append(time.monotonic())
             seq = next(self._ids)
         # A responder may block (a real model generating): keep the event loop free for other requests.
         reply = await asyncio.to_thread(self.responder, body)

@@ -1,4 +1,4 @@
-"""Source extractors: read one resource chunk, return the raw source claims it supports.
+"""Source extractors: read one resource chunk, return the raw source claims it supports and the problems met.
 
 - ``rules``: offline and deterministic (YAML ``source_datasets``, HF ids and links, subset tables, derivation phrases).
 - ``llm``: an OpenAI-compatible model with structured JSON output, validated and verified against the chunk text.
@@ -10,15 +10,23 @@ from __future__ import annotations
 import os
 from typing import TYPE_CHECKING
 
-from lineage.extract.types import Extractor, RawClaim, ResourceChunk, make_chunk_id
+from lineage.extract.types import ExtractionResult, Extractor, RawClaim, ResourceChunk, make_chunk_id
 from oda.errors import ConfigError
 
 if TYPE_CHECKING:
-    from lineage.llm import LLMConfig
+    from oda.llm import LLMConfig
 
 EXTRACTOR_NAMES = ("rules", "llm", "auto")
 
-__all__ = ["EXTRACTOR_NAMES", "Extractor", "RawClaim", "ResourceChunk", "make_chunk_id", "make_extractor"]
+__all__ = [
+    "EXTRACTOR_NAMES",
+    "ExtractionResult",
+    "Extractor",
+    "RawClaim",
+    "ResourceChunk",
+    "make_chunk_id",
+    "make_extractor",
+]
 
 
 PROMPT_VERSION_ENV = "ODA_EXTRACT_PROMPT_VERSION"

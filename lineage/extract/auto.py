@@ -11,7 +11,7 @@ wins) and weighs a claim that the data is *not* a source against one that it is,
 or contradict what the rules found; the LLM's relationship fills in where the rules named none. Card YAML is never sent to the LLM: ``source_datasets`` needs no judgement.
 
 Without an LLM, ``auto`` is the rules extractor alone, and ``fallback_note`` says so (the CLI prints it once).
-When the LLM fails on a chunk, the rules' claims for it are still returned and the error is kept in ``errors``.
+When the LLM fails on a chunk, the rules' claims for it are still returned, and the result's problem says so.
 """
 
 from __future__ import annotations
@@ -21,8 +21,7 @@ import re
 from graph_store.models import SourceKind
 from lineage.extract.llm import LLMExtractor
 from lineage.extract.rules import RulesExtractor
-from lineage.extract.types import RawClaim, ResourceChunk
-from oda.errors import ExtractionError
+from lineage.extract.types import ExtractionResult, RawClaim, ResourceChunk
 
 ADJUDICATE_BELOW = 0.8
 _DERIVATION_WORDS = re.compile(
@@ -40,7 +39,6 @@ class AutoExtractor:
     def __init__(self, rules: RulesExtractor, llm: LLMExtractor | None) -> None:
         self.rules = rules
         self.llm = llm
-        self.errors: list[str] = []
         self.llm_calls = 0
         self.fallback_note: str | None = (
             None if llm is not None else "no LLM is configured: the auto extractor uses the rules only"
@@ -59,15 +57,14 @@ class AutoExtractor:
                 return True
         return False
 
-    async def extract(self, chunk: ResourceChunk) -> list[RawClaim]:
+    async def extract(self, chunk: ResourceChunk) -> ExtractionResult:
         """The rules' claims, plus the LLM's when the rules are unsure (LLM failures keep the rules' claims)."""
-        claims = await self.rules.extract(chunk)
-        if self.llm is None or not self.needs_llm(chunk, claims):
-            return claims
+        rules = await self.rules.extract(chunk)
+        if self.llm is None or not self.needs_llm(chunk, rules.claims):
+            return rules
         self.llm_calls += 1
-        try:
-            llm_claims = await self.llm.extract(chunk)
-        except ExtractionError as exc:
-            self.errors.append(f"{chunk.url}#{chunk.chunk_id}: {exc}")
-            return claims
-        return claims + llm_claims
+        llm = await self.llm.extract(chunk)
+        return ExtractionResult(
+            claims=rules.claims + llm.claims,
+            problems=rules.problems + [f"LLM failed, rules kept: {problem}" for problem in llm.problems],
+        )

@@ -1,19 +1,20 @@
 """The LLM extractor: an OpenAI-compatible model reads one chunk and answers structured JSON.
 
-The request goes through the official ``openai`` client (``AsyncOpenAI(base_url=...)``), so vLLM, a llama.cpp
-server or OpenAI itself all work. The prompt is a versioned file (``prompts/extract_sources.v2.md`` by default;
-``v1`` stays selectable with ``prompt_version="v1"`` or ``ODA_EXTRACT_PROMPT_VERSION=v1``) and its id is recorded on
-every claim. Prompt v2 gets the chunk's structure: the section path of each part of the excerpt and the role of that
-section (sources, schema, evaluation, decontamination, see also, ...), and names the distractor classes with
-examples.
+The request goes through the project's LLM layer (``oda.llm``: the official ``openai`` client against any
+OpenAI-compatible server: vLLM, a llama.cpp server, OpenAI itself). The prompt is a versioned file
+(``prompts/extract_sources.v2.md`` by default; ``v1`` stays selectable with ``prompt_version="v1"`` or
+``ODA_EXTRACT_PROMPT_VERSION=v1``) and its id is recorded on every claim. Prompt v2 gets the chunk's structure: the
+section path of each part of the excerpt and the role of that section (sources, schema, evaluation,
+decontamination, see also, ...), and names the distractor classes with examples.
 
-Robustness, per chunk:
+Robustness, per chunk (the retries, backoff and JSON-mode fallback are ``oda.llm.complete``'s):
 
 - ``response_format={"type": "json_object"}`` is asked for; a server that rejects it is asked again without it, and
   the first JSON object in the reply is parsed (code fences and chatter around it are tolerated);
 - invalid JSON, truncated output (``finish_reason == "length"``), server errors, rate limits and timeouts are
-  retried, at most ``LLMConfig.max_retries`` times; then the chunk fails with ``ExtractionError`` (the run goes on);
-- a refusal fails the chunk at once with ``ExtractionError``;
+  retried, at most ``LLMConfig.max_retries`` times, server-side failures after a backoff that honours
+  ``Retry-After``; after that the chunk's result carries the problem and no claims (the run goes on);
+- a refusal ends the chunk at once, with the refusal as its problem;
 - the answer is validated with pydantic; a malformed item is skipped, not the whole answer;
 - evidence that is not a verbatim span of the chunk is dropped (hallucinated support), and so is a "source" the
   evidence does not name; every drop is counted in ``stats``.
@@ -25,8 +26,6 @@ hedged, and the edge confidence is computed later (``lineage.confidence``).
 from __future__ import annotations
 
 import asyncio
-import json
-import re
 from collections import Counter
 from typing import Any, Literal
 
@@ -34,18 +33,13 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from catalog import hf_id_from_text
 from graph_store.models import Relationship
-from lineage.extract.types import ROLES, RawClaim, ResourceChunk
+from lineage.extract.types import ROLES, ExtractionResult, RawClaim, ResourceChunk
 from lineage.extract.verify import is_verbatim, mentions_source
-from lineage.llm import LLMConfig
-from oda.errors import ExtractionError
+from oda.llm import LLMConfig, LLMFailure, complete_json
 
 PROMPT_NAME = "extract_sources"
 STRENGTH_SUPPORT = {"explicit": 0.9, "implied": 0.6, "hedged": 0.4}
 _TEXT_SLOT = "\x00CHUNK-TEXT\x00"
-
-_REFUSAL_RE = re.compile(
-    r"^\s*(?:i(?:'m| am)\s+sorry|i can(?:no|')t|i(?:'m| am) (?:not able|unable)|as an ai)", re.IGNORECASE
-)
 
 
 class LLMSource(BaseModel):
@@ -108,87 +102,11 @@ class LLMAnswer(BaseModel):
     sources: list[dict[str, Any]] = Field(default_factory=list)
 
 
-def first_json_object(text: str) -> Any:
-    """Parse the first JSON object in ``text`` (tolerates code fences and prose around it)."""
-    decoder = json.JSONDecoder()
-    start = text.find("{")
-    while start != -1:
-        try:
-            value, _ = decoder.raw_decode(text, start)
-            return value
-        except json.JSONDecodeError:
-            start = text.find("{", start + 1)
-    raise ValueError("no complete JSON object in the reply")
-
-
-async def complete_json(config: LLMConfig, prompt: str, *, client: Any = None) -> Any:
-    """Send one user message and return the first JSON object of the reply, with bounded retries.
-
-    Raises ``ExtractionError`` on a refusal, or when every attempt failed (bad JSON, truncation, server errors,
-    timeouts).
-    """
-    import openai
-
-    own_client = client is None
-    client = client or config.client()
-    json_mode = config.json_mode
-    errors: list[str] = []
-    try:
-        for _attempt in range(config.max_retries + 1):
-            kwargs: dict[str, Any] = {
-                "model": config.model,
-                "messages": [{"role": "user", "content": prompt}],
-                "temperature": config.temperature,
-                "max_tokens": config.max_tokens,
-            }
-            if json_mode:
-                kwargs["response_format"] = {"type": "json_object"}
-            try:
-                response = await client.chat.completions.create(**kwargs)
-            except openai.BadRequestError as exc:
-                if json_mode and "response_format" in str(exc).lower():
-                    json_mode = False
-                    errors.append("server rejected response_format; retrying without it")
-                    continue
-                raise ExtractionError(f"the LLM rejected the request: {exc}") from exc
-            except openai.APITimeoutError:
-                errors.append(f"timed out after {config.timeout_s:g}s")
-                continue
-            except (openai.APIConnectionError, openai.RateLimitError, openai.InternalServerError) as exc:
-                errors.append(f"{type(exc).__name__}: {str(exc)[:200]}")
-                continue
-            except openai.APIStatusError as exc:
-                errors.append(f"HTTP {exc.status_code}: {str(exc)[:200]}")
-                continue
-            if not response.choices:
-                errors.append("empty reply")
-                continue
-            choice = response.choices[0]
-            message = choice.message
-            refusal = getattr(message, "refusal", None)
-            content = message.content or ""
-            if refusal or (content and _REFUSAL_RE.match(content) and "{" not in content):
-                raise ExtractionError(f"the LLM refused: {(refusal or content)[:200]}")
-            if choice.finish_reason == "length":
-                errors.append("truncated reply (finish_reason=length)")
-                continue
-            try:
-                return first_json_object(content)
-            except ValueError as exc:
-                errors.append(f"invalid JSON: {exc}")
-                continue
-    finally:
-        if own_client:
-            await client.close()
-    raise ExtractionError(
-        f"no valid answer after {config.max_retries + 1} attempts: " + "; ".join(errors[-3:])
-    )
-
-
 class LLMExtractor:
     """Source extraction by an OpenAI-compatible LLM (see the module docstring)."""
 
     name = "llm"
+    fallback_note: str | None = None
 
     def __init__(self, config: LLMConfig, *, prompt_version: str | None = None) -> None:
         from prompts import load_prompt
@@ -231,16 +149,19 @@ class LLMExtractor:
             client = self._clients[loop_id] = self.config.client()
         return client
 
-    async def extract(self, chunk: ResourceChunk) -> list[RawClaim]:
-        """Ask the model about one chunk; raises ``ExtractionError`` when no valid answer comes back."""
+    async def extract(self, chunk: ResourceChunk) -> ExtractionResult:
+        """Ask the model about one chunk; a failed request or an unusable answer is the result's problem."""
         async with self._semaphore():
-            data = await complete_json(self.config, self.render(chunk), client=self._client())
+            reply = await complete_json(self.config, self.render(chunk), client=self._client())
+        if isinstance(reply, LLMFailure):
+            return ExtractionResult(problems=[reply.message])
+        data = reply.value
         try:
             answer = LLMAnswer.model_validate(data if isinstance(data, dict) else {"sources": data})
         except ValidationError as exc:
-            raise ExtractionError(
-                f"the LLM answer has no valid 'sources' list: {exc.errors()[0]['msg']}"
-            ) from exc
+            return ExtractionResult(
+                problems=[f"the LLM answer has no valid 'sources' list: {exc.errors()[0]['msg']}"]
+            )
         claims: list[RawClaim] = []
         for raw in answer.sources:
             try:
@@ -251,7 +172,7 @@ class LLMExtractor:
             claim = self._to_claim(chunk, item)
             if claim is not None:
                 claims.append(claim)
-        return claims
+        return ExtractionResult(claims=claims)
 
     def _to_claim(self, chunk: ResourceChunk, item: LLMSource) -> RawClaim | None:
         evidence = item.evidence.strip()

@@ -85,7 +85,7 @@ from lineage.extract.lexicon import (
 )
 from lineage.extract.segment import Unit as _Unit
 from lineage.extract.segment import units_of
-from lineage.extract.types import RawClaim, ResourceChunk
+from lineage.extract.types import ExtractionResult, RawClaim, ResourceChunk
 from lineage.extract.verify import INJECTION_RE
 
 # The cues, word lists and support levels are data, in lineage.extract.lexicon.
@@ -137,18 +137,20 @@ class RulesExtractor:
     """Deterministic, offline extractor (see the module docstring)."""
 
     name = "rules"
+    fallback_note: str | None = None
 
     def __init__(self, catalog: Catalog | None = None) -> None:
         self.catalog = catalog or Catalog.load()
         self._derivation = [(re.compile(p, re.IGNORECASE), rel, s) for p, rel, s in DERIVATION_CUES]
         self._negative = [(re.compile(p, re.IGNORECASE), role, st) for p, role, st in NEGATIVE_CUES]
 
-    async def extract(self, chunk: ResourceChunk) -> list[RawClaim]:
-        """Claims found in ``chunk`` (never raises on odd text; an unparsable YAML chunk falls back to lines)."""
-        return self.extract_sync(chunk)
+    async def extract(self, chunk: ResourceChunk) -> ExtractionResult:
+        """Claims found in ``chunk``; the rules meet no problems (odd text yields fewer claims, never an error)."""
+        return ExtractionResult(claims=self.extract_sync(chunk))
 
     def extract_sync(self, chunk: ResourceChunk) -> list[RawClaim]:
-        """The same as ``extract``, synchronously (the rules never wait on I/O)."""
+        """The claims found in ``chunk``, synchronously (the rules never wait on I/O; an unparsable YAML chunk
+        falls back to lines)."""
         if chunk.kind == SourceKind.CARD_YAML:
             return self._from_yaml(chunk)
         found = _Found()

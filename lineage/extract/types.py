@@ -1,14 +1,16 @@
 """The records that flow between resource fetching, extraction and aggregation.
 
 A :class:`ResourceChunk` is one piece of fetched text (a card's YAML front matter, a section of its body, a paper
-abstract, a GitHub README, a blog post), with its provenance. An extractor reads one chunk and returns
-:class:`RawClaim` records: "the target was built from ``source_name``", each with a claimed verbatim evidence span.
-Aggregation later canonicalizes the names, verifies the evidence and computes the edge confidence.
+abstract, a GitHub README, a blog post), with its provenance. An extractor reads one chunk and returns an
+:class:`ExtractionResult`: the :class:`RawClaim` records it found ("the target was built from ``source_name``", each
+with a claimed verbatim evidence span) and the problems it met on the way (an LLM that failed or refused), which the
+run reports. Aggregation later canonicalizes the names, verifies the evidence and computes the edge confidence.
 """
 
 from __future__ import annotations
 
 import hashlib
+from dataclasses import dataclass, field
 from typing import Literal, Protocol, runtime_checkable
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -86,10 +88,28 @@ class RawClaim(BaseModel):
     section: str | None = Field(default=None, description="the section path of the evidence (' > ' joined)")
 
 
+@dataclass(frozen=True)
+class ExtractionResult:
+    """What an extractor made of one chunk: its claims, and the problems it met (one line each, for people).
+
+    A problem does not stop the run: the claims found despite it are still used (the ``auto`` extractor keeps the
+    rules' claims when the LLM fails), and the run's failure report lists the problem with the chunk's URL.
+    """
+
+    claims: list[RawClaim] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+
+
 @runtime_checkable
 class Extractor(Protocol):
-    """Reads one chunk and returns the claims it supports. Raises ExtractionError on unusable output."""
+    """Reads one chunk and returns an ``ExtractionResult``.
+
+    What goes wrong with the chunk (an LLM that fails, refuses or answers nonsense) is a problem in the result,
+    never an exception. ``fallback_note`` says once per run that the extractor works with less than was asked
+    for (``auto`` without an LLM), or is ``None``.
+    """
 
     name: str
+    fallback_note: str | None
 
-    async def extract(self, chunk: ResourceChunk) -> list[RawClaim]: ...
+    async def extract(self, chunk: ResourceChunk) -> ExtractionResult: ...

@@ -23,7 +23,7 @@ async def run(
 ):
     claims: list[RawClaim] = []
     for chunk in chunks:
-        claims.extend(await extractor.extract(chunk))
+        claims.extend((await extractor.extract(chunk)).claims)
     claims.extend(extra_claims)
     canon = Canonicalizer()
     resolutions = {}

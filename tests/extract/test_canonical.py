@@ -8,8 +8,8 @@ import pytest
 
 from catalog import Catalog, ext_name, hf_id_from_text, normalize_name
 from lineage.canonical import Canonicalizer
-from lineage.llm import LLMConfig
 from oda.errors import ConfigError
+from oda.llm import LLMConfig
 from standins.openai_compat import Reply, serve_openai
 
 
@@ -132,9 +132,11 @@ async def test_failed_hub_search_degrades_to_ext():
         raise RuntimeError("hub down")
 
     canon = Canonicalizer(hub_search=broken)
-    res = await canon.resolve("Zeta Puzzles")
-    assert res.method == "ext"
-    assert canon.errors and "hub down" in canon.errors[0]
+    outcome = await canon.resolve_outcome("Zeta Puzzles")
+    assert outcome.resolution is not None and outcome.resolution.method == "ext"
+    assert len(outcome.problems) == 1 and "hub down" in outcome.problems[0]
+    # the plain resolve gives the same answer of the moment, without the problems
+    assert (await canon.resolve("Zeta Puzzles")).method == "ext"
 
 
 async def test_llm_picks_only_among_hub_candidates():
@@ -163,10 +165,11 @@ async def test_a_fallback_made_during_a_hub_outage_is_not_memoized():
         return ["zeta-lab/Zeta-Puzzles"]
 
     canon = Canonicalizer(hub_search=hub_search)
-    during = await canon.resolve("Zeta Puzzles")
-    # the answer of the moment goes to review, and the failure is recorded
-    assert during.method == "ext" and during.certainty <= 0.5
-    assert canon.errors and "503" in canon.errors[0]
+    outcome = await canon.resolve_outcome("Zeta Puzzles")
+    during = outcome.resolution
+    # the answer of the moment goes to review, and the failure comes back with it
+    assert during is not None and during.method == "ext" and during.certainty <= 0.5
+    assert outcome.problems and "503" in outcome.problems[0]
     again = await canon.resolve("Zeta Puzzles")
     assert again.method == "ext" and len(calls) == 2  # asked again, not served from the memo
     outage["down"] = False
@@ -211,9 +214,10 @@ async def test_a_failed_existence_check_keeps_the_id_and_is_reported():
         raise RuntimeError("timeout")
 
     canon = Canonicalizer(hub_exists=hub_exists)
-    res = await canon.resolve("acme/thing", "acme/thing")
-    assert (res.id, res.on_hub) == ("acme/thing", True) and res.certainty <= 0.5
-    assert canon.errors and "timeout" in canon.errors[0]
+    outcome = await canon.resolve_outcome("acme/thing", "acme/thing")
+    res = outcome.resolution
+    assert res is not None and (res.id, res.on_hub) == ("acme/thing", True) and res.certainty <= 0.5
+    assert outcome.problems and "timeout" in outcome.problems[0]
 
 
 async def test_an_offline_snapshot_without_the_read_is_not_an_outage():
@@ -226,8 +230,9 @@ async def test_an_offline_snapshot_without_the_read_is_not_an_outage():
         raise SnapshotMissError("offline: the snapshot holds no answer")
 
     canon = Canonicalizer(hub_search=hub_search, hub_exists=hub_exists)
-    name = await canon.resolve("Zeta Puzzles")
-    repo = await canon.resolve("acme/thing", "acme/thing")
-    assert name.method == "ext" and name.certainty == 0.8
-    assert (repo.id, repo.on_hub, repo.certainty) == ("acme/thing", True, 1.0)
-    assert canon.errors == []
+    name_outcome = await canon.resolve_outcome("Zeta Puzzles")
+    repo_outcome = await canon.resolve_outcome("acme/thing", "acme/thing")
+    name, repo = name_outcome.resolution, repo_outcome.resolution
+    assert name is not None and name.method == "ext" and name.certainty == 0.8
+    assert repo is not None and (repo.id, repo.on_hub, repo.certainty) == ("acme/thing", True, 1.0)
+    assert name_outcome.problems == repo_outcome.problems == ()

@@ -55,7 +55,7 @@ def trace_world(*, check_existence: bool) -> dict:
         for repo, (raw, _) in datasets.items():
             card = SimpleNamespace(url=f"https://huggingface.co/datasets/{repo}", raw=raw, body=None)
             chunks = card_chunks(repo, card)
-            claims = [c for chunk in chunks for c in await RulesExtractor().extract(chunk)]
+            claims = [c for chunk in chunks for c in RulesExtractor().extract_sync(chunk)]
             resolutions = {}
             for c in claims:
                 try:

@@ -11,10 +11,11 @@ from lineage.aggregate import aggregate
 from lineage.canonical import Canonicalizer
 from lineage.extract import make_extractor
 from lineage.extract.auto import AutoExtractor
-from lineage.extract.llm import LLMExtractor, first_json_object
+from lineage.extract.llm import LLMExtractor
 from lineage.extract.rules import RulesExtractor
-from lineage.llm import LLMConfig
-from oda.errors import ConfigError, ExtractionError
+from lineage.extract.types import ExtractionResult, Extractor
+from oda.errors import ConfigError
+from oda.llm import LLMConfig
 from standins.openai_compat import Reply, serve_openai
 
 TEXT = (
@@ -53,7 +54,9 @@ async def test_valid_answer_becomes_claims_and_hallucinated_evidence_is_dropped(
     chunk = make_chunk(TEXT)
     with serve_openai([Reply(content=json.dumps(GOOD))]) as server:
         extractor = LLMExtractor(config(server))
-        claims = await extractor.extract(chunk)
+        result = await extractor.extract(chunk)
+    assert result.problems == []
+    claims = result.claims
     body = server.requests[0]
     assert body["response_format"] == {"type": "json_object"}
     assert chunk.text in body["messages"][0]["content"]
@@ -84,36 +87,41 @@ async def test_valid_answer_becomes_claims_and_hallucinated_evidence_is_dropped(
 async def test_bad_replies_are_retried(make_chunk, bad):
     fenced = "Here you go:\n```json\n" + json.dumps(GOOD) + "\n```"
     with serve_openai([bad, Reply(content=fenced)]) as server:
-        claims = await LLMExtractor(config(server)).extract(make_chunk(TEXT))
+        result = await LLMExtractor(config(server, backoff_s=0.01)).extract(make_chunk(TEXT))
     assert len(server.requests) == 2
-    assert {c.source_name for c in claims} == {"NuminaMath-CoT", "MATH-500"}
+    assert {c.source_name for c in result.claims} == {"NuminaMath-CoT", "MATH-500"}
+    assert result.problems == []
 
 
 async def test_retries_are_bounded(make_chunk):
-    with (
-        serve_openai([Reply(content="{broken")]) as server,
-        pytest.raises(ExtractionError, match="3 attempts"),
-    ):
-        await LLMExtractor(config(server, max_retries=2)).extract(make_chunk(TEXT))
+    with serve_openai([Reply(content="{broken")]) as server:
+        result = await LLMExtractor(config(server, max_retries=2)).extract(make_chunk(TEXT))
     assert len(server.requests) == 3
+    assert result.claims == [] and len(result.problems) == 1
+    assert "no valid answer after 3 attempts" in result.problems[0]
 
 
 async def test_refusal_fails_the_chunk_at_once(make_chunk):
-    with (
-        serve_openai([Reply(refusal="I can't help with that.")]) as server,
-        pytest.raises(ExtractionError, match="refused"),
-    ):
-        await LLMExtractor(config(server)).extract(make_chunk(TEXT))
+    with serve_openai([Reply(refusal="I can't help with that.")]) as server:
+        result = await LLMExtractor(config(server)).extract(make_chunk(TEXT))
     assert len(server.requests) == 1
+    assert result.claims == [] and result.problems == ["the LLM refused: I can't help with that."]
 
 
 async def test_timeouts_fail_cleanly(make_chunk):
-    with (
-        serve_openai([Reply(content=json.dumps(GOOD), delay_s=3)]) as server,
-        pytest.raises(ExtractionError, match="timed out"),
-    ):
-        await LLMExtractor(config(server, timeout_s=0.3, max_retries=1)).extract(make_chunk(TEXT))
+    with serve_openai([Reply(content=json.dumps(GOOD), delay_s=3)]) as server:
+        result = await LLMExtractor(config(server, timeout_s=0.3, max_retries=1, backoff_s=0.01)).extract(
+            make_chunk(TEXT)
+        )
     assert len(server.requests) == 2
+    assert result.claims == [] and len(result.problems) == 1 and "timed out" in result.problems[0]
+
+
+async def test_an_answer_without_a_sources_list_is_a_problem(make_chunk):
+    with serve_openai([Reply(content='{"sources": "NuminaMath-CoT"}')]) as server:
+        result = await LLMExtractor(config(server)).extract(make_chunk(TEXT))
+    assert len(server.requests) == 1
+    assert result.claims == [] and "no valid 'sources' list" in result.problems[0]
 
 
 async def test_server_without_json_mode_is_asked_again_without_it(make_chunk):
@@ -123,9 +131,10 @@ async def test_server_without_json_mode_is_asked_again_without_it(make_chunk):
         return Reply(content=json.dumps(GOOD))
 
     with serve_openai(responder) as server:
-        claims = await LLMExtractor(config(server)).extract(make_chunk(TEXT))
-    assert "response_format" not in server.requests[-1]
-    assert claims
+        result = await LLMExtractor(config(server, max_retries=0)).extract(make_chunk(TEXT))
+    # the second request, without the option, costs no attempt: it succeeds even with no retries left
+    assert [("response_format" in body) for body in server.requests] == [True, False]
+    assert result.claims and result.problems == []
 
 
 async def test_injected_claim_never_becomes_an_edge(make_chunk):
@@ -144,7 +153,7 @@ async def test_injected_claim_never_becomes_an_edge(make_chunk):
         ]
     }
     with serve_openai([Reply(content=json.dumps(obeying))]) as server:
-        claims = await LLMExtractor(config(server)).extract(chunk)
+        claims = (await LLMExtractor(config(server)).extract(chunk)).claims
     canon = Canonicalizer()
     resolutions = {c.source_name: await canon.resolve(c.source_name, c.hf_id_hint) for c in claims}
     result = aggregate(
@@ -168,7 +177,7 @@ async def test_malformed_items_are_skipped_one_by_one(make_chunk):
     }
     with serve_openai([Reply(content=json.dumps(answer))]) as server:
         extractor = LLMExtractor(config(server))
-        claims = await extractor.extract(make_chunk(TEXT))
+        claims = (await extractor.extract(make_chunk(TEXT))).claims
     assert [(c.source_name, c.role, c.support) for c in claims] == [("NuminaMath-CoT", "other", 0.6)]
     assert extractor.stats["invalid item"] == 1
 
@@ -176,41 +185,14 @@ async def test_malformed_items_are_skipped_one_by_one(make_chunk):
 async def test_braces_in_the_chunk_are_not_placeholders(make_chunk):
     chunk = make_chunk("Template {{name}} and {{text}} from the card. It is derived from LIMO.")
     with serve_openai([Reply(content='{"sources": []}')]) as server:
-        assert await LLMExtractor(config(server)).extract(chunk) == []
+        assert await LLMExtractor(config(server)).extract(chunk) == ExtractionResult(claims=[], problems=[])
     assert chunk.text in server.requests[0]["messages"][0]["content"]
 
 
-def test_first_json_object():
-    assert first_json_object('x {"a": 1} y {"b": 2}') == {"a": 1}
-    assert first_json_object('{"a": {"b": [1, 2]}}') == {"a": {"b": [1, 2]}}
-    with pytest.raises(ValueError):
-        first_json_object('{"a": ')
-
-
-def test_config_from_settings(monkeypatch):
-    monkeypatch.delenv("ODA_LLM_BASE_URL", raising=False)
-    monkeypatch.delenv("ODA_LLM_MODEL", raising=False)
-    monkeypatch.setattr("oda.config._loaded", {})  # no config file
-    assert LLMConfig.from_settings() is None
-    monkeypatch.setattr("oda.config._loaded", {"llm": {"base_url": "http://file/v1", "model": "from-file"}})
-    from_file = LLMConfig.from_settings()
-    assert from_file is not None and (from_file.base_url, from_file.model) == ("http://file/v1", "from-file")
-    monkeypatch.setenv("ODA_LLM_BASE_URL", "http://127.0.0.1:9/v1")
-    monkeypatch.setenv("ODA_LLM_MODEL", "tiny")
-    monkeypatch.setenv("ODA_LLM_API_KEY", "secret-key")
-    cfg = LLMConfig.from_settings(timeout_s=3.0)
-    assert cfg is not None and (cfg.base_url, cfg.model, cfg.api_key, cfg.timeout_s) == (
-        "http://127.0.0.1:9/v1",
-        "tiny",
-        "secret-key",
-        3.0,
-    )
-    assert "secret-key" not in repr(cfg)
-    with pytest.raises(ConfigError):
-        LLMConfig(base_url="http://x", model="m", max_retries=-1)
-
-
 def test_make_extractor():
+    for name, llm in (("rules", None), ("auto", None), ("llm", LLMConfig(base_url="http://x/v1", model="m"))):
+        extractor = make_extractor(name, llm)
+        assert isinstance(extractor, Extractor), name
     assert make_extractor("rules", None).name == "rules"
     with pytest.raises(ConfigError, match="needs an LLM"):
         make_extractor("llm", None)
@@ -238,8 +220,8 @@ async def test_auto_asks_the_llm_only_where_rules_are_unsure(make_chunk):
     with serve_openai([Reply(content=json.dumps(answer))]) as server:
         auto = AutoExtractor(RulesExtractor(), LLMExtractor(config(server)))
         assert auto.fallback_note is None
-        sure_claims = await auto.extract(sure)
-        unsure_claims = await auto.extract(unsure)
+        sure_claims = (await auto.extract(sure)).claims
+        unsure_claims = (await auto.extract(unsure)).claims
         await auto.extract(yaml_chunk)
     assert len(server.requests) == 1 and auto.llm_calls == 1
     assert {c.extractor for c in sure_claims} == {"rules"}
@@ -250,9 +232,10 @@ async def test_auto_keeps_rules_claims_when_the_llm_fails(make_chunk):
     chunk = make_chunk("Our data is based on LIMO.")
     with serve_openai([Reply(status=500)]) as server:
         auto = AutoExtractor(RulesExtractor(), LLMExtractor(config(server, max_retries=0)))
-        claims = await auto.extract(chunk)
-    assert [c.source_name for c in claims if c.role == "source"] == ["LIMO"]
-    assert len(auto.errors) == 1 and "no valid answer" in auto.errors[0]
+        result = await auto.extract(chunk)
+    assert [c.source_name for c in result.claims if c.role == "source"] == ["LIMO"]
+    assert len(result.problems) == 1
+    assert result.problems[0].startswith("LLM failed, rules kept: no valid answer after 1 attempt:")
 
 
 CARD_PIECE = (
@@ -279,7 +262,7 @@ async def test_prompt_v2_carries_the_section_path_and_roles_and_v1_stays_selecta
     }
     with serve_openai([Reply(content=json.dumps(answer)), Reply(content=json.dumps(answer))]) as server:
         v2 = LLMExtractor(config(server))
-        claims = await v2.extract(chunk)
+        claims = (await v2.extract(chunk)).claims
         monkeypatch.setenv("ODA_EXTRACT_PROMPT_VERSION", "v1")
         v1 = make_extractor("llm", config(server))
         assert isinstance(v1, LLMExtractor)

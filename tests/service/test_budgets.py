@@ -6,7 +6,7 @@ import asyncio
 
 from acquisition import AcquisitionConfig
 from lineage.context import TraceContext
-from lineage.llm import LLMConfig
+from oda.llm import LLMConfig
 from service.runtime import ServiceRuntime
 
 

@@ -10,8 +10,8 @@ from typing import Any
 from acquisition import AcquisitionConfig
 from graph_store.base import open_store
 from lineage.context import TraceContext
-from lineage.llm import LLMConfig
 from lineage.runner import TraceSummary, build_services, parse_queue_text, run_trace
+from oda.llm import LLMConfig
 from standins.llm_emulator import excerpt_of, obeying_responder, reading_responder
 from standins.openai_compat import Reply, serve_openai
 from standins.world import World, WorldTransport
