@@ -1,17 +1,18 @@
 """Connection settings for the OpenAI-compatible LLM used by the ``llm`` and ``auto`` extractors.
 
-Any server that speaks the OpenAI chat API works: vLLM, a llama.cpp server, OpenAI itself. The base URL and model
-come from the ``[llm]`` table of the config file or from ``ODA_LLM_BASE_URL`` / ``ODA_LLM_MODEL``; the API key only
-from the environment (``ODA_LLM_API_KEY``, else ``OPENAI_API_KEY``). Explicit constructor arguments always win.
+Any server that speaks the OpenAI chat API works: vLLM, a llama.cpp server, OpenAI itself. The base URL, model and
+limits come from the ``[llm]`` settings (``oda.settings.LLMSettings``: the config file, ``ODA_LLM_BASE_URL`` /
+``ODA_LLM_MODEL``), handed to ``LLMConfig.from_mapping``; the API key only from the environment
+(``ODA_LLM_API_KEY``, else ``OPENAI_API_KEY``).
 """
 
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from oda.config import section
 from oda.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -54,20 +55,11 @@ class LLMConfig:
             raise ConfigError("llm.max_concurrency must be >= 1")
 
     @classmethod
-    def from_settings(cls, **overrides: Any) -> LLMConfig | None:
-        """The configured LLM, or ``None`` when no base URL or model is configured.
-
-        Precedence: ``overrides`` (non-None values), then the environment (``ODA_LLM_BASE_URL``,
-        ``ODA_LLM_MODEL``), then the ``[llm]`` table of the config file.
-        """
-        table = section("llm")
-        values: dict[str, Any] = {}
-        for key in ("timeout_s", "max_retries", "temperature", "max_concurrency", "max_tokens", "json_mode"):
-            if key in table:
-                values[key] = table[key]
-        values["base_url"] = os.environ.get("ODA_LLM_BASE_URL") or table.get("base_url")
-        values["model"] = os.environ.get("ODA_LLM_MODEL") or table.get("model")
-        values.update({k: v for k, v in overrides.items() if v is not None})
+    def from_mapping(cls, values: Mapping[str, Any]) -> LLMConfig | None:
+        """The LLM ``values`` (the ``[llm]`` keys) describe, or ``None`` when they name no base URL or model.
+        Keys set to ``None`` keep the defaults; the API key is never among them (it comes from the
+        environment)."""
+        values = {k: v for k, v in values.items() if v is not None}
         if not values.get("base_url") or not values.get("model"):
             return None
         try:

@@ -187,18 +187,21 @@ def test_first_json_object():
         first_json_object('{"a": ')
 
 
-def test_config_from_settings(monkeypatch):
-    monkeypatch.delenv("ODA_LLM_BASE_URL", raising=False)
-    monkeypatch.delenv("ODA_LLM_MODEL", raising=False)
-    monkeypatch.setattr("oda.config._loaded", {})  # no config file
-    assert LLMConfig.from_settings() is None
-    monkeypatch.setattr("oda.config._loaded", {"llm": {"base_url": "http://file/v1", "model": "from-file"}})
-    from_file = LLMConfig.from_settings()
+def test_config_from_settings(monkeypatch, tmp_path):
+    from lineage.runner import llm_config
+    from oda.settings import load_settings
+
+    monkeypatch.chdir(tmp_path)  # no oda.toml here
+    assert llm_config(load_settings(env={}).llm) is None
+    config = tmp_path / "llm.toml"
+    config.write_text('[llm]\nbase_url = "http://file/v1"\nmodel = "from-file"\n')
+    from_file = llm_config(load_settings(config, env={}).llm)
     assert from_file is not None and (from_file.base_url, from_file.model) == ("http://file/v1", "from-file")
     monkeypatch.setenv("ODA_LLM_BASE_URL", "http://127.0.0.1:9/v1")
     monkeypatch.setenv("ODA_LLM_MODEL", "tiny")
     monkeypatch.setenv("ODA_LLM_API_KEY", "secret-key")
-    cfg = LLMConfig.from_settings(timeout_s=3.0)
+    settings = load_settings(config).override("llm", timeout_s=3.0)
+    cfg = llm_config(settings.llm)
     assert cfg is not None and (cfg.base_url, cfg.model, cfg.api_key, cfg.timeout_s) == (
         "http://127.0.0.1:9/v1",
         "tiny",
