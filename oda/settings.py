@@ -25,7 +25,7 @@ import os
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args, get_origin
 
 from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
 
@@ -260,14 +260,26 @@ def _nest_model_scorers(data: Mapping[str, Any]) -> dict[str, Any]:
 def _known_keys(model: type[BaseModel], loc: tuple[int | str, ...]) -> list[str]:
     """The keys the table at ``loc`` (without the unknown key itself) accepts."""
     current: Any = model
-    for part in loc:
+    parts = list(loc)
+    while parts:
+        part = parts.pop(0)
         field = current.model_fields.get(part) if isinstance(part, str) else None
-        if field is None or not (
-            isinstance(field.annotation, type) and issubclass(field.annotation, BaseModel)
-        ):
+        if field is None:
             return []
-        current = field.annotation
+        annotation = field.annotation
+        if get_origin(annotation) is dict:  # ``scorers``: a table of tables, keyed by name
+            annotation = get_args(annotation)[1]
+            if parts:
+                parts.pop(0)
+        if not (isinstance(annotation, type) and issubclass(annotation, BaseModel)):
+            return []
+        current = annotation
     return sorted(current.model_fields)
+
+
+def _table_name(loc: tuple[int | str, ...]) -> str:
+    """``scoring.model.<scorer>`` as the file spells it (the ``scorers`` level is internal)."""
+    return ".".join(str(part) for part in loc if part != "scorers")
 
 
 def _validate(model: type[Settings], data: Mapping[str, Any], where: str) -> Settings:
@@ -277,7 +289,7 @@ def _validate(model: type[Settings], data: Mapping[str, Any], where: str) -> Set
         problems = []
         for error in exc.errors():
             loc = tuple(error["loc"])
-            dotted = ".".join(str(part) for part in loc)
+            dotted = _table_name(loc)
             if error["type"] == "extra_forbidden":
                 table, key = loc[:-1], str(loc[-1])
                 known = [k for k in _known_keys(model, table) if table or k != "source"]
@@ -286,7 +298,7 @@ def _validate(model: type[Settings], data: Mapping[str, Any], where: str) -> Set
                 else:
                     close = difflib.get_close_matches(key, known, n=1, cutoff=0.6)
                 hint = f"; did you mean {close[0]!r}?" if close else ""
-                name = f"[{'.'.join(str(p) for p in table)}]" if table else "the top level"
+                name = f"[{_table_name(table)}]" if table else "the top level"
                 problems.append(f"unknown key {key!r} in {name}{hint} (known: {', '.join(known)})")
             else:
                 problems.append(f"{dotted}: {error['msg']}")
