@@ -33,7 +33,7 @@ def test_from_settings_reads_the_table_and_overrides_win(config_file, tmp_path):
 
 
 def test_unknown_keys_and_bad_values_are_config_errors(config_file):
-    with pytest.raises(ConfigError, match="concurency.*did you mean 'concurrency'"):
+    with pytest.raises(ConfigError, match=r"concurency.*did you mean 'concurrency'"):
         config_file("[acquisition]\nconcurency = 3\n")
     settings = config_file("[acquisition]\nconcurrency = 0\n")
     with pytest.raises(ConfigError, match="concurrency"):
