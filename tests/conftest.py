@@ -10,8 +10,9 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 # Never let a test reach the real Hub by accident.
 os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
 
-MACHINE_VARIABLES = frozenset({"ODA_SHARED_DATA"})
-"""``ODA_*`` variables that describe the machine, not the service's settings (where third-party data lives)."""
+MACHINE_VARIABLES = frozenset({"ODA_SHARED_DATA", "ODA_OPENLINEAGE_SPEC"})
+"""``ODA_*`` variables that describe the machine, not the service's settings: where third-party data and the
+OpenLineage schema live."""
 
 
 @pytest.fixture(autouse=True)
