@@ -92,6 +92,3 @@ def check_no_secrets(table: Any, where: str) -> None:
     elif isinstance(table, list):
         for index, item in enumerate(table):
             check_no_secrets(item, f"{where}[{index}]")
-
-
-_check_no_secrets = check_no_secrets

@@ -236,10 +236,6 @@ class Settings(Table):
         data[table] = {**data[table], **given}
         return _validate(type(self), data, "options").model_copy(update={"source": self.source})
 
-    def saved(self) -> dict[str, Any]:
-        """The settings as JSON, for storing with a run (there are no secrets in them)."""
-        return self.model_dump(mode="json", exclude={"source"})
-
 
 TABLES = ("store", "trace", "llm", "acquisition", "scoring", "service", "review", "bench")
 

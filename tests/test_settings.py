@@ -131,7 +131,7 @@ def test_secrets_are_refused_in_the_file_and_never_held(tmp_path: Path) -> None:
     settings = load_settings(
         env={"ODA_LLM_API_KEY": "sk-secret", "HF_TOKEN": "hf-secret", "ODA_LLM_MODEL": "m"}
     )
-    assert "secret" not in repr(settings.saved())
+    assert "secret" not in repr(settings.model_dump())
 
 
 def test_model_scorer_tables_merge_shared_and_specific_keys(tmp_path: Path) -> None:
@@ -169,3 +169,15 @@ def test_the_oda_command_reads_the_store_from_the_loaded_settings(tmp_path: Path
     config = _write(tmp_path, f"[store]\nuri = '{store}'\n")
     result = CliRunner().invoke(app, ["--config", str(config), "stats", "--json"])
     assert str(store) in str(result.exception or result.output)  # a missing store is named in the error
+
+
+def test_the_oda_command_hands_the_string_limit_to_the_store_models(tmp_path: Path) -> None:
+    from graph_store.models import DEFAULT_MAX_TEXT_CHARS, check_storable, max_text_chars
+    from oda.cli import app
+
+    assert max_text_chars() == DEFAULT_MAX_TEXT_CHARS  # reset for every test by the suite fixture
+    config = _write(tmp_path, f"[store]\nuri = '{tmp_path / 'graph'}'\nmax_text_chars = 10\n")
+    CliRunner().invoke(app, ["--config", str(config), "stats"])
+    assert max_text_chars() == 10
+    with pytest.raises(ValueError, match="the limit is 10"):
+        check_storable("x" * 11)
