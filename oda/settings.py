@@ -294,8 +294,8 @@ def _validate(model: type[Settings], data: Mapping[str, Any], where: str) -> Set
                 else:
                     close = difflib.get_close_matches(key, known, n=1, cutoff=0.6)
                 hint = f"; did you mean {close[0]!r}?" if close else ""
-                name = f"[{_table_name(table)}]" if table else "the top level"
-                problems.append(f"unknown key {key!r} in {name}{hint} (known: {', '.join(known)})")
+                place = f"in [{_table_name(table)}]" if table else "at the top level"
+                problems.append(f"unknown key {key!r} {place}{hint} (known: {', '.join(known)})")
             else:
                 problems.append(f"{dotted}: {error['msg']}")
         raise ConfigError(f"{where}: " + "; ".join(problems)) from None
