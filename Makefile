@@ -40,6 +40,7 @@ lint:
 
 typecheck:
 	$(BIN)/mypy
+	$(BIN)/mypy --strict oda/
 
 clean:
 	rm -rf .oda .pytest_cache .mypy_cache .ruff_cache test-artifacts .venv-plain

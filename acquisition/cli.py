@@ -9,6 +9,7 @@ import typer
 
 
 def fetch(
+    ctx: typer.Context,
     target: Annotated[
         str,
         typer.Argument(help="org/name, a Hub dataset URL, an arXiv id or URL, 'search:QUERY', or any URL."),
@@ -38,9 +39,11 @@ def fetch(
     import asyncio
 
     from acquisition.config import AcquisitionConfig
+    from oda.command import settings_of
     from oda.output import console, emit_json
 
     cfg = AcquisitionConfig.from_settings(
+        settings_of(ctx).acquisition,
         snapshot_dir=snapshot,
         offline=offline or None,
         record_dir=record,

@@ -7,12 +7,15 @@ the environment only.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from oda import __version__
 from oda.errors import ConfigError
+
+if TYPE_CHECKING:
+    from oda.settings import AcquisitionSettings
 
 
 def _token_from_env() -> str | None:
@@ -74,18 +77,10 @@ class AcquisitionConfig:
                 setattr(self, name, Path(value))
 
     @classmethod
-    def from_settings(cls, **overrides: Any) -> AcquisitionConfig:
-        """Build from ``[acquisition]`` in the config file; keyword ``overrides`` (not ``None``) win."""
-        from oda.config import section
-
-        known = {f.name for f in fields(cls)} - {"hf_token"}
-        table = section("acquisition")
-        unknown = sorted(set(table) - known)
-        if unknown:
-            raise ConfigError(
-                f"[acquisition]: unknown key(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}"
-            )
-        values: dict[str, Any] = dict(table)
+    def from_settings(cls, table: AcquisitionSettings | None = None, **overrides: Any) -> AcquisitionConfig:
+        """Build from the ``[acquisition]`` settings (``None``: the defaults); keyword ``overrides`` (not
+        ``None``) win."""
+        values: dict[str, Any] = table.values() if table is not None else {}
         values.update({k: v for k, v in overrides.items() if v is not None})
         for name in ("snapshot_dir", "record_dir"):
             if values.get(name) is not None:

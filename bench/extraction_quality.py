@@ -46,8 +46,8 @@ from evaluation.real_cards import (  # noqa: E402
 from lineage.canonical import Canonicalizer  # noqa: E402
 from lineage.extract import make_extractor  # noqa: E402
 from lineage.extract.rules import RulesExtractor  # noqa: E402
-from oda.config import section  # noqa: E402
-from oda.llm import LLMConfig  # noqa: E402
+from lineage.runner import llm_config  # noqa: E402
+from oda.settings import load_settings  # noqa: E402
 
 
 async def real_cards(args: argparse.Namespace) -> None:
@@ -58,7 +58,7 @@ async def real_cards(args: argparse.Namespace) -> None:
         hub_search=make_hub_search(hub_ids), hub_exists=make_hub_exists(hub_ids), catalog=catalog
     )
     extractor = make_extractor(
-        args.extractor, LLMConfig.from_table(section("llm")) if args.extractor != "rules" else None
+        args.extractor, llm_config(load_settings().llm) if args.extractor != "rules" else None
     )
     started = time.perf_counter()
     report = await evaluate_real_cards(cards, extractor, canonicalizer)

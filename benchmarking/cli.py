@@ -12,7 +12,6 @@ from typing import Annotated, Any
 import typer
 from rich.markup import escape
 
-from oda.config import setting
 from oda.output import console, emit_json
 
 bench_app = typer.Typer(
@@ -41,11 +40,19 @@ StoreOpt = Annotated[
 ]
 
 
-def _work_dir(value: Path | None) -> Path:
-    return value or Path(str(setting("bench", "work_dir", ".oda/bench")))
+def _bench(ctx: typer.Context) -> Any:
+    """This command's ``[bench]`` settings."""
+    from oda.command import settings_of
+
+    return settings_of(ctx).bench
+
+
+def _work_dir(ctx: typer.Context, value: Path | None) -> Path:
+    return value or Path(_bench(ctx).work_dir)
 
 
 def _resources(
+    ctx: typer.Context,
     partition: str | None,
     gpus: int | None,
     cpus: int | None,
@@ -54,18 +61,25 @@ def _resources(
     preset_gpus: int,
 ) -> Any:
     from benchmarking.render import SlurmResources
+    from oda.command import settings_of
 
+    bench = (
+        settings_of(ctx)
+        .override("bench", partition=partition, gpus_per_node=gpus, cpus_per_task=cpus, mem=mem, time=time)
+        .bench
+    )
     return SlurmResources(
-        partition=partition or setting("bench", "partition"),
-        gpus_per_node=gpus if gpus is not None else int(setting("bench", "gpus_per_node", preset_gpus)),
-        cpus_per_task=cpus if cpus is not None else int(setting("bench", "cpus_per_task", 16)),
-        mem=mem or setting("bench", "mem"),
-        time=time or setting("bench", "time"),
+        partition=bench.partition,
+        gpus_per_node=bench.gpus_per_node if bench.gpus_per_node is not None else preset_gpus,
+        cpus_per_task=bench.cpus_per_task,
+        mem=bench.mem,
+        time=bench.time,
     )
 
 
 @bench_app.command("config")
 def config_cmd(
+    ctx: typer.Context,
     base_model: Annotated[
         str, typer.Option("--base-model", help="llama3.1-8b, qwen2.5-7b or qwen3-8b (or a preset)")
     ],
@@ -97,7 +111,7 @@ def config_cmd(
     from benchmarking.presets import load_registry
     from benchmarking.validate import llamafactory_available, validate_train_config
 
-    registry = load_registry(presets)
+    registry = load_registry(presets, configured=_bench(ctx).presets)
     preset = registry.for_base_model(base_model, long_cot=long_cot)
     settings = JobSettings(eval_backend=eval_backend, api_base=api_base)
     files = write_run(registry, preset, dataset, out, settings, allow_missing_data=True)
@@ -154,6 +168,7 @@ def _executor(name: str, resources: Any, workers: int) -> Any:
 
 @bench_app.command("submit")
 def submit_cmd(
+    ctx: typer.Context,
     datasets: Annotated[Path, typer.Option("--datasets", help="queue file: one dataset id or path per line")],
     base_model: Annotated[str, typer.Option("--base-model", help="llama3.1-8b, qwen2.5-7b or qwen3-8b")],
     long_cot: Annotated[
@@ -193,19 +208,19 @@ def submit_cmd(
     from benchmarking.jobs import JobSettings, read_queue, submit
     from benchmarking.presets import load_registry
 
-    registry = load_registry(presets)
+    registry = load_registry(presets, configured=_bench(ctx).presets)
     preset = registry.for_base_model(base_model, long_cot=long_cot)
     queue = read_queue(datasets)
     settings = JobSettings(
-        work_dir=_work_dir(work_dir),
-        train_command=train_command or str(setting("bench", "train_command", render.DEFAULT_TRAIN_COMMAND)),
-        eval_command=eval_command or str(setting("bench", "eval_command", render.DEFAULT_EVAL_COMMAND)),
+        work_dir=_work_dir(ctx, work_dir),
+        train_command=train_command or _bench(ctx).train_command or render.DEFAULT_TRAIN_COMMAND,
+        eval_command=eval_command or _bench(ctx).eval_command or render.DEFAULT_EVAL_COMMAND,
         eval_backend=eval_backend,
         api_base=api_base,
         max_attempts=max_attempts,
     )
-    resources = _resources(partition, gpus_per_node, cpus_per_task, mem, time, preset.gpus)
-    ex = _executor(executor or str(setting("bench", "executor", "local")), resources, workers)
+    resources = _resources(ctx, partition, gpus_per_node, cpus_per_task, mem, time, preset.gpus)
+    ex = _executor(executor or _bench(ctx).executor, resources, workers)
     with JobDB(settings.db_path) as db:
         report = submit(
             db,
@@ -232,7 +247,7 @@ def submit_cmd(
 
 
 @bench_app.command("status")
-def status_cmd(work_dir: WorkDirOpt = None, json_out: JsonOpt = False) -> None:
+def status_cmd(ctx: typer.Context, work_dir: WorkDirOpt = None, json_out: JsonOpt = False) -> None:
     """Show every run's train/eval state (asking the scheduler about jobs in flight).
 
     Example: oda bench status --json
@@ -241,7 +256,7 @@ def status_cmd(work_dir: WorkDirOpt = None, json_out: JsonOpt = False) -> None:
     from benchmarking.executors import LocalExecutor
     from benchmarking.jobs import status
 
-    with JobDB(_work_dir(work_dir) / "jobs.db") as db:
+    with JobDB(_work_dir(ctx, work_dir) / "jobs.db") as db:
         info = status(db, LocalExecutor())
     if json_out:
         emit_json(info)
@@ -264,10 +279,9 @@ def status_cmd(work_dir: WorkDirOpt = None, json_out: JsonOpt = False) -> None:
         console.print(f"[yellow]scheduler unavailable:[/] {info['scheduler_error']}")
 
 
-def _attach(results: list[Any], store_uri: str | None) -> dict[str, Any]:
+def _attach(ctx: typer.Context, results: list[Any], store_uri: str | None) -> dict[str, Any]:
     from graph_store.base import open_store
     from graph_store.models import validate_node_id
-    from oda.config import default_store_uri
 
     ok, rejected = [], []
     for r in results:
@@ -276,13 +290,16 @@ def _attach(results: list[Any], store_uri: str | None) -> dict[str, Any]:
             ok.append(r)
         except ValueError as exc:
             rejected.append(f"{r.dataset}: {exc}")
-    with open_store(store_uri or default_store_uri()) as store:
+    from oda.command import settings_of
+
+    with open_store(store_uri or settings_of(ctx).store.uri) as store:
         n = store.attach_results(ok)
     return {"attached": n, "rejected": sorted(set(rejected))}
 
 
 @bench_app.command("collect")
 def collect_cmd(
+    ctx: typer.Context,
     work_dir: WorkDirOpt = None,
     presets: PresetsOpt = None,
     attach: Annotated[
@@ -300,8 +317,8 @@ def collect_cmd(
     from benchmarking.jobs import collect
     from benchmarking.presets import load_registry
 
-    registry = load_registry(presets)
-    with JobDB(_work_dir(work_dir) / "jobs.db") as db:
+    registry = load_registry(presets, configured=_bench(ctx).presets)
+    with JobDB(_work_dir(ctx, work_dir) / "jobs.db") as db:
         report = collect(db, registry, executor=LocalExecutor())
         all_results = db.results()
     info: dict[str, Any] = {
@@ -312,7 +329,7 @@ def collect_cmd(
         "missing_benchmarks": report.missing_benchmarks,
     }
     if attach:
-        info["attach"] = _attach(all_results, store)
+        info["attach"] = _attach(ctx, all_results, store)
     if json_out:
         emit_json(info)
         return
@@ -326,6 +343,7 @@ def collect_cmd(
 
 @bench_app.command("import-leaderboard")
 def import_leaderboard_cmd(
+    ctx: typer.Context,
     path: Annotated[Path, typer.Argument(help="ODA's processed_leaderboard_data.json")],
     work_dir: WorkDirOpt = None,
     presets: PresetsOpt = None,
@@ -344,9 +362,9 @@ def import_leaderboard_cmd(
     from benchmarking.leaderboard import import_leaderboard
     from benchmarking.presets import load_registry
 
-    registry = load_registry(presets)
+    registry = load_registry(presets, configured=_bench(ctx).presets)
     imp = import_leaderboard(path, registry.suite(suite))
-    with JobDB(_work_dir(work_dir) / "jobs.db") as db:
+    with JobDB(_work_dir(ctx, work_dir) / "jobs.db") as db:
         db.put_results(imp.results)
         for model, rows in imp.base_scores.items():
             db.put_base_results(model, rows, source="leaderboard")
@@ -361,7 +379,7 @@ def import_leaderboard_cmd(
         "unknown_tasks": sorted(imp.unknown_tasks),
     }
     if attach:
-        info["attach"] = _attach(imp.results, store)
+        info["attach"] = _attach(ctx, imp.results, store)
     if json_out:
         emit_json(info)
     else:
@@ -375,6 +393,7 @@ def import_leaderboard_cmd(
 
 @bench_app.command("analyze")
 def analyze_cmd(
+    ctx: typer.Context,
     work_dir: WorkDirOpt = None,
     presets: PresetsOpt = None,
     suite: Annotated[str, typer.Option("--suite")] = "oda",
@@ -397,8 +416,8 @@ def analyze_cmd(
     from benchmarking.leaderboard import import_score_profiles
     from benchmarking.presets import load_registry
 
-    registry = load_registry(presets)
-    with JobDB(_work_dir(work_dir) / "jobs.db") as db:
+    registry = load_registry(presets, configured=_bench(ctx).presets)
+    with JobDB(_work_dir(ctx, work_dir) / "jobs.db") as db:
         results = db.results()
         base = db.base_results()
         sizes = db.dataset_sizes()

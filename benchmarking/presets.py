@@ -259,16 +259,13 @@ class PresetRegistry:
         raise InputError(f"unknown base model {base_model!r}{hint} (known: {', '.join(bases)})")
 
 
-def load_registry(extra: Iterable[str | Path] | str | Path | None = None) -> PresetRegistry:
-    """The built-in presets plus user presets from ``extra`` and from config ``[bench].presets``."""
-    from oda.config import setting
-
+def load_registry(
+    extra: Iterable[str | Path] | str | Path | None = None, *, configured: Iterable[str | Path] = ()
+) -> PresetRegistry:
+    """The built-in presets plus user presets from ``configured`` (``[bench].presets``) and ``extra``."""
     registry = PresetRegistry()
     registry.load_path(PRESET_DIR)
-    paths: list[str | Path] = []
-    configured = setting("bench", "presets")
-    if configured:
-        paths.extend([configured] if isinstance(configured, str) else list(configured))
+    paths: list[str | Path] = list(configured)
     if extra is not None:
         paths.extend([extra] if isinstance(extra, str | Path) else list(extra))
     for p in paths:

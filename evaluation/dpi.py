@@ -440,7 +440,9 @@ async def evaluate_extraction(
         for chunk in card.chunks:
             extracted = await extractor.extract(chunk)
             claims.extend(extracted.claims)
-            if extracted.problems:  # an extractor failure on one chunk is an error of the run, not of the bench
+            if (
+                extracted.problems
+            ):  # an extractor failure on one chunk is an error of the run, not of the bench
                 report.errors += 1
         resolutions = await resolve_claims(canonicalizer, claims)
         result = aggregate(

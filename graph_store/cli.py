@@ -35,11 +35,13 @@ Examples:
 """
 
 
-def _open(uri: str | None, *, write: bool = False) -> GraphStore:
+def _open(ctx: typer.Context, uri: str | None, *, write: bool = False) -> GraphStore:
     """The store for a command: only a writing command (``oda import``) creates a missing one; readers open
     it read-only and fail with one line naming the path when it does not exist."""
     from graph_store.factory import open_store
+    from oda.command import settings_of
 
+    uri = uri or settings_of(ctx).store.uri
     if write:
         return open_store(uri)
     return open_store(uri, create=False, read_only=True)
@@ -113,6 +115,7 @@ def _edge_table(title: str, edges: list[Any]) -> Any:
 
 
 def contamination(
+    ctx: typer.Context,
     benchmark: Annotated[str, typer.Argument(help="Benchmark node id (or its name, e.g. AIME).")],
     store: StoreOption = None,
     min_confidence: Annotated[
@@ -143,7 +146,7 @@ def contamination(
         statuses = [EdgeStatus(s) for s in status] if status else None
     except ValueError as exc:
         raise InputError(f"{exc}; expected one of: {', '.join(s.value for s in EdgeStatus)}") from exc
-    with _open(store) as graph:
+    with _open(ctx, store) as graph:
         node_id = _known(graph, benchmark)
         hits = graph.contamination(node_id, min_confidence=min_confidence, statuses=statuses, split=split)
     if as_json:
@@ -160,10 +163,12 @@ def contamination(
     _console().print(table)
 
 
-def _tree(dataset: str, store: str | None, depth: int, as_json: bool, upstream: bool) -> None:
+def _tree(
+    ctx: typer.Context, dataset: str, store: str | None, depth: int, as_json: bool, upstream: bool
+) -> None:
     from oda.output import emit_json
 
-    with _open(store) as graph:
+    with _open(ctx, store) as graph:
         node_id = _known(graph, dataset)
         sub = graph.upstream(node_id, depth) if upstream else graph.downstream(node_id, depth)
     if as_json:
@@ -182,6 +187,7 @@ DepthOption = Annotated[
 
 
 def upstream(
+    ctx: typer.Context,
     dataset: Annotated[str, typer.Argument(help="Dataset id.")],
     depth: DepthOption = 6,
     store: StoreOption = None,
@@ -191,10 +197,11 @@ def upstream(
 
     Example: oda query upstream alibaba-pai/OmniThought-0528 --depth 4
     """
-    _tree(dataset, store, depth, as_json, upstream=True)
+    _tree(ctx, dataset, store, depth, as_json, upstream=True)
 
 
 def downstream(
+    ctx: typer.Context,
     dataset: Annotated[str, typer.Argument(help="Dataset id.")],
     depth: DepthOption = 6,
     store: StoreOption = None,
@@ -204,17 +211,17 @@ def downstream(
 
     Example: oda query downstream openai/gsm8k --depth 2 --json
     """
-    _tree(dataset, store, depth, as_json, upstream=False)
+    _tree(ctx, dataset, store, depth, as_json, upstream=False)
 
 
-def flagged(store: StoreOption = None, as_json: JsonOption = False) -> None:
+def flagged(ctx: typer.Context, store: StoreOption = None, as_json: JsonOption = False) -> None:
     """Edges waiting for review (status flagged), lowest confidence first.
 
     Example: oda query flagged --json
     """
     from oda.output import emit_json
 
-    with _open(store) as graph:
+    with _open(ctx, store) as graph:
         edges = graph.flagged()
     if as_json:
         emit_json(edges)
@@ -240,6 +247,7 @@ def _parse_params(items: list[str] | None) -> dict[str, Any]:
 
 
 def cypher(
+    ctx: typer.Context,
     query: Annotated[str, typer.Argument(help="One read-only Cypher statement.")],
     param: Annotated[
         list[str] | None,
@@ -272,11 +280,17 @@ def cypher(
 
       oda query cypher "MATCH (d:Dataset) WHERE d.is_benchmark RETURN d.id AS id" --json
     """
-    from graph_store.readonly import query_limits_from_config
+    from graph_store.readonly import make_query_limits
+    from oda.command import settings_of
     from oda.output import emit_json, to_json
 
-    limits = query_limits_from_config(timeout_s=timeout, max_rows=max_rows)
-    with _open(store) as graph:
+    configured = settings_of(ctx).override("store", query_timeout_s=timeout, query_max_rows=max_rows).store
+    limits = make_query_limits(
+        timeout_s=configured.query_timeout_s,
+        max_rows=configured.query_max_rows,
+        max_memory_mb=configured.query_max_memory_mb,
+    )
+    with _open(ctx, store) as graph:
         rows = _finite(graph.cypher(query, _parse_params(param), limits=limits))
     if as_json:
         emit_json(rows)
@@ -292,14 +306,14 @@ def cypher(
     _console().print(table)
 
 
-def stats(store: StoreOption = None, as_json: JsonOption = False) -> None:
+def stats(ctx: typer.Context, store: StoreOption = None, as_json: JsonOption = False) -> None:
     """Landscape figures of the lineage graph (paper §3.2.2): size, depth, reuse, aggregators, benchmarks.
 
     Examples: oda stats;  oda stats --json --store bolt://localhost:7687
     """
     from oda.output import emit_json
 
-    with _open(store) as graph:
+    with _open(ctx, store) as graph:
         figures = graph.stats()
     if as_json:
         emit_json(figures)
@@ -343,6 +357,7 @@ def stats(store: StoreOption = None, as_json: JsonOption = False) -> None:
 
 
 def import_command(
+    ctx: typer.Context,
     file: Annotated[
         Path, typer.Argument(help="The file to import.", exists=True, dir_okay=False, readable=True)
     ],
@@ -375,7 +390,11 @@ def import_command(
     from graph_store.io import import_file
     from oda.output import emit_json
 
-    with _open(store, write=True) as graph:
+    with _open(ctx, store, write=True) as graph:
+        if flag_below is None:
+            from oda.command import settings_of
+
+            flag_below = settings_of(ctx).trace.threshold
         report = import_file(graph, file, fmt, flag_below=flag_below, skip_invalid=skip_invalid)  # type: ignore[arg-type]
     if as_json:
         emit_json(report)
@@ -394,6 +413,7 @@ def import_command(
 
 
 def export_command(
+    ctx: typer.Context,
     fmt: Annotated[str, typer.Option("--format", "-f", help="oda-jsonl, json or graphml.")] = "json",
     output: Annotated[
         Path | None, typer.Option("--output", "-o", help="Output file (default: stdout).")
@@ -417,7 +437,7 @@ def export_command(
     if fmt == "openlineage":  # OpenLineage run events, one JSON object a line (service.openlineage)
         from service.openlineage import export_openlineage_to_path as export_to_path
 
-    with _open(store) as graph:
+    with _open(ctx, store) as graph:
         count = export_to_path(graph, fmt, output)  # type: ignore[arg-type]
     if output is not None:
         _console().print(f"[green]wrote[/] {count} edge(s) to {output}")

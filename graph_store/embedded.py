@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from graph_store import adjacency_index as adj
 from graph_store import queries as q
 from graph_store.cypher_store import CypherGraphStore, Result, Tx
-from graph_store.readonly import QueryLimits, check_read_only, query_limits_from_config
+from graph_store.readonly import QueryLimits, check_read_only, make_query_limits
 from oda.errors import InputError, StoreError
 
 if TYPE_CHECKING:
@@ -327,7 +327,7 @@ class EmbeddedStore(CypherGraphStore):
         from graph_store.sandbox import run_read_only
 
         checked = check_read_only(query)
-        limits = limits or self.query_limits or query_limits_from_config()
+        limits = limits or self.query_limits or make_query_limits()
         self._check_open()
         columns, rows = run_read_only(self.path, checked, dict(params or {}), limits)
         return Result(columns, rows).dicts()

@@ -45,9 +45,9 @@ def open_store(uri: str | None = None, *, create: bool = True, read_only: bool =
     writes (a Neo4j store is shared, so both only matter for the embedded one).
     """
     if uri is None:
-        from oda.config import default_store_uri
+        from oda.settings import DEFAULT_STORE_URI
 
-        uri = default_store_uri()
+        uri = DEFAULT_STORE_URI
     uri = uri.strip()
     if not uri:
         raise ConfigError("empty store URI")

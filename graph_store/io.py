@@ -60,6 +60,7 @@ from graph_store.models import (
     is_hf_id,
 )
 from oda.errors import InputError, StoreError
+from oda.settings import DEFAULT_THRESHOLD
 
 ImportFormat = Literal["oda-jsonl", "json"]
 ExportFormat = Literal["oda-jsonl", "json", "graphml"]
@@ -91,16 +92,6 @@ class ImportPlan:
     results: list[BenchResult] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
     items: int = 0
-
-
-def default_flag_threshold() -> float:
-    """The flag threshold from config ``[trace].threshold`` (default 0.7)."""
-    from oda.config import setting
-
-    value = float(setting("trace", "threshold", 0.7))
-    if not 0.0 <= value <= 1.0:
-        raise InputError(f"[trace].threshold must be in [0, 1], got {value}")
-    return value
 
 
 def name_to_id(name: str) -> str:
@@ -411,7 +402,7 @@ def import_file(
     """
     if fmt not in IMPORT_FORMATS:
         raise InputError(f"unknown import format {fmt!r}; expected one of: {', '.join(IMPORT_FORMATS)}")
-    threshold = default_flag_threshold() if flag_below is None else float(flag_below)
+    threshold = DEFAULT_THRESHOLD if flag_below is None else float(flag_below)
     if not 0.0 <= threshold <= 1.0:
         raise InputError(f"flag threshold must be in [0, 1], got {threshold}")
     plan = read_oda_jsonl(path) if fmt == "oda-jsonl" else read_json(path)

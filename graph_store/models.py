@@ -140,20 +140,18 @@ def utcnow() -> datetime:
 INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
 DEFAULT_MAX_TEXT_CHARS = 1_000_000
 MAX_NESTING = 32
-_text_cap: list[int] = []
+_text_cap: list[int] = [DEFAULT_MAX_TEXT_CHARS]
 
 
 def max_text_chars() -> int:
-    """The longest string a stored field may hold: config ``[store].max_text_chars`` (default 1,000,000)."""
-    if not _text_cap:
-        from oda.config import setting
-
-        try:
-            value = int(setting("store", "max_text_chars", DEFAULT_MAX_TEXT_CHARS))
-        except (TypeError, ValueError) as exc:
-            raise ValueError(f"[store].max_text_chars must be an integer: {exc}") from exc
-        _text_cap.append(max(1, value))
+    """The longest string a stored field may hold (default 1,000,000; the ``oda`` command sets
+    ``[store].max_text_chars`` with ``set_max_text_chars``)."""
     return _text_cap[0]
+
+
+def set_max_text_chars(value: int) -> None:
+    """Set the limit ``max_text_chars`` returns for this process (at least 1)."""
+    _text_cap[0] = max(1, int(value))
 
 
 def check_storable(value: Any, where: str = "value", depth: int = 0) -> None:
@@ -185,7 +183,7 @@ class _Storable(BaseModel):
 
     @model_validator(mode="after")
     def _fits_the_engine(self) -> _Storable:
-        cap = _text_cap[0] if _text_cap else max_text_chars()
+        cap = _text_cap[0]
         for name, value in self.__dict__.items():
             kind = type(value)  # enums, floats (finite already: allow_inf_nan=False), bools, dates pass
             if kind is str:

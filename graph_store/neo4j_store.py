@@ -21,7 +21,7 @@ from typing import Any, TypeVar
 from graph_store import queries as q
 from graph_store.cypher_store import CypherGraphStore, Result, Tx
 from graph_store.models import AuditEntry
-from graph_store.readonly import QueryLimits, check_read_only, query_limits_from_config
+from graph_store.readonly import QueryLimits, check_read_only, make_query_limits
 from graph_store.sandbox import QueryLimitError
 from oda.errors import ReadOnlyError, StoreError
 
@@ -171,7 +171,7 @@ class Neo4jStore(CypherGraphStore):
         """Run user Cypher read-only: the keyword layer, a READ-mode session, a transaction timeout, at most
         ``max_rows`` rows, update counters checked, and always a rollback (Ctrl-C closes the transaction)."""
         checked = check_read_only(query)
-        limits = limits or query_limits_from_config()
+        limits = limits or make_query_limits()
 
         def call() -> list[dict[str, Any]]:
             with self._session(read=True) as session:

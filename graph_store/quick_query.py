@@ -101,11 +101,10 @@ def _embedded_path(uri: str | None) -> Path:
     import os
 
     if uri is None:
-        from oda.config import default_store_uri, load_config
+        from oda.settings import load_settings
 
         try:
-            load_config(None)
-            uri = default_store_uri()
+            uri = load_settings(None).store.uri
         except Exception:
             raise _NotMine from None
     uri = uri.strip()

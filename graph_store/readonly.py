@@ -247,26 +247,17 @@ class QueryLimits:
             raise ConfigError(f"query memory limit must be ≥ 64 MB, got {self.max_memory_mb}")
 
 
-def query_limits_from_config(
+def make_query_limits(
     timeout_s: float | None = None, max_rows: int | None = None, max_memory_mb: int | None = None
 ) -> QueryLimits:
-    """Limits from explicit values, else ``[store].query_timeout_s``/``query_max_rows``/``query_max_memory_mb``."""
-    from oda.config import setting
-
+    """Limits from the values given (``[store].query_timeout_s``/``query_max_rows``/``query_max_memory_mb`` with
+    the command line over them), the defaults for those that are ``None``."""
     default = QueryLimits()
     try:
         return QueryLimits(
-            timeout_s=float(
-                timeout_s if timeout_s is not None else setting("store", "query_timeout_s", default.timeout_s)
-            ),
-            max_rows=int(
-                max_rows if max_rows is not None else setting("store", "query_max_rows", default.max_rows)
-            ),
-            max_memory_mb=int(
-                max_memory_mb
-                if max_memory_mb is not None
-                else setting("store", "query_max_memory_mb", default.max_memory_mb)
-            ),
+            timeout_s=float(timeout_s if timeout_s is not None else default.timeout_s),
+            max_rows=int(max_rows if max_rows is not None else default.max_rows),
+            max_memory_mb=int(max_memory_mb if max_memory_mb is not None else default.max_memory_mb),
         )
     except (TypeError, ValueError) as exc:
         raise ConfigError(f"[store] query limits: {exc}") from exc

@@ -164,6 +164,7 @@ def _print_summary(summary: TraceSummary) -> None:
 
 
 def trace(
+    command: typer.Context,
     queue_file: Annotated[
         str | None, typer.Argument(help="Queue file: one Hub dataset id per line (omit with --resume).")
     ] = None,
@@ -226,26 +227,22 @@ def trace(
 
     from rich.markup import escape
 
-    from lineage.context import (
-        DEFAULT_EXTRACTOR,
-        DEFAULT_MAX_BRANCHING,
-        DEFAULT_MAX_DEPTH,
-        DEFAULT_MIN_YEAR,
-        DEFAULT_THRESHOLD,
-        TraceContext,
-    )
+    from lineage.context import TraceContext
     from lineage.runner import (
         acquisition_from_options,
         context_from_settings,
+        llm_config,
         new_run_id,
         parse_queue,
         run_trace,
         saved_settings,
     )
-    from oda.config import default_store_uri, section
+    from oda.command import settings_of
     from oda.errors import InputError, StoreError
-    from oda.llm import LLMConfig
     from oda.output import console, emit_json
+
+    settings = settings_of(command)
+    checkpoint_file = checkpoints or settings.trace.checkpoints
 
     if resume is not None:
         if queue_file is not None:
@@ -267,8 +264,8 @@ def trace(
             raise InputError(
                 f"--resume continues with the options the run was started with; drop {', '.join(clashing)}"
             )
-        settings = asyncio.run(saved_settings(resume, checkpoints))
-        ctx = context_from_settings(resume, settings)
+        saved = asyncio.run(saved_settings(resume, checkpoint_file))
+        ctx = context_from_settings(resume, saved, settings)
         queue = None
         console.print(
             f"resuming run [bold]{resume}[/] (with the options it was started with)", highlight=False
@@ -276,26 +273,32 @@ def trace(
     else:
         if queue_file is None:
             raise InputError("missing QUEUE_FILE (or --resume RUN_ID)")
-        options = section("trace")
+        settings = settings.override("store", uri=store)
+        trace_settings = settings.override(
+            "trace",
+            extractor=extractor,
+            max_depth=max_depth,
+            max_branching=max_branching,
+            threshold=threshold,
+            min_year=min_year,
+        ).trace
         queue = parse_queue(queue_file)
         ctx = TraceContext(
             run_id=new_run_id(),
-            store_uri=store or default_store_uri(),
-            extractor=extractor or options.get("extractor", DEFAULT_EXTRACTOR),
-            max_depth=max_depth
-            if max_depth is not None
-            else int(options.get("max_depth", DEFAULT_MAX_DEPTH)),
-            max_branching=max_branching
-            if max_branching is not None
-            else int(options.get("max_branching", DEFAULT_MAX_BRANCHING)),
-            threshold=threshold
-            if threshold is not None
-            else float(options.get("threshold", DEFAULT_THRESHOLD)),
-            min_year=min_year if min_year is not None else int(options.get("min_year", DEFAULT_MIN_YEAR)),
+            store_uri=settings.store.uri,
+            extractor=trace_settings.extractor,
+            max_depth=trace_settings.max_depth,
+            max_branching=trace_settings.max_branching,
+            threshold=trace_settings.threshold,
+            min_year=trace_settings.min_year,
             acquisition=acquisition_from_options(
-                hf_endpoint=None, snapshot=snapshot, offline=offline, record=record
+                hf_endpoint=None,
+                snapshot=snapshot,
+                offline=offline,
+                record=record,
+                configured=settings.acquisition,
             ),
-            llm=LLMConfig.from_table(section("llm")),
+            llm=llm_config(settings.llm),
         )
         console.print(
             f"run [bold]{ctx.run_id}[/]: {len(queue.entries)} dataset(s) in the queue, extractor {ctx.extractor}, "
@@ -307,7 +310,7 @@ def trace(
 
     try:
         with _LiveProgress() as progress:
-            summary = asyncio.run(run_trace(ctx, queue, checkpoints=checkpoints, progress=progress))
+            summary = asyncio.run(run_trace(ctx, queue, checkpoints=checkpoint_file, progress=progress))
     except StoreError:
         # the store failing stops the run (every later write would fail too); its progress is checkpointed
         hint = f" --checkpoints {checkpoints}" if checkpoints else ""

@@ -10,9 +10,19 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass, field
+from pathlib import PurePath
 from typing import TYPE_CHECKING, Any
 
 from oda.errors import ConfigError
+from oda.settings import (
+    DEFAULT_EXTRACTOR,
+    DEFAULT_MAX_BRANCHING,
+    DEFAULT_MAX_DEPTH,
+    DEFAULT_MIN_YEAR,
+    DEFAULT_THRESHOLD,
+    AcquisitionSettings,
+    LLMSettings,
+)
 
 if TYPE_CHECKING:
     from acquisition import Acquirer, AcquisitionConfig
@@ -21,11 +31,17 @@ if TYPE_CHECKING:
     from lineage.extract.types import Extractor
     from oda.llm import LLMConfig
 
-DEFAULT_EXTRACTOR = "auto"
-DEFAULT_MAX_DEPTH = 3
-DEFAULT_MAX_BRANCHING = 20
-DEFAULT_THRESHOLD = 0.7
-DEFAULT_MIN_YEAR = 2020
+__all__ = [
+    "DEFAULT_EXTRACTOR",
+    "DEFAULT_MAX_BRANCHING",
+    "DEFAULT_MAX_DEPTH",
+    "DEFAULT_MIN_YEAR",
+    "DEFAULT_RESOURCE_CONCURRENCY",
+    "DEFAULT_THRESHOLD",
+    "TraceContext",
+    "TraceServices",
+]
+
 DEFAULT_RESOURCE_CONCURRENCY = 8
 
 
@@ -85,12 +101,17 @@ class TraceContext:
         return self.services
 
     def settings(self) -> dict[str, Any]:
-        """The options as JSON, stored in the run's state so a resume can rebuild this context."""
+        """The effective options as JSON, stored in the run's state so a resume rebuilds this very context:
+        the trace options, every ``[acquisition]`` value and every ``[llm]`` value (``None``: no LLM). Secrets
+        (the Hub token, the LLM key) are not among them; a resume reads them from the environment again."""
         acquisition: dict[str, Any] = {}
         if self.acquisition is not None:
-            for key in ("hf_endpoint", "snapshot_dir", "offline", "record_dir"):
+            for key in AcquisitionSettings.model_fields:
                 value = getattr(self.acquisition, key, None)
-                acquisition[key] = str(value) if value is not None and not isinstance(value, bool) else value
+                acquisition[key] = str(value) if isinstance(value, PurePath) else value
+        llm: dict[str, Any] | None = None
+        if self.llm is not None:
+            llm = {key: getattr(self.llm, key) for key in LLMSettings.model_fields}
         return {
             "store_uri": self.store_uri,
             "extractor": self.extractor,
@@ -100,4 +121,5 @@ class TraceContext:
             "min_year": self.min_year,
             "resource_concurrency": self.resource_concurrency,
             "acquisition": acquisition,
+            "llm": llm,
         }

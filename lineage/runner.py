@@ -18,21 +18,22 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, ValidationError
 
 from lineage.context import TraceContext, TraceServices
 from lineage.state import Failure, TraceState
 from oda.errors import ConfigError, InputError
+from oda.settings import DEFAULT_CHECKPOINTS, AcquisitionSettings, LLMSettings, Settings
 
 if TYPE_CHECKING:
     from langchain_core.runnables import RunnableConfig
 
     from acquisition import AcquisitionConfig
+    from oda.llm import LLMConfig
 
 _COMMENT_RE = re.compile(r"(?:^|\s)#")
 """A comment starts with ``#`` at the start of a line or after a space (so URLs may keep a fragment)."""
 
-DEFAULT_CHECKPOINTS = ".oda/trace-runs.sqlite"
 RECURSION_LIMIT = 2_000_000_000
 """LangGraph counts steps per invocation; a trace takes about seven steps per dataset, so this is no limit."""
 
@@ -103,7 +104,7 @@ async def build_services(
     from lineage.canonical import Canonicalizer
     from lineage.extract import make_extractor
 
-    acquisition = ctx.acquisition or AcquisitionConfig.from_settings()
+    acquisition = ctx.acquisition or AcquisitionConfig()
     extractor = make_extractor(ctx.extractor, ctx.llm)
     acquirer = Acquirer(acquisition, web_transport=web_transport)
 
@@ -153,14 +154,36 @@ async def build_services(
             await asyncio.to_thread(store.close)
 
 
-def context_from_settings(run_id: str, settings: dict[str, Any], **overrides: Any) -> TraceContext:
-    """Rebuild a run's context from the settings saved in its state (``TraceContext.settings``)."""
-    from acquisition import AcquisitionConfig
-    from oda.config import section
+def llm_config(llm: LLMSettings) -> LLMConfig | None:
+    """The LLM client configuration the ``[llm]`` settings describe (``None`` when none is configured)."""
     from oda.llm import LLMConfig
 
-    acquisition_values = {k: v for k, v in (settings.get("acquisition") or {}).items() if v is not None}
-    acquisition = AcquisitionConfig.from_settings(**acquisition_values)
+    return LLMConfig.from_mapping(llm.model_dump())
+
+
+def context_from_settings(
+    run_id: str, settings: dict[str, Any], current: Settings | None = None, **overrides: Any
+) -> TraceContext:
+    """Rebuild a run's context from the settings saved in its state (``TraceContext.settings``).
+
+    The saved values are used as they are. ``current`` (the settings of this process) fills only what a run
+    saved by an older version lacks: the ``[acquisition]`` keys it did not save, and the LLM."""
+    from acquisition import AcquisitionConfig
+    from oda.llm import LLMConfig
+
+    now = current if current is not None else Settings()
+    saved_acquisition = dict(settings.get("acquisition") or {})
+    merged = {k: v for k, v in now.acquisition.values().items() if k not in saved_acquisition}
+    merged |= {k: v for k, v in saved_acquisition.items() if v is not None}
+    try:
+        acquisition = AcquisitionConfig.from_settings(AcquisitionSettings.model_validate(merged))
+    except ValidationError as exc:
+        raise ConfigError(f"run {run_id!r}: invalid saved acquisition settings: {exc}") from exc
+    if "llm" in settings:
+        saved_llm = settings["llm"]
+        llm = LLMConfig.from_mapping(saved_llm) if isinstance(saved_llm, dict) else None
+    else:
+        llm = llm_config(now.llm)
     values: dict[str, Any] = {
         k: settings[k]
         for k in (
@@ -175,9 +198,7 @@ def context_from_settings(run_id: str, settings: dict[str, Any], **overrides: An
         if k in settings
     }
     values.update({k: v for k, v in overrides.items() if v is not None})
-    return TraceContext(
-        run_id=run_id, acquisition=acquisition, llm=LLMConfig.from_table(section("llm")), **values
-    )
+    return TraceContext(run_id=run_id, acquisition=acquisition, llm=llm, **values)
 
 
 # --- progress ---------------------------------------------------------------------------------------------
@@ -278,10 +299,9 @@ async def _checkpointer(path: str | Path) -> AsyncIterator[Any]:
 
 
 def checkpoints_path(explicit: str | Path | None = None) -> Path:
-    """Where run checkpoints live: ``explicit``, else ``[trace].checkpoints``, else ``.oda/trace-runs.sqlite``."""
-    from oda.config import setting
-
-    return Path(explicit or setting("trace", "checkpoints", DEFAULT_CHECKPOINTS))
+    """Where run checkpoints live: ``explicit`` (``--checkpoints``, else ``[trace].checkpoints``), else
+    ``.oda/trace-runs.sqlite``."""
+    return Path(explicit or DEFAULT_CHECKPOINTS)
 
 
 async def _drive(
@@ -487,9 +507,15 @@ async def saved_settings(run_id: str, checkpoints: str | Path | None = None) -> 
 
 
 def acquisition_from_options(
-    *, hf_endpoint: str | None, snapshot: str | Path | None, offline: bool, record: str | Path | None
+    *,
+    hf_endpoint: str | None,
+    snapshot: str | Path | None,
+    offline: bool,
+    record: str | Path | None,
+    configured: AcquisitionSettings | None = None,
 ) -> AcquisitionConfig:
-    """The acquisition config for ``oda trace`` options (the config file's ``[acquisition]`` fills the rest)."""
+    """The acquisition config for ``oda trace`` options (``configured``, the ``[acquisition]`` settings, fills
+    the rest)."""
     from acquisition import AcquisitionConfig
 
     if offline and snapshot is None:
@@ -497,6 +523,7 @@ def acquisition_from_options(
     if snapshot is not None and record is not None:
         raise ConfigError("--snapshot and --record cannot be used together")
     return AcquisitionConfig.from_settings(
+        configured,
         hf_endpoint=hf_endpoint,
         snapshot_dir=Path(snapshot) if snapshot else None,
         offline=offline or None,

@@ -36,7 +36,6 @@ import typer
 from typer.core import TyperGroup
 
 from oda import __version__
-from oda.config import load_config
 from oda.errors import OdaError, network_error
 from oda.output import console
 
@@ -120,6 +119,7 @@ def _version(value: bool) -> None:
 
 @app.callback()
 def _root(
+    ctx: typer.Context,
     config: Annotated[
         str | None, typer.Option("--config", help="TOML config file (default: $ODA_CONFIG or ./oda.toml)")
     ] = None,
@@ -133,7 +133,13 @@ def _root(
 ) -> None:
     global _debug
     _debug = _debug or debug
-    load_config(config)
+    from oda.command import load_command_settings
+
+    settings = load_command_settings(ctx, config)
+    if settings.store.max_text_chars is not None:
+        from graph_store.models import set_max_text_chars
+
+        set_max_text_chars(settings.store.max_text_chars)
 
 
 def _register_all() -> None:

@@ -24,6 +24,7 @@ StoreOpt = Annotated[
 
 @review_app.command("serve")
 def serve(
+    ctx: typer.Context,
     store: StoreOpt = None,
     host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 8765,
@@ -62,7 +63,7 @@ def serve(
     import uvicorn
 
     from graph_store.base import open_store
-    from oda.config import default_store_uri, setting
+    from oda.command import settings_of
     from oda.output import console
     from review_ui.app import DEFAULT_HUB_URL, ReviewSettings, create_app
     from review_ui.auth import load_tokens
@@ -77,11 +78,11 @@ def serve(
         tokens=tokens,
         open_reads=open_reads,
         secret=secret.encode() if secret else None,
-        hub_url=hub_url or str(setting("review", "hub_url", DEFAULT_HUB_URL)),
+        hub_url=hub_url or settings_of(ctx).review.hub_url or DEFAULT_HUB_URL,
         catalog_check=catalog_check_from_lineage(),
         context_source=SnapshotContext(snapshot) if snapshot is not None else None,
     )
-    graph = open_store(store or default_store_uri(), create=False)
+    graph = open_store(store or settings_of(ctx).store.uri, create=False)
     try:
         app = create_app(graph, settings)
         console.print(f"review queue on http://{host}:{port}/  ({len(set(tokens.values()))} reviewers)")
@@ -92,6 +93,7 @@ def serve(
 
 @review_app.command("export")
 def export(
+    ctx: typer.Context,
     store: StoreOpt = None,
     output: Annotated[
         Path | None, typer.Option("-o", "--output", help="JSONL file (default: stdout).")
@@ -106,11 +108,11 @@ def export(
     import sys
 
     from graph_store.base import open_store
-    from oda.config import default_store_uri
+    from oda.command import settings_of
     from oda.output import console
     from review_ui.export import write_audit_jsonl
 
-    graph = open_store(store or default_store_uri(), create=False, read_only=True)
+    graph = open_store(store or settings_of(ctx).store.uri, create=False, read_only=True)
     try:
         if output is None:
             count = write_audit_jsonl(graph, sys.stdout)

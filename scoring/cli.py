@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 if TYPE_CHECKING:
+    from oda.settings import Settings
     from scoring.base import Scorer
 
 SCORE_HELP = """Score a dataset (a .jsonl/.json/.parquet file, a folder of them, or a Hub id) and profile it.
@@ -27,23 +28,24 @@ Examples:
 """
 
 
-def _build(names: list[type[Scorer]], opts: dict[str, Any]) -> list[Scorer]:
+def _build(names: list[type[Scorer]], opts: dict[str, Any], settings: Settings) -> list[Scorer]:
     from scoring.base import Family
     from scoring.model_based.backends import load_backend
 
+    judge = settings.scoring.judge
     built: list[Scorer] = []
     shared_backend = None
     for cls in names:
         if cls.family is Family.JUDGE:
             kwargs = {
-                "base_url": opts["base_url"],
-                "model": opts["judge_model"],
+                "base_url": opts["base_url"] or judge.base_url or settings.llm.base_url,
+                "model": opts["judge_model"] or judge.model or settings.llm.model,
                 "concurrency": opts["concurrency"],
                 "max_retries": opts["max_retries"],
                 "timeout_s": opts["timeout"],
             }
-            if opts["judge_cache"]:
-                kwargs["cache_path"] = opts["judge_cache"]
+            if opts["judge_cache"] or judge.cache:
+                kwargs["cache_path"] = opts["judge_cache"] or judge.cache
             built.append(cls(**kwargs))
         elif cls.family is Family.MODEL:
             cls.check_requirements()
@@ -52,7 +54,7 @@ def _build(names: list[type[Scorer]], opts: dict[str, Any]) -> list[Scorer]:
                     shared_backend = load_backend(opts["backend"], opts["model"], device=opts["device"])
                 built.append(cls(shared_backend))  # type: ignore[call-arg]
             else:
-                built.append(cls())
+                built.append(cls(configured=settings.scoring.model.for_scorer(cls.name)))  # type: ignore[call-arg]
         elif cls.family is Family.HEURISTIC:
             built.append(cls(word_rule=opts["word_rule"]))  # type: ignore[call-arg]
         else:
@@ -65,6 +67,7 @@ def register(app: typer.Typer) -> None:
 
     @app.command("score", help=SCORE_HELP, no_args_is_help=True)
     def score(
+        ctx: typer.Context,
         source: Annotated[
             str, typer.Argument(help="file, folder or Hub dataset id; 'list' lists the scorers")
         ],
@@ -114,6 +117,7 @@ def register(app: typer.Typer) -> None:
         ] = "split",
     ) -> None:
         from graph_store.models import is_hf_id
+        from oda.command import settings_of
         from oda.errors import InputError
         from oda.output import console, emit_json
         from scoring.base import select
@@ -121,6 +125,7 @@ def register(app: typer.Typer) -> None:
         if source == "list":
             _list_scorers(as_json)
             return
+        settings = settings_of(ctx)
         chosen = select(scorers)
         node_id = dataset or (source if is_hf_id(source) else None)
         if attach and node_id is None:
@@ -139,6 +144,7 @@ def register(app: typer.Typer) -> None:
                 "device": device,
                 "word_rule": _word_rule(word_rule),
             },
+            settings,
         )
         from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
@@ -180,7 +186,7 @@ def register(app: typer.Typer) -> None:
                 raise unreachable from exc
         attached = 0
         if attach and node_id:
-            attached = _attach(node_id, report.profiles, store)
+            attached = _attach(node_id, report.profiles, store or settings.store.uri)
         if as_json:
             emit_json({**report.to_dict(), "attached": attached})
             return
@@ -197,12 +203,11 @@ def _word_rule(value: str) -> Any:
         raise InputError(f"--word-rule must be split or oda, not {value!r}") from None
 
 
-def _attach(node_id: str, profiles: list[Any], store_uri: str | None) -> int:
+def _attach(node_id: str, profiles: list[Any], store_uri: str) -> int:
     from graph_store.base import open_store
     from graph_store.models import Node, is_hf_id
-    from oda.config import default_store_uri
 
-    with open_store(store_uri or default_store_uri()) as store:
+    with open_store(store_uri) as store:
         if store.get_node(node_id) is None:
             store.upsert_nodes([Node(id=node_id, on_hub=is_hf_id(node_id))])
         return store.attach_scores(profiles)

@@ -35,9 +35,9 @@ from typing import Any, ClassVar, TypeVar
 
 from pydantic import BaseModel, Field, ValidationError
 
-from oda.config import section, setting
 from oda.errors import ConfigError
 from oda.llm import LLMConfig, LLMFailure, api_key_from_env, complete
+from oda.settings import DEFAULT_JUDGE_CACHE
 from prompts import load_prompt
 from scoring.base import Axis, Family, Metric, MetricScores, Score, Scorer, register
 from scoring.samples import Sample
@@ -182,16 +182,13 @@ class JudgeScorer(Scorer):
         cache_path: str | os.PathLike[str] | None = None,
         axes: Sequence[str] | None = None,
     ) -> None:
-        judge_cfg = (
-            section("scoring").get("judge", {}) if isinstance(section("scoring").get("judge"), dict) else {}
-        )
-        self.base_url = base_url or judge_cfg.get("base_url") or setting("llm", "base_url")
-        self.model = model or judge_cfg.get("model") or setting("llm", "model")
-        if not self.base_url or not self.model:
+        if not base_url or not model:
             raise ConfigError(
                 f"scorer {self.name!r} needs an OpenAI-compatible server: pass --base-url and --judge-model, "
                 "or set [llm] base_url and model in the config"
             )
+        self.base_url: str = base_url
+        self.model: str = model
         if concurrency < 1 or max_retries < 0:
             raise ConfigError("concurrency must be >= 1 and max_retries >= 0")
         self.llm = LLMConfig(
@@ -216,7 +213,7 @@ class JudgeScorer(Scorer):
             self.selected = self.axes
         names = {metric_name(a) for a in self.selected}
         self.metrics = tuple(m for m in type(self).metrics if m.name in names)  # type: ignore[misc]
-        self.cache = JudgeCache(cache_path or judge_cfg.get("cache", ".oda/cache/judge.sqlite"))
+        self.cache = JudgeCache(cache_path or DEFAULT_JUDGE_CACHE)
         self.requests_sent = 0
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, name=f"{self.name}-loop", daemon=True)

@@ -204,7 +204,7 @@ def create_service_app(
 
         check_read_only(body.query)
         try:
-            return runtime.store.cypher(body.query, body.params)
+            return runtime.store.cypher(body.query, body.params, limits=config.query_limits)
         except ReadOnlyError:
             raise
         except OdaError as exc:
@@ -237,35 +237,30 @@ def create_service_app(
 
 
 def trace_options(body: TraceRequest, config: Any) -> dict[str, Any]:
-    """The run's saved options (as ``TraceContext.settings`` writes them): the request, else ``[trace]``."""
-    from lineage.context import (
-        DEFAULT_EXTRACTOR,
-        DEFAULT_MAX_BRANCHING,
-        DEFAULT_MAX_DEPTH,
-        DEFAULT_MIN_YEAR,
-        DEFAULT_THRESHOLD,
-        TraceContext,
-    )
-    from oda.config import section
+    """The run's saved options (as ``TraceContext.settings`` writes them): the request over the service's
+    settings (``[trace]``, ``[acquisition]`` with the service's own acquisition options, ``[llm]``)."""
+    from acquisition import AcquisitionConfig
+    from lineage.context import TraceContext
+    from lineage.runner import llm_config
 
-    defaults = section("trace")
+    settings = config.settings
+    trace = settings.override(
+        "trace",
+        extractor=body.extractor,
+        max_depth=body.max_depth,
+        max_branching=body.max_branching,
+        threshold=body.threshold,
+        min_year=body.min_year,
+    ).trace
     ctx = TraceContext(
         run_id="options",
         store_uri=str(config.store_uri),
-        extractor=body.extractor or defaults.get("extractor", DEFAULT_EXTRACTOR),
-        max_depth=body.max_depth
-        if body.max_depth is not None
-        else int(defaults.get("max_depth", DEFAULT_MAX_DEPTH)),
-        max_branching=body.max_branching
-        if body.max_branching is not None
-        else int(defaults.get("max_branching", DEFAULT_MAX_BRANCHING)),
-        threshold=body.threshold
-        if body.threshold is not None
-        else float(defaults.get("threshold", DEFAULT_THRESHOLD)),
-        min_year=body.min_year
-        if body.min_year is not None
-        else int(defaults.get("min_year", DEFAULT_MIN_YEAR)),
+        extractor=trace.extractor,
+        max_depth=trace.max_depth,
+        max_branching=trace.max_branching,
+        threshold=trace.threshold,
+        min_year=trace.min_year,
+        acquisition=AcquisitionConfig.from_settings(settings.acquisition, **dict(config.acquisition)),
+        llm=llm_config(settings.llm),
     )
-    options = ctx.settings()
-    options["acquisition"] = dict(config.acquisition)
-    return options
+    return ctx.settings()

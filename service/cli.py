@@ -29,13 +29,15 @@ LeaseOpt = Annotated[
 ]
 
 
-def _config(**values: Any) -> Any:
+def _config(ctx: typer.Context, **values: Any) -> Any:
+    from oda.command import settings_of
     from service.runtime import ServiceConfig
 
-    return ServiceConfig.from_settings(**values)
+    return ServiceConfig.from_settings(settings_of(ctx), **values)
 
 
 def serve(
+    ctx: typer.Context,
     store: StoreOpt = None,
     queue: QueueOpt = None,
     host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
@@ -94,6 +96,7 @@ def serve(
     if snapshot is not None:
         acquisition = {"snapshot_dir": str(Path(snapshot).resolve()), "offline": offline or None}
     config = _config(
+        ctx,
         store_uri=store,
         queue=queue,
         workers=workers,
@@ -152,6 +155,7 @@ async def _serve(config: Any, tokens: dict[str, str], secret: bytes | None, host
 
 
 def worker(
+    ctx: typer.Context,
     queue: Annotated[
         str | None,
         typer.Option("--queue", help="The service's postgresql:// queue (default: [service].queue)."),
@@ -188,6 +192,7 @@ def worker(
     from oda.output import console
 
     config = _config(
+        ctx,
         store_uri=store,
         queue=queue,
         concurrency=concurrency,

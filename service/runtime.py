@@ -1,6 +1,6 @@
 """What a service process holds: its settings, the run book, the graph store, the checkpointer and the workers.
 
-``ServiceConfig.from_settings`` reads ``[service]`` from the config file (command-line options win):
+``ServiceConfig.from_settings`` takes ``[service]`` from the settings (command-line options win):
 
     [service]
     queue = ".oda/service.sqlite"   # or "postgresql://oda:oda@127.0.0.1:5432/oda" (scale-out)
@@ -29,7 +29,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from graph_store.readonly import QueryLimits, make_query_limits
 from oda.errors import ConfigError
+from oda.settings import Settings
 from service.runs import RunBook, is_postgres_url
 from service.tracer import DatasetObserver, DatasetResult, EntryJob, run_entry
 
@@ -59,6 +61,8 @@ class ServiceConfig:
     """LLM calls in flight for the whole service; each live worker takes an equal share (None: ``[llm]``'s)."""
     hub_rate: float | None = None
     """Requests per second per host for the whole service, shared the same way (None: ``[acquisition]``'s)."""
+    settings: Settings = field(default_factory=Settings)
+    """The process's settings: ``[trace]`` defaults for requests, ``[llm]``/``[acquisition]`` for runs."""
 
     def __post_init__(self) -> None:
         if self.concurrency < 1:
@@ -84,33 +88,19 @@ class ServiceConfig:
         path = Path(self.queue.removeprefix("sqlite:"))
         return str(path.with_name(path.stem + "-checkpoints.sqlite"))
 
-    @classmethod
-    def from_settings(cls, **overrides: Any) -> ServiceConfig:
-        from oda.config import default_store_uri, section
+    @property
+    def query_limits(self) -> QueryLimits:
+        """Limits on user Cypher: ``[store]``'s ``query_*`` keys."""
+        store = self.settings.store
+        return make_query_limits(store.query_timeout_s, store.query_max_rows, store.query_max_memory_mb)
 
-        table = section("service")
-        known = {
-            "queue",
-            "concurrency",
-            "workers",
-            "lease_s",
-            "open_reads",
-            "openlineage_url",
-            "heartbeat_s",
-            "stalled_after_s",
-            "llm_concurrency",
-            "hub_rate",
-        }
-        unknown = sorted(set(table) - known)
-        if unknown:
-            raise ConfigError(
-                f"[service]: unknown key(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}"
-            )
-        values: dict[str, Any] = {k: v for k, v in table.items() if v not in (None, "")}
+    @classmethod
+    def from_settings(cls, settings: Settings, **overrides: Any) -> ServiceConfig:
+        """``[service]`` (with ``ODA_OPENLINEAGE_URL``) from ``settings``; ``overrides`` (not ``None``) win."""
+        values: dict[str, Any] = settings.service.values()
         values.update({k: v for k, v in overrides.items() if v is not None})
-        values.setdefault("store_uri", default_store_uri())
-        values.setdefault("openlineage_url", os.environ.get("ODA_OPENLINEAGE_URL") or None)
-        return cls(**values)
+        values.setdefault("store_uri", settings.store.uri)
+        return cls(settings=settings, **values)
 
 
 def worker_name() -> str:
@@ -216,7 +206,7 @@ class ServiceRuntime:
         from service.metrics import instrument
 
         options = await asyncio.to_thread(self.book.run_options, run_id) or {}
-        ctx = context_from_settings(run_id, options, store_uri=self.config.store_uri)
+        ctx = context_from_settings(run_id, options, self.config.settings, store_uri=self.config.store_uri)
         await self._take_share(ctx)
         started = time.perf_counter()
         try:

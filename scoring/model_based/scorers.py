@@ -18,12 +18,11 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
 
-from oda.config import section
 from oda.errors import ConfigError
 from scoring.base import Axis, Family, Metric, MetricScores, Score, Scorer, register
 from scoring.model_based.backends import Backend, load_backend
@@ -40,20 +39,9 @@ DEITA_QUALITY_TEMPLATE = (
 DEITA_LABELS = ("1", "2", "3", "4", "5", "6")
 
 
-def model_settings(name: str) -> dict[str, Any]:
-    """``[scoring.model]`` merged with ``[scoring.model.<name>]`` from the config."""
-    table = section("scoring").get("model", {})
-    if not isinstance(table, dict):
-        raise ConfigError("[scoring.model] must be a table")
-    merged = {k: v for k, v in table.items() if not isinstance(v, dict)}
-    specific = table.get(name, {})
-    if isinstance(specific, dict):
-        merged.update(specific)
-    return merged
-
-
 class ModelScorer(Scorer):
-    """Shared setup: a backend given directly, or built from ``model`` / the config."""
+    """Shared setup: a backend given directly, or built from ``model`` / ``configured`` (``[scoring.model]``
+    merged with ``[scoring.model.<scorer>]``: ``path``, ``backend`` and the backend's options)."""
 
     family = Family.MODEL
     requires = ("torch", "transformers")
@@ -65,10 +53,11 @@ class ModelScorer(Scorer):
         *,
         model: str | None = None,
         backend_kind: str | None = None,
+        configured: Mapping[str, Any] | None = None,
         **backend_options: Any,
     ) -> None:
         if backend is None:
-            cfg = model_settings(self.name)
+            cfg = dict(configured or {})
             path = model or cfg.pop("path", None)
             cfg.pop("path", None)
             if not path:

@@ -1,4 +1,4 @@
-"""``AcquisitionConfig`` from ``[acquisition]`` in the config file; explicit values win."""
+"""``AcquisitionConfig`` from the ``[acquisition]`` settings of the config file; explicit values win."""
 
 from __future__ import annotations
 
@@ -6,28 +6,26 @@ from pathlib import Path
 
 import pytest
 
-import oda.config
 from acquisition import AcquisitionConfig
 from oda.errors import ConfigError
+from oda.settings import AcquisitionSettings, Settings, load_settings
 
 
 @pytest.fixture
-def config_file(tmp_path, monkeypatch):
-    monkeypatch.setattr(oda.config, "_loaded", None)
-    monkeypatch.setattr(oda.config, "_loaded_from", None)
-
-    def write(text: str) -> Path:
+def config_file(tmp_path):
+    def write(text: str) -> Settings:
         path = tmp_path / "oda.toml"
         path.write_text(text)
-        oda.config.load_config(path)
-        return path
+        return load_settings(path, env={})
 
     return write
 
 
 def test_from_settings_reads_the_table_and_overrides_win(config_file, tmp_path):
-    config_file('[acquisition]\nconcurrency = 3\ntimeout_s = 7.5\nsnapshot_dir = "snap"\n')
-    cfg = AcquisitionConfig.from_settings(timeout_s=2.0, record_dir=tmp_path / "rec", hf_endpoint=None)
+    settings = config_file('[acquisition]\nconcurrency = 3\ntimeout_s = 7.5\nsnapshot_dir = "snap"\n')
+    cfg = AcquisitionConfig.from_settings(
+        settings.acquisition, timeout_s=2.0, record_dir=tmp_path / "rec", hf_endpoint=None
+    )
     assert cfg.concurrency == 3
     assert cfg.timeout_s == 2.0
     assert cfg.snapshot_dir == Path("snap") and cfg.record_dir == tmp_path / "rec"
@@ -35,12 +33,17 @@ def test_from_settings_reads_the_table_and_overrides_win(config_file, tmp_path):
 
 
 def test_unknown_keys_and_bad_values_are_config_errors(config_file):
-    config_file("[acquisition]\nconcurency = 3\n")
-    with pytest.raises(ConfigError, match="concurency"):
-        AcquisitionConfig.from_settings()
-    config_file("[acquisition]\nconcurrency = 0\n")
+    with pytest.raises(ConfigError, match=r"concurency.*did you mean 'concurrency'"):
+        config_file("[acquisition]\nconcurency = 3\n")
+    settings = config_file("[acquisition]\nconcurrency = 0\n")
     with pytest.raises(ConfigError, match="concurrency"):
-        AcquisitionConfig.from_settings()
+        AcquisitionConfig.from_settings(settings.acquisition)
+
+
+def test_the_settings_table_names_every_configurable_field():
+    from dataclasses import fields
+
+    assert set(AcquisitionSettings.model_fields) == {f.name for f in fields(AcquisitionConfig)} - {"hf_token"}
 
 
 def test_token_is_never_read_from_the_file(config_file):

@@ -189,6 +189,32 @@ async def test_braces_in_the_chunk_are_not_placeholders(make_chunk):
     assert chunk.text in server.requests[0]["messages"][0]["content"]
 
 
+def test_config_from_settings(monkeypatch, tmp_path):
+    from lineage.runner import llm_config
+    from oda.settings import load_settings
+
+    monkeypatch.chdir(tmp_path)  # no oda.toml here
+    assert llm_config(load_settings(env={}).llm) is None
+    config = tmp_path / "llm.toml"
+    config.write_text('[llm]\nbase_url = "http://file/v1"\nmodel = "from-file"\n')
+    from_file = llm_config(load_settings(config, env={}).llm)
+    assert from_file is not None and (from_file.base_url, from_file.model) == ("http://file/v1", "from-file")
+    monkeypatch.setenv("ODA_LLM_BASE_URL", "http://127.0.0.1:9/v1")
+    monkeypatch.setenv("ODA_LLM_MODEL", "tiny")
+    monkeypatch.setenv("ODA_LLM_API_KEY", "secret-key")
+    settings = load_settings(config).override("llm", timeout_s=3.0)
+    cfg = llm_config(settings.llm)
+    assert cfg is not None and (cfg.base_url, cfg.model, cfg.api_key, cfg.timeout_s) == (
+        "http://127.0.0.1:9/v1",
+        "tiny",
+        "secret-key",
+        3.0,
+    )
+    assert "secret-key" not in repr(cfg)
+    with pytest.raises(ConfigError):
+        LLMConfig(base_url="http://x", model="m", max_retries=-1)
+
+
 def test_make_extractor():
     for name, llm in (("rules", None), ("auto", None), ("llm", LLMConfig(base_url="http://x/v1", model="m"))):
         extractor = make_extractor(name, llm)

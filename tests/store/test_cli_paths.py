@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from oda.config import _check_no_secrets
+from oda.config import check_no_secrets
 from oda.errors import ConfigError
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -148,12 +148,12 @@ def test_a_runaway_query_is_stopped(store: Path) -> None:
 )
 def test_the_secrets_check_finds_keys_in_arrays_and_inline_tables(text: str) -> None:
     with pytest.raises(ConfigError, match="environment"):
-        _check_no_secrets(tomllib.loads(text), "oda.toml")
+        check_no_secrets(tomllib.loads(text), "oda.toml")
 
 
 def test_the_secrets_check_leaves_ordinary_keys_alone() -> None:
     text = '[store]\nuri = "g"\nquery_max_rows = 5\n[llm]\nmax_tokens = 5\ntokenizer = "t"\n[x]\nkeywords = ["a"]'
-    _check_no_secrets(tomllib.loads(text), "oda.toml")
+    check_no_secrets(tomllib.loads(text), "oda.toml")
 
 
 def test_ctrl_c_stops_a_long_query(store: Path) -> None:
