@@ -11,7 +11,6 @@ import pytest
 
 from acquisition import AcquisitionConfig
 from lineage.context import TraceContext
-from oda.llm import LLMConfig
 from lineage.runner import (
     ProgressEvent,
     build_services,
@@ -20,6 +19,7 @@ from lineage.runner import (
     run_trace,
     saved_settings,
 )
+from oda.llm import LLMConfig
 from oda.settings import load_settings
 from standins.world import World, WorldTransport
 
