@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import os
-import socket
+import re
 import subprocess
 import sys
 import time
@@ -66,17 +66,19 @@ def test_fetch_malformed_id(tmp_path):
 def test_hub_serve_runs_as_a_process(world_dir, tmp_path):
     snap = tmp_path / "snap"
     build_snapshot(world_dir, snap)
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
     proc = subprocess.Popen(
-        [sys.executable, "-m", "oda.cli", "hub", "serve", str(snap), "--port", str(port)],
+        [sys.executable, "-m", "oda.cli", "hub", "serve", str(snap), "--port", "0"],
         cwd=Path(__file__).parents[2],
-        env={**os.environ},
-        stdout=subprocess.DEVNULL,
+        env={**os.environ, "COLUMNS": "400", "PYTHONUNBUFFERED": "1"},
+        stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
+        text=True,
     )
     try:
+        assert proc.stdout is not None
+        announced = re.search(r"http://127\.0\.0\.1:(\d+)", proc.stdout.readline())
+        assert announced, "the server did not print its address"
+        port = int(announced.group(1))
         deadline = time.monotonic() + 30
         while True:
             try:
