@@ -29,7 +29,7 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
 from types import ModuleType
-from typing import Any
+from typing import Any, cast
 
 import httpx
 import requests
@@ -130,7 +130,7 @@ class TapeAsyncTransport(httpx.AsyncBaseTransport):
         found = self.tape.find(key)
         if found is not None:
             self.stats.bump("replayed")
-            return _replayed_httpx(found, request)
+            return cast(httpx.Response, _replayed_httpx(found, request))
         self.stats.bump("requests")
         if self.tape.record is None:
             return await self.inner.handle_async_request(request)
@@ -169,7 +169,7 @@ class TapeAsyncTransport(httpx.AsyncBaseTransport):
         recorded = _recordable(response.status_code, response.headers, raw, truncated, request.method)
         self.tape.keep(key, recorded)
         self.stats.bump("recorded")
-        return _replayed_httpx(recorded, request)
+        return cast(httpx.Response, _replayed_httpx(recorded, request))
 
     async def aclose(self) -> None:
         await self.inner.aclose()
@@ -211,7 +211,7 @@ def hub_http_library() -> ModuleType:
         lib = getattr(_http, name, None)
         if isinstance(lib, ModuleType) and hasattr(lib, "Client"):
             return lib
-    from huggingface_hub.utils import get_session  # a layout we do not know: ask the client itself
+    from huggingface_hub import get_session  # a layout we do not know: ask the client itself
 
     return sys.modules[type(get_session()).__module__.split(".", 1)[0]]
 
