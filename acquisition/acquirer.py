@@ -362,7 +362,7 @@ class Acquirer:
                 from huggingface_hub import get_hf_file_metadata, get_session, hf_hub_url, hf_raise_for_status
 
                 # listed in huggingface_hub.utils.__all__, which the type checker does not see
-                from huggingface_hub.utils import build_hf_headers  # type: ignore[attr-defined]
+                from huggingface_hub.utils import build_hf_headers  # type: ignore[attr-defined,unused-ignore]
 
                 token = self.config.hf_token or False
                 file_url = hf_hub_url(rid, "README.md", repo_type="dataset", endpoint=self.hub_endpoint)
