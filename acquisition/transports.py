@@ -137,10 +137,7 @@ class TapeAsyncTransport(httpx.AsyncBaseTransport):
         try:
             response = await self.inner.handle_async_request(request)
         except httpx.TransportError as exc:
-            kind = _error_kind_httpx(exc)
-            if kind:
-                self.tape.keep(key, RecordedResponse(error=kind))
-                self.stats.bump("recorded")
+            self._record_error(key, exc)
             raise
         chunks: list[bytes] = []
         size = 0
@@ -158,10 +155,7 @@ class TapeAsyncTransport(httpx.AsyncBaseTransport):
                         truncated = True
                         break
         except httpx.TransportError as exc:
-            kind = _error_kind_httpx(exc)
-            if kind:
-                self.tape.keep(key, RecordedResponse(error=kind))
-                self.stats.bump("recorded")
+            self._record_error(key, exc)
             raise
         finally:
             await response.aclose()
@@ -170,6 +164,13 @@ class TapeAsyncTransport(httpx.AsyncBaseTransport):
         self.tape.keep(key, recorded)
         self.stats.bump("recorded")
         return cast(httpx.Response, _replayed_httpx(recorded, request))
+
+    def _record_error(self, key: str, exc: httpx.TransportError) -> None:
+        """Keep a connection failure on the tape (the kinds a replay can reproduce)."""
+        kind = _error_kind_httpx(exc)
+        if kind:
+            self.tape.keep(key, RecordedResponse(error=kind))
+            self.stats.bump("recorded")
 
     async def aclose(self) -> None:
         await self.inner.aclose()
