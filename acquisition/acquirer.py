@@ -359,8 +359,10 @@ class Acquirer:
 
             def download(api: Any) -> bytes:
                 # The same HEAD + GET as hf_hub_download, minus its cache and its own retry loop (ours applies).
-                from huggingface_hub import get_hf_file_metadata, hf_hub_url
-                from huggingface_hub.utils import build_hf_headers, get_session, hf_raise_for_status
+                from huggingface_hub import get_hf_file_metadata, get_session, hf_hub_url, hf_raise_for_status
+
+                # listed in huggingface_hub.utils.__all__, which the type checker does not see
+                from huggingface_hub.utils import build_hf_headers  # type: ignore[attr-defined,unused-ignore]
 
                 token = self.config.hf_token or False
                 file_url = hf_hub_url(rid, "README.md", repo_type="dataset", endpoint=self.hub_endpoint)

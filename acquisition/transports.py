@@ -29,7 +29,7 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
 from types import ModuleType
-from typing import Any
+from typing import Any, cast
 
 import httpx
 import requests
@@ -130,17 +130,14 @@ class TapeAsyncTransport(httpx.AsyncBaseTransport):
         found = self.tape.find(key)
         if found is not None:
             self.stats.bump("replayed")
-            return _replayed_httpx(found, request)
+            return cast(httpx.Response, _replayed_httpx(found, request))
         self.stats.bump("requests")
         if self.tape.record is None:
             return await self.inner.handle_async_request(request)
         try:
             response = await self.inner.handle_async_request(request)
         except httpx.TransportError as exc:
-            kind = _error_kind_httpx(exc)
-            if kind:
-                self.tape.keep(key, RecordedResponse(error=kind))
-                self.stats.bump("recorded")
+            self._record_error(key, exc)
             raise
         chunks: list[bytes] = []
         size = 0
@@ -158,10 +155,7 @@ class TapeAsyncTransport(httpx.AsyncBaseTransport):
                         truncated = True
                         break
         except httpx.TransportError as exc:
-            kind = _error_kind_httpx(exc)
-            if kind:
-                self.tape.keep(key, RecordedResponse(error=kind))
-                self.stats.bump("recorded")
+            self._record_error(key, exc)
             raise
         finally:
             await response.aclose()
@@ -169,7 +163,14 @@ class TapeAsyncTransport(httpx.AsyncBaseTransport):
         recorded = _recordable(response.status_code, response.headers, raw, truncated, request.method)
         self.tape.keep(key, recorded)
         self.stats.bump("recorded")
-        return _replayed_httpx(recorded, request)
+        return cast(httpx.Response, _replayed_httpx(recorded, request))
+
+    def _record_error(self, key: str, exc: httpx.TransportError) -> None:
+        """Keep a connection failure on the tape (the kinds a replay can reproduce)."""
+        kind = _error_kind_httpx(exc)
+        if kind:
+            self.tape.keep(key, RecordedResponse(error=kind))
+            self.stats.bump("recorded")
 
     async def aclose(self) -> None:
         await self.inner.aclose()
@@ -211,7 +212,7 @@ def hub_http_library() -> ModuleType:
         lib = getattr(_http, name, None)
         if isinstance(lib, ModuleType) and hasattr(lib, "Client"):
             return lib
-    from huggingface_hub.utils import get_session  # a layout we do not know: ask the client itself
+    from huggingface_hub import get_session  # a layout we do not know: ask the client itself
 
     return sys.modules[type(get_session()).__module__.split(".", 1)[0]]
 

@@ -236,12 +236,10 @@ def submit_cmd(
     if json_out:
         emit_json(report.__dict__)
         return
-    console.print(
-        f"batch {report.batch_id or '-'}: {len(report.submitted)} submitted, "
-        f"{len(report.requeued)} requeued, {len(report.skipped)} skipped, {len(report.failed)} failed"
+    summary = (
+        f"batch {report.batch_id or '-'}: {len(report.submitted)} submitted, {len(report.requeued)} requeued"
     )
-    for run_id, why in report.failed.items():
-        console.print(f"[red]failed[/] {run_id}: {why}")
+    _print_outcome(f"{summary}, {len(report.skipped)} skipped, {len(report.failed)} failed", report.failed)
     for cmd in report.commands:
         console.print("[dim]would run:[/] " + " ".join(cmd))
 
@@ -277,6 +275,13 @@ def status_cmd(ctx: typer.Context, work_dir: WorkDirOpt = None, json_out: JsonOp
     console.print(table)
     if info.get("scheduler_error"):
         console.print(f"[yellow]scheduler unavailable:[/] {info['scheduler_error']}")
+
+
+def _print_outcome(summary: str, failed: dict[str, str]) -> None:
+    """The summary line of a batch command, then one line per failed run."""
+    console.print(summary)
+    for run_id, why in failed.items():
+        console.print(f"[red]failed[/] {run_id}: {why}")
 
 
 def _attach(ctx: typer.Context, results: list[Any], store_uri: str | None) -> dict[str, Any]:
@@ -333,12 +338,8 @@ def collect_cmd(
     if json_out:
         emit_json(info)
         return
-    console.print(
-        f"collected {len(report.collected)} runs, {len(report.results)} results; "
-        f"{len(report.waiting)} waiting, {len(report.failed)} failed"
-    )
-    for run_id, why in report.failed.items():
-        console.print(f"[red]failed[/] {run_id}: {why}")
+    summary = f"collected {len(report.collected)} runs, {len(report.results)} results"
+    _print_outcome(f"{summary}; {len(report.waiting)} waiting, {len(report.failed)} failed", report.failed)
 
 
 @bench_app.command("import-leaderboard")

@@ -18,6 +18,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from benchmarking.states import StepStatus
 from graph_store.models import BenchResult
 
 SCHEMA = """
@@ -78,11 +79,6 @@ CREATE TABLE IF NOT EXISTS base_results (
 );
 """
 
-# Step states. ``pending``/``running`` are in flight; the rest are final until a requeue.
-IN_FLIGHT = ("submitted", "pending", "running")
-FAILED_STATES = ("failed", "killed", "lost", "blocked")
-FINAL_OK = "completed"
-
 
 def now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
@@ -102,12 +98,15 @@ class Run:
 class StepState:
     run_id: str
     step: str
-    state: str
+    state: StepStatus
     attempts: int
     job_id: str | None
     batch_id: str | None
     detail: str | None
     updated_at: str
+
+    def __post_init__(self) -> None:
+        self.state = StepStatus(self.state)
 
 
 class JobDB:
@@ -173,7 +172,7 @@ class JobDB:
         self,
         run_id: str,
         step: str,
-        state: str,
+        state: StepStatus,
         *,
         detail: str | None = None,
         job_id: str | None = None,

@@ -22,24 +22,25 @@ from pathlib import Path
 from typing import Any
 
 from benchmarking import render
-from benchmarking.db import FAILED_STATES, IN_FLIGHT, JobDB, Run
+from benchmarking.db import JobDB, Run
 from benchmarking.executors.base import Batch, Executor, SchedulerUnavailable, read_markers
 from benchmarking.opencompass_output import find_summary, parse_summary, scores_by_benchmark
 from benchmarking.prepare import prepare_dataset
 from benchmarking.presets import PresetRegistry, TrainPreset, deepspeed_config_path
+from benchmarking.states import (
+    ALIVE,
+    FAILED_STATES,
+    FINAL_MARKERS,
+    IN_FLIGHT,
+    KILLED_BY_SCHEDULER,
+    JobState,
+    MarkerStatus,
+    StepStatus,
+)
 from graph_store.models import BenchResult
 from oda.errors import AcquisitionError, BenchmarkError, InputError
 
 BASE_RUN = "__base__"
-KILLED_BY_SCHEDULER = {
-    "CANCELLED",
-    "TIMEOUT",
-    "OUT_OF_MEMORY",
-    "NODE_FAIL",
-    "PREEMPTED",
-    "DEADLINE",
-    "BOOT_FAIL",
-}
 
 
 @dataclass(kw_only=True)
@@ -207,7 +208,7 @@ def read_queue(path: str | Path) -> list[str]:
 def _needs_work(db: JobDB, run_id: str, *, kind: str, max_attempts: int) -> tuple[bool, str]:
     """Whether a run must be (re)submitted, and why not when it must not."""
     final_step = db.step(run_id, "eval")
-    if final_step and final_step.state == "completed":
+    if final_step and final_step.state == StepStatus.COMPLETED:
         return False, "already completed"
     steps = [s for s in (db.step(run_id, "train"), final_step) if s is not None]
     if any(s.state in IN_FLIGHT for s in steps):
@@ -257,7 +258,7 @@ def submit(
             report.failed[run_id] = str(exc)
             if not dry_run:
                 db.upsert_run(Run(run_id, dataset, preset.name, preset.base_model, kind, str(run_dir)))
-                db.set_step(run_id, "train", "failed", detail=f"prepare: {exc}")
+                db.set_step(run_id, "train", StepStatus.FAILED, detail=f"prepare: {exc}")
             continue
         run = Run(run_id, dataset, preset.name, preset.base_model, kind, str(run_dir))
         if kind == "base":
@@ -279,14 +280,14 @@ def submit(
         for run in [*runs, *([base] if base else [])]:
             for step in ("eval",) if run.kind == "base" else ("train", "eval"):
                 clear_stale_markers(run.run_dir, step)
-                db.set_step(run.run_id, step, "submitted", batch_id=batch_id, new_attempt=True)
+                db.set_step(run.run_id, step, StepStatus.SUBMITTED, batch_id=batch_id, new_attempt=True)
     _hook_local(executor, db)
     sub = executor.submit(batch)
     report.commands, report.scripts = sub.commands, sub.scripts
     if dry_run:
         return report
     for (run_id, step), job_id in sub.job_ids.items():
-        db.set_step(run_id, step, "pending", job_id=job_id)
+        db.set_step(run_id, step, StepStatus.PENDING, job_id=job_id)
     for step_name, prefix in (("train", 0), ("eval", 1)):
         ids = {j.split("_")[0] for (_, s), j in sub.job_ids.items() if s == step_name}
         for j in ids:
@@ -307,7 +308,9 @@ def _hook_local(executor: Executor, db: JobDB) -> None:
     from benchmarking.executors.local import LocalExecutor
 
     if isinstance(executor, LocalExecutor) and executor.on_start is None:
-        executor.on_start = lambda run_id, step, job_id: db.set_step(run_id, step, "running", job_id=job_id)
+        executor.on_start = lambda run_id, step, job_id: db.set_step(
+            run_id, step, StepStatus.RUNNING, job_id=job_id
+        )
 
 
 def query_jobs(executor: Executor, job_ids: list[str]) -> dict[str, Any]:
@@ -358,33 +361,36 @@ def refresh(db: JobDB, executor: Executor) -> RefreshReport:
         new_state, detail = s.state, s.detail
         train = db.step(s.run_id, "train") if s.step == "eval" else None
         train_failed = train is not None and train.state in FAILED_STATES
-        if marker.state in ("completed", "failed", "killed", "blocked"):
-            new_state, detail = marker.state, marker.detail or None
+        if marker.state in FINAL_MARKERS:
+            new_state, detail = StepStatus(marker.state), marker.detail or None
         elif (
             train_failed
-            and marker.state == "none"
+            and marker.state == MarkerStatus.NONE
             and (not s.job_id or (known is not None and s.job_id not in known))
         ):
-            new_state, detail = "blocked", "its training step did not complete"
+            new_state, detail = StepStatus.BLOCKED, "its training step did not complete"
         elif known is None:
             continue  # the scheduler cannot be asked: keep what we know
         elif s.job_id and s.job_id in known:
             sched = known[s.job_id]
-            if sched.state == "PENDING":
-                new_state, detail = "pending", sched.reason or None
+            if sched.state == JobState.PENDING:
+                new_state, detail = StepStatus.PENDING, sched.reason or None
                 if "DependencyNeverSatisfied" in sched.reason:
-                    new_state, detail = "blocked", "its training step did not complete"
-            elif sched.state in ("RUNNING", "CONFIGURING", "COMPLETING", "SUSPENDED", "REQUEUED", "RESIZING"):
-                new_state, detail = "running", None
+                    new_state, detail = StepStatus.BLOCKED, "its training step did not complete"
+            elif sched.state in ALIVE:
+                new_state, detail = StepStatus.RUNNING, None
             elif sched.state in KILLED_BY_SCHEDULER:
                 if train_failed:
-                    new_state, detail = "blocked", "its training step did not complete"
+                    new_state, detail = StepStatus.BLOCKED, "its training step did not complete"
                 else:
-                    new_state, detail = "killed", f"killed by the scheduler ({sched.state})"
+                    new_state, detail = StepStatus.KILLED, f"killed by the scheduler ({sched.state})"
             else:
-                new_state, detail = "failed", f"the job ended ({sched.state}) without a completion marker"
+                new_state, detail = (
+                    StepStatus.FAILED,
+                    f"the job ended ({sched.state}) without a completion marker",
+                )
         elif s.job_id:
-            new_state = "lost"
+            new_state = StepStatus.LOST
             detail = (
                 "the job is gone from the scheduler and left no completion marker (killed without notice)"
             )
@@ -435,7 +441,7 @@ def collect(db: JobDB, registry: PresetRegistry, *, executor: Executor | None = 
     runs = sorted(db.runs(), key=lambda r: (r.kind != "base", r.run_id))
     for run in runs:
         eval_step = db.step(run.run_id, "eval")
-        if eval_step is None or eval_step.state != "completed":
+        if eval_step is None or eval_step.state != StepStatus.COMPLETED:
             states = [s for s in (db.step(run.run_id, "train"), eval_step) if s is not None]
             failed = [s for s in states if s.state in FAILED_STATES]
             if failed and not any(s.state in IN_FLIGHT for s in states):
@@ -451,7 +457,7 @@ def collect(db: JobDB, registry: PresetRegistry, *, executor: Executor | None = 
             summary = parse_summary(find_summary(Path(run.run_dir) / "eval"))
             mapped = scores_by_benchmark(summary, suite)
         except BenchmarkError as exc:
-            db.set_step(run.run_id, "collect", "failed", detail=str(exc))
+            db.set_step(run.run_id, "collect", StepStatus.FAILED, detail=str(exc))
             report.failed[run.run_id] = str(exc)
             continue
         if mapped.missing:
@@ -481,6 +487,6 @@ def collect(db: JobDB, registry: PresetRegistry, *, executor: Executor | None = 
             db.put_results(results)
             report.results.extend(results)
         detail = json.dumps({"benchmarks": len(rows), "missing": mapped.missing}) if mapped.missing else None
-        db.set_step(run.run_id, "collect", "completed", detail=detail)
+        db.set_step(run.run_id, "collect", StepStatus.COMPLETED, detail=detail)
         report.collected.append(run.run_id)
     return report

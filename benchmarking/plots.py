@@ -39,10 +39,17 @@ def plot_score_distributions(analysis: Analysis, path: Path) -> Path:
         ax.set_title(domain)
         ax.set_xlabel("score")
         ax.set_ylabel("datasets")
-    for ax in list(axes.flat)[len(analysis.domains) :]:
+    return _finish_panels(
+        plt, fig, axes, len(analysis.domains), "Dataset score distributions (dashed: base model)", path
+    )
+
+
+def _finish_panels(plt: Any, fig: Any, axes: Any, used: int, title: str, path: Path) -> Path:
+    """Hide the grid's unused panels, add the legend and the title, and save the figure to ``path``."""
+    for ax in list(axes.flat)[used:]:
         ax.axis("off")
     axes.flat[0].legend(fontsize=8)
-    fig.suptitle("Dataset score distributions (dashed: base model)")
+    fig.suptitle(title)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
@@ -68,14 +75,7 @@ def plot_efficiency(analysis: Analysis, path: Path) -> Path:
         ax.set_title(domain)
         ax.set_xlabel("data efficiency (gain per 1k samples, log)")
         ax.set_ylabel("score")
-    for ax in list(axes.flat)[len(analysis.domains) :]:
-        ax.axis("off")
-    axes.flat[0].legend(fontsize=8)
-    fig.suptitle("Efficiency vs performance")
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return _finish_panels(plt, fig, axes, len(analysis.domains), "Efficiency vs performance", path)
 
 
 def plot_correlation_heatmap(analysis: Analysis, path: Path) -> Path | None:

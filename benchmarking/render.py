@@ -22,6 +22,7 @@ from typing import Any, Literal
 import yaml
 
 from benchmarking.presets import BenchmarkSpec, InferencePreset, SuitePreset, TrainPreset
+from benchmarking.states import BLOCKED_EXIT_CODE
 from graph_store.models import is_hf_id
 
 # Training keys that Table 2 does not fix; chosen for a standard full-parameter SFT run (see docs/benchmarking.md).
@@ -284,7 +285,8 @@ def step_script(
     """The bash script of one step of one run, with completion markers under ``RUN_DIR/markers``.
 
     - ``STEP.done`` exists: the step completed earlier; the script exits 0 without running anything again.
-    - ``requires`` (e.g. ``train``) is not done: the script records ``STEP.failed`` (code 3) and exits 3.
+    - ``requires`` (e.g. ``train``) is not done: the script records ``STEP.failed`` with ``BLOCKED_EXIT_CODE``
+      and exits with it.
     - each attempt appends one line to ``STEP.attempts``; ``STEP.running`` holds the attempt while it runs.
     - success writes ``STEP.done``; failure writes the exit code to ``STEP.failed``; SIGTERM (scheduler kill,
       time limit, scancel) writes ``STEP.killed`` and stops the command.
@@ -296,8 +298,8 @@ def step_script(
         require_block = (
             f'if [ ! -e "$MARKERS/{requires}.done" ]; then\n'
             f'  echo "oda: {requires} of $RUN_ID has not completed; not running {step}" >&2\n'
-            f'  echo 3 > "$MARKERS/$STEP.failed"\n'
-            "  exit 3\n"
+            f'  echo {BLOCKED_EXIT_CODE} > "$MARKERS/$STEP.failed"\n'
+            f"  exit {BLOCKED_EXIT_CODE}\n"
             "fi\n"
         )
     return (

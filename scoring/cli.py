@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
+from typer.core import TyperCommand, TyperGroup
 
 if TYPE_CHECKING:
     from oda.settings import Settings
@@ -62,15 +63,50 @@ def _build(names: list[type[Scorer]], opts: dict[str, Any], settings: Settings) 
     return built
 
 
-def register(app: typer.Typer) -> None:
-    """Add ``oda score`` to the CLI."""
+SCORE_DATASET = "dataset"
 
-    @app.command("score", help=SCORE_HELP, no_args_is_help=True)
+
+class _ScoreGroup(TyperGroup):
+    """``oda score list`` is a command of its own; any other first argument (a source, an option, ``--help``, or
+    none) goes to the scoring command, whose help and usage read as ``oda score``."""
+
+    def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
+        if not args or args[0] not in self.commands:
+            args = [SCORE_DATASET, *args]
+        return super().parse_args(ctx, args)
+
+    def resolve_command(self, ctx: Any, args: list[str]) -> tuple[str | None, Any, list[str]]:
+        name, command, rest = super().resolve_command(ctx, args)
+        return (None if name == SCORE_DATASET else name), command, rest
+
+
+class _ScoreDatasetContext(typer.Context):
+    @property
+    def command_path(self) -> str:
+        return super().command_path.rstrip()  # the hidden command's empty name leaves a trailing space
+
+
+class _ScoreDatasetCommand(TyperCommand):
+    context_class = _ScoreDatasetContext
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``oda score`` and ``oda score list`` to the CLI."""
+    score_app = typer.Typer(cls=_ScoreGroup, help=SCORE_HELP, rich_markup_mode="rich")
+    app.add_typer(score_app, name="score")
+
+    @score_app.command("list", help="List every scorer, its metrics and their axes.")
+    def list_scorers(
+        as_json: Annotated[bool, typer.Option("--json", help="print the scorers as JSON on stdout")] = False,
+    ) -> None:
+        _list_scorers(as_json)
+
+    @score_app.command(
+        SCORE_DATASET, cls=_ScoreDatasetCommand, help=SCORE_HELP, no_args_is_help=True, hidden=True
+    )
     def score(
         ctx: typer.Context,
-        source: Annotated[
-            str, typer.Argument(help="file, folder or Hub dataset id; 'list' lists the scorers")
-        ],
+        source: Annotated[str, typer.Argument(help="file, folder or Hub dataset id")],
         scorers: Annotated[
             str,
             typer.Option("--scorers", "-s", help="heuristic|model|judge or scorer names, comma-separated"),
@@ -122,9 +158,6 @@ def register(app: typer.Typer) -> None:
         from oda.output import console, emit_json
         from scoring.base import select
 
-        if source == "list":
-            _list_scorers(as_json)
-            return
         settings = settings_of(ctx)
         chosen = select(scorers)
         node_id = dataset or (source if is_hf_id(source) else None)

@@ -22,20 +22,16 @@ import threading
 import time
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from acquisition.atom import answer_query
+from standins.loopback import LoopbackServer, QuietHandler, running
 from standins.world import World
 
 
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
+class _Handler(QuietHandler):
     server: ArxivServer
-
-    def log_message(self, format: str, *args: Any) -> None:
-        pass
 
     def _send(self, status: int, ctype: str, body: bytes, extra: dict[str, str] | None = None) -> None:
         self.send_response(status)
@@ -80,18 +76,8 @@ class _Handler(BaseHTTPRequestHandler):
         self._send(404, "text/plain", b"not found\n")
 
 
-class ArxivServer(ThreadingHTTPServer):
+class ArxivServer(LoopbackServer):
     """The arXiv stand-in (see the module docstring)."""
-
-    daemon_threads = True
-    request_queue_size = 128  # many concurrent clients connect at once
-
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        """A client that hung up early (timeouts, size caps) is normal here; anything else is reported."""
-        import sys
-
-        if not isinstance(sys.exc_info()[1], (BrokenPipeError, ConnectionResetError)):
-            super().handle_error(request, client_address)
 
     def __init__(
         self,
@@ -137,11 +123,5 @@ class ArxivServer(ThreadingHTTPServer):
 def serve_arxiv(papers: Iterable[dict[str, Any]], **options: Any) -> Iterator[ArxivServer]:
     """Run an ``ArxivServer`` on an ephemeral loopback port in a daemon thread."""
     server = ArxivServer(papers, **options)
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-    thread.start()
-    try:
+    with running(server):
         yield server
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=5)

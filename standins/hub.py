@@ -29,7 +29,6 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any, ClassVar
 from urllib.parse import parse_qs, unquote, urlsplit
@@ -37,6 +36,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 from acquisition.atom import answer_query
 from acquisition.snapshot import MANIFEST, Snapshot, canonical_url
 from oda.errors import InputError
+from standins.loopback import LoopbackServer, QuietHandler, running
 from standins.world import World, WorldDataset, git_blob_sha
 
 Reply = tuple[int, dict[str, str], bytes]
@@ -264,8 +264,7 @@ def open_backend(path: str | Path, tokens: frozenset[str] = frozenset()) -> Worl
     return WorldBackend(World(root), tokens)
 
 
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
+class _Handler(QuietHandler):
     server: HubServer
 
     def _serve(self, method: str) -> None:
@@ -300,23 +299,11 @@ class _Handler(BaseHTTPRequestHandler):
     def do_POST(self) -> None:
         self._serve("POST")
 
-    def log_message(self, format: str, *args: Any) -> None:
-        pass
 
-
-class HubServer(ThreadingHTTPServer):
+class HubServer(LoopbackServer):
     """The stand-in server. ``requests`` lists ``(method, path)`` of every request, for tests."""
 
-    daemon_threads = True
-    request_queue_size = 128  # many concurrent clients connect at once
     allow_reuse_address = True
-
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        """A client that hung up early (timeouts, size caps) is normal here; anything else is reported."""
-        import sys
-
-        if not isinstance(sys.exc_info()[1], (BrokenPipeError, ConnectionResetError)):
-            super().handle_error(request, client_address)
 
     def __init__(
         self,
@@ -354,14 +341,8 @@ def serve_hub(
 ) -> Iterator[HubServer]:
     """Run a ``HubServer`` in a daemon thread; yields the server (``.base_url``, ``.requests``)."""
     server = HubServer(path, host, port, tokens=tokens, latency_s=latency_s)
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-    thread.start()
-    try:
+    with running(server):
         yield server
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=5)
 
 
 @contextmanager

@@ -31,7 +31,6 @@ from __future__ import annotations
 import asyncio
 import itertools
 import json
-import socket
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -78,12 +77,6 @@ def scripted(replies: Sequence[Reply | str]) -> Responder:
     return respond
 
 
-def _free_port(host: str) -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind((host, 0))
-        return int(s.getsockname()[1])
-
-
 class ScriptedOpenAIServer:
     """The server; use ``serve_openai`` to run it."""
 
@@ -100,7 +93,7 @@ class ScriptedOpenAIServer:
         self.latency_s = latency_s
         self.model = model
         self.host = host
-        self.port = port or _free_port(host)
+        self.port = port  # 0: the server binds a free port and ``start`` reads it back
         self.requests: list[dict[str, Any]] = []
         self.received_at: list[float] = []
         """``time.monotonic()`` when each request of ``requests`` arrived (to measure a client's pauses)."""
@@ -178,6 +171,7 @@ class ScriptedOpenAIServer:
             if time.monotonic() > deadline or not self._thread.is_alive():
                 raise RuntimeError("scripted OpenAI server did not start")
             time.sleep(0.01)
+        self.port = int(self._server.servers[0].sockets[0].getsockname()[1])
 
     def stop(self) -> None:
         if self._server is not None:

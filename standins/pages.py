@@ -39,11 +39,11 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
+
+from standins.loopback import LoopbackServer, QuietHandler, running
 
 
 @dataclass
@@ -72,12 +72,8 @@ class _Page:
     headers: dict[str, str] = field(default_factory=dict)
 
 
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
+class _Handler(QuietHandler):
     server: PageServer
-
-    def log_message(self, format: str, *args: Any) -> None:
-        pass
 
     def do_GET(self) -> None:
         self._answer(send_body=True)
@@ -181,19 +177,10 @@ class _Handler(BaseHTTPRequestHandler):
             pass
 
 
-class PageServer(ThreadingHTTPServer):
+class PageServer(LoopbackServer):
     """The page server (see the module docstring)."""
 
-    daemon_threads = True
-    request_queue_size = 128  # many concurrent clients connect at once
     allow_reuse_address = True
-
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        """A client that hung up early (timeouts, size caps) is normal here; anything else is reported."""
-        import sys
-
-        if not isinstance(sys.exc_info()[1], (BrokenPipeError, ConnectionResetError)):
-            super().handle_error(request, client_address)
 
     def __init__(self, *, transient_failure_rate: float = 0.0, seed: int = 0, latency_s: float = 0.0) -> None:
         super().__init__(("127.0.0.1", 0), _Handler)
@@ -286,11 +273,5 @@ def serve_pages(
 ) -> Iterator[PageServer]:
     """Run a ``PageServer`` on an ephemeral loopback port in a daemon thread."""
     server = PageServer(transient_failure_rate=transient_failure_rate, seed=seed, latency_s=latency_s)
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-    thread.start()
-    try:
+    with running(server):
         yield server
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=5)

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from benchmarking.db import Run
+from benchmarking.states import BLOCKED_EXIT_CODE, MarkerStatus
 
 STEPS = ("train", "eval")
 
@@ -58,7 +59,7 @@ class SchedulerUnavailable(Exception):
 class MarkerState:
     """A step's state according to its marker files."""
 
-    state: str  # completed, failed, killed, running, none
+    state: MarkerStatus
     detail: str = ""
     attempts: int = 0
 
@@ -69,26 +70,28 @@ def read_markers(run_dir: str | Path, step: str) -> MarkerState:
     attempts_file = markers / f"{step}.attempts"
     attempts = len(attempts_file.read_text().splitlines()) if attempts_file.exists() else 0
     if (markers / f"{step}.done").exists():
-        return MarkerState("completed", "", attempts)
+        return MarkerState(MarkerStatus.COMPLETED, "", attempts)
     killed = markers / f"{step}.killed"
     if killed.exists():
         return MarkerState(
-            "killed", f"terminated by the scheduler or a signal ({killed.read_text().strip()})", attempts
+            MarkerStatus.KILLED,
+            f"terminated by the scheduler or a signal ({killed.read_text().strip()})",
+            attempts,
         )
     failed = markers / f"{step}.failed"
     if failed.exists():
         code = failed.read_text().strip()
-        if code == "3":
-            return MarkerState("blocked", "its training step did not complete", attempts)
+        if code == str(BLOCKED_EXIT_CODE):
+            return MarkerState(MarkerStatus.BLOCKED, "its training step did not complete", attempts)
         if code in ("137", "143"):
             signal = "SIGKILL" if code == "137" else "SIGTERM"
-            return MarkerState("killed", f"killed by {signal} (exit code {code})", attempts)
+            return MarkerState(MarkerStatus.KILLED, f"killed by {signal} (exit code {code})", attempts)
         return MarkerState(
-            "failed", f"exit code {code}; see {Path(run_dir) / 'logs' / (step + '.log')}", attempts
+            MarkerStatus.FAILED, f"exit code {code}; see {Path(run_dir) / 'logs' / (step + '.log')}", attempts
         )
     if (markers / f"{step}.running").exists():
-        return MarkerState("running", "", attempts)
-    return MarkerState("none", "", attempts)
+        return MarkerState(MarkerStatus.RUNNING, "", attempts)
+    return MarkerState(MarkerStatus.NONE, "", attempts)
 
 
 class Executor(abc.ABC):

@@ -15,6 +15,7 @@ from pathlib import Path
 
 from benchmarking.db import Run
 from benchmarking.executors.base import Batch, Executor, SchedulerState, Submitted, read_markers
+from benchmarking.states import JobState, MarkerStatus
 
 StartHook = Callable[[str, str, str], None]  # (run_id, step, job_id)
 
@@ -33,7 +34,7 @@ class LocalExecutor(Executor):
 
     def _run_step(self, run: Run, step: str, sub: Submitted) -> bool:
         script = Path(run.run_dir) / f"{step}.sh"
-        if read_markers(run.run_dir, step).state == "completed":
+        if read_markers(run.run_dir, step).state == MarkerStatus.COMPLETED:
             return True
         proc = subprocess.Popen(
             ["bash", str(script)],
@@ -84,5 +85,5 @@ class LocalExecutor(Executor):
                 continue
             except PermissionError:
                 pass
-            states[job_id] = SchedulerState("RUNNING")
+            states[job_id] = SchedulerState(JobState.RUNNING)
         return states

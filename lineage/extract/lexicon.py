@@ -551,3 +551,17 @@ NAME_TAILS_FOR_COMMON = {
     "reviews", "forum", "wiki", "wikipedia", "website", "corpus", "corpora", "archive", "dump", "headlines",
     "transcripts", "captions", "subreddit", "exams", "olympiads", "competitions", "textbooks",
 }  # fmt: skip
+
+# ``source_datasets`` entries of a card's YAML that name no dataset
+YAML_NO_SOURCE = {"original", "none", "n/a", "extended"}
+
+# split names that mean the test split ("the eval split of X")
+TEST_SPLIT_WORDS = {"test", "eval", "evaluation"}
+
+# a model mentioned next to one of these words produced the data ("answers by DeepSeek-R1")
+MODEL_USE = re.compile(r"\b(?:by|using|with|from)\b", re.IGNORECASE)
+
+# markers before an example name inside a list item ("math problems such as GSM8K"), tried in this order
+EXAMPLE_MARKERS = (" such as ", " including ", " like ", " e.g. ")
+
+ARTICLES = {"the", "a"}

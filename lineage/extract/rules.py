@@ -36,6 +36,7 @@ from lineage.cards.parser import mask_noise
 from lineage.extract.lexicon import (
     ACKNOWLEDGED,
     AFTER_FROM,
+    ARTICLES,
     BARE_ID,
     BARE_LINK,
     CATEGORY_COLUMN,
@@ -47,6 +48,7 @@ from lineage.extract.lexicon import (
     DERIVATION_CUES,
     ENGLISH_WORD_NAMES,
     EVAL_TABLE_HEADER,
+    EXAMPLE_MARKERS,
     FIELD_LIST_LEAD,
     FOLLOWING_PREPOSITION,
     GENERIC_OBJECTS,
@@ -60,6 +62,7 @@ from lineage.extract.lexicon import (
     LOWERCASE_FACTOR,
     MD_LINK,
     METHOD_AFTER,
+    MODEL_USE,
     NAME_TAIL_WORDS,
     NAME_TAILS_FOR_COMMON,
     NEGATIVE_CUES,
@@ -78,10 +81,12 @@ from lineage.extract.lexicon import (
     STYLE_AFTER,
     TABLE,
     TEACHER_CUE,
+    TEST_SPLIT_WORDS,
     TOKEN,
     TOPIC_NOUNS,
     TRAILING_QUALIFIER,
     URL,
+    YAML_NO_SOURCE,
 )
 from lineage.extract.segment import Unit as _Unit
 from lineage.extract.segment import units_of
@@ -111,6 +116,20 @@ class _Mention:
     from_catalog: bool = False
     explicit: bool = False
     lowercase: bool = False  # an unknown common-noun phrase ("textbooks"): weaker than a proper name
+
+
+@dataclass
+class _Spans:
+    """Mentions found so far in one text; each span of text belongs to one mention at most."""
+
+    mentions: list[_Mention] = field(default_factory=list)
+
+    def free(self, start: int, end: int) -> bool:
+        return all(end <= m.start or start >= m.end for m in self.mentions)
+
+    def add(self, mention: _Mention) -> None:
+        if self.free(mention.start, mention.end):
+            self.mentions.append(mention)
 
 
 @dataclass
@@ -217,7 +236,7 @@ class RulesExtractor:
         found = _Found()
         for raw_item in items:
             item = raw_item.strip()
-            if not item or item.lower() in {"original", "none", "n/a", "extended"}:
+            if not item or item.lower() in YAML_NO_SOURCE:
                 continue
             name = item.split("|", 1)[1].strip() if "|" in item else item
             evidence = self._yaml_evidence(text, raw_item)
@@ -362,109 +381,96 @@ class RulesExtractor:
     def _mentions(
         self, text: str, offset: int, cues: list[_Cue], item: tuple[int, int] | None = None
     ) -> list[_Mention]:
-        mentions: list[_Mention] = []
-        taken: list[tuple[int, int]] = []
+        """Names of datasets and models in ``text`` (which starts at ``offset`` in the chunk). The finders run
+        from the most to the least explicit, and a span of text goes to the first finder that claims it."""
+        found = _Spans()
+        self._linked_mentions(text, offset, found)
+        self._bare_id_mentions(text, offset, found)
+        self._name_mentions(text, offset, found)
+        self._cue_object_mentions(text, offset, cues, found)
+        explicit_links = [m for m in found.mentions if m.explicit and m.hint]
+        mentions = found.mentions
+        if item is not None:
+            self._item_mention(text, offset, item, explicit_links, found)
+            if len(explicit_links) == 1:
+                # a list item or row that links one Hub dataset names that dataset; other free-text names in it
+                # are its subsets or descriptions ("10k samples from the `math` subset of [Numina](...)")
+                mentions = [m for m in mentions if m.explicit or m.from_catalog or m.is_model]
+        mentions.sort(key=lambda m: m.start)
+        return mentions
 
-        def free(s: int, e: int) -> bool:
-            return all(e <= a or s >= b for a, b in taken)
+    def _hub_mention(self, repo: str, start: int, end: int) -> _Mention:
+        return _Mention(repo, start, end, hint=repo, is_model=self.catalog.is_model_name(repo), explicit=True)
 
-        def add(m: _Mention) -> None:
-            if free(m.start, m.end):
-                mentions.append(m)
-                taken.append((m.start, m.end))
-
+    def _linked_mentions(self, text: str, offset: int, found: _Spans) -> None:
+        """Hub dataset links: markdown links to a dataset page, then plain Hub URLs."""
         for link in MD_LINK.finditer(text):
             repo = hf_id_from_text(link.group(2))
             if repo and re.search(r"(?:huggingface|hf)\.co/datasets/", link.group(2), re.IGNORECASE):
-                add(
-                    _Mention(
-                        repo,
-                        offset + link.start(),
-                        offset + link.end(),
-                        hint=repo,
-                        is_model=self.catalog.is_model_name(repo),
-                        explicit=True,
-                    )
-                )
+                found.add(self._hub_mention(repo, offset + link.start(), offset + link.end()))
         for url in HF_URL.finditer(text):
             repo = hf_id_from_text(url.group(0))
             if repo:
-                add(
-                    _Mention(
-                        repo,
-                        offset + url.start(),
-                        offset + url.end(),
-                        hint=repo,
-                        is_model=self.catalog.is_model_name(repo),
-                        explicit=True,
-                    )
-                )
+                found.add(self._hub_mention(repo, offset + url.start(), offset + url.end()))
+
+    def _bare_id_mentions(self, text: str, offset: int, found: _Spans) -> None:
+        """``org/name`` written out, when it looks like a repo id."""
         for bare in BARE_ID.finditer(text):
             candidate = bare.group(1).rstrip(".")
             # Right after a derivation preposition ("distilled from acme/grand"), a plain lower-case
             # ``org/name`` is a repo id, not a word pair like "and/or".
             after_from = bool(AFTER_FROM.search(text, max(0, bare.start() - 16), bare.start()))
             if self._looks_like_repo(candidate, backticked=bare.group(0).startswith("`") or after_from):
-                add(
-                    _Mention(
-                        candidate,
-                        offset + bare.start(1),
-                        offset + bare.start(1) + len(candidate),
-                        hint=candidate,
-                        is_model=self.catalog.is_model_name(candidate),
-                        explicit=True,
-                    )
-                )
-        # catalog names and model names: longest n-gram first
+                start = offset + bare.start(1)
+                found.add(self._hub_mention(candidate, start, start + len(candidate)))
+
+    def _name_mentions(self, text: str, offset: int, found: _Spans) -> None:
+        """Catalog names and model names, the longest run of up to five tokens first."""
         tokens = list(TOKEN.finditer(text))
         i = 0
         while i < len(tokens):
-            matched = False
             for n in range(min(5, len(tokens) - i), 0, -1):
-                s, e = tokens[i].start(), tokens[i + n - 1].end()
-                if any(ch in text[s:e] for ch in "\n"):
-                    continue
-                phrase = text[s:e].rstrip(".,'’")
-                e = s + len(phrase)
-                if re.search(r"[,;:()\[\]/|]", phrase) and not hf_id_from_text(phrase):
-                    continue
-                words = phrase.split()
-                exact = self.catalog.lookup(phrase)
-                if (
-                    n > 1
-                    and exact is not None
-                    and phrase.lower() in {a.lower() for a in [exact.name, *exact.aliases]}
-                ):
-                    add(_Mention(phrase, offset + s, offset + e, from_catalog=True))
+                mention = self._name_at(text, offset, tokens[i].start(), tokens[i + n - 1].end(), n, found)
+                if mention is not None:
+                    found.add(mention)
                     i += n
-                    matched = True
                     break
-                if n > 1 and (
-                    words[0].lower() in STOP_CAPITALS
-                    or words[-1].lower() in STOP_CAPITALS
-                    or any(w.islower() and w in CONNECTORS for w in words)
-                ):
-                    continue
-                if not free(offset + s, offset + e):
-                    continue
-                kind = self._classify_phrase(phrase)
-                if kind is None:
-                    continue
-                add(
-                    _Mention(
-                        phrase,
-                        offset + s,
-                        offset + e,
-                        is_model=kind == "model",
-                        from_catalog=kind == "catalog",
-                    )
-                )
-                i += n
-                matched = True
-                break
-            if not matched:
+            else:
                 i += 1
-        # unknown proper names that are the object of a derivation cue
+
+    def _name_at(self, text: str, offset: int, s: int, e: int, n: int, found: _Spans) -> _Mention | None:
+        """The mention that the ``n`` tokens at ``text[s:e]`` make, if they make one."""
+        if "\n" in text[s:e]:
+            return None
+        phrase = text[s:e].rstrip(".,'’")
+        e = s + len(phrase)
+        if re.search(r"[,;:()\[\]/|]", phrase) and not hf_id_from_text(phrase):
+            return None
+        words = phrase.split()
+        exact = self.catalog.lookup(phrase)
+        if (
+            n > 1
+            and exact is not None
+            and phrase.lower() in {a.lower() for a in [exact.name, *exact.aliases]}
+        ):
+            return _Mention(phrase, offset + s, offset + e, from_catalog=True)
+        if n > 1 and (
+            words[0].lower() in STOP_CAPITALS
+            or words[-1].lower() in STOP_CAPITALS
+            or any(w.islower() and w in CONNECTORS for w in words)
+        ):
+            return None
+        if not found.free(offset + s, offset + e):
+            return None
+        kind = self._classify_phrase(phrase)
+        if kind is None:
+            return None
+        return _Mention(
+            phrase, offset + s, offset + e, is_model=kind == "model", from_catalog=kind == "catalog"
+        )
+
+    def _cue_object_mentions(self, text: str, offset: int, cues: list[_Cue], found: _Spans) -> None:
+        """Unknown proper names that are the object of a derivation cue."""
         for cue in cues:
             if cue.role != "source" or cue.relationship is None:
                 continue
@@ -475,42 +481,36 @@ class RulesExtractor:
             elif not OBJECT_CUE_END.search(text[cue.start - offset : cue.end - offset]):
                 continue
             for name, s, e, proper in _object_names(text, rel_start, self._known_name):
-                if free(offset + s, offset + e):
-                    add(
-                        _Mention(
-                            name,
-                            offset + s,
-                            offset + e,
-                            is_model=self.catalog.is_model_name(name),
-                            from_catalog=self._known_name(name),
-                            lowercase=not proper,
-                        )
-                    )
-        explicit_links = [m for m in mentions if m.explicit and m.hint]
-        if item is not None and free(*item):
-            raw = text[item[0] - offset : item[1] - offset]
-            item_link = MD_LINK.fullmatch(raw)
-            name = item_link.group(1).strip() if item_link else raw.strip("`*_ ")
-            field_name = raw.strip().startswith("`") and re.fullmatch(r"[a-z][a-z0-9_]*", name)
-            # "Numina: 10k samples from [the Numina dataset](hf link)": the link is the precise reference
-            labelled_link = len(explicit_links) == 1 and not self._known_name(name)
-            if name and not field_name and not labelled_link:
-                add(
-                    _Mention(
-                        name,
-                        item[0],
-                        item[1],
-                        is_model=self.catalog.is_model_name(name),
-                        from_catalog=self._known_name(name),
-                        explicit=bool(URL.fullmatch(name)),
-                    )
-                )
-        if item is not None and len(explicit_links) == 1:
-            # a list item or row that links one Hub dataset names that dataset; other free-text names in it are
-            # its subsets or descriptions ("10k samples from the `math` subset of [Numina](...)")
-            mentions = [m for m in mentions if m.explicit or m.from_catalog or m.is_model]
-        mentions.sort(key=lambda m: m.start)
-        return mentions
+                if found.free(offset + s, offset + e):
+                    found.add(self._named_mention(name, offset + s, offset + e, lowercase=not proper))
+
+    def _named_mention(
+        self, name: str, start: int, end: int, *, explicit: bool = False, lowercase: bool = False
+    ) -> _Mention:
+        return _Mention(
+            name,
+            start,
+            end,
+            is_model=self.catalog.is_model_name(name),
+            from_catalog=self._known_name(name),
+            explicit=explicit,
+            lowercase=lowercase,
+        )
+
+    def _item_mention(
+        self, text: str, offset: int, item: tuple[int, int], explicit_links: list[_Mention], found: _Spans
+    ) -> None:
+        """The name a list item or table row starts with, unless a finder took its span already."""
+        if not found.free(*item):
+            return
+        raw = text[item[0] - offset : item[1] - offset]
+        item_link = MD_LINK.fullmatch(raw)
+        name = item_link.group(1).strip() if item_link else raw.strip("`*_ ")
+        field_name = raw.strip().startswith("`") and re.fullmatch(r"[a-z][a-z0-9_]*", name)
+        # "Numina: 10k samples from [the Numina dataset](hf link)": the link is the precise reference
+        labelled_link = len(explicit_links) == 1 and not self._known_name(name)
+        if name and not field_name and not labelled_link:
+            found.add(self._named_mention(name, item[0], item[1], explicit=bool(URL.fullmatch(name))))
 
     @staticmethod
     def _comparison_tables(chunk: ResourceChunk, units: list[_Unit]) -> set[int]:
@@ -618,7 +618,7 @@ class RulesExtractor:
         models = [m for m in mentions if m.is_model]
         teacher_signal = any(
             TEACHER_CUE.search(chunk.text[c.start : c.end]) for c in cues if c.role == "source"
-        ) or (bool(models) and bool(re.search(r"\b(?:by|using|with|from)\b", text, re.IGNORECASE)))
+        ) or (bool(models) and bool(MODEL_USE.search(text)))
         teacher = models[0].name if models and teacher_signal else None
         eval_section = unit.role in ("evaluation", "decontamination")
         source_section = unit.role == "sources"
@@ -630,7 +630,7 @@ class RulesExtractor:
             split = (
                 "train"
                 if split_word.lower().startswith("train")
-                else ("test" if split_word.lower() in {"test", "eval", "evaluation"} else split_word.lower())
+                else ("test" if split_word.lower() in TEST_SPLIT_WORDS else split_word.lower())
             )
         any_distill = any(c.relationship == Relationship.COT_DISTILLATION for c in cues)
 
@@ -860,7 +860,7 @@ def _name_in_piece(piece: str, known: Callable[[str], bool]) -> tuple[int, int, 
     url = URL.search(piece)
     if url:
         return url.start(), url.end(), True
-    for marker in (" such as ", " including ", " like ", " e.g. "):
+    for marker in EXAMPLE_MARKERS:
         at = piece.find(marker)
         if at != -1:
             off = at + len(marker)
@@ -912,7 +912,7 @@ def _plausible_common_name(phrase: str) -> bool:
         return True
     if len(words) == 1 and "-" in phrase:
         parts = phrase.split("-")
-        return parts[0] not in COMPOUND_HEADS and not any(p in CONNECTORS or p in {"the", "a"} for p in parts)
+        return parts[0] not in COMPOUND_HEADS and not any(p in CONNECTORS or p in ARTICLES for p in parts)
     return len(words) >= 2 and words[-1] in NAME_TAILS_FOR_COMMON
 
 

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import json
 import os
-import socket
+import re
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import httpx
@@ -66,29 +65,24 @@ def test_fetch_malformed_id(tmp_path):
 def test_hub_serve_runs_as_a_process(world_dir, tmp_path):
     snap = tmp_path / "snap"
     build_snapshot(world_dir, snap)
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
     proc = subprocess.Popen(
-        [sys.executable, "-m", "oda.cli", "hub", "serve", str(snap), "--port", str(port)],
+        [sys.executable, "-m", "oda.cli", "hub", "serve", str(snap), "--port", "0"],
         cwd=Path(__file__).parents[2],
-        env={**os.environ},
+        env={**os.environ, "COLUMNS": "400"},
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
+        text=True,
     )
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                response = httpx.get(f"http://127.0.0.1:{port}/api/datasets/org/alpha", timeout=1)
-                break
-            except httpx.TransportError:
-                if time.monotonic() > deadline or proc.poll() is not None:
-                    raise
-                time.sleep(0.2)
+        # The server listens before it prints its address (on stderr, like every status line).
+        assert proc.stderr is not None
+        announced = re.search(r"http://127\.0\.0\.1:(\d+)", proc.stderr.readline())
+        assert announced, "the server did not print its address"
+        port = int(announced.group(1))
+        response = httpx.get(f"http://127.0.0.1:{port}/api/datasets/org/alpha", timeout=10)
         assert response.status_code == 200 and response.json()["downloads"] == 1234
         missing = httpx.get(f"http://127.0.0.1:{port}/api/datasets/org/nope", timeout=2)
         assert missing.status_code == 404 and missing.headers["X-Error-Code"] == "RepoNotFound"
     finally:
         proc.terminate()
-        proc.wait(timeout=10)
+        proc.communicate(timeout=10)

@@ -13,6 +13,7 @@ from benchmarking.executors import LocalExecutor, SlurmExecutor
 from benchmarking.executors.base import Batch
 from benchmarking.jobs import collect, status, submit
 from benchmarking.presets import PresetRegistry
+from benchmarking.states import StepStatus
 from oda.errors import BenchmarkError
 
 from .conftest import ran, tiny_settings
@@ -93,7 +94,7 @@ def test_a_vanished_job_becomes_lost(
         db.upsert_run(
             Run("llama3.1-8b/x", str(datasets["alpha"]), preset.name, "llama3.1-8b", "sft", str(run_dir))
         )
-        db.set_step("llama3.1-8b/x", "train", "running", job_id="local:999999999")
+        db.set_step("llama3.1-8b/x", "train", StepStatus.RUNNING, job_id="local:999999999")
         info = status(db, LocalExecutor())
         train = info["runs"][0]["train"]
         assert train["state"] == "lost" and "no completion marker" in train["detail"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import os
 import subprocess
 from pathlib import Path
 
@@ -121,14 +122,13 @@ def test_step_script_records_a_sigterm_as_killed(tmp_path: Path) -> None:
     run_dir = tmp_path / "run"
     run_dir.mkdir()
     script = run_dir / "train.sh"
-    script.write_text(render.step_script(run_id="r", run_dir=str(run_dir), step="train", command="sleep 30"))
+    # The command runs only after the script has set its SIGTERM trap; it says so through a pipe the test reads.
+    started = tmp_path / "started"
+    os.mkfifo(started)
+    command = f"echo started > {started}; exec sleep 30"
+    script.write_text(render.step_script(run_id="r", run_dir=str(run_dir), step="train", command=command))
     proc = subprocess.Popen(["bash", str(script)])
-    import time
-
-    deadline = time.time() + 10
-    while not (run_dir / "markers" / "train.running").exists() and time.time() < deadline:
-        time.sleep(0.05)
-    time.sleep(0.2)
+    assert started.read_text().strip() == "started"
     proc.terminate()
     assert proc.wait(timeout=10) == 143
     m = read_markers(run_dir, "train")

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import pytest
 from typer.testing import CliRunner
 
 from oda.cli import app
@@ -42,6 +41,19 @@ def test_list_shows_every_family_with_axes() -> None:
         "transformers",
     ]
     assert len(rows["judge_qa"]["metrics"]) == 7
+
+
+def test_list_is_a_command_of_its_own(tmp_path: Path) -> None:
+    rejected = runner.invoke(app, ["score", "list", "--scorers", "heuristic"])
+    assert rejected.exit_code == 2 and "--scorers" in rejected.output
+    help_text = runner.invoke(app, ["score", "list", "--help"])
+    assert help_text.exit_code == 0 and "List every scorer" in help_text.output
+    folder = tmp_path / "list"
+    folder.mkdir()
+    write_jsonl(folder / "d.jsonl", [{"instruction": "q", "output": "a b"}])
+    scored = runner.invoke(app, ["score", str(folder), "-o", str(tmp_path / "out"), "--json"])
+    assert scored.exit_code == 0, scored.output
+    assert json.loads(scored.stdout)["scored"] == {"heuristic_profile": 1}
 
 
 def test_score_file_json_report_and_resume(tmp_path: Path) -> None:
@@ -95,7 +107,6 @@ def test_judge_from_the_command_line(tmp_path: Path) -> None:
 
 
 def test_attach_writes_profiles_onto_the_node(tmp_path: Path) -> None:
-    pytest.importorskip("graph_store.embedded")
     from graph_store.base import open_store
 
     src = write_jsonl(tmp_path / "d.jsonl", [{"instruction": "q", "output": "a b c"}])

@@ -13,6 +13,7 @@ import scoring.inputs as inputs
 from oda.errors import InputError
 from scoring.inputs import iter_samples
 from scoring.samples import Sample, SampleError, normalize_record
+from standins.hub import serve_hub
 from tests.scoring.conftest import write_jsonl
 
 
@@ -198,8 +199,7 @@ def _hub_world(root: Path) -> Path:
 def test_hub_dataset_through_huggingface_hub_and_hf_endpoint(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    hubserver = pytest.importorskip("standins.hub")
-    with hubserver.serve_hub(_hub_world(tmp_path / "world")) as server:
+    with serve_hub(_hub_world(tmp_path / "world")) as server:
         monkeypatch.setenv("HF_ENDPOINT", server.base_url)
         items = list(iter_samples("org/tiny", split="train", cache_dir=tmp_path / "hf"))
         assert [s.instruction for s in items if isinstance(s, Sample)] == ["q0", "q1", "q2"]
