@@ -192,24 +192,31 @@ class CodePoints:
         np.cumsum(self.lens[:-1] + 1, out=self.bounds[1:])
         raw = "\n".join(lowered).encode("utf-32-le", errors="surrogatepass")
         self.ci = np.frombuffer(raw, dtype="<u4").astype(np.intp)
-        self._prefix: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+        self._prefix: dict[int, tuple[np.ndarray | None, np.ndarray]] = {}
 
-    def prefix_sums(self, drop_table: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
-        """``(dropped, sums)``: the positions of the characters of ``drop_table`` (ascending), and the prefix sums
-        of ``key(c) * BASE**j`` over the other characters, ``j`` counting only those. Computed once per table."""
+    def prefix_sums(self, drop_table: np.ndarray | None) -> tuple[np.ndarray | None, np.ndarray]:
+        """``(kept_at, sums)``: for each position, how many characters before it are not in ``drop_table`` (None
+        when none is), and the prefix sums of ``key(c) * BASE**j`` over those kept characters, ``j`` counting only
+        them. Computed once per table."""
         cached = self._prefix.get(id(drop_table))
         if cached is not None:
             return cached
         ci = self.ci
-        dropped = np.zeros(0, dtype=np.intp) if drop_table is None else np.flatnonzero(drop_table.take(ci))
-        kept = np.delete(ci, dropped) if dropped.size else ci
+        kept_at = None
+        kept = ci
+        if drop_table is not None:
+            drop = drop_table.take(ci)
+            if drop.any():
+                kept = ci[~drop]
+                kept_at = np.zeros(ci.size + 1, dtype=np.int64)
+                np.cumsum(~drop, out=kept_at[1:])
         m = kept.size
         pw, _ = powers(m + 1)
         sums = np.zeros(m + 1, dtype=np.uint64)
         with np.errstate(over="ignore"):
             np.cumsum(_CHAR_KEYS.take(kept) * pw[:m], out=sums[1:])
-        self._prefix[id(drop_table)] = (dropped, sums)
-        return dropped, sums
+        self._prefix[id(drop_table)] = (kept_at, sums)
+        return kept_at, sums
 
     def words(self, sep_table: np.ndarray, drop_table: np.ndarray | None = None) -> Words:
         """Words between separators; characters of ``drop_table`` are deleted from inside them.
@@ -225,10 +232,9 @@ class CodePoints:
         np.logical_not(sep_table.take(ci), out=inside[1:-1])
         edges = np.flatnonzero(inside[1:] != inside[:-1])
         starts, ends = edges[0::2], edges[1::2]
-        dropped, sums = self.prefix_sums(drop_table)
-        if dropped.size:  # positions among the kept characters
-            kept_start = starts - np.searchsorted(dropped, starts)
-            kept_end = ends - np.searchsorted(dropped, ends)
+        kept_at, sums = self.prefix_sums(drop_table)
+        if kept_at is not None:  # positions among the kept characters
+            kept_start, kept_end = kept_at[starts], kept_at[ends]
         else:
             kept_start, kept_end = starts, ends
         _, inv_powers = powers(sums.size)
@@ -413,6 +419,23 @@ def hdd_batch(w: Words, occ: Occurrences, empty_hash: int | None, sample: int = 
 _LOGICAL_HASHES = np.sort(hash_words(sorted(LOGICAL_WORDS)))
 
 
+def _slot_table(hashes: np.ndarray, bits: int = 12) -> tuple[int, np.ndarray]:
+    """``(shift, table)``: a direct-mapped table of ``2**bits`` slots holding each hash at slot
+    ``(hash >> shift) & mask``, for the first shift that puts no two in one slot. Every other slot holds a hash
+    that belongs elsewhere, so ``table[slot(h)] == h`` exactly when ``h`` is one of ``hashes``."""
+    mask = (1 << bits) - 1
+    for shift in range(64 - bits + 1):
+        slots = (hashes >> np.uint64(shift)) & np.uint64(mask)
+        if np.unique(slots).size == hashes.size:
+            table = np.full(mask + 1, hashes[0], dtype=np.uint64)  # overwritten at its own slot below
+            table[slots.astype(np.int64)] = hashes
+            return shift, table
+    raise ValueError("no collision-free slot table")
+
+
+_LOGICAL_SHIFT, _LOGICAL_TABLE = _slot_table(_LOGICAL_HASHES)
+
+
 def logical_word_counts(cps: CodePoints, rule_words: Words | None = None) -> np.ndarray:
     """How many words of each text are logical words (whitespace, ASCII and CJK punctuation separate words).
     ``rule_words`` are the batch's words under the ``split`` rule, which separates words the same way.
@@ -424,8 +447,8 @@ def logical_word_counts(cps: CodePoints, rule_words: Words | None = None) -> np.
 
 def count_logical(w: Words) -> np.ndarray:
     """How many of each text's words are logical words."""
-    at = np.searchsorted(_LOGICAL_HASHES, w.hashes)
-    hit = _LOGICAL_HASHES[np.minimum(at, _LOGICAL_HASHES.size - 1)] == w.hashes
+    slots = (w.hashes >> np.uint64(_LOGICAL_SHIFT)) & np.uint64(_LOGICAL_TABLE.size - 1)
+    hit = _LOGICAL_TABLE.take(slots.astype(np.intp)) == w.hashes
     running = np.zeros(hit.size + 1, dtype=np.int64)
     np.cumsum(hit, out=running[1:])
     return np.diff(running[w.offsets]).astype(np.float64)
