@@ -15,12 +15,15 @@ OpenDataArena's logical-word count (``logical_word_counts``) always splits like 
 
 How a batch is processed: the lower-cased texts are joined and read as UTF-32 code points, so splitting is a few
 vectorized passes whatever the script. Every word gets a 64-bit hash (a sum of per-position random products of its
-code points; equal words get equal hashes and distinct words collide with probability about 2^-64). A stable sort of
+code points; equal words get equal hashes and distinct words collide with probability about 2^-64), read off one
+prefix sum over the batch's characters that both the rule's words and the logical words use. A stable sort of
 the hashes gives each word its previous and next occurrence, and from those:
 
 - TTR: the share of words that are their type's first occurrence in the text;
-- MTLD (McCarthy & Jarvis 2010, threshold 0.72, mean of both directions): all texts walk in lockstep, one word per
-  step; a word is new to the current factor when its previous occurrence lies before the factor's start;
+- MTLD (McCarthy & Jarvis 2010, threshold 0.72, mean of both directions): both directions of every text walk in
+  lockstep, one word per step, so a batch costs one numpy step per word of its longest text; a word is new to the
+  current factor when its previous occurrence lies before the factor's start (its next one after the factor's end,
+  backward);
 - HD-D (McCarthy & Jarvis 2010, sample size 42): type counts from the same sort, and the hypergeometric
   probability of drawing none of a type from a table of log-factorials.
 
