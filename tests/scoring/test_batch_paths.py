@@ -4,6 +4,7 @@ with a small window."""
 
 from __future__ import annotations
 
+import random
 import string
 import zlib
 
@@ -38,7 +39,7 @@ ALPHABET = st.sampled_from(
     + list("，。、；：？！“”‘’（）【】《》…—·")
     + [" ", " ", "\n", "\t", "\u00a0", "\u3000", "\u2003", "\x1c", "\x85", "\u200b"]
 )
-WORDS = st.sampled_from(sorted(LOGICAL_WORDS) + ["Therefore,", "so-called", "(but)", "wait…", "it's", "x"])
+WORDS = st.sampled_from([*sorted(LOGICAL_WORDS), "Therefore,", "so-called", "(but)", "wait…", "it's", "x"])
 TEXT = st.lists(st.one_of(ALPHABET, WORDS), max_size=120).map("".join)
 
 
@@ -53,17 +54,21 @@ def test_word_hashes_are_equal_exactly_when_words_are(texts: list[str], rule: Wo
     assert w.hashes.size == len(expected)
     assert np.diff(w.offsets).tolist() == [len(words(t, rule)) for t in texts]
     # the same hash as the word alone, written without anything to delete
-    assert w.hashes.tolist() == [EMPTY_WORD_HASH if not x else int(h) for x, h in zip(expected, hash_words(expected))]
+    assert w.hashes.tolist() == [
+        EMPTY_WORD_HASH if not x else int(h) for x, h in zip(expected, hash_words(expected), strict=True)
+    ]
     by_word: dict[str, int] = {}
-    for word, h in zip(expected, w.hashes.tolist()):
+    for word, h in zip(expected, w.hashes.tolist(), strict=True):
         assert by_word.setdefault(word, h) == h
     assert len(set(by_word.values())) == len(by_word)
 
 
 @settings(max_examples=150, deadline=None)
-@given(st.lists(TEXT, min_size=1, max_size=8), st.sampled_from(list(WordRule)), st.randoms(use_true_random=False))
+@given(
+    st.lists(TEXT, min_size=1, max_size=8), st.sampled_from(list(WordRule)), st.randoms(use_true_random=False)
+)
 def test_lockstep_mtld_and_ttr_of_word_ranges_equal_the_definitions(
-    texts: list[str], rule: WordRule, rng
+    texts: list[str], rule: WordRule, rng: random.Random
 ) -> None:
     cps = CodePoints([t.lower() for t in texts])
     w = words_for_rule(cps, rule)
@@ -100,14 +105,19 @@ def test_slot_table_holds_exactly_its_hashes() -> None:
     members = rng.integers(0, 2**64 - 1, 50, dtype=np.uint64, endpoint=True)
     shift, table = _slot_table(members)
     mask = np.uint64(table.size - 1)
-    probe = np.concatenate([members, rng.integers(0, 2**64 - 1, 100_000, dtype=np.uint64, endpoint=True), table])
+    probe = np.concatenate(
+        [members, rng.integers(0, 2**64 - 1, 100_000, dtype=np.uint64, endpoint=True), table]
+    )
     found = table[((probe >> np.uint64(shift)) & mask).astype(np.intp)] == probe
     assert found.tolist() == np.isin(probe, members).tolist()
 
 
 @settings(max_examples=200, deadline=None)
 @given(
-    st.lists(st.sampled_from([b"a", b"ab", b"the ", b"\x00", b"\xff", b"\xe6\x95\xb0", b"zq", b"\n"]), max_size=2500),
+    st.lists(
+        st.sampled_from([b"a", b"ab", b"the ", b"\x00", b"\xff", b"\xe6\x95\xb0", b"zq", b"\n"]),
+        max_size=2500,
+    ),
     st.binary(max_size=300),
 )
 def test_small_window_gives_the_default_compressed_size(pieces: list[bytes], noise: bytes) -> None:
@@ -116,8 +126,14 @@ def test_small_window_gives_the_default_compressed_size(pieces: list[bytes], noi
         assert compressed_size(raw[:cut]) == len(zlib.compress(raw[:cut], 9))
 
 
-@pytest.mark.parametrize("size", [0, 1, SMALL_WINDOW_TEXT - 1, SMALL_WINDOW_TEXT, SMALL_WINDOW_TEXT + 1, 20_000])
+@pytest.mark.parametrize(
+    "size", [0, 1, SMALL_WINDOW_TEXT - 1, SMALL_WINDOW_TEXT, SMALL_WINDOW_TEXT + 1, 20_000]
+)
 def test_small_window_boundary_on_random_and_repetitive_bytes(size: int) -> None:
     rng = np.random.default_rng(size)
-    for raw in (rng.bytes(size), (b"abcde" * size)[:size], bytes(rng.integers(97, 100, size, dtype=np.uint8))):
+    for raw in (
+        rng.bytes(size),
+        (b"abcde" * size)[:size],
+        bytes(rng.integers(97, 100, size, dtype=np.uint8)),
+    ):
         assert compressed_size(raw) == len(zlib.compress(raw, 9))
