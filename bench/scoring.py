@@ -334,7 +334,9 @@ def main() -> None:
                 f"(load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores)\n"
                 f"  CPU per sample: CLI {cli['cpu_us_per_sample']:.0f} us (its process tree, sampled every 0.1 s, "
                 f"start-up included), encode_batch {raw['batch_cpu_us_per_sample']:.0f} us, "
-                f"encode_ordinary_batch {raw['ordinary_cpu_us_per_sample']:.0f} us",
+                f"encode_ordinary_batch {raw['ordinary_cpu_us_per_sample']:.0f} us; CPU ratio (encode_batch CPU / CLI "
+                f"CPU per sample: the wall ratio wherever both keep the cores equally busy) "
+                f"{raw['batch_cpu_us_per_sample'] / cli['cpu_us_per_sample']:.2f}",
                 flush=True,
             )
             before = after

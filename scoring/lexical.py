@@ -15,12 +15,15 @@ OpenDataArena's logical-word count (``logical_word_counts``) always splits like 
 
 How a batch is processed: the lower-cased texts are joined and read as UTF-32 code points, so splitting is a few
 vectorized passes whatever the script. Every word gets a 64-bit hash (a sum of per-position random products of its
-code points; equal words get equal hashes and distinct words collide with probability about 2^-64). A stable sort of
+code points; equal words get equal hashes and distinct words collide with probability about 2^-64), read off one
+prefix sum over the batch's characters that both the rule's words and the logical words use. A stable sort of
 the hashes gives each word its previous and next occurrence, and from those:
 
 - TTR: the share of words that are their type's first occurrence in the text;
-- MTLD (McCarthy & Jarvis 2010, threshold 0.72, mean of both directions): all texts walk in lockstep, one word per
-  step; a word is new to the current factor when its previous occurrence lies before the factor's start;
+- MTLD (McCarthy & Jarvis 2010, threshold 0.72, mean of both directions): both directions of every text walk in
+  lockstep, one word per step, so a batch costs one numpy step per word of its longest text; a word is new to the
+  current factor when its previous occurrence lies before the factor's start (its next one after the factor's end,
+  backward);
 - HD-D (McCarthy & Jarvis 2010, sample size 42): type counts from the same sort, and the hypergeometric
   probability of drawing none of a type from a table of log-factorials.
 
@@ -192,13 +195,39 @@ class CodePoints:
         np.cumsum(self.lens[:-1] + 1, out=self.bounds[1:])
         raw = "\n".join(lowered).encode("utf-32-le", errors="surrogatepass")
         self.ci = np.frombuffer(raw, dtype="<u4").astype(np.intp)
+        self._prefix: dict[int, tuple[np.ndarray | None, np.ndarray]] = {}
+
+    def prefix_sums(self, drop_table: np.ndarray | None) -> tuple[np.ndarray | None, np.ndarray]:
+        """``(kept_at, sums)``: for each position, how many characters before it are not in ``drop_table`` (None
+        when none is), and the prefix sums of ``key(c) * BASE**j`` over those kept characters, ``j`` counting only
+        them. Computed once per table."""
+        cached = self._prefix.get(id(drop_table))
+        if cached is not None:
+            return cached
+        ci = self.ci
+        kept_at = None
+        kept = ci
+        if drop_table is not None:
+            drop = drop_table.take(ci)
+            if drop.any():
+                kept = ci[~drop]
+                kept_at = np.zeros(ci.size + 1, dtype=np.int64)
+                np.cumsum(~drop, out=kept_at[1:])
+        m = kept.size
+        pw, _ = powers(m + 1)
+        sums = np.zeros(m + 1, dtype=np.uint64)
+        with np.errstate(over="ignore"):
+            np.cumsum(_CHAR_KEYS.take(kept) * pw[:m], out=sums[1:])
+        self._prefix[id(drop_table)] = (kept_at, sums)
+        return kept_at, sums
 
     def words(self, sep_table: np.ndarray, drop_table: np.ndarray | None = None) -> Words:
         """Words between separators; characters of ``drop_table`` are deleted from inside them.
 
         A word's hash is a polynomial in ``BASE`` over the random keys of its kept code points, shifted to start at
-        power 0, plus its length: one prefix sum over the whole batch gives every word's hash. Deleted characters
-        have key 0, and the positions after them move back by one each, so ``it's`` hashes as ``its``.
+        power 0, plus its length: one prefix sum over the batch's kept characters gives every word's hash, and the
+        words of every separator table share it. Deleted characters are left out of that sum, so ``it's`` hashes
+        as ``its``.
         """
         ci = self.ci
         n = ci.size
@@ -206,26 +235,16 @@ class CodePoints:
         np.logical_not(sep_table.take(ci), out=inside[1:-1])
         edges = np.flatnonzero(inside[1:] != inside[:-1])
         starts, ends = edges[0::2], edges[1::2]
-        pw, inv_powers = powers(n + 1)
-        keys = _CHAR_KEYS.take(ci)
-        dropped = None if drop_table is None else np.flatnonzero(inside[1:-1] & drop_table.take(ci))
+        kept_at, sums = self.prefix_sums(drop_table)
+        if kept_at is not None:  # positions among the kept characters
+            kept_start, kept_end = kept_at[starts], kept_at[ends]
+        else:
+            kept_start, kept_end = starts, ends
+        _, inv_powers = powers(sums.size)
         with np.errstate(over="ignore"):
-            if dropped is None or dropped.size == 0:
-                vals = keys * pw[:n]
-                shift_start = starts
-                lens = ends - starts
-            else:
-                keys[dropped] = 0
-                before = np.repeat(
-                    np.arange(dropped.size + 1), np.diff(np.concatenate([[0], dropped + 1, [n + 1]]))
-                )  # before[i]: deleted characters at positions < i
-                vals = keys * pw[np.arange(n) - before[:n]]
-                shift_start = starts - before[starts]
-                lens = ends - starts - (before[ends] - before[starts])
-            sums = np.zeros(n + 1, dtype=np.uint64)
-            np.cumsum(vals, out=sums[1:])
             hashes = mix64(
-                (sums[ends] - sums[starts]) * inv_powers[shift_start] + lens.astype(np.uint64) * _LEN_KEY
+                (sums[kept_end] - sums[kept_start]) * inv_powers[kept_start]
+                + (kept_end - kept_start).astype(np.uint64) * _LEN_KEY
             )
         offsets = np.searchsorted(starts, np.append(self.bounds, n + 1))
         return Words(hashes, starts, offsets)
@@ -278,45 +297,53 @@ def occurrences(hashes: np.ndarray) -> Occurrences:
 
 
 def _lockstep_mtld(
-    first: np.ndarray,
-    lens: np.ndarray,
-    link: np.ndarray,
-    *,
-    forward: bool,
-    threshold: float,
+    first: np.ndarray, lens: np.ndarray, prev: np.ndarray, nxt: np.ndarray, threshold: float
 ) -> np.ndarray:
-    """One MTLD direction for many word ranges at once, one word position per step. ``link`` is each word's
-    previous (forward) or next (backward) occurrence: the word is new to the current factor when that lies
-    outside it."""
+    """MTLD of many word ranges at once: both directions of every range walk in lockstep, one word per step.
+
+    A word is new to the current factor when its previous occurrence (forward) lies before the factor's start,
+    or its next occurrence (backward) after the factor's end. Backward lanes read ``-next`` and compare with
+    ``-end``, so every lane asks the same question, ``link[k] < bound``, of one array. Lanes run longest first,
+    so the active lanes are always a prefix.
+    """
     n = lens.size
-    order = np.argsort(-lens, kind="stable")
-    plens = lens[order]
-    base = first[order] if forward else first[order] + plens - 1
-    seg = base.copy()  # where the current factor starts (forward) or ends (backward)
-    types = np.zeros(n, dtype=np.int64)
-    count = np.zeros(n, dtype=np.int64)
-    factors = np.zeros(n, dtype=np.float64)
+    total = prev.size
+    link = np.concatenate([prev, -nxt])
+    lane_lens = np.concatenate([lens, lens])
+    order = np.argsort(-lane_lens, kind="stable")
+    plens = lane_lens[order]
+    forward = order < n
+    r = np.where(forward, order, order - n)
+    step = np.where(forward, 1, -1)
+    at = np.where(forward, first[r], first[r] + lens[r] - 1)  # the first word each lane reads
+    cur = at + np.where(forward, 0, total) - step  # index into ``link``, one step before the first word
+    bound = np.where(forward, at, -at)
+    reset = np.where(forward, 1, total + 1)  # after a factor ending at index k: bound = step * k + reset
+    types = np.zeros(2 * n, dtype=np.float64)
+    count = np.zeros(2 * n, dtype=np.float64)
+    factors = np.zeros(2 * n, dtype=np.float64)
     active_at = np.searchsorted(-plens, -np.arange(int(plens.max(initial=0))), side="left")
-    step = 1 if forward else -1
-    for i, m in enumerate(active_at.tolist()):
-        k = base[:m] + i * step
-        new = link[k] < seg[:m] if forward else link[k] > seg[:m]
+    for m in active_at.tolist():
+        c = cur[:m]
+        c += step[:m]
         t = types[:m]
-        c = count[:m]
-        t += new
-        c += 1
-        hit = t / c <= threshold  # the same comparison as the scalar definition
+        t += link[c] < bound[:m]
+        k = count[:m]
+        k += 1.0
+        hit = t / k <= threshold  # the same comparison as the scalar definition
         if hit.any():
             idx = np.flatnonzero(hit)
             factors[idx] += 1.0
-            t[idx] = 0
-            c[idx] = 0
-            seg[idx] = k[idx] + step
+            t[idx] = 0.0
+            k[idx] = 0.0
+            bound[idx] = step[idx] * c[idx] + reset[idx]
     partial = count > 0
     factors[partial] += (1.0 - types[partial] / count[partial]) / (1.0 - threshold)
-    out = np.empty(n, dtype=np.float64)
-    out[order] = np.where(factors > 0, plens / np.where(factors > 0, factors, 1.0), plens.astype(np.float64))
-    return out
+    flens = plens.astype(np.float64)
+    lane = np.where(factors > 0, flens / np.where(factors > 0, factors, 1.0), flens)
+    out = np.empty(2 * n, dtype=np.float64)
+    out[order] = lane
+    return (out[:n] + out[n:]) / 2.0
 
 
 @dataclass
@@ -343,10 +370,7 @@ def diversity(
     ttr[has] = distinct[has] / lens[has]
     short = has & (lens <= LOCKSTEP_MAX_WORDS)
     if short.any():
-        f, ln = first[short], lens[short]
-        fwd = _lockstep_mtld(f, ln, occ.prev, forward=True, threshold=threshold)
-        bwd = _lockstep_mtld(f, ln, occ.next, forward=False, threshold=threshold)
-        lex[short] = (fwd + bwd) / 2.0
+        lex[short] = _lockstep_mtld(first[short], lens[short], occ.prev, occ.next, threshold)
     for i in np.flatnonzero(has & ~short).tolist():
         seq = w.hashes[first[i] : first[i] + lens[i]].tolist()
         lex[i] = mtld(seq, threshold)
@@ -398,17 +422,39 @@ def hdd_batch(w: Words, occ: Occurrences, empty_hash: int | None, sample: int = 
 _LOGICAL_HASHES = np.sort(hash_words(sorted(LOGICAL_WORDS)))
 
 
+def _slot_table(hashes: np.ndarray, bits: int = 12) -> tuple[int, np.ndarray]:
+    """``(shift, table)``: a direct-mapped table of ``2**bits`` slots holding each hash at slot
+    ``(hash >> shift) & mask``, for the first shift that puts no two in one slot. Every other slot holds a hash
+    that belongs elsewhere, so ``table[slot(h)] == h`` exactly when ``h`` is one of ``hashes``."""
+    mask = (1 << bits) - 1
+    for shift in range(64 - bits + 1):
+        slots = (hashes >> np.uint64(shift)) & np.uint64(mask)
+        if np.unique(slots).size == hashes.size:
+            table = np.full(mask + 1, hashes[0], dtype=np.uint64)  # overwritten at its own slot below
+            table[slots.astype(np.int64)] = hashes
+            return shift, table
+    raise ValueError("no collision-free slot table")
+
+
+_LOGICAL_SHIFT, _LOGICAL_TABLE = _slot_table(_LOGICAL_HASHES)
+
+
 def logical_word_counts(cps: CodePoints, rule_words: Words | None = None) -> np.ndarray:
     """How many words of each text are logical words (whitespace, ASCII and CJK punctuation separate words).
-    ``rule_words`` are the batch's words under the ``split`` rule, which separates words the same way."""
-    return count_logical(rule_words if rule_words is not None else cps.words(_LOGICAL_SEP))
+    ``rule_words`` are the batch's words under the ``split`` rule, which separates words the same way.
+
+    ASCII punctuation separates these words, so none is inside one: the words hash the same with it deleted, and
+    they share the prefix sums of the ``oda`` rule's words when those were computed first."""
+    return count_logical(rule_words if rule_words is not None else cps.words(_LOGICAL_SEP, _ASCII_PUNCT))
 
 
 def count_logical(w: Words) -> np.ndarray:
     """How many of each text's words are logical words."""
-    hit = np.isin(w.hashes, _LOGICAL_HASHES)
-    lens = w.lens
-    return np.bincount(np.repeat(np.arange(lens.size), lens), weights=hit, minlength=lens.size)
+    slots = (w.hashes >> np.uint64(_LOGICAL_SHIFT)) & np.uint64(_LOGICAL_TABLE.size - 1)
+    hit = _LOGICAL_TABLE.take(slots.astype(np.intp)) == w.hashes
+    running = np.zeros(hit.size + 1, dtype=np.int64)
+    np.cumsum(hit, out=running[1:])
+    return np.diff(running[w.offsets]).astype(np.float64)
 
 
 def words_for_rule(cps: CodePoints, rule: WordRule) -> Words:

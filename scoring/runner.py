@@ -393,8 +393,9 @@ def _finish_lines(
     report.scored[o.scorer.name] = report.scored.get(o.scorer.name, 0) + len(todo_ids)
 
 
-#: batches a scorer may work on ahead of the one being written (worker processes keep busy meanwhile)
-IN_FLIGHT = 3
+#: batches a scorer may work on ahead of the one being written: the worker processes keep busy while this process
+#: writes, and a moment in which it is not scheduled (a busy machine) does not leave them without input
+IN_FLIGHT = 6
 
 
 @dataclass
