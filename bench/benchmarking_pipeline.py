@@ -4,7 +4,7 @@
 - job overhead of the local executor: N tiny runs (train + eval as `true`-like commands) submitted and collected;
 - the same batch on Slurm when a controller is running: submit-to-done time and one status refresh.
 
-Run: python bench/benchmarking.py [--runs N]
+Run: python bench/benchmarking_pipeline.py [--runs N]
 """
 
 from __future__ import annotations

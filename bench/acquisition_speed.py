@@ -4,8 +4,8 @@ For each injected server latency (default 10 and 100 ms) and client concurrency 
 same set of pages (and Hub cards) three ways: live, live while recording a snapshot, and offline from that snapshot.
 It prints pages/s for each and the recording overhead relative to live.
 
-    python bench/acquisition.py                      # defaults
-    python bench/acquisition.py --pages 96 --latency-ms 10 100 --concurrency 1 8 32 --json
+    python bench/acquisition_speed.py                      # defaults
+    python bench/acquisition_speed.py --pages 96 --latency-ms 10 100 --concurrency 1 8 32 --json
 """
 
 from __future__ import annotations

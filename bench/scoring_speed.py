@@ -16,8 +16,8 @@
 
 Usage::
 
-    OMP_NUM_THREADS=1 python bench/scoring.py                       # 100k samples, then the judge
-    python bench/scoring.py --sizes 20000 --judge-samples 0 --word-rule oda
+    OMP_NUM_THREADS=1 python bench/scoring_speed.py                       # 100k samples, then the judge
+    python bench/scoring_speed.py --sizes 20000 --judge-samples 0 --word-rule oda
 """
 
 from __future__ import annotations
@@ -38,7 +38,6 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 PAPER = ROOT / ".." / "shared" / "seed" / "opendataarena-paper.txt"
-sys.path.insert(0, str(ROOT))
 
 NON_ASCII = [
     "naïve",
