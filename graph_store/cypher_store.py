@@ -34,6 +34,7 @@ from graph_store import queries as q
 from graph_store.base import GraphStore
 from graph_store.models import (
     HUMAN_STATUSES,
+    Action,
     AuditEntry,
     BenchResult,
     ContaminationHit,
@@ -52,7 +53,6 @@ from oda.errors import ConflictError, InputError, StoreError, UnknownEdgeError
 
 T = TypeVar("T")
 
-DECISION_ACTIONS = ("approve", "reject", "edit", "repoint", "undo")
 # Edge fields a decision may change, and so the fields an undo restores.
 DECISION_FIELDS = ("status", "relationship", "note")
 
@@ -70,6 +70,11 @@ class Result:
 
 class Tx(Protocol):
     """One open transaction."""
+
+    # When set, the transaction MERGEs what it would otherwise CREATE because a lookup found it missing (see
+    # ``EmbeddedStore._write``: a retry after the engine reported a duplicate key the lookup did not see).
+    @property
+    def merge_creates(self) -> bool: ...
 
     def run(self, query: str, params: dict[str, Any]) -> Result: ...
 
@@ -195,10 +200,6 @@ class CypherGraphStore(GraphStore):
     def _read(self, query: str, params: dict[str, Any]) -> Result:
         """Run one read statement."""
 
-    # When set, writes MERGE what they would otherwise CREATE because a lookup found it missing (see
-    # ``EmbeddedStore._write``: a retry after the engine reported a duplicate key the lookup did not see).
-    _merge_creates = False
-
     @abc.abstractmethod
     def _write(self, work: Callable[[Tx], T]) -> T:
         """Run ``work`` in one write transaction; roll back if it raises."""
@@ -214,15 +215,16 @@ class CypherGraphStore(GraphStore):
         return self._read(built[0], built[1])
 
     def _read_by_ids(self, builder: Callable[..., q.Query], ids: Sequence[str], **options: Any) -> Result:
-        """Run ``builder(dialect, ids, **options)``; a short list goes id by id where that is faster.
+        """Run ``builder(dialect, ids, **options)``, in one statement per id list of ``dialect.id_lookups``.
 
-        On ladybug one id is a primary-key lookup, 30x cheaper per id than a list (see ``queries._anchored``).
+        (On ladybug a short list goes id by id: one id is a primary-key lookup, 30x cheaper per id than a list.)
         """
-        if self.dialect != "ladybug" or len(ids) > q.SHORT_ID_LIST or len(ids) <= 1:
-            return self._read_q(builder(self.dialect, list(ids), **options))
+        lookups = self.dialect.id_lookups(ids)
+        if len(lookups) == 1:
+            return self._read_q(builder(self.dialect, lookups[0], **options))
         merged = Result([])
-        for one in ids:
-            result = self._read_q(builder(self.dialect, [one], **options))
+        for some in lookups:
+            result = self._read_q(builder(self.dialect, some, **options))
             merged.columns = result.columns
             merged.rows.extend(result.rows)
         return merged
@@ -268,7 +270,7 @@ class CypherGraphStore(GraphStore):
         existing = self._existing_ids(tx, ids) if known is None else {i for i in ids if i in known}
         new_rows = [r for r in rows if r["id"] not in existing]
         old_rows = [r for r in rows if r["id"] in existing]
-        if new_rows and self._merge_creates:
+        if new_rows and tx.merge_creates:
             tx.run(*q.upsert_nodes(self.dialect, new_rows))
         elif new_rows:
             tx.run(*q.create_nodes(self.dialect, new_rows))
@@ -506,10 +508,10 @@ class CypherGraphStore(GraphStore):
                 *q.ensure_nodes(
                     self.dialect,
                     [{"id": i, "on_hub": not i.startswith("ext:")} for i in missing],
-                    merge=self._merge_creates,
+                    merge=tx.merge_creates,
                 )
             )
-        if new_rows and self._merge_creates:
+        if new_rows and tx.merge_creates:
             tx.run(*q.upsert_edges(self.dialect, new_rows))
         elif new_rows:
             self._insert_edges(tx, new_rows)
@@ -523,7 +525,7 @@ class CypherGraphStore(GraphStore):
         existing = self._existing_ids(tx, ids)
         missing = [{"id": i, "on_hub": not i.startswith("ext:")} for i in ids if i not in existing]
         if missing:
-            tx.run(*q.ensure_nodes(self.dialect, missing, merge=self._merge_creates))
+            tx.run(*q.ensure_nodes(self.dialect, missing, merge=tx.merge_creates))
 
     def attach_scores(self, profiles: Iterable[ScoreProfile | Mapping[str, Any]]) -> int:
         """Store score profiles, replacing any earlier profile for the same (dataset, scorer, axis)."""
@@ -563,7 +565,7 @@ class CypherGraphStore(GraphStore):
         self,
         target: str,
         source: str,
-        action: str,
+        action: Action | str,
         *,
         reviewer: str,
         reason: str | None = None,
@@ -573,8 +575,10 @@ class CypherGraphStore(GraphStore):
         expected_version: int | None = None,
     ) -> AuditEntry:
         """Apply a human decision to one edge and append it to the audit log (see ``GraphStore.decide``)."""
-        if action not in DECISION_ACTIONS:
-            raise InputError(f"unknown action {action!r}; expected one of: {', '.join(DECISION_ACTIONS)}")
+        try:
+            chosen = Action.parse(action)
+        except ValueError as exc:
+            raise InputError(str(exc)) from exc
         if not reviewer or not str(reviewer).strip():
             raise InputError("a decision needs a reviewer")
         try:
@@ -585,16 +589,16 @@ class CypherGraphStore(GraphStore):
                 validate_node_id(new_source)
         except ValueError as exc:
             raise InputError(str(exc)) from exc
-        if action == "edit" and parsed_rel is None and note is None:
+        if chosen is Action.EDIT and parsed_rel is None and note is None:
             raise InputError("edit needs a relationship and/or a note")
-        if action == "repoint":
+        if chosen is Action.REPOINT:
             if new_source is None:
                 raise InputError("repoint needs new_source")
             if new_source in (source, target):
                 raise InputError(f"cannot repoint {target} <- {source} to {new_source}")
         return self._write(
             lambda tx: self._decide_tx(
-                tx, target, source, action, reviewer, reason, parsed_rel, new_source, note, expected_version
+                tx, target, source, chosen, reviewer, reason, parsed_rel, new_source, note, expected_version
             )
         )
 
@@ -603,7 +607,7 @@ class CypherGraphStore(GraphStore):
         tx: Tx,
         target: str,
         source: str,
-        action: str,
+        action: Action,
         reviewer: str,
         reason: str | None,
         relationship: Relationship | None,
@@ -626,19 +630,19 @@ class CypherGraphStore(GraphStore):
         new: dict[str, Any] = {}
         writes: list[dict[str, Any]] = []
         now = utcnow().isoformat()
-        if action == "approve":
+        if action is Action.APPROVE:
             new = {"status": EdgeStatus.APPROVED.value}
             if note is not None:
                 new["note"] = note
-        elif action == "reject":
+        elif action is Action.REJECT:
             new = {"status": EdgeStatus.REJECTED.value, "note": note if note is not None else reason}
-        elif action == "edit":
+        elif action is Action.EDIT:
             new = {"status": EdgeStatus.EDITED.value}
             if relationship is not None:
                 new["relationship"] = relationship.value
             if note is not None:
                 new["note"] = note
-        elif action == "repoint":
+        elif action is Action.REPOINT:
             assert new_source is not None
             new = {"status": EdgeStatus.REJECTED.value, "note": reason or f"repointed to {new_source}"}
             existing_new = tx.run(
@@ -667,7 +671,7 @@ class CypherGraphStore(GraphStore):
             )
             writes.append(replacement)
             new["repointed_to"] = new_source
-        elif action == "undo":
+        elif action is Action.UNDO:
             undone = self._last_undoable(tx, target, source, reviewer)
             restore = {k: v for k, v in undone.previous.items() if k in DECISION_FIELDS}
             new = {**restore, "undone_seq": undone.seq}
@@ -697,7 +701,7 @@ class CypherGraphStore(GraphStore):
             seq=self._next_audit_seq(tx),
             target=target,
             source=source,
-            action=action,
+            action=action.value,
             reviewer=reviewer,
             previous=previous,
             new=new,
@@ -707,7 +711,7 @@ class CypherGraphStore(GraphStore):
         return entry
 
     def _refuse_cycles_tx(
-        self, tx: Tx, before: dict[str, Any], writes: list[dict[str, Any]], action: str
+        self, tx: Tx, before: dict[str, Any], writes: list[dict[str, Any]], action: Action
     ) -> None:
         """Refuse a decision that would bring an edge into the DAG where it closes a cycle."""
         was_in_dag = {
@@ -746,9 +750,9 @@ class CypherGraphStore(GraphStore):
             _audit_from_row(r)
             for r in tx.run(*q.list_audit(self.dialect, target=target, source=source)).dicts()
         ]
-        undone = {e.new.get("undone_seq") for e in entries if e.action == "undo"}
+        undone = {e.new.get("undone_seq") for e in entries if e.action == Action.UNDO}
         for entry in reversed(entries):
-            if entry.reviewer == reviewer and entry.action != "undo" and entry.seq not in undone:
+            if entry.reviewer == reviewer and entry.action != Action.UNDO and entry.seq not in undone:
                 return entry
         raise StoreError(f"{reviewer} has no decision on {target} <- {source} left to undo")
 
