@@ -52,6 +52,7 @@ from graph_store.models import (
 from oda.errors import ConflictError, InputError, StoreError, UnknownEdgeError
 
 T = TypeVar("T")
+M = TypeVar("M", bound=BaseModel)
 
 # Edge fields a decision may change, and so the fields an undo restores.
 DECISION_FIELDS = ("status", "relationship", "note")
@@ -138,23 +139,23 @@ def edge_from_row(row: Mapping[str, Any]) -> Edge:
     return Edge.model_validate(data)
 
 
-def _coerce(model: type[T], item: Any) -> T:
+def _coerce(model: type[M], item: Any) -> M:
     if isinstance(item, model):
         return item
     if isinstance(item, Mapping):
-        return model.model_validate(item)  # type: ignore[attr-defined]
+        return model.model_validate(item)
     raise TypeError(f"expected {model.__name__} or a mapping, got {type(item).__name__}")
 
 
-def _coerce_or_input_error(model: type[T], item: Any) -> T:
+def _coerce_or_input_error(model: type[M], item: Any) -> M:
     try:
         return _coerce(model, item)
     except (ValidationError, TypeError, ValueError) as exc:
         raise InputError(f"invalid {model.__name__}: {_short_error(exc)}") from exc
 
 
-def _validate_all(model: type[T], items: Iterable[Any], report: UpsertReport) -> list[T]:
-    valid: list[T] = []
+def _validate_all(model: type[M], items: Iterable[Any], report: UpsertReport) -> list[M]:
+    valid: list[M] = []
     for index, item in enumerate(items):
         try:
             valid.append(_coerce(model, item))
@@ -998,7 +999,6 @@ def _status_values(status: EdgeStatus | str | Sequence[EdgeStatus | str] | None)
         raise InputError(f"{exc}; expected one of: {', '.join(s.value for s in EdgeStatus)}") from exc
 
 
-M = TypeVar("M", bound=BaseModel)
 _HITS = TypeAdapter(list[ContaminationHit])
 
 

@@ -93,7 +93,9 @@ class LadybugDialect(q.Dialect):
             return f"MATCH {pattern.format(anchor=f'({var}:Dataset {{id: $one}})')}{clause}"
         if len(ids) <= q.SHORT_ID_LIST:
             return f"MATCH {pattern.format(anchor=anchor)} WHERE {var}.id IN $ids{extra}"
-        return f"UNWIND $ids AS {var}_id MATCH {pattern.format(anchor=anchor)} WHERE {var}.id = {var}_id{extra}"
+        return (
+            f"UNWIND $ids AS {var}_id MATCH {pattern.format(anchor=anchor)} WHERE {var}.id = {var}_id{extra}"
+        )
 
     def id_params(self, ids: Sequence[str]) -> dict[str, Any]:
         return {"one": ids[0]} if len(ids) == 1 else {"ids": list(ids)}

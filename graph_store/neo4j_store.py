@@ -152,14 +152,16 @@ class Neo4jStore(CypherGraphStore):
     def _read(self, query: str, params: dict[str, Any]) -> Result:
         def call() -> Result:
             with self._session(read=True) as session:
-                return session.execute_read(lambda tx: _Neo4jTx(tx).run(query, params))
+                result: Result = session.execute_read(lambda tx: _Neo4jTx(tx).run(query, params))
+                return result
 
         return self._wrap(call)
 
     def _write(self, work: Callable[[Tx], T]) -> T:
         def call() -> T:
             with self._session(read=False) as session:
-                return session.execute_write(lambda tx: work(_Neo4jTx(tx)))
+                value: T = session.execute_write(lambda tx: work(_Neo4jTx(tx)))
+                return value
 
         return self._wrap(call)
 

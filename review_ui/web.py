@@ -30,11 +30,21 @@ FORM_INVALID = "the form's CSRF token is missing or wrong; reload the page and t
 # The queue view's fields, their defaults, and the names they travel under: in a query string, and in a form,
 # where ``relationship`` is the decision's own field and the view's travels as ``filter_relationship``.
 VIEW_DEFAULTS = {"sort": "downstream", "domain": "", "relationship": "", "extractor": ""}
-VIEW_FORM_NAMES = {"sort": "sort", "domain": "domain", "relationship": "filter_relationship", "extractor": "extractor"}
+VIEW_FORM_NAMES = {
+    "sort": "sort",
+    "domain": "domain",
+    "relationship": "filter_relationship",
+    "extractor": "extractor",
+}
 # The query-string fields, as the schema of a route that reads them describes them (``openapi_extra``).
 VIEW_QUERY_SCHEMA: dict[str, Any] = {
     "parameters": [
-        {"name": name, "in": "query", "required": False, "schema": {"type": "string", "default": default, "title": name.title()}}
+        {
+            "name": name,
+            "in": "query",
+            "required": False,
+            "schema": {"type": "string", "default": default, "title": name.title()},
+        }
         for name, default in VIEW_DEFAULTS.items()
     ]
 }
@@ -61,7 +71,9 @@ class Review:
     # --- who is asking ----------------------------------------------------------------------------------------
     def html_reviewer(self, request: Request) -> str | None:
         """The signed-in reviewer, else the one a bearer token names."""
-        return session_of(request).reviewer or self.auth.reviewer_for_header(request.headers.get("authorization"))
+        return session_of(request).reviewer or self.auth.reviewer_for_header(
+            request.headers.get("authorization")
+        )
 
     def api_reviewer(self, request: Request) -> str | None:
         return self.auth.reviewer_for_header(request.headers.get("authorization"))

@@ -20,7 +20,11 @@ def login_page(request: Request, review: ReviewDep, next: str = "/queue", failed
 
 @router.post("/login")
 def login(
-    request: Request, review: ReviewDep, csrf: str = Form(""), token: str = Form(""), next: str = Form("/queue")
+    request: Request,
+    review: ReviewDep,
+    csrf: str = Form(""),
+    token: str = Form(""),
+    next: str = Form("/queue"),
 ) -> Response:
     review.check_csrf(request, csrf)
     reviewer = review.auth.reviewer_for_token(token.strip())
