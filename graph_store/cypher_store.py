@@ -69,6 +69,38 @@ class Result:
         return [dict(zip(self.columns, row, strict=False)) for row in self.rows]
 
 
+@dataclass
+class Witnesses:
+    """What a downstream BFS from ``root`` found: for each dataset reached, its parent on a shortest witness path,
+    its hops from the root and the lowest confidence on that path."""
+
+    root: str
+    parent: dict[str, str] = field(default_factory=dict)
+    hops: dict[str, int] = field(default_factory=dict)
+    weakest: dict[str, float] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.hops[self.root] = 0
+        self.weakest[self.root] = 1.0
+
+    def reach(self, child: str, parent: str, confidence: float) -> bool:
+        """Record ``child`` reached from ``parent`` (already reached) over an edge of ``confidence``; False when
+        ``child`` was reached before (the BFS's first path is a shortest one)."""
+        if child in self.hops:
+            return False
+        self.parent[child] = parent
+        self.hops[child] = self.hops[parent] + 1
+        self.weakest[child] = min(self.weakest[parent], float(confidence))
+        return True
+
+    def path(self, dataset: str) -> list[str]:
+        """The witness path from ``dataset`` back to the root."""
+        path = [dataset]
+        while path[-1] != self.root:
+            path.append(self.parent[path[-1]])
+        return path
+
+
 class Tx(Protocol):
     """One open transaction."""
 
@@ -832,43 +864,31 @@ class CypherGraphStore(GraphStore):
             "statuses": status_values,
             "split": split,
         }
-        parent: dict[str, str] = {}
-        hops: dict[str, int] = {benchmark: 0}
-        weakest: dict[str, float] = {benchmark: 1.0}
+        found = Witnesses(benchmark)
         frontier = [benchmark]
-        depth = 0
         scan_above = self._scan_threshold()
         while frontier:
             if scan_above is not None and len(frontier) > scan_above:
-                self._bfs_in_memory(benchmark, frontier, depth, filters, parent, hops, weakest)
+                found = self._bfs_in_memory(found, frontier, filters)
                 break
-            depth += 1
             next_frontier: list[str] = []
             for batch in _chunks(frontier, self.bfs_batch_size):
                 for child, pid, confidence in self._read_by_ids(q.children_of, batch, **filters).rows:
-                    if child in hops:
-                        continue
-                    parent[child] = pid
-                    hops[child] = depth
-                    weakest[child] = min(weakest[pid], float(confidence))
-                    next_frontier.append(child)
+                    if found.reach(child, pid, confidence):
+                        next_frontier.append(child)
             frontier = next_frontier
         names = [benchmark] + ([bench_nodes[0].name] if bench_nodes[0].name else [])
         scores = {r[0]: r[1] for r in self._read_q(q.results_for_benchmark(self.dialect, names)).rows}
-        rows = []
-        for dataset in sorted(parent, key=lambda d: (hops[d], d)):
-            path = [dataset]
-            while path[-1] != benchmark:
-                path.append(parent[path[-1]])
-            rows.append(
-                {
-                    "dataset": dataset,
-                    "path": path,
-                    "min_confidence": weakest[dataset],
-                    "hops": hops[dataset],
-                    "benchmark_score": scores.get(dataset),
-                }
-            )
+        rows = [
+            {
+                "dataset": dataset,
+                "path": found.path(dataset),
+                "min_confidence": found.weakest[dataset],
+                "hops": found.hops[dataset],
+                "benchmark_score": scores.get(dataset),
+            }
+            for dataset in sorted(found.parent, key=lambda d: (found.hops[d], d))
+        ]
         hits = _HITS.validate_python(rows)
         return hits
 
@@ -888,33 +908,18 @@ class CypherGraphStore(GraphStore):
             entry[1].append(confidence)
         return index
 
-    def _bfs_in_memory(
-        self,
-        benchmark: str,
-        frontier: list[str],
-        depth: int,
-        filters: dict[str, Any],
-        parent: dict[str, str],
-        hops: dict[str, int],
-        weakest: dict[str, float],
-    ) -> None:
-        """Finish a downstream level-BFS from ``benchmark`` over every walkable edge, loaded in one scan.
-
-        ``frontier`` is the BFS's last level (at ``depth``); ``parent``, ``hops`` and ``weakest`` are filled in.
-        """
+    def _bfs_in_memory(self, found: Witnesses, frontier: list[str], filters: dict[str, Any]) -> Witnesses:
+        """Finish a downstream level-BFS over every walkable edge, loaded in one scan: ``found`` so far, with
+        ``frontier`` its last level; returns what the whole BFS finds."""
         children = self._children_index(*q.walkable_edges(self.dialect, **filters))
         while frontier:
-            depth += 1
             next_frontier: list[str] = []
             for pid in frontier:
                 for child, confidence in zip(*children.get(pid, ((), ())), strict=True):
-                    if child in hops:
-                        continue
-                    parent[child] = pid
-                    hops[child] = depth
-                    weakest[child] = min(weakest[pid], float(confidence))
-                    next_frontier.append(child)
+                    if found.reach(child, pid, confidence):
+                        next_frontier.append(child)
             frontier = next_frontier
+        return found
 
     def upstream(self, dataset: str, depth: int = 6, *, include_rejected: bool = False) -> Subgraph:
         """The sources of ``dataset`` up to ``depth`` edges away, with the edges walked."""

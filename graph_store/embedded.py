@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from graph_store import adjacency_index as adj
 from graph_store import queries as q
-from graph_store.cypher_store import CypherGraphStore, Result, Tx
+from graph_store.cypher_store import CypherGraphStore, Result, Tx, Witnesses
 from graph_store.readonly import QueryLimits, check_read_only, query_limits_from_config
 from oda.errors import InputError, StoreError
 
@@ -296,17 +296,8 @@ class EmbeddedStore(CypherGraphStore):
                 raise StoreError(f"embedded store: {exc}") from exc
         return table
 
-    def _bfs_in_memory(
-        self,
-        benchmark: str,
-        frontier: list[str],
-        depth: int,
-        filters: dict[str, Any],
-        parent: dict[str, str],
-        hops: dict[str, int],
-        weakest: dict[str, float],
-    ) -> None:
-        """Redo the BFS from ``benchmark`` in memory: walkable edges as node offsets, scipy's BFS over them.
+    def _bfs_in_memory(self, found: Witnesses, frontier: list[str], filters: dict[str, Any]) -> Witnesses:
+        """Redo the BFS from ``found.root`` in memory: walkable edges as node offsets, scipy's BFS over them.
 
         Same answer as the level-BFS (a BFS tree gives shortest witnesses); it replaces a Python loop over
         every edge with one integer scan and C code.
@@ -323,7 +314,7 @@ class EmbeddedStore(CypherGraphStore):
         ids: list[str | None] = [None] * size
         for offset, node_id in zip(offsets.tolist(), nodes.column("id").to_pylist(), strict=True):
             ids[offset] = node_id
-        start = ids.index(benchmark)
+        start = ids.index(found.root)
         child = edges.column("child").to_numpy()
         source = edges.column("parent").to_numpy()
         confidence = edges.column("confidence").to_numpy()
@@ -335,17 +326,12 @@ class EmbeddedStore(CypherGraphStore):
         # the confidence of each tree edge (tree_parent -> node)
         edge_index = np.asarray(graph[tree_parents, reached]).ravel() - 1
         tree_confidence = confidence[edge_index].tolist()
-        parent.clear()
-        hops.clear()
-        weakest.clear()
-        hops[benchmark] = 0
-        weakest[benchmark] = 1.0
+        redone = Witnesses(found.root)
         for node, up, conf in zip(reached.tolist(), tree_parents.tolist(), tree_confidence, strict=True):
             node_id, up_id = ids[node], ids[up]
             assert node_id is not None and up_id is not None
-            parent[node_id] = up_id
-            hops[node_id] = hops[up_id] + 1
-            weakest[node_id] = min(weakest[up_id], conf)
+            redone.reach(node_id, up_id, conf)
+        return redone
 
     def _write(self, work: Callable[[Tx], T]) -> T:
         """Run ``work`` in one transaction.
