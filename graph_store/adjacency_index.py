@@ -159,11 +159,13 @@ class AdjacencyIndex:
     @property
     def ids(self) -> list[str]:
         """Node ids in rank order."""
-        return self._section("ids")
+        ids: list[str] = self._section("ids")
+        return ids
 
     @property
     def splits(self) -> list[str]:
-        return self._section("splits")
+        splits: list[str] = self._section("splits")
+        return splits
 
     @property
     def node_count(self) -> int:

@@ -27,6 +27,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from graph_store.models import (
+    Action,
     AuditEntry,
     BenchResult,
     ContaminationHit,
@@ -58,7 +59,7 @@ class GraphStore(abc.ABC):
         self,
         target: str,
         source: str,
-        action: str,
+        action: Action | str,
         *,
         reviewer: str,
         reason: str | None = None,
@@ -69,10 +70,11 @@ class GraphStore(abc.ABC):
     ) -> AuditEntry:
         """Apply a human decision to one edge and append it to the audit log.
 
-        ``action`` is one of ``approve``, ``reject``, ``edit`` (relationship and/or note) or ``repoint``
-        (``new_source``: the old edge becomes ``rejected`` with the reason, and a new ``edited`` edge to
-        ``new_source`` carries the old evidence), or ``undo`` (restore the fields the reviewer's previous
-        decision on this edge replaced). Raises ``UnknownEdgeError`` or ``ConflictError``.
+        ``action`` (an ``Action`` or its value) is ``approve``, ``reject``, ``edit`` (relationship and/or note)
+        or ``repoint`` (``new_source``: the old edge becomes ``rejected`` with the reason, and a new ``edited``
+        edge to ``new_source`` carries the old evidence), or ``undo`` (restore the fields the reviewer's previous
+        decision on this edge replaced). Raises ``InputError`` (any other action), ``UnknownEdgeError`` or
+        ``ConflictError``.
         """
 
     @abc.abstractmethod

@@ -34,6 +34,7 @@ from graph_store import queries as q
 from graph_store.base import GraphStore
 from graph_store.models import (
     HUMAN_STATUSES,
+    Action,
     AuditEntry,
     BenchResult,
     ContaminationHit,
@@ -51,8 +52,8 @@ from graph_store.models import (
 from oda.errors import ConflictError, InputError, StoreError, UnknownEdgeError
 
 T = TypeVar("T")
+M = TypeVar("M", bound=BaseModel)
 
-DECISION_ACTIONS = ("approve", "reject", "edit", "repoint", "undo")
 # Edge fields a decision may change, and so the fields an undo restores.
 DECISION_FIELDS = ("status", "relationship", "note")
 
@@ -68,8 +69,45 @@ class Result:
         return [dict(zip(self.columns, row, strict=False)) for row in self.rows]
 
 
+@dataclass
+class Witnesses:
+    """What a downstream BFS from ``root`` found: for each dataset reached, its parent on a shortest witness path,
+    its hops from the root and the lowest confidence on that path."""
+
+    root: str
+    parent: dict[str, str] = field(default_factory=dict)
+    hops: dict[str, int] = field(default_factory=dict)
+    weakest: dict[str, float] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.hops[self.root] = 0
+        self.weakest[self.root] = 1.0
+
+    def reach(self, child: str, parent: str, confidence: float) -> bool:
+        """Record ``child`` reached from ``parent`` (already reached) over an edge of ``confidence``; False when
+        ``child`` was reached before (the BFS's first path is a shortest one)."""
+        if child in self.hops:
+            return False
+        self.parent[child] = parent
+        self.hops[child] = self.hops[parent] + 1
+        self.weakest[child] = min(self.weakest[parent], float(confidence))
+        return True
+
+    def path(self, dataset: str) -> list[str]:
+        """The witness path from ``dataset`` back to the root."""
+        path = [dataset]
+        while path[-1] != self.root:
+            path.append(self.parent[path[-1]])
+        return path
+
+
 class Tx(Protocol):
     """One open transaction."""
+
+    # When set, the transaction MERGEs what it would otherwise CREATE because a lookup found it missing (see
+    # ``EmbeddedStore._write``: a retry after the engine reported a duplicate key the lookup did not see).
+    @property
+    def merge_creates(self) -> bool: ...
 
     def run(self, query: str, params: dict[str, Any]) -> Result: ...
 
@@ -133,23 +171,23 @@ def edge_from_row(row: Mapping[str, Any]) -> Edge:
     return Edge.model_validate(data)
 
 
-def _coerce(model: type[T], item: Any) -> T:
+def _coerce(model: type[M], item: Any) -> M:
     if isinstance(item, model):
         return item
     if isinstance(item, Mapping):
-        return model.model_validate(item)  # type: ignore[attr-defined]
+        return model.model_validate(item)
     raise TypeError(f"expected {model.__name__} or a mapping, got {type(item).__name__}")
 
 
-def _coerce_or_input_error(model: type[T], item: Any) -> T:
+def _coerce_or_input_error(model: type[M], item: Any) -> M:
     try:
         return _coerce(model, item)
     except (ValidationError, TypeError, ValueError) as exc:
         raise InputError(f"invalid {model.__name__}: {_short_error(exc)}") from exc
 
 
-def _validate_all(model: type[T], items: Iterable[Any], report: UpsertReport) -> list[T]:
-    valid: list[T] = []
+def _validate_all(model: type[M], items: Iterable[Any], report: UpsertReport) -> list[M]:
+    valid: list[M] = []
     for index, item in enumerate(items):
         try:
             valid.append(_coerce(model, item))
@@ -195,10 +233,6 @@ class CypherGraphStore(GraphStore):
     def _read(self, query: str, params: dict[str, Any]) -> Result:
         """Run one read statement."""
 
-    # When set, writes MERGE what they would otherwise CREATE because a lookup found it missing (see
-    # ``EmbeddedStore._write``: a retry after the engine reported a duplicate key the lookup did not see).
-    _merge_creates = False
-
     @abc.abstractmethod
     def _write(self, work: Callable[[Tx], T]) -> T:
         """Run ``work`` in one write transaction; roll back if it raises."""
@@ -214,15 +248,16 @@ class CypherGraphStore(GraphStore):
         return self._read(built[0], built[1])
 
     def _read_by_ids(self, builder: Callable[..., q.Query], ids: Sequence[str], **options: Any) -> Result:
-        """Run ``builder(dialect, ids, **options)``; a short list goes id by id where that is faster.
+        """Run ``builder(dialect, ids, **options)``, in one statement per id list of ``dialect.id_lookups``.
 
-        On ladybug one id is a primary-key lookup, 30x cheaper per id than a list (see ``queries._anchored``).
+        (On ladybug a short list goes id by id: one id is a primary-key lookup, 30x cheaper per id than a list.)
         """
-        if self.dialect != "ladybug" or len(ids) > q.SHORT_ID_LIST or len(ids) <= 1:
-            return self._read_q(builder(self.dialect, list(ids), **options))
+        lookups = self.dialect.id_lookups(ids)
+        if len(lookups) == 1:
+            return self._read_q(builder(self.dialect, lookups[0], **options))
         merged = Result([])
-        for one in ids:
-            result = self._read_q(builder(self.dialect, [one], **options))
+        for some in lookups:
+            result = self._read_q(builder(self.dialect, some, **options))
             merged.columns = result.columns
             merged.rows.extend(result.rows)
         return merged
@@ -268,7 +303,7 @@ class CypherGraphStore(GraphStore):
         existing = self._existing_ids(tx, ids) if known is None else {i for i in ids if i in known}
         new_rows = [r for r in rows if r["id"] not in existing]
         old_rows = [r for r in rows if r["id"] in existing]
-        if new_rows and self._merge_creates:
+        if new_rows and tx.merge_creates:
             tx.run(*q.upsert_nodes(self.dialect, new_rows))
         elif new_rows:
             tx.run(*q.create_nodes(self.dialect, new_rows))
@@ -506,10 +541,10 @@ class CypherGraphStore(GraphStore):
                 *q.ensure_nodes(
                     self.dialect,
                     [{"id": i, "on_hub": not i.startswith("ext:")} for i in missing],
-                    merge=self._merge_creates,
+                    merge=tx.merge_creates,
                 )
             )
-        if new_rows and self._merge_creates:
+        if new_rows and tx.merge_creates:
             tx.run(*q.upsert_edges(self.dialect, new_rows))
         elif new_rows:
             self._insert_edges(tx, new_rows)
@@ -523,7 +558,7 @@ class CypherGraphStore(GraphStore):
         existing = self._existing_ids(tx, ids)
         missing = [{"id": i, "on_hub": not i.startswith("ext:")} for i in ids if i not in existing]
         if missing:
-            tx.run(*q.ensure_nodes(self.dialect, missing, merge=self._merge_creates))
+            tx.run(*q.ensure_nodes(self.dialect, missing, merge=tx.merge_creates))
 
     def attach_scores(self, profiles: Iterable[ScoreProfile | Mapping[str, Any]]) -> int:
         """Store score profiles, replacing any earlier profile for the same (dataset, scorer, axis)."""
@@ -563,7 +598,7 @@ class CypherGraphStore(GraphStore):
         self,
         target: str,
         source: str,
-        action: str,
+        action: Action | str,
         *,
         reviewer: str,
         reason: str | None = None,
@@ -573,8 +608,10 @@ class CypherGraphStore(GraphStore):
         expected_version: int | None = None,
     ) -> AuditEntry:
         """Apply a human decision to one edge and append it to the audit log (see ``GraphStore.decide``)."""
-        if action not in DECISION_ACTIONS:
-            raise InputError(f"unknown action {action!r}; expected one of: {', '.join(DECISION_ACTIONS)}")
+        try:
+            chosen = Action.parse(action)
+        except ValueError as exc:
+            raise InputError(str(exc)) from exc
         if not reviewer or not str(reviewer).strip():
             raise InputError("a decision needs a reviewer")
         try:
@@ -585,16 +622,16 @@ class CypherGraphStore(GraphStore):
                 validate_node_id(new_source)
         except ValueError as exc:
             raise InputError(str(exc)) from exc
-        if action == "edit" and parsed_rel is None and note is None:
+        if chosen is Action.EDIT and parsed_rel is None and note is None:
             raise InputError("edit needs a relationship and/or a note")
-        if action == "repoint":
+        if chosen is Action.REPOINT:
             if new_source is None:
                 raise InputError("repoint needs new_source")
             if new_source in (source, target):
                 raise InputError(f"cannot repoint {target} <- {source} to {new_source}")
         return self._write(
             lambda tx: self._decide_tx(
-                tx, target, source, action, reviewer, reason, parsed_rel, new_source, note, expected_version
+                tx, target, source, chosen, reviewer, reason, parsed_rel, new_source, note, expected_version
             )
         )
 
@@ -603,7 +640,7 @@ class CypherGraphStore(GraphStore):
         tx: Tx,
         target: str,
         source: str,
-        action: str,
+        action: Action,
         reviewer: str,
         reason: str | None,
         relationship: Relationship | None,
@@ -626,19 +663,19 @@ class CypherGraphStore(GraphStore):
         new: dict[str, Any] = {}
         writes: list[dict[str, Any]] = []
         now = utcnow().isoformat()
-        if action == "approve":
+        if action is Action.APPROVE:
             new = {"status": EdgeStatus.APPROVED.value}
             if note is not None:
                 new["note"] = note
-        elif action == "reject":
+        elif action is Action.REJECT:
             new = {"status": EdgeStatus.REJECTED.value, "note": note if note is not None else reason}
-        elif action == "edit":
+        elif action is Action.EDIT:
             new = {"status": EdgeStatus.EDITED.value}
             if relationship is not None:
                 new["relationship"] = relationship.value
             if note is not None:
                 new["note"] = note
-        elif action == "repoint":
+        elif action is Action.REPOINT:
             assert new_source is not None
             new = {"status": EdgeStatus.REJECTED.value, "note": reason or f"repointed to {new_source}"}
             existing_new = tx.run(
@@ -667,7 +704,7 @@ class CypherGraphStore(GraphStore):
             )
             writes.append(replacement)
             new["repointed_to"] = new_source
-        elif action == "undo":
+        elif action is Action.UNDO:
             undone = self._last_undoable(tx, target, source, reviewer)
             restore = {k: v for k, v in undone.previous.items() if k in DECISION_FIELDS}
             new = {**restore, "undone_seq": undone.seq}
@@ -697,7 +734,7 @@ class CypherGraphStore(GraphStore):
             seq=self._next_audit_seq(tx),
             target=target,
             source=source,
-            action=action,
+            action=action.value,
             reviewer=reviewer,
             previous=previous,
             new=new,
@@ -707,7 +744,7 @@ class CypherGraphStore(GraphStore):
         return entry
 
     def _refuse_cycles_tx(
-        self, tx: Tx, before: dict[str, Any], writes: list[dict[str, Any]], action: str
+        self, tx: Tx, before: dict[str, Any], writes: list[dict[str, Any]], action: Action
     ) -> None:
         """Refuse a decision that would bring an edge into the DAG where it closes a cycle."""
         was_in_dag = {
@@ -746,9 +783,9 @@ class CypherGraphStore(GraphStore):
             _audit_from_row(r)
             for r in tx.run(*q.list_audit(self.dialect, target=target, source=source)).dicts()
         ]
-        undone = {e.new.get("undone_seq") for e in entries if e.action == "undo"}
+        undone = {e.new.get("undone_seq") for e in entries if e.action == Action.UNDO}
         for entry in reversed(entries):
-            if entry.reviewer == reviewer and entry.action != "undo" and entry.seq not in undone:
+            if entry.reviewer == reviewer and entry.action != Action.UNDO and entry.seq not in undone:
                 return entry
         raise StoreError(f"{reviewer} has no decision on {target} <- {source} left to undo")
 
@@ -827,43 +864,31 @@ class CypherGraphStore(GraphStore):
             "statuses": status_values,
             "split": split,
         }
-        parent: dict[str, str] = {}
-        hops: dict[str, int] = {benchmark: 0}
-        weakest: dict[str, float] = {benchmark: 1.0}
+        found = Witnesses(benchmark)
         frontier = [benchmark]
-        depth = 0
         scan_above = self._scan_threshold()
         while frontier:
             if scan_above is not None and len(frontier) > scan_above:
-                self._bfs_in_memory(benchmark, frontier, depth, filters, parent, hops, weakest)
+                found = self._bfs_in_memory(found, frontier, filters)
                 break
-            depth += 1
             next_frontier: list[str] = []
             for batch in _chunks(frontier, self.bfs_batch_size):
                 for child, pid, confidence in self._read_by_ids(q.children_of, batch, **filters).rows:
-                    if child in hops:
-                        continue
-                    parent[child] = pid
-                    hops[child] = depth
-                    weakest[child] = min(weakest[pid], float(confidence))
-                    next_frontier.append(child)
+                    if found.reach(child, pid, confidence):
+                        next_frontier.append(child)
             frontier = next_frontier
         names = [benchmark] + ([bench_nodes[0].name] if bench_nodes[0].name else [])
         scores = {r[0]: r[1] for r in self._read_q(q.results_for_benchmark(self.dialect, names)).rows}
-        rows = []
-        for dataset in sorted(parent, key=lambda d: (hops[d], d)):
-            path = [dataset]
-            while path[-1] != benchmark:
-                path.append(parent[path[-1]])
-            rows.append(
-                {
-                    "dataset": dataset,
-                    "path": path,
-                    "min_confidence": weakest[dataset],
-                    "hops": hops[dataset],
-                    "benchmark_score": scores.get(dataset),
-                }
-            )
+        rows = [
+            {
+                "dataset": dataset,
+                "path": found.path(dataset),
+                "min_confidence": found.weakest[dataset],
+                "hops": found.hops[dataset],
+                "benchmark_score": scores.get(dataset),
+            }
+            for dataset in sorted(found.parent, key=lambda d: (found.hops[d], d))
+        ]
         hits = _HITS.validate_python(rows)
         return hits
 
@@ -883,33 +908,18 @@ class CypherGraphStore(GraphStore):
             entry[1].append(confidence)
         return index
 
-    def _bfs_in_memory(
-        self,
-        benchmark: str,
-        frontier: list[str],
-        depth: int,
-        filters: dict[str, Any],
-        parent: dict[str, str],
-        hops: dict[str, int],
-        weakest: dict[str, float],
-    ) -> None:
-        """Finish a downstream level-BFS from ``benchmark`` over every walkable edge, loaded in one scan.
-
-        ``frontier`` is the BFS's last level (at ``depth``); ``parent``, ``hops`` and ``weakest`` are filled in.
-        """
+    def _bfs_in_memory(self, found: Witnesses, frontier: list[str], filters: dict[str, Any]) -> Witnesses:
+        """Finish a downstream level-BFS over every walkable edge, loaded in one scan: ``found`` so far, with
+        ``frontier`` its last level; returns what the whole BFS finds."""
         children = self._children_index(*q.walkable_edges(self.dialect, **filters))
         while frontier:
-            depth += 1
             next_frontier: list[str] = []
             for pid in frontier:
                 for child, confidence in zip(*children.get(pid, ((), ())), strict=True):
-                    if child in hops:
-                        continue
-                    parent[child] = pid
-                    hops[child] = depth
-                    weakest[child] = min(weakest[pid], float(confidence))
-                    next_frontier.append(child)
+                    if found.reach(child, pid, confidence):
+                        next_frontier.append(child)
             frontier = next_frontier
+        return found
 
     def upstream(self, dataset: str, depth: int = 6, *, include_rejected: bool = False) -> Subgraph:
         """The sources of ``dataset`` up to ``depth`` edges away, with the edges walked."""
@@ -994,7 +1004,6 @@ def _status_values(status: EdgeStatus | str | Sequence[EdgeStatus | str] | None)
         raise InputError(f"{exc}; expected one of: {', '.join(s.value for s in EdgeStatus)}") from exc
 
 
-M = TypeVar("M", bound=BaseModel)
 _HITS = TypeAdapter(list[ContaminationHit])
 
 

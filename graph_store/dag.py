@@ -79,26 +79,36 @@ def closing_path(
     up, down = [source], [target]
     while up and (children_of is None or down):
         if children_of is None or len(up) <= len(down):
-            widened: list[str] = []
-            for child, parent in parents_of(up):
-                if parent in toward_source or (skip and (child, parent) in skip):
-                    continue
-                toward_source[parent] = child
-                if parent in toward_target:
-                    return _join(parent, source, target, toward_source, toward_target)
-                widened.append(parent)
-            up = widened
+            up, meet = _widen(up, parents_of, toward_source, toward_target, skip, upward=True)
         else:
-            widened = []
-            for child, parent in children_of(down):
-                if child in toward_target or (skip and (child, parent) in skip):
-                    continue
-                toward_target[child] = parent
-                if child in toward_source:
-                    return _join(child, source, target, toward_source, toward_target)
-                widened.append(child)
-            down = widened
+            down, meet = _widen(down, children_of, toward_target, toward_source, skip, upward=False)
+        if meet is not None:
+            return _join(meet, source, target, toward_source, toward_target)
     return None
+
+
+def _widen(
+    frontier: list[str],
+    step: ParentsOf,
+    mine: dict[str, str],
+    theirs: dict[str, str],
+    skip: set[Pair] | None,
+    *,
+    upward: bool,
+) -> tuple[list[str], str | None]:
+    """One step of one side of ``closing_path``: the datasets ``step`` newly reaches from ``frontier`` (parents
+    when ``upward``, else children), each recorded in ``mine`` with the dataset it was reached from, and the
+    first of them the other side has reached (``theirs``), where the search stops (None: none yet)."""
+    widened: list[str] = []
+    for child, parent in step(frontier):
+        near, far = (child, parent) if upward else (parent, child)
+        if far in mine or (skip and (child, parent) in skip):
+            continue
+        mine[far] = near
+        if far in theirs:
+            return widened, far
+        widened.append(far)
+    return widened, None
 
 
 def _join(

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from graph_store import adjacency_index as adj
 from graph_store import queries as q
-from graph_store.cypher_store import CypherGraphStore, Result, Tx
+from graph_store.cypher_store import CypherGraphStore, Result, Tx, Witnesses
 from graph_store.readonly import QueryLimits, check_read_only, make_query_limits
 from oda.errors import InputError, StoreError
 
@@ -36,11 +36,115 @@ DEFAULT_CHECKPOINT_THRESHOLD = 256 * 1024 * 1024
 # Below it they are CREATEd: the COMMIT of a COPY into a large relationship table costs seconds however few rows
 # it holds (1.7 s for 1,000 edges into 250k), a CREATE of the same rows 0.1 s.
 COPY_MIN_ROWS = 20_000
+# ladybug 0.22 never gives back the buffer-pool pages a scan of a Python object (``LOAD FROM``/``COPY`` over Arrow or
+# pandas) pins: a long-lived process making many small writes (the review server, a long trace) runs out of buffer
+# pool after a few hundred of them. ``UNWIND`` over a list of maps does not leak, so batches below this size use it,
+# with every column cast to its declared type (a field null in every row would otherwise be inferred as STRING).
+LOAD_FROM_MIN_ROWS = 1_000
+
+
+def _columns_ddl(columns: dict[str, str], primary: str | None = None) -> str:
+    parts = []
+    for name, column_type in columns.items():
+        suffix = " PRIMARY KEY" if name == primary else ""
+        parts.append(f"{name} {column_type}{suffix}")
+    return ", ".join(parts)
+
+
+class LadybugDialect(q.Dialect):
+    """ladybug's Cypher: declared tables, Arrow batches, plain creates, and id reads shaped for its planner."""
+
+    create_verb = "CREATE"
+    empty_string_list = "CAST([] AS STRING[])"
+
+    def schema(self) -> list[str]:
+        return [
+            f"CREATE NODE TABLE IF NOT EXISTS Dataset({_columns_ddl(q.NODE_COLUMNS, 'id')})",
+            f"CREATE REL TABLE IF NOT EXISTS DERIVED_FROM(FROM Dataset TO Dataset, {_columns_ddl(q.EDGE_COLUMNS)})",
+            f"CREATE NODE TABLE IF NOT EXISTS AuditEntry({_columns_ddl(q.AUDIT_COLUMNS, 'seq')})",
+            f"CREATE NODE TABLE IF NOT EXISTS ScoreProfile({_columns_ddl(q.SCORE_COLUMNS, 'key')})",
+            f"CREATE NODE TABLE IF NOT EXISTS BenchResult({_columns_ddl(q.RESULT_COLUMNS, 'key')})",
+            "CREATE REL TABLE IF NOT EXISTS HAS_SCORE(FROM Dataset TO ScoreProfile)",
+            "CREATE REL TABLE IF NOT EXISTS HAS_RESULT(FROM Dataset TO BenchResult)",
+        ]
+
+    def loads_arrow(self, rows: int) -> bool:
+        return rows >= LOAD_FROM_MIN_ROWS
+
+    def row_column(self, name: str, column_type: str) -> str:
+        return f"CAST(row.{name} AS {column_type})"
+
+    def carry(self, *names: str) -> str:
+        return "*"
+
+    def match_edge(self, target: str, source: str) -> str:
+        return f"MATCH (c:Dataset {{id: {target}}})-[r:DERIVED_FROM]->(p:Dataset {{id: {source}}})"
+
+    def anchored(self, ids: Sequence[str], var: str, pattern: str, where: str = "") -> str:
+        """ladybug plans ``UNWIND $ids … {id: x}`` as a hash join that scans the table (about 50 ms at 10^5
+        nodes, at any list size), while ``WHERE x.id IN $ids`` does one index lookup per id (about 0.2 ms each),
+        so short lists (≤ ``SHORT_ID_LIST``) use ``IN``. One id, matched as ``{id: $one}``, is a primary-key
+        lookup 30x cheaper than ``IN`` (``id_params`` passes it): short lists are read id by id (``id_lookups``).
+        """
+        extra = f" AND {where}" if where else ""
+        anchor = f"({var}:Dataset)"
+        if len(ids) == 1:
+            clause = f" WHERE {where}" if where else ""
+            return f"MATCH {pattern.format(anchor=f'({var}:Dataset {{id: $one}})')}{clause}"
+        if len(ids) <= q.SHORT_ID_LIST:
+            return f"MATCH {pattern.format(anchor=anchor)} WHERE {var}.id IN $ids{extra}"
+        return (
+            f"UNWIND $ids AS {var}_id MATCH {pattern.format(anchor=anchor)} WHERE {var}.id = {var}_id{extra}"
+        )
+
+    def id_params(self, ids: Sequence[str]) -> dict[str, Any]:
+        return {"one": ids[0]} if len(ids) == 1 else {"ids": list(ids)}
+
+    def id_lookups(self, ids: Sequence[str]) -> list[list[str]]:
+        if len(ids) > q.SHORT_ID_LIST or len(ids) <= 1:
+            return [list(ids)]
+        return [[one] for one in ids]
+
+
+# --- statements only the embedded engine runs -----------------------------------------------------------------
+
+
+def copy_edges(rows: list[dict[str, Any]]) -> q.Query:
+    """The bulk load of new edges: ``COPY`` from an Arrow table (from, to, then the edge columns)."""
+    import pyarrow as pa
+
+    columns = {
+        "from": pa.array([r["target"] for r in rows], pa.string()),
+        "to": pa.array([r["source"] for r in rows], pa.string()),
+    }
+    for name, column_type in q.EDGE_COLUMNS.items():
+        columns[name] = pa.array([r.get(name) for r in rows], q.arrow_type(column_type))
+    return "COPY DERIVED_FROM FROM $edges", {"edges": pa.table(columns)}
+
+
+def walkable_edge_offsets(
+    *, min_confidence: float = 0.0, statuses: Sequence[str] | None = None, split: str | None = None
+) -> q.Query:
+    """Every walkable edge as ``(child offset, parent offset, confidence)``, integers being far cheaper to return
+    than id strings."""
+    params: dict[str, Any] = {}
+    where = q.walk_filter("r", min_confidence=min_confidence, statuses=statuses, split=split, params=params)
+    query = (
+        f"MATCH (c:Dataset)-[r:DERIVED_FROM]->(p:Dataset) WHERE {where} "
+        "RETURN offset(id(c)) AS child, offset(id(p)) AS parent, r.confidence AS confidence"
+    )
+    return query, params
+
+
+def node_offsets() -> q.Query:
+    """``(offset, id)`` of every node."""
+    return "MATCH (n:Dataset) RETURN offset(id(n)) AS offset, n.id AS id", {}
 
 
 class _LadybugTx:
-    def __init__(self, conn: Any) -> None:
+    def __init__(self, conn: Any, *, merge_creates: bool = False) -> None:
         self._conn = conn
+        self.merge_creates = merge_creates
 
     def run(self, query: str, params: dict[str, Any]) -> Result:
         return _execute(self._conn, query, params)
@@ -85,7 +189,7 @@ def _open_database(ladybug: Any, path: Path, pool: int, checkpoint_threshold: in
 class EmbeddedStore(CypherGraphStore):
     """``GraphStore`` on an on-disk ladybug database at ``path`` (a file; its parent folder is created)."""
 
-    dialect: q.Dialect = "ladybug"
+    dialect: q.Dialect = LadybugDialect()
     # Each batch is one transaction. A transaction that updates more than about 100k stored edges exhausts a
     # 512 MB buffer pool (updated pages stay pinned until the database is reopened: see ``_reopen``).
     batch_size = 50_000
@@ -148,7 +252,7 @@ class EmbeddedStore(CypherGraphStore):
         self._writes_since_checkpoint = 0
         if not read_only:
             with self._lock:
-                for statement in q.schema(self.dialect):
+                for statement in self.dialect.schema():
                     _execute(self._conn, statement, {})
 
     def __repr__(self) -> str:
@@ -192,17 +296,8 @@ class EmbeddedStore(CypherGraphStore):
                 raise StoreError(f"embedded store: {exc}") from exc
         return table
 
-    def _bfs_in_memory(
-        self,
-        benchmark: str,
-        frontier: list[str],
-        depth: int,
-        filters: dict[str, Any],
-        parent: dict[str, str],
-        hops: dict[str, int],
-        weakest: dict[str, float],
-    ) -> None:
-        """Redo the BFS from ``benchmark`` in memory: walkable edges as node offsets, scipy's BFS over them.
+    def _bfs_in_memory(self, found: Witnesses, frontier: list[str], filters: dict[str, Any]) -> Witnesses:
+        """Redo the BFS from ``found.root`` in memory: walkable edges as node offsets, scipy's BFS over them.
 
         Same answer as the level-BFS (a BFS tree gives shortest witnesses); it replaces a Python loop over
         every edge with one integer scan and C code.
@@ -212,14 +307,14 @@ class EmbeddedStore(CypherGraphStore):
         from scipy.sparse.csgraph import breadth_first_order
 
         with self._lock:  # both reads see the same graph
-            edges = self._arrow(*q.walkable_edge_offsets(self.dialect, **filters))
-            nodes = self._arrow(*q.node_offsets(self.dialect))
+            edges = self._arrow(*walkable_edge_offsets(**filters))
+            nodes = self._arrow(*node_offsets())
         offsets = nodes.column("offset").to_numpy()
         size = int(offsets.max()) + 1
         ids: list[str | None] = [None] * size
         for offset, node_id in zip(offsets.tolist(), nodes.column("id").to_pylist(), strict=True):
             ids[offset] = node_id
-        start = ids.index(benchmark)
+        start = ids.index(found.root)
         child = edges.column("child").to_numpy()
         source = edges.column("parent").to_numpy()
         confidence = edges.column("confidence").to_numpy()
@@ -231,37 +326,28 @@ class EmbeddedStore(CypherGraphStore):
         # the confidence of each tree edge (tree_parent -> node)
         edge_index = np.asarray(graph[tree_parents, reached]).ravel() - 1
         tree_confidence = confidence[edge_index].tolist()
-        parent.clear()
-        hops.clear()
-        weakest.clear()
-        hops[benchmark] = 0
-        weakest[benchmark] = 1.0
+        redone = Witnesses(found.root)
         for node, up, conf in zip(reached.tolist(), tree_parents.tolist(), tree_confidence, strict=True):
             node_id, up_id = ids[node], ids[up]
             assert node_id is not None and up_id is not None
-            parent[node_id] = up_id
-            hops[node_id] = hops[up_id] + 1
-            weakest[node_id] = min(weakest[up_id], conf)
+            redone.reach(node_id, up_id, conf)
+        return redone
 
     def _write(self, work: Callable[[Tx], T]) -> T:
         """Run ``work`` in one transaction.
 
         If the engine refuses a CREATE with a duplicated primary key that the lookup before it did not find (seen
         once after a process was killed mid-write, in ladybug's recovery), the transaction has been rolled back;
-        it is run once more with every create turned into a MERGE, which is idempotent.
+        it is run once more in a transaction whose creates are MERGEs (``Tx.merge_creates``), which are idempotent.
         """
         try:
             return self._write_once(work)
         except StoreError as exc:
-            if "duplicated primary key" not in str(exc).lower() or self._merge_creates:
+            if "duplicated primary key" not in str(exc).lower():
                 raise
-        self._merge_creates = True
-        try:
-            return self._write_once(work)
-        finally:
-            self._merge_creates = False
+        return self._write_once(work, merge_creates=True)
 
-    def _write_once(self, work: Callable[[Tx], T]) -> T:
+    def _write_once(self, work: Callable[[Tx], T], *, merge_creates: bool = False) -> T:
         with self._lock:
             self._check_open()
             if self.read_only:
@@ -270,7 +356,7 @@ class EmbeddedStore(CypherGraphStore):
             adj.bump_write_stamp(self.path)
             _execute(self._conn, "BEGIN TRANSACTION", {})
             try:
-                value = work(_LadybugTx(self._conn))
+                value = work(_LadybugTx(self._conn, merge_creates=merge_creates))
             except BaseException:
                 _rollback(self._conn)
                 raise
@@ -312,7 +398,7 @@ class EmbeddedStore(CypherGraphStore):
         if len(rows) < self.copy_min_rows:
             super()._insert_edges(tx, rows)
         else:
-            tx.run(*q.copy_edges(self.dialect, rows))
+            tx.run(*copy_edges(rows))
 
     def _next_audit_seq(self, tx: Tx) -> int:
         rows = tx.run(*q.max_audit_seq(self.dialect)).rows

@@ -83,6 +83,34 @@ class EdgeStatus(enum.StrEnum):
 HUMAN_STATUSES = frozenset({EdgeStatus.APPROVED, EdgeStatus.REJECTED, EdgeStatus.EDITED})
 
 
+class Action(enum.StrEnum):
+    """What a reviewer does to an edge (``GraphStore.decide``): one of four decisions, or the undo of one."""
+
+    APPROVE = "approve"
+    REJECT = "reject"
+    EDIT = "edit"
+    REPOINT = "repoint"
+    UNDO = "undo"
+
+    @property
+    def is_decision(self) -> bool:
+        """True for the decisions an undo reverts; False for ``undo`` itself."""
+        return self in DECISION_ACTIONS
+
+    @classmethod
+    def parse(cls, value: str | Action) -> Action:
+        """The action ``value`` names, or ``ValueError`` listing the actions."""
+        try:
+            return cls(value)
+        except ValueError:
+            expected = ", ".join(m.value for m in cls)
+            raise ValueError(f"unknown action {value!r}; expected one of: {expected}") from None
+
+
+# The decisions (every action but ``undo``); an audit entry's action may also be one these never write (``import``).
+DECISION_ACTIONS = frozenset({Action.APPROVE, Action.REJECT, Action.EDIT, Action.REPOINT})
+
+
 class SourceKind(enum.StrEnum):
     """Where a piece of evidence was found, from most to least credible."""
 

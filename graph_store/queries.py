@@ -1,29 +1,33 @@
 """Every Cypher statement the stores run, as pure builder functions.
 
-Each builder takes a ``dialect`` (``"ladybug"`` for the embedded engine, ``"neo4j"`` for Neo4j 5 and Bolt servers
-that speak its dialect) and returns a ``(query, params)`` pair. Ids and values always travel as parameters; nothing
-user-supplied is ever interpolated into a statement. Only fixed field names chosen by this module are.
+Each builder takes a ``Dialect`` and returns a ``(query, params)`` pair. Ids and values always travel as
+parameters; nothing user-supplied is ever interpolated into a statement. Only fixed field names chosen by this
+module are.
 
-Where the dialects differ:
+The builders are written once; where engines differ they call the dialect's hooks, and each engine's dialect lives
+beside its store (``embedded.LadybugDialect``; ``neo4j_store.Neo4jDialect``, also for Bolt servers that speak
+Neo4j's dialect). The hooks:
 
-- ladybug declares its tables up front (``schema``); Neo4j needs constraints and indexes instead.
-- Batched writes read their rows from ``$rows``: ``UNWIND $rows AS row`` over a list of maps on Neo4j;
-  ``LOAD FROM $rows`` over a typed Arrow table (columns ``row_<field>``) for large batches on ladybug, whose
-  conversion of Python maps is slow (3 s per 10k rows); small ladybug batches ``UNWIND`` with typed casts
-  (``_RowSource``).
-- ladybug's ``MERGE`` is slow on large batches, so the stores read which ids and edges exist first, then
-  ``CREATE`` what is new (new edges are bulk-loaded with ``COPY``) and ``MATCH … SET`` what is stored. On Neo4j
-  those "create" builders still ``MERGE``, so concurrent writers never duplicate a node or an edge.
-- Endpoints are matched one after the other (``MATCH (c) WITH … MATCH (p)``); a ``MATCH (c), (p)`` form is 60x
-  slower on ladybug. ladybug carries ``LOAD FROM`` columns with ``WITH *``.
+- ``schema``: ladybug declares its tables up front; Neo4j needs constraints and indexes instead.
+- ``loads_arrow``, ``row_column``: batched writes read their rows from ``$rows``, ``UNWIND $rows AS row`` over a
+  list of maps on Neo4j; ladybug reads large batches with ``LOAD FROM $rows`` over a typed Arrow table (columns
+  ``row_<field>``), since its conversion of Python maps is slow (3 s per 10k rows), and casts the columns of
+  small ``UNWIND`` batches to their types (``_RowSource``).
+- ``create_verb``: ladybug's ``MERGE`` is slow on large batches, so the stores read which ids and edges exist
+  first, then ``CREATE`` what is new (new edges are bulk-loaded with ``COPY``) and ``MATCH … SET`` what is
+  stored. On Neo4j those "create" builders still ``MERGE``, so concurrent writers never duplicate a node or an
+  edge.
+- ``carry``, ``match_edge``: endpoints are matched one after the other (``MATCH (c) WITH … MATCH (p)``); a
+  ``MATCH (c), (p)`` form is 60x slower on ladybug. ladybug carries ``LOAD FROM`` columns with ``WITH *``.
+- ``anchored``, ``id_params``, ``id_lookups``: how a read restricted to a list of ids is written, and split.
 """
 
 from __future__ import annotations
 
+import abc
 from collections.abc import Sequence
 from typing import Any, Literal
 
-Dialect = Literal["ladybug", "neo4j"]
 Query = tuple[str, dict[str, Any]]
 
 # Node properties (models.Node) and their ladybug column types. Datetimes are stored as ISO-8601 strings.
@@ -103,7 +107,8 @@ EDGE_ROW_COLUMNS: dict[str, str] = {"target": "STRING", "source": "STRING", **ED
 ENDPOINT_ROW_COLUMNS: dict[str, str] = {"id": "STRING", "on_hub": "BOOL"}
 
 
-def _arrow_type(column_type: str) -> Any:
+def arrow_type(column_type: str) -> Any:
+    """The Arrow type of a column type."""
     import pyarrow as pa
 
     simple = {"STRING": pa.string(), "DOUBLE": pa.float64(), "INT64": pa.int64(), "BOOL": pa.bool_()}
@@ -112,27 +117,71 @@ def _arrow_type(column_type: str) -> Any:
     return simple[column_type]
 
 
-# ladybug 0.22 never gives back the buffer-pool pages a scan of a Python object (``LOAD FROM``/``COPY`` over Arrow or
-# pandas) pins: a long-lived process making many small writes (the review server, a long trace) runs out of buffer
-# pool after a few hundred of them. ``UNWIND`` over a list of maps does not leak, so batches below this size use it,
-# with every column cast to its declared type (a field null in every row would otherwise be inferred as STRING).
-LOAD_FROM_MIN_ROWS = 1_000
+# Reads of more ids than this go in several statements.
+SHORT_ID_LIST = 256
+
+
+class Dialect(abc.ABC):
+    """The hooks through which one engine's Cypher differs from another's; the builders are written once over them.
+
+    The defaults are the plain forms: ``MERGE`` for creates, ``UNWIND`` over maps, one statement per id list.
+    """
+
+    # The verb that writes what a lookup found missing: ``CREATE`` where one writer holds the store and a plain
+    # create is much faster, ``MERGE`` where concurrent writers must never duplicate a node or an edge.
+    create_verb: Literal["CREATE", "MERGE"] = "MERGE"
+    # An empty ``STRING[]`` value.
+    empty_string_list: str = "[]"
+
+    @abc.abstractmethod
+    def schema(self) -> list[str]:
+        """Statements that create the schema (idempotent: safe to run on every open)."""
+
+    def loads_arrow(self, rows: int) -> bool:
+        """Whether a batch of ``rows`` rows travels as a typed Arrow table, read with ``LOAD FROM``."""
+        return False
+
+    def row_column(self, name: str, column_type: str) -> str:
+        """The expression for the column ``name`` (of ``column_type``) of a row read with ``UNWIND``."""
+        return f"row.{name}"
+
+    @abc.abstractmethod
+    def carry(self, *names: str) -> str:
+        """What a ``WITH`` between two ``MATCH`` clauses of a batched write keeps: ``names`` and the row."""
+
+    @abc.abstractmethod
+    def match_edge(self, target: str, source: str) -> str:
+        """``MATCH`` the stored edge ``r`` from ``c`` (id ``target``) to ``p`` (id ``source``)."""
+
+    @abc.abstractmethod
+    def anchored(self, ids: Sequence[str], var: str, pattern: str, where: str = "") -> str:
+        """``MATCH pattern`` restricted to ``var.id IN ids``, in the form the engine runs fast.
+
+        ``pattern`` names the anchor node ``{anchor}``; ``where`` is an extra condition. The statement reads
+        the parameters ``id_params(ids)`` gives.
+        """
+
+    def id_params(self, ids: Sequence[str]) -> dict[str, Any]:
+        """The parameters ``anchored`` reads for ``ids``."""
+        return {"ids": list(ids)}
+
+    def id_lookups(self, ids: Sequence[str]) -> list[list[str]]:
+        """The id lists a read by ``ids`` runs one statement each for (by default one statement for all)."""
+        return [list(ids)]
 
 
 class _RowSource:
     """Where a batched write reads its rows from, in the form the dialect and the batch size call for.
 
-    - Neo4j: ``UNWIND $rows AS row`` over a list of maps (``row.name``).
-    - ladybug, large batch: ``LOAD FROM $rows`` over a typed Arrow table (``row_name``). ladybug converts a list
-      of Python maps slowly (3 s for 10k rows); an Arrow table is scanned natively (10k rows in 30 ms).
-    - ladybug, small batch: ``UNWIND`` with every column cast to its declared type (see ``LOAD_FROM_MIN_ROWS``).
+    - ``LOAD FROM $rows`` over a typed Arrow table (``row_name``) where the dialect ``loads_arrow`` the batch;
+    - else ``UNWIND $rows AS row`` over a list of maps, each column as the dialect's ``row_column``.
     """
 
     def __init__(self, dialect: Dialect, rows: list[dict[str, Any]], columns: dict[str, str]) -> None:
         self.dialect = dialect
         self.rows = rows
         self.columns = columns
-        self.load_from = dialect == "ladybug" and len(rows) >= LOAD_FROM_MIN_ROWS
+        self.load_from = dialect.loads_arrow(len(rows))
 
     @property
     def clause(self) -> str:
@@ -144,9 +193,7 @@ class _RowSource:
             raise ValueError(f"row column {name!r} is not in the batch's columns")
         if self.load_from:
             return f"row_{name}"
-        if self.dialect == "ladybug":
-            return f"CAST(row.{name} AS {self.columns[name]})"
-        return f"row.{name}"
+        return self.dialect.row_column(name, self.columns[name])
 
     def query(self, text: str) -> Query:
         """``(text, params)`` with ``$rows`` in this source's form."""
@@ -156,45 +203,11 @@ class _RowSource:
 
         table = pa.table(
             {
-                f"row_{name}": pa.array([row.get(name) for row in self.rows], _arrow_type(t))
+                f"row_{name}": pa.array([row.get(name) for row in self.rows], arrow_type(t))
                 for name, t in self.columns.items()
             }
         )
         return text, {"rows": table}
-
-
-def _columns_ddl(columns: dict[str, str], primary: str | None = None) -> str:
-    parts = []
-    for name, column_type in columns.items():
-        suffix = " PRIMARY KEY" if name == primary else ""
-        parts.append(f"{name} {column_type}{suffix}")
-    return ", ".join(parts)
-
-
-# --- schema -----------------------------------------------------------------------------------------------
-
-
-def schema(dialect: Dialect) -> list[str]:
-    """Statements that create the schema (idempotent: safe to run on every open)."""
-    if dialect == "ladybug":
-        return [
-            f"CREATE NODE TABLE IF NOT EXISTS Dataset({_columns_ddl(NODE_COLUMNS, 'id')})",
-            f"CREATE REL TABLE IF NOT EXISTS DERIVED_FROM(FROM Dataset TO Dataset, {_columns_ddl(EDGE_COLUMNS)})",
-            f"CREATE NODE TABLE IF NOT EXISTS AuditEntry({_columns_ddl(AUDIT_COLUMNS, 'seq')})",
-            f"CREATE NODE TABLE IF NOT EXISTS ScoreProfile({_columns_ddl(SCORE_COLUMNS, 'key')})",
-            f"CREATE NODE TABLE IF NOT EXISTS BenchResult({_columns_ddl(RESULT_COLUMNS, 'key')})",
-            "CREATE REL TABLE IF NOT EXISTS HAS_SCORE(FROM Dataset TO ScoreProfile)",
-            "CREATE REL TABLE IF NOT EXISTS HAS_RESULT(FROM Dataset TO BenchResult)",
-        ]
-    return [
-        "CREATE CONSTRAINT dataset_id IF NOT EXISTS FOR (n:Dataset) REQUIRE n.id IS UNIQUE",
-        "CREATE CONSTRAINT audit_seq IF NOT EXISTS FOR (a:AuditEntry) REQUIRE a.seq IS UNIQUE",
-        "CREATE CONSTRAINT score_key IF NOT EXISTS FOR (s:ScoreProfile) REQUIRE s.key IS UNIQUE",
-        "CREATE CONSTRAINT result_key IF NOT EXISTS FOR (b:BenchResult) REQUIRE b.key IS UNIQUE",
-        "CREATE CONSTRAINT counter_name IF NOT EXISTS FOR (c:Counter) REQUIRE c.name IS UNIQUE",
-        "CREATE INDEX dataset_benchmark IF NOT EXISTS FOR (n:Dataset) ON (n.is_benchmark)",
-        "CREATE INDEX derived_status IF NOT EXISTS FOR ()-[r:DERIVED_FROM]-() ON (r.status)",
-    ]
 
 
 # --- node and edge writes ---------------------------------------------------------------------------------
@@ -225,10 +238,11 @@ def upsert_nodes(dialect: Dialect, rows: list[dict[str, Any]]) -> Query:
 
 
 def create_nodes(dialect: Dialect, rows: list[dict[str, Any]]) -> Query:
-    """Create nodes the caller found missing (ladybug: ``CREATE``, much faster than its ``MERGE``; Neo4j: MERGE)."""
-    src = _RowSource(dialect, rows, NODE_ROW_COLUMNS)
-    if dialect != "ladybug":
+    """Create nodes the caller found missing, with the dialect's ``create_verb`` (a ``MERGE`` sets fields as
+    ``upsert_nodes`` does)."""
+    if dialect.create_verb == "MERGE":
         return _node_writer(dialect, "MERGE", rows)
+    src = _RowSource(dialect, rows, NODE_ROW_COLUMNS)
     props = []
     for name in NODE_COLUMNS:
         value = src.col(name)
@@ -245,27 +259,18 @@ def update_nodes(dialect: Dialect, rows: list[dict[str, Any]]) -> Query:
 
 
 def ensure_nodes(dialect: Dialect, rows: list[dict[str, Any]], *, merge: bool = False) -> Query:
-    """Create bare endpoint nodes (``{id, on_hub}``) the caller found missing (Neo4j: MERGE, so never twice).
+    """Create bare endpoint nodes (``{id, on_hub}``) the caller found missing, with the dialect's ``create_verb``.
 
-    ``merge`` makes ladybug MERGE too: slower, but safe when the caller cannot trust what it found missing.
+    ``merge`` makes every dialect MERGE: slower, but safe when the caller cannot trust what it found missing.
     """
     src = _RowSource(dialect, rows, ENDPOINT_ROW_COLUMNS)
     node_id, on_hub = src.col("id"), src.col("on_hub")
-    if dialect == "ladybug" and merge:
-        query = (
-            f"{src.clause} MERGE (n:Dataset {{id: {node_id}}}) "
-            f"ON CREATE SET n.on_hub = {on_hub}, n.is_benchmark = false, n.domains = CAST([] AS STRING[])"
-        )
-    elif dialect == "ladybug":
-        query = (
-            f"{src.clause} CREATE (n:Dataset {{id: {node_id}}}) "
-            f"SET n.on_hub = {on_hub}, n.is_benchmark = false, n.domains = CAST([] AS STRING[])"
-        )
-    else:
-        query = (
-            f"{src.clause} MERGE (n:Dataset {{id: {node_id}}}) "
-            f"ON CREATE SET n.on_hub = {on_hub}, n.is_benchmark = false, n.domains = []"
-        )
+    verb = "MERGE" if merge else dialect.create_verb
+    sets = "ON CREATE SET" if verb == "MERGE" else "SET"
+    query = (
+        f"{src.clause} {verb} (n:Dataset {{id: {node_id}}}) "
+        f"{sets} n.on_hub = {on_hub}, n.is_benchmark = false, n.domains = {dialect.empty_string_list}"
+    )
     return src.query(query)
 
 
@@ -276,7 +281,7 @@ def get_all_ids(dialect: Dialect) -> Query:
 
 def existing_ids(dialect: Dialect, ids: Sequence[str]) -> Query:
     """The ids among ``ids`` that are stored."""
-    return f"{_anchored(dialect, ids, 'n', '{anchor}')} RETURN n.id", _id_params(dialect, ids)
+    return f"{dialect.anchored(ids, 'n', '{anchor}')} RETURN n.id", dialect.id_params(ids)
 
 
 def _edge_sets(src: _RowSource) -> str:
@@ -286,16 +291,11 @@ def _edge_sets(src: _RowSource) -> str:
 def _edge_writer(dialect: Dialect, verb: str, rows: list[dict[str, Any]]) -> Query:
     src = _RowSource(dialect, rows, EDGE_ROW_COLUMNS)
     target, source = src.col("target"), src.col("source")
-    if verb == "MATCH" and dialect == "ladybug":
-        pattern = f"MATCH (c:Dataset {{id: {target}}})-[r:DERIVED_FROM]->(p:Dataset {{id: {source}}})"
-    elif verb == "MATCH":
-        pattern = (
-            f"MATCH (c:Dataset {{id: {target}}}) MATCH (c)-[r:DERIVED_FROM]->(p:Dataset {{id: {source}}})"
-        )
+    if verb == "MATCH":
+        pattern = dialect.match_edge(target, source)
     else:
-        carry = "*" if dialect == "ladybug" else "c, row"
         pattern = (
-            f"MATCH (c:Dataset {{id: {target}}}) WITH {carry} "
+            f"MATCH (c:Dataset {{id: {target}}}) WITH {dialect.carry('c')} "
             f"MATCH (p:Dataset {{id: {source}}}) {verb} (c)-[r:DERIVED_FROM]->(p)"
         )
     query = f"{src.clause} {pattern} SET {_edge_sets(src)}"
@@ -308,28 +308,13 @@ def upsert_edges(dialect: Dialect, rows: list[dict[str, Any]]) -> Query:
 
 
 def create_edges(dialect: Dialect, rows: list[dict[str, Any]]) -> Query:
-    """Write edges the caller found missing (endpoints must exist). Neo4j: MERGE, so a race never duplicates."""
-    return _edge_writer(dialect, "CREATE" if dialect == "ladybug" else "MERGE", rows)
+    """Write edges the caller found missing (endpoints must exist), with the dialect's ``create_verb``."""
+    return _edge_writer(dialect, dialect.create_verb, rows)
 
 
 def update_edges(dialect: Dialect, rows: list[dict[str, Any]]) -> Query:
     """Set every field of stored edges from ``rows``."""
     return _edge_writer(dialect, "MATCH", rows)
-
-
-def copy_edges(dialect: Dialect, rows: list[dict[str, Any]]) -> Query:
-    """ladybug's bulk load of new edges: ``COPY`` from an Arrow table (from, to, then the edge columns)."""
-    if dialect != "ladybug":
-        raise ValueError("COPY is the embedded engine's bulk load")
-    import pyarrow as pa
-
-    columns = {
-        "from": pa.array([r["target"] for r in rows], pa.string()),
-        "to": pa.array([r["source"] for r in rows], pa.string()),
-    }
-    for name, column_type in EDGE_COLUMNS.items():
-        columns[name] = pa.array([r.get(name) for r in rows], _arrow_type(column_type))
-    return "COPY DERIVED_FROM FROM $edges", {"edges": pa.table(columns)}
 
 
 def delete_edge(dialect: Dialect, target: str, source: str) -> Query:
@@ -355,7 +340,7 @@ def get_nodes(dialect: Dialect, ids: Sequence[str] | None = None) -> Query:
     """Nodes by id (all nodes when ``ids`` is None), ordered by id."""
     if ids is None:
         return f"MATCH (n:Dataset) RETURN {_node_return('n')} ORDER BY id", {}
-    return f"{_anchored(dialect, ids, 'n', '{anchor}')} RETURN {_node_return('n')}", _id_params(dialect, ids)
+    return f"{dialect.anchored(ids, 'n', '{anchor}')} RETURN {_node_return('n')}", dialect.id_params(ids)
 
 
 def edges_by_keys(dialect: Dialect, keys: list[dict[str, str]]) -> Query:
@@ -411,7 +396,7 @@ def count_graph(dialect: Dialect) -> Query:
     ), {}
 
 
-def _walk_filter(
+def walk_filter(
     rel: str,
     *,
     min_confidence: float,
@@ -432,42 +417,6 @@ def _walk_filter(
     return " AND ".join(clauses)
 
 
-def _anchored(dialect: Dialect, ids: Sequence[str], var: str, pattern: str, where: str = "") -> str:
-    """``MATCH pattern`` restricted to ``var.id IN $ids``, in the form each engine runs fast.
-
-    ``pattern`` names the anchor node ``{anchor}``. ladybug plans ``UNWIND $ids … {id: x}`` as a hash join that
-    scans the table (about 50 ms at 10^5 nodes, at any list size), while ``WHERE x.id IN $ids`` does one index
-    lookup per id (about 0.2 ms each), so short lists (≤ ``SHORT_ID_LIST``) use ``IN``. Neo4j uses the index in
-    every form; ArcadeDB only when the anchor is matched on its own first (35x faster there), so the Neo4j form
-    is ``UNWIND $ids AS x MATCH (n {id: x}) MATCH pattern``. On ladybug one id, matched as ``{id: $one}``, is a
-    primary-key lookup 30x cheaper than ``IN`` (``_id_params`` passes it): the stores query short lists id by id.
-    """
-    extra = f" AND {where}" if where else ""
-    if dialect == "ladybug":
-        anchor = f"({var}:Dataset)"
-        if len(ids) == 1:
-            clause = f" WHERE {where}" if where else ""
-            return f"MATCH {pattern.format(anchor=f'({var}:Dataset {{id: $one}})')}{clause}"
-        if len(ids) <= SHORT_ID_LIST:
-            return f"MATCH {pattern.format(anchor=anchor)} WHERE {var}.id IN $ids{extra}"
-        return (
-            f"UNWIND $ids AS {var}_id MATCH {pattern.format(anchor=anchor)} WHERE {var}.id = {var}_id{extra}"
-        )
-    clause = f" WHERE {where}" if where else ""
-    match = f" MATCH {pattern.format(anchor=f'({var})')}" if pattern != "{anchor}" else ""
-    return f"UNWIND $ids AS {var}_id MATCH ({var}:Dataset {{id: {var}_id}}){match}{clause}"
-
-
-SHORT_ID_LIST = 256
-
-
-def _id_params(dialect: Dialect, ids: Sequence[str]) -> dict[str, Any]:
-    """The parameters ``_anchored`` needs for ``ids``."""
-    if dialect == "ladybug" and len(ids) == 1:
-        return {"one": ids[0]}
-    return {"ids": list(ids)}
-
-
 def children_of(
     dialect: Dialect,
     ids: Sequence[str],
@@ -477,9 +426,9 @@ def children_of(
     split: str | None = None,
 ) -> Query:
     """One level-BFS step downstream: ``(child, parent, confidence)`` for each walkable edge into ``ids``."""
-    params: dict[str, Any] = _id_params(dialect, ids)
-    where = _walk_filter("r", min_confidence=min_confidence, statuses=statuses, split=split, params=params)
-    match = _anchored(dialect, ids, "p", "(c:Dataset)-[r:DERIVED_FROM]->{anchor}", where)
+    params: dict[str, Any] = dialect.id_params(ids)
+    where = walk_filter("r", min_confidence=min_confidence, statuses=statuses, split=split, params=params)
+    match = dialect.anchored(ids, "p", "(c:Dataset)-[r:DERIVED_FROM]->{anchor}", where)
     query = f"{match} RETURN c.id, p.id, r.confidence"
     return query, params
 
@@ -493,54 +442,27 @@ def walkable_edges(
 ) -> Query:
     """Every walkable edge as ``(child, parent, confidence)``: one scan, for a BFS that reaches much of the graph."""
     params: dict[str, Any] = {}
-    where = _walk_filter("r", min_confidence=min_confidence, statuses=statuses, split=split, params=params)
+    where = walk_filter("r", min_confidence=min_confidence, statuses=statuses, split=split, params=params)
     return (
         f"MATCH (c:Dataset)-[r:DERIVED_FROM]->(p:Dataset) WHERE {where} RETURN c.id, p.id, r.confidence",
         params,
     )
 
 
-def walkable_edge_offsets(
-    dialect: Dialect,
-    *,
-    min_confidence: float = 0.0,
-    statuses: Sequence[str] | None = None,
-    split: str | None = None,
-) -> Query:
-    """ladybug: every walkable edge as ``(child offset, parent offset, confidence)``, integers being far cheaper
-    to return than id strings."""
-    if dialect != "ladybug":
-        raise ValueError("node offsets are the embedded engine's")
-    params: dict[str, Any] = {}
-    where = _walk_filter("r", min_confidence=min_confidence, statuses=statuses, split=split, params=params)
-    query = (
-        f"MATCH (c:Dataset)-[r:DERIVED_FROM]->(p:Dataset) WHERE {where} "
-        "RETURN offset(id(c)) AS child, offset(id(p)) AS parent, r.confidence AS confidence"
-    )
-    return query, params
-
-
-def node_offsets(dialect: Dialect) -> Query:
-    """ladybug: ``(offset, id)`` of every node."""
-    if dialect != "ladybug":
-        raise ValueError("node offsets are the embedded engine's")
-    return "MATCH (n:Dataset) RETURN offset(id(n)) AS offset, n.id AS id", {}
-
-
 def parents_of(dialect: Dialect, ids: Sequence[str], *, include_rejected: bool = False) -> Query:
     """One level-BFS step upstream: every edge out of ``ids``, with all fields."""
     where = "" if include_rejected else "r.status <> 'rejected'"
-    match = _anchored(dialect, ids, "c", "{anchor}-[r:DERIVED_FROM]->(p:Dataset)", where)
+    match = dialect.anchored(ids, "c", "{anchor}-[r:DERIVED_FROM]->(p:Dataset)", where)
     query = f"{match} RETURN {_edge_return()}"
-    return query, _id_params(dialect, ids)
+    return query, dialect.id_params(ids)
 
 
 def children_edges_of(dialect: Dialect, ids: Sequence[str], *, include_rejected: bool = False) -> Query:
     """One level-BFS step downstream: every edge into ``ids``, with all fields."""
     where = "" if include_rejected else "r.status <> 'rejected'"
-    match = _anchored(dialect, ids, "p", "(c:Dataset)-[r:DERIVED_FROM]->{anchor}", where)
+    match = dialect.anchored(ids, "p", "(c:Dataset)-[r:DERIVED_FROM]->{anchor}", where)
     query = f"{match} RETURN {_edge_return()}"
-    return query, _id_params(dialect, ids)
+    return query, dialect.id_params(ids)
 
 
 def all_edge_pairs(dialect: Dialect, *, include_rejected: bool = False) -> Query:
@@ -642,14 +564,14 @@ def edge_states(dialect: Dialect) -> Query:
 
 def dag_parents(dialect: Dialect, ids: Sequence[str]) -> Query:
     """``(child, parent)`` of every DAG edge out of ``ids``: one upward step of a reachability search."""
-    match = _anchored(dialect, ids, "c", "{anchor}-[r:DERIVED_FROM]->(p:Dataset)", _IN_DAG)
-    return f"{match} RETURN c.id, p.id", _id_params(dialect, ids)
+    match = dialect.anchored(ids, "c", "{anchor}-[r:DERIVED_FROM]->(p:Dataset)", _IN_DAG)
+    return f"{match} RETURN c.id, p.id", dialect.id_params(ids)
 
 
 def dag_children(dialect: Dialect, ids: Sequence[str]) -> Query:
     """``(child, parent)`` of every DAG edge into ``ids``: one downward step of a reachability search."""
-    match = _anchored(dialect, ids, "p", "(c:Dataset)-[r:DERIVED_FROM]->{anchor}", _IN_DAG)
-    return f"{match} RETURN c.id, p.id", _id_params(dialect, ids)
+    match = dialect.anchored(ids, "p", "(c:Dataset)-[r:DERIVED_FROM]->{anchor}", _IN_DAG)
+    return f"{match} RETURN c.id, p.id", dialect.id_params(ids)
 
 
 def dag_pairs(dialect: Dialect) -> Query:

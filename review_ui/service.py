@@ -16,14 +16,20 @@ from datetime import UTC, datetime
 from typing import Any
 
 from graph_store.base import GraphStore
-from graph_store.models import AuditEntry, Edge, EdgeStatus, Relationship, validate_node_id
+from graph_store.models import (
+    DECISION_ACTIONS,
+    Action,
+    AuditEntry,
+    Edge,
+    EdgeStatus,
+    Relationship,
+    validate_node_id,
+)
 from oda.errors import ConflictError, InputError, OdaError, UnknownEdgeError
 from review_ui.evidence import ContextSource, EvidenceView, evidence_view
 from review_ui.lineage_svg import LineagePicture, local_lineage
 from review_ui.queue import Queue, QueueData, QueueFilter, load_queue, select
 
-ACTIONS = ("approve", "reject", "edit", "repoint", "undo")
-DECISION_ACTIONS = frozenset({"approve", "reject", "edit", "repoint"})
 MAX_TEXT_CHARS = 2000
 QUEUE_TTL_S = 5.0
 
@@ -154,7 +160,7 @@ class ReviewService:
         for entry in log:
             if entry.at.astimezone(UTC).date() != today:
                 continue
-            step = 1 if entry.action in DECISION_ACTIONS else -1 if entry.action == "undo" else 0
+            step = 1 if entry.action in DECISION_ACTIONS else -1 if entry.action == Action.UNDO else 0
             decided += step
             if entry.reviewer == reviewer:
                 mine += step
@@ -168,15 +174,14 @@ class ReviewService:
                 return True
         return bool(self.catalog_check and self.catalog_check(node_id))
 
-    def _validate(self, decision: Decision, edge: Edge) -> dict[str, Any]:
-        action = decision.action
+    def _validate(self, action: Action, decision: Decision, edge: Edge) -> dict[str, Any]:
         fields: dict[str, Any] = {
             "reason": _clean(decision.reason, "the reason"),
             "note": _clean(decision.note, "the note"),
         }
-        if action == "reject" and not fields["reason"]:
+        if action is Action.REJECT and not fields["reason"]:
             raise InputError("a rejection needs a reason")
-        if action == "edit":
+        if action is Action.EDIT:
             if decision.relationship:
                 try:
                     fields["relationship"] = Relationship.parse(decision.relationship)
@@ -184,7 +189,7 @@ class ReviewService:
                     raise InputError(str(exc)) from exc
             if fields.get("relationship") in (None, edge.relationship) and not fields["note"]:
                 raise InputError("an edit needs a new relationship or a note")
-        if action == "repoint":
+        if action is Action.REPOINT:
             new_source = (decision.new_source or "").strip()
             if not new_source:
                 raise InputError("a re-point needs the id of the new source")
@@ -206,17 +211,19 @@ class ReviewService:
 
     def decide(self, reviewer: str, decision: Decision) -> Outcome:
         """Validate and apply one decision. Raises ``InputError``, ``UnknownEdgeError`` or ``ConflictError``."""
-        if decision.action not in ACTIONS:
-            raise InputError(f"unknown action {decision.action!r}; expected one of: {', '.join(ACTIONS)}")
-        if decision.action == "undo" and not decision.target:
+        try:
+            action = Action.parse(decision.action)
+        except ValueError as exc:
+            raise InputError(str(exc)) from exc
+        if action is Action.UNDO and not decision.target:
             return self.undo_last(reviewer, decision.expected_version)
         if not decision.target or not decision.source:
             raise InputError("a decision names the edge: target and source")
         with self._lock:
             edge = self.edge(decision.target, decision.source)
-            fields = self._validate(decision, edge) if decision.action != "undo" else {}
+            fields = self._validate(action, decision, edge) if action.is_decision else {}
             expected = decision.expected_version
-            if expected is None and decision.action != "undo":
+            if expected is None and action.is_decision:
                 # Without the version the reviewer saw, only an undecided edge may be decided: a human decision
                 # already on the edge is never overwritten silently.
                 if edge.status.is_human:
@@ -228,7 +235,7 @@ class ReviewService:
             entry = self.store.decide(
                 edge.target,
                 edge.source,
-                decision.action,
+                action,
                 reviewer=reviewer,
                 expected_version=expected,
                 **fields,
@@ -241,7 +248,7 @@ class ReviewService:
         """The reviewer's most recent decision that no undo has reverted yet."""
         with self._lock:
             log = self.store.audit_log()
-        undone = {entry.new.get("undone_seq") for entry in log if entry.action == "undo"}
+        undone = {entry.new.get("undone_seq") for entry in log if entry.action == Action.UNDO}
         for entry in reversed(log):
             if entry.reviewer == reviewer and entry.action in DECISION_ACTIONS and entry.seq not in undone:
                 return entry
@@ -254,7 +261,7 @@ class ReviewService:
             if last is None:
                 raise InputError("nothing to undo: you have made no decision yet")
             entry = self.store.decide(
-                last.target, last.source, "undo", reviewer=reviewer, expected_version=expected_version
+                last.target, last.source, Action.UNDO, reviewer=reviewer, expected_version=expected_version
             )
             self._generation += 1
             after = self.store.get_edge(last.target, last.source)

@@ -153,6 +153,8 @@ def test_failed_batch_leaves_store_unchanged(store: CypherGraphStore) -> None:
             calls = {"n": 0}
 
             class FailingTx:
+                merge_creates = tx.merge_creates
+
                 def run(self, query: str, params: dict[str, Any]) -> Any:
                     calls["n"] += 1
                     result = tx.run(query, params)
