@@ -31,6 +31,7 @@ from typing import Any
 
 from oda.errors import ConfigError
 from service.runs import RunBook, is_postgres_url
+from service.slots import DatasetSlots, EntryOrder
 from service.tracer import DatasetObserver, DatasetResult, EntryJob, run_entry
 
 log = logging.getLogger("oda.service")
@@ -208,48 +209,65 @@ class ServiceRuntime:
         return True
 
     # --- working ------------------------------------------------------------------------------------------
-    async def trace_entry(
-        self, run_id: str, position: int, dataset: str, *, last_attempt: bool = True
-    ) -> str:
-        """Trace one queue entry's tree to the end (or resume it); returns the entry's final state."""
-        from lineage.runner import build_services, context_from_settings
-        from service.metrics import instrument
+    def new_worker(self) -> WorkerLoad:
+        """The dataset slots and entry order of one worker loop of this process."""
+        return WorkerLoad(self)
 
-        options = await asyncio.to_thread(self.book.run_options, run_id) or {}
-        ctx = context_from_settings(run_id, options, store_uri=self.config.store_uri)
-        await self._take_share(ctx)
+    async def trace_entry(
+        self,
+        run_id: str,
+        position: int,
+        dataset: str,
+        *,
+        load: WorkerLoad | None = None,
+        last_attempt: bool = True,
+    ) -> str:
+        """Trace one queue entry's tree to the end (or resume it) on ``load``'s slots, and report its end once
+        every entry ``load`` took before it has reported; returns the entry's final state. Without ``load`` the
+        entry has a worker's slots to itself."""
+        load = load or self.new_worker()
+        ticket = load.order.take()
         started = time.perf_counter()
         try:
-            async with build_services(ctx, store=self.store) as services:
-                instrument(services, ctx.extractor)
-                ctx.services = services
-                job = EntryJob(
-                    trace=ctx,
-                    book=self.book,
-                    worker=self.worker,
-                    entry=dataset,
-                    position=position,
-                    concurrency=self.config.concurrency,
-                    lease_s=self.config.lease_s,
-                    observer=self.observer,
-                )
-                final = await run_entry(job, self.checkpointer)
-        except Exception as exc:
-            log.exception("entry %s of run %s failed", dataset, run_id)
-            if last_attempt:
-                await asyncio.to_thread(
-                    self.book.finish_entry, run_id, position, "failed", error=f"{type(exc).__name__}: {exc}"
-                )
-            raise
-        state = "cancelled" if final.get("cancelled") else "finished"
-        await asyncio.to_thread(
-            self.book.finish_entry,
-            run_id,
-            position,
-            state,
-            counters=dict(final.get("counters") or {}),
-            failures=[dict(f) for f in final.get("failures") or []],
-        )
+            try:
+                async with load.run_context(run_id) as ctx:
+                    job = EntryJob(
+                        trace=ctx,
+                        book=self.book,
+                        worker=self.worker,
+                        entry=dataset,
+                        position=position,
+                        concurrency=self.config.concurrency,
+                        lease_s=self.config.lease_s,
+                        observer=self.observer,
+                        slots=load.slots,
+                        ticket=ticket,
+                    )
+                    final = await run_entry(job, self.checkpointer)
+            except Exception as exc:
+                log.exception("entry %s of run %s failed", dataset, run_id)
+                if last_attempt:
+                    await load.order.turn(ticket)
+                    await asyncio.to_thread(
+                        self.book.finish_entry,
+                        run_id,
+                        position,
+                        "failed",
+                        error=f"{type(exc).__name__}: {exc}",
+                    )
+                raise
+            state = "cancelled" if final.get("cancelled") else "finished"
+            await load.order.turn(ticket)
+            await asyncio.to_thread(
+                self.book.finish_entry,
+                run_id,
+                position,
+                state,
+                counters=dict(final.get("counters") or {}),
+                failures=[dict(f) for f in final.get("failures") or []],
+            )
+        finally:
+            await load.order.done(ticket)
         log.info("entry %s of run %s %s in %.1fs", dataset, run_id, state, time.perf_counter() - started)
         return state
 
@@ -259,9 +277,9 @@ class ServiceRuntime:
             return max(1, self.config.workers)
         return max(1, await asyncio.to_thread(self.book.live_queue_workers, self.config.stalled_after_s))
 
-    async def _take_share(self, ctx: Any) -> None:
+    async def take_share(self, ctx: Any) -> None:
         """Give this worker its share of the service's LLM and Hub budgets (``[service]`` llm_concurrency and
-        hub_rate), split evenly among the live workers when the entry starts."""
+        hub_rate), split evenly among the live workers when the worker opens a run's services."""
         import dataclasses
 
         if self.config.llm_concurrency is None and self.config.hub_rate is None:
@@ -276,22 +294,99 @@ class ServiceRuntime:
             )
 
     async def embedded_worker(self, stop: asyncio.Event) -> None:
-        """One in-process worker: take the oldest queued entry, trace its tree, repeat until ``stop``."""
-        while not stop.is_set():
-            taken = await asyncio.to_thread(self.book.next_entry, self.worker)
-            if taken is None:
-                self.wake.clear()
-                waiter = asyncio.ensure_future(self.wake.wait())
-                stopper = asyncio.ensure_future(stop.wait())
-                await asyncio.wait({waiter, stopper}, timeout=1.0, return_when=asyncio.FIRST_COMPLETED)
-                waiter.cancel()
-                stopper.cancel()
-                continue
-            run_id, position, dataset = taken
-            try:
-                await self.trace_entry(run_id, position, dataset)
-            except Exception:  # recorded on the entry; the worker goes on with the next one
-                continue
+        """One in-process worker: take the oldest queued entries while its dataset slots have room (up to
+        ``entries_in_progress`` at once), trace them, repeat until ``stop``."""
+        load = self.new_worker()
+        running: set[asyncio.Task[str]] = set()
+        try:
+            while not stop.is_set():
+                if len(running) >= entries_in_progress(self.config.concurrency) or (
+                    running and not load.slots.idle
+                ):
+                    await _first_of(stop.wait(), load.slots.changed(), timeout=1.0)
+                    continue
+                taken = await asyncio.to_thread(self.book.next_entry, self.worker)
+                if taken is None:
+                    self.wake.clear()
+                    await _first_of(self.wake.wait(), stop.wait(), load.slots.changed(), timeout=1.0)
+                    continue
+                run_id, position, dataset = taken
+                task = asyncio.create_task(self.trace_entry(run_id, position, dataset, load=load))
+                running.add(task)
+                task.add_done_callback(running.discard)
+                await _first_of(load.slots.changed(), asyncio.shield(task), timeout=0.25)
+        finally:
+            for task in list(running):  # the failures are recorded on their entries
+                task.cancel()
+            await asyncio.gather(*running, return_exceptions=True)
+
+
+def entries_in_progress(concurrency: int) -> int:
+    """Queue entries one worker holds at once: its ``concurrency`` slots are filled from them, and as many again
+    may have finished their trees and wait to report in queue order."""
+    return 2 * concurrency
+
+
+async def _first_of(*waits: Any, timeout: float) -> None:
+    tasks = [asyncio.ensure_future(w) for w in waits]
+    try:
+        await asyncio.wait(tasks, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for task in tasks:
+            if not task.done():
+                task.cancel()
+
+
+@dataclass
+class _RunShare:
+    ctx: Any
+    stack: AsyncExitStack
+    users: int = 0
+
+
+class WorkerLoad:
+    """What the queue entries held by one worker share: its ``DatasetSlots``, the ``EntryOrder`` in which they
+    report, and per run one trace context with its services (so the worker's LLM and Hub budgets bound all its
+    entries together)."""
+
+    def __init__(self, runtime: ServiceRuntime) -> None:
+        self.runtime = runtime
+        self.slots = DatasetSlots(runtime.config.concurrency)
+        self.order = EntryOrder()
+        self._runs: dict[str, _RunShare] = {}
+        self._opening = asyncio.Lock()
+
+    @asynccontextmanager
+    async def run_context(self, run_id: str) -> AsyncIterator[Any]:
+        """The run's trace context with live services, opened by the first entry of the run and closed after
+        the last one this worker holds."""
+        async with self._opening:
+            share = self._runs.get(run_id)
+            if share is None:
+                share = await self._open(run_id)
+                self._runs[run_id] = share
+            share.users += 1
+        try:
+            yield share.ctx
+        finally:
+            share.users -= 1
+            if share.users == 0 and self._runs.get(run_id) is share:
+                del self._runs[run_id]
+                await share.stack.aclose()
+
+    async def _open(self, run_id: str) -> _RunShare:
+        from lineage.runner import build_services, context_from_settings
+        from service.metrics import instrument
+
+        runtime = self.runtime
+        options = await asyncio.to_thread(runtime.book.run_options, run_id) or {}
+        ctx = context_from_settings(run_id, options, store_uri=runtime.config.store_uri)
+        await runtime.take_share(ctx)
+        stack = AsyncExitStack()
+        services = await stack.enter_async_context(build_services(ctx, store=runtime.store))
+        instrument(services, ctx.extractor)
+        ctx.services = services
+        return _RunShare(ctx=ctx, stack=stack)
 
 
 @asynccontextmanager

@@ -21,7 +21,7 @@ import asyncio
 import contextvars
 import time
 from collections.abc import AsyncIterator, Callable
-from contextlib import aclosing, asynccontextmanager, suppress
+from contextlib import AbstractAsyncContextManager, aclosing, asynccontextmanager, suppress
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Annotated, Any, Literal, TypedDict
 
@@ -30,6 +30,7 @@ from langgraph.runtime import Runtime
 from langgraph.types import Command
 
 from lineage.state import Failure, StackItem, add_counts, append, union_in_order
+from service.slots import DatasetSlots
 
 if TYPE_CHECKING:
     from lineage.context import TraceContext
@@ -94,7 +95,20 @@ class EntryJob:
     lease_s: float = DEFAULT_LEASE_S
     poll_s: float = DEFAULT_POLL_S
     observer: DatasetObserver = field(default_factory=DatasetObserver)
+    slots: DatasetSlots | None = None
+    """The worker's dataset slots, shared by the entries it holds (None: this entry's own ``concurrency``)."""
+    ticket: int = 0
+    """The entry's place in the worker's order: a lower ticket is served first."""
     tasks: dict[str, asyncio.Task[DatasetResult]] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.slots is None:
+            self.slots = DatasetSlots(self.concurrency)
+
+    def slot(self, item: StackItem) -> AbstractAsyncContextManager[None]:
+        """One of the worker's slots for tracing ``item``, by this entry's priority."""
+        assert self.slots is not None
+        return self.slots.slot(self.slots.priority(self.ticket, int(item.get("depth") or 0)))
 
     @property
     def run_id(self) -> str:
@@ -192,19 +206,25 @@ async def _renew(job: EntryJob, dataset: str) -> None:
 
 
 async def trace_dataset(job: EntryJob, item: StackItem, visited: list[str]) -> DatasetResult:
-    """Claim ``item`` (waiting while another worker holds it), trace it, record the attempt, release it."""
+    """Take one of the worker's slots, claim ``item`` (waiting, slot given back, while another holder has it),
+    trace it, record the attempt, release it. A dataset finished earlier in this run is reused, without a slot."""
     book, dataset = job.book, item["id"]
     while True:
         done = await asyncio.to_thread(book.done_status, job.run_id, dataset)
         if done is not None:
             return await _reuse(job, item, done, visited)
-        if await asyncio.to_thread(book.claim, dataset, job.holder, job.run_id, job.lease_s):
-            done = await asyncio.to_thread(book.done_status, job.run_id, dataset)
-            if done is None:
-                break
-            await asyncio.to_thread(book.release, dataset, job.holder)
-            return await _reuse(job, item, done, visited)
+        async with job.slot(item):
+            if await asyncio.to_thread(book.claim, dataset, job.holder, job.run_id, job.lease_s):
+                done = await asyncio.to_thread(book.done_status, job.run_id, dataset)
+                if done is None:
+                    return await _trace_claimed(job, item, visited)
+                await asyncio.to_thread(book.release, dataset, job.holder)
+                return await _reuse(job, item, done, visited)
         await asyncio.sleep(job.poll_s)
+
+
+async def _trace_claimed(job: EntryJob, item: StackItem, visited: list[str]) -> DatasetResult:
+    book, dataset = job.book, item["id"]
     renewer = asyncio.create_task(_renew(job, dataset))
     try:
         started = time.time()
