@@ -64,6 +64,21 @@ def union_length(intervals: list[tuple[float, float]]) -> float:
     return total
 
 
+def peak_overlap(intervals: list[tuple[float, float]]) -> int:
+    """The most intervals open at one moment."""
+    events = sorted([(s, 1) for s, _ in intervals] + [(e, -1) for _, e in intervals])
+    open_now = peak = 0
+    for _, step in events:
+        open_now += step
+        peak = max(peak, open_now)
+    return peak
+
+
+HUB_REQUESTS_ON_CRITICAL_PATH = 3
+"""Hub requests no LLM call can overlap: the first dataset's metadata and card are read before its first LLM
+call, and the sources of the last one are checked on the Hub after its last LLM call."""
+
+
 def serve_world_and_llm(
     world: str, hub_latency_ms: tuple[float, float], llm_latency: float, seed: int, conn: Any
 ) -> None:
@@ -327,6 +342,22 @@ def _fresh_database(admin_url: str) -> str:
     return admin_url.rsplit("/", 1)[0] + "/" + name
 
 
+def _wait_for_workers(queue_url: str, workers: int, timeout_s: float = 120.0) -> None:
+    import psycopg
+
+    deadline = time.time() + timeout_s
+    while time.time() < deadline:
+        try:
+            with psycopg.connect(queue_url, autocommit=True) as conn:
+                row = conn.execute("SELECT COUNT(*) FROM procrastinate_workers").fetchone()
+            if row and row[0] >= workers:
+                return
+        except psycopg.Error:
+            pass  # the first worker has not created the queue's tables yet
+        time.sleep(0.25)
+    raise SystemExit(f"{workers} worker(s) did not start within {timeout_s:.0f} s")
+
+
 def _queue_run(queue_url: str, store_uri: str, ids: list[str], max_depth: int) -> str:
     from service.app import TraceRequest, trace_options
     from service.runtime import ServiceConfig, ServiceRuntime
@@ -361,6 +392,7 @@ def service_mode(args: Any) -> None:
     from tests.support.arcadedb import start_arcadedb
     from tests.support.lineage_world import write_world
 
+    mean_hub_latency = sum(args.hub_latency_ms) / 2 / 1000
     admin_url = os.environ.get("ODA_BENCH_POSTGRES", "postgresql://oda:oda@127.0.0.1:5432/oda")
     counts = [int(c) for c in args.workers.split(",")]
     ctx_mp = multiprocessing.get_context("spawn")
@@ -388,7 +420,7 @@ def service_mode(args: Any) -> None:
                 hub_url, llm_url = parent_end.recv()
                 config = work / f"oda-{workers}.toml"
                 config.write_text(
-                    "[acquisition]\nper_host_rate = 0\ntimeout_s = 30\n"
+                    f"[acquisition]\nper_host_rate = 0\ntimeout_s = 30\nconcurrency = {args.concurrency}\n"
                     f'[llm]\nbase_url = "{llm_url}"\nmodel = "scripted-model"\n'
                     f"max_concurrency = {args.concurrency}\ntimeout_s = 30\nmax_retries = 0\n",
                     encoding="utf-8",
@@ -404,8 +436,6 @@ def service_mode(args: Any) -> None:
                 }
                 os.environ.update({k: env[k] for k in ("ODA_CONFIG", "ODA_NEO4J_USER", "ODA_NEO4J_PASSWORD")})
                 queue_url = _fresh_database(admin_url)
-                started = time.time()
-                run_id = _queue_run(queue_url, store_uri, ids, args.max_depth)
                 command = [
                     sys.executable,
                     "-m",
@@ -423,6 +453,9 @@ def service_mode(args: Any) -> None:
                     )
                     for _ in range(workers)
                 ]
+                _wait_for_workers(queue_url, workers)  # a service's workers are up before work arrives
+                started = time.time()
+                run_id = _queue_run(queue_url, store_uri, ids, args.max_depth)
                 book = RunBook(queue_url)
                 while book.run_view(run_id)["state"] != "finished":  # type: ignore[index]
                     time.sleep(0.25)
@@ -436,14 +469,19 @@ def service_mode(args: Any) -> None:
                     proc.returncode = 0
                     peaks.append(usage.ru_maxrss / 1024)
                 parent_end.send("stop")
-                _, _, _, llm_calls = parent_end.recv()
+                hub_intervals, _, llm_intervals, llm_calls = parent_end.recv()
                 servers.join(timeout=30)
                 calls = sum(llm_calls.values())
-                ideal = calls * args.llm_latency / (workers * args.concurrency)
+                slots = workers * args.concurrency
+                llm_bound = calls * args.llm_latency / slots
+                hub_path = HUB_REQUESTS_ON_CRITICAL_PATH * mean_hub_latency
+                ideal = llm_bound + hub_path
                 results.append((workers, wall, ideal, peaks, traced))
                 print(
-                    f"{workers} worker(s): {traced} datasets traced, {calls} LLM calls, wall {wall:.1f} s, "
-                    f"ideal {ideal:.1f} s, wall/ideal {wall / ideal:.2f}, "
+                    f"{workers} worker(s): {traced} datasets traced, {calls} LLM calls, {len(hub_intervals)} Hub "
+                    f"requests; wall {wall:.1f} s, ideal {ideal:.1f} s (LLM {llm_bound:.1f} s + Hub {hub_path:.2f} s), "
+                    f"wall/ideal {wall / ideal:.2f}; LLM calls in flight: mean {calls * args.llm_latency / wall:.1f}, "
+                    f"peak {peak_overlap(llm_intervals)} of {slots}; "
                     f"peak RSS per worker {', '.join(f'{p:.0f}' for p in peaks)} MB",
                     flush=True,
                 )

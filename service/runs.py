@@ -4,8 +4,10 @@ The same statements run on SQLite (the embedded service) and on Postgres (scale-
 differs. Times are Unix seconds. Tables:
 
 - ``oda_runs``: one row per run (its options as JSON, whether it was cancelled, the queue lines refused);
-- ``oda_entries``: one row per queue entry (``queued``, ``running``, ``finished``, ``failed``, ``cancelled``),
-  with the entry's counters and failures once it ends. In the embedded service this table *is* the queue;
+- ``oda_entries``: one row per queue entry (``queued``, ``running``, ``traced``, ``finished``, ``failed``,
+  ``cancelled``), with the entry's counters and failures once it ends. In the embedded service this table *is*
+  the queue. Entries are traced concurrently but finish in queue order: an entry whose tree is done is ``traced``
+  until no entry before it is queued or running, then ``finished``;
 - ``oda_claims``: who traces a dataset now, until when (a lease, renewed while the trace runs). A worker that
   dies stops renewing; once the lease expires another worker may take the dataset;
 - ``oda_attempts``: one row per attempt at tracing a dataset in a run (worker, start, end, outcome). A finished
@@ -26,7 +28,8 @@ from typing import Any
 
 from oda.errors import ConfigError
 
-ENTRY_STATES = ("queued", "running", "finished", "failed", "cancelled")
+ENTRY_STATES = ("queued", "running", "traced", "finished", "failed", "cancelled")
+_LAST_POSITION = 2**31 - 1
 
 SCHEMA = (
     """CREATE TABLE IF NOT EXISTS oda_runs (
@@ -175,6 +178,7 @@ class RunBook:
                 "RETURNING job_id",
                 (time.time(), run_id),
             )
+            self._finish_in_order(run_id)
         return [int(r[0]) for r in rows if r[0] is not None]
 
     def next_entry(self, worker: str) -> tuple[str, int, str] | None:
@@ -226,20 +230,37 @@ class RunBook:
         failures: list[dict[str, Any]] | None = None,
         error: str | None = None,
     ) -> None:
-        if state not in ENTRY_STATES:
-            raise ValueError(f"unknown entry state {state!r}")
+        """End an entry: ``finished`` (recorded as ``traced`` until every entry before it has ended), ``failed``
+        or ``cancelled``; then finish the traced entries that no longer wait for an earlier one."""
+        if state not in ("finished", "failed", "cancelled"):
+            raise ValueError(f"an entry cannot end as {state!r}")
+        with self._transaction():
+            self._lock_run(run_id)
+            self._execute(
+                "UPDATE oda_entries SET state = ?, finished = ?, counters = ?, failures = ?, error = ? "
+                "WHERE run_id = ? AND position = ?",
+                (
+                    "traced" if state == "finished" else state,
+                    time.time(),
+                    json.dumps(counters or {}),
+                    json.dumps(failures or []),
+                    error,
+                    run_id,
+                    position,
+                ),
+            )
+            self._finish_in_order(run_id)
+
+    def _lock_run(self, run_id: str) -> None:
+        """Serialize the entry ends of one run (SQLite's ``BEGIN IMMEDIATE`` already does)."""
+        if self.postgres:
+            self._execute("SELECT 1 FROM oda_runs WHERE run_id = ? FOR UPDATE", (run_id,))
+
+    def _finish_in_order(self, run_id: str) -> None:
         self._execute(
-            "UPDATE oda_entries SET state = ?, finished = ?, counters = ?, failures = ?, error = ? "
-            "WHERE run_id = ? AND position = ?",
-            (
-                state,
-                time.time(),
-                json.dumps(counters or {}),
-                json.dumps(failures or []),
-                error,
-                run_id,
-                position,
-            ),
+            "UPDATE oda_entries SET state = 'finished' WHERE run_id = ? AND state = 'traced' AND position < "
+            "(SELECT COALESCE(MIN(position), ?) FROM oda_entries WHERE run_id = ? AND state IN ('queued', 'running'))",
+            (run_id, _LAST_POSITION, run_id),
         )
 
     def requeue_running(self) -> int:
@@ -310,10 +331,10 @@ class RunBook:
         ]
         states = {e["state"] for e in entries}
         if cancelled:
-            state = "cancelling" if "running" in states else "cancelled"
+            state = "cancelling" if states & {"running", "traced"} else "cancelled"
         elif not entries or states <= {"finished", "failed"}:
             state = "finished"
-        elif "running" in states or (states & {"finished", "failed"}):
+        elif states & {"running", "traced", "finished", "failed"}:
             state = "running"
         else:
             state = "queued"

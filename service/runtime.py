@@ -19,6 +19,7 @@ the same Postgres database with LangGraph's ``AsyncPostgresSaver``, and needs a 
 from __future__ import annotations
 
 import asyncio
+import itertools
 import logging
 import os
 import socket
@@ -31,7 +32,7 @@ from typing import Any
 
 from oda.errors import ConfigError
 from service.runs import RunBook, is_postgres_url
-from service.slots import DatasetSlots, EntryOrder
+from service.slots import DatasetSlots
 from service.tracer import DatasetObserver, DatasetResult, EntryJob, run_entry
 
 log = logging.getLogger("oda.service")
@@ -222,52 +223,42 @@ class ServiceRuntime:
         load: WorkerLoad | None = None,
         last_attempt: bool = True,
     ) -> str:
-        """Trace one queue entry's tree to the end (or resume it) on ``load``'s slots, and report its end once
-        every entry ``load`` took before it has reported; returns the entry's final state. Without ``load`` the
-        entry has a worker's slots to itself."""
+        """Trace one queue entry's tree to the end (or resume it) on ``load``'s dataset slots, behind the entries
+        ``load`` took before it; returns the entry's final state. Without ``load`` the entry has a worker's slots
+        to itself. The run book finishes entries in queue order (see ``RunBook.finish_entry``)."""
         load = load or self.new_worker()
-        ticket = load.order.take()
         started = time.perf_counter()
         try:
-            try:
-                async with load.run_context(run_id) as ctx:
-                    job = EntryJob(
-                        trace=ctx,
-                        book=self.book,
-                        worker=self.worker,
-                        entry=dataset,
-                        position=position,
-                        concurrency=self.config.concurrency,
-                        lease_s=self.config.lease_s,
-                        observer=self.observer,
-                        slots=load.slots,
-                        ticket=ticket,
-                    )
-                    final = await run_entry(job, self.checkpointer)
-            except Exception as exc:
-                log.exception("entry %s of run %s failed", dataset, run_id)
-                if last_attempt:
-                    await load.order.turn(ticket)
-                    await asyncio.to_thread(
-                        self.book.finish_entry,
-                        run_id,
-                        position,
-                        "failed",
-                        error=f"{type(exc).__name__}: {exc}",
-                    )
-                raise
-            state = "cancelled" if final.get("cancelled") else "finished"
-            await load.order.turn(ticket)
-            await asyncio.to_thread(
-                self.book.finish_entry,
-                run_id,
-                position,
-                state,
-                counters=dict(final.get("counters") or {}),
-                failures=[dict(f) for f in final.get("failures") or []],
-            )
-        finally:
-            await load.order.done(ticket)
+            async with load.run_context(run_id) as ctx:
+                job = EntryJob(
+                    trace=ctx,
+                    book=self.book,
+                    worker=self.worker,
+                    entry=dataset,
+                    position=position,
+                    concurrency=self.config.concurrency,
+                    lease_s=self.config.lease_s,
+                    observer=self.observer,
+                    slots=load.slots,
+                    ticket=load.take_ticket(),
+                )
+                final = await run_entry(job, self.checkpointer)
+        except Exception as exc:
+            log.exception("entry %s of run %s failed", dataset, run_id)
+            if last_attempt:
+                await asyncio.to_thread(
+                    self.book.finish_entry, run_id, position, "failed", error=f"{type(exc).__name__}: {exc}"
+                )
+            raise
+        state = "cancelled" if final.get("cancelled") else "finished"
+        await asyncio.to_thread(
+            self.book.finish_entry,
+            run_id,
+            position,
+            state,
+            counters=dict(final.get("counters") or {}),
+            failures=[dict(f) for f in final.get("failures") or []],
+        )
         log.info("entry %s of run %s %s in %.1fs", dataset, run_id, state, time.perf_counter() - started)
         return state
 
@@ -295,7 +286,7 @@ class ServiceRuntime:
 
     async def embedded_worker(self, stop: asyncio.Event) -> None:
         """One in-process worker: take the oldest queued entries while its dataset slots have room (up to
-        ``entries_in_progress`` at once), trace them, repeat until ``stop``."""
+        ``entries_in_progress`` at once) and trace them until ``stop``, then finish the entries it holds."""
         load = self.new_worker()
         running: set[asyncio.Task[str]] = set()
         try:
@@ -313,17 +304,35 @@ class ServiceRuntime:
                 run_id, position, dataset = taken
                 task = asyncio.create_task(self.trace_entry(run_id, position, dataset, load=load))
                 running.add(task)
-                task.add_done_callback(running.discard)
+                task.add_done_callback(lambda done: _settle(running, done))
                 await _first_of(load.slots.changed(), asyncio.shield(task), timeout=0.25)
+            await asyncio.gather(*running, return_exceptions=True)  # stopping: finish the entries held
         finally:
-            for task in list(running):  # the failures are recorded on their entries
+            for task in list(running):  # cancelled: the entries stay running, queued again at the next start
                 task.cancel()
             await asyncio.gather(*running, return_exceptions=True)
 
 
+def _settle(running: set[asyncio.Task[str]], task: asyncio.Task[str]) -> None:
+    running.discard(task)
+    if not task.cancelled():
+        task.exception()  # a failed entry is recorded (and logged) by trace_entry itself
+
+
+def use_worker_threads(config: ServiceConfig) -> None:
+    """Size the running loop's default thread pool for the workers' blocking calls (run book statements, store
+    writes): a few per dataset slot, rather than the CPU-count default that would queue them."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    threads = 2 * config.concurrency * max(1, config.workers) + 8
+    asyncio.get_running_loop().set_default_executor(
+        ThreadPoolExecutor(threads, thread_name_prefix="oda-worker")
+    )
+
+
 def entries_in_progress(concurrency: int) -> int:
     """Queue entries one worker holds at once: its ``concurrency`` slots are filled from them, and as many again
-    may have finished their trees and wait to report in queue order."""
+    may wait for a dataset that another entry or worker is tracing."""
     return 2 * concurrency
 
 
@@ -345,16 +354,19 @@ class _RunShare:
 
 
 class WorkerLoad:
-    """What the queue entries held by one worker share: its ``DatasetSlots``, the ``EntryOrder`` in which they
-    report, and per run one trace context with its services (so the worker's LLM and Hub budgets bound all its
-    entries together)."""
+    """What the queue entries held by one worker share: its ``DatasetSlots`` (the entry taken first is served
+    first), and per run one trace context with its services, so the worker's LLM and Hub budgets bound all its
+    entries together."""
 
     def __init__(self, runtime: ServiceRuntime) -> None:
         self.runtime = runtime
         self.slots = DatasetSlots(runtime.config.concurrency)
-        self.order = EntryOrder()
+        self._tickets = itertools.count()
         self._runs: dict[str, _RunShare] = {}
         self._opening = asyncio.Lock()
+
+    def take_ticket(self) -> int:
+        return next(self._tickets)
 
     @asynccontextmanager
     async def run_context(self, run_id: str) -> AsyncIterator[Any]:

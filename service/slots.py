@@ -1,11 +1,8 @@
-"""A worker's dataset slots, and the order in which its queue entries report their end.
+"""A worker's dataset slots.
 
 A worker traces up to N datasets at once across all the queue entries it holds. ``DatasetSlots`` hands its N
 slots out by priority: the entry taken first wins, and within an entry the deeper dataset, then the one started
 first, so the oldest entry's tree is walked depth first and later entries only fill the slots it leaves free.
-
-``EntryOrder`` makes the entries of one worker report their end (``finished``, ``failed`` or ``cancelled``) in the
-order the worker took them, while their datasets are traced concurrently.
 """
 
 from __future__ import annotations
@@ -86,26 +83,3 @@ class DatasetSlots:
                 return
         self.busy -= 1
         self._notify()
-
-
-class EntryOrder:
-    """Tickets in the order entries are taken; ``turn(ticket)`` waits until every earlier ticket is done."""
-
-    def __init__(self) -> None:
-        self._next = itertools.count()
-        self._open: set[int] = set()
-        self._changed = asyncio.Condition()
-
-    def take(self) -> int:
-        ticket = next(self._next)
-        self._open.add(ticket)
-        return ticket
-
-    async def turn(self, ticket: int) -> None:
-        async with self._changed:
-            await self._changed.wait_for(lambda: not self._open or min(self._open) >= ticket)
-
-    async def done(self, ticket: int) -> None:
-        async with self._changed:
-            self._open.discard(ticket)
-            self._changed.notify_all()
