@@ -211,7 +211,7 @@ class RunBook:
             if not rows:
                 return None
             dataset, state, cancelled = rows[0]
-            if cancelled or state in ("finished", "failed", "cancelled"):
+            if cancelled or state in ("traced", "finished", "failed", "cancelled"):
                 return None
             self._execute(
                 "UPDATE oda_entries SET state = 'running', worker = ?, started = COALESCE(started, ?) "

@@ -330,6 +330,11 @@ def use_worker_threads(config: ServiceConfig) -> None:
     )
 
 
+def checkpoint_connections(concurrency: int) -> int:
+    """Postgres connections for one worker's checkpoints."""
+    return max(2, min(16, concurrency // 2))
+
+
 def entries_in_progress(concurrency: int) -> int:
     """Queue entries one worker holds at once: its ``concurrency`` slots are filled from them, and as many again
     may wait for a dataset that another entry or worker is tracing."""
@@ -405,8 +410,27 @@ class WorkerLoad:
 async def _open_checkpointer(config: ServiceConfig) -> AsyncIterator[Any]:
     if config.scale_out:
         from langgraph.checkpoint.postgres.aio import AsyncPostgresSaver
+        from psycopg.rows import dict_row
+        from psycopg_pool import AsyncConnectionPool
 
-        async with AsyncPostgresSaver.from_conn_string(config.checkpoints) as saver:
+        # A pool, so the entries a worker holds write their checkpoints side by side. Checkpoint commits do not
+        # wait for the disk (synchronous_commit off): only a crash of Postgres itself can lose the last few, and
+        # an entry then resumes from an earlier checkpoint and traces a dataset again (store writes are MERGEs;
+        # claims and attempts stay in the run book, committed durably).
+        pool = AsyncConnectionPool(
+            config.checkpoints,
+            min_size=1,
+            max_size=checkpoint_connections(config.concurrency),
+            kwargs={
+                "autocommit": True,
+                "prepare_threshold": 0,
+                "row_factory": dict_row,
+                "options": "-c synchronous_commit=off",
+            },
+            open=False,
+        )
+        async with pool:
+            saver = AsyncPostgresSaver(pool)  # type: ignore[arg-type]
             await saver.setup()
             yield saver
         return

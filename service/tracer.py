@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+import secrets
 import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, aclosing, asynccontextmanager, suppress
@@ -99,6 +100,9 @@ class EntryJob:
     """The worker's dataset slots, shared by the entries it holds (None: this entry's own ``concurrency``)."""
     ticket: int = 0
     """The entry's place in the worker's order: a lower ticket is served first."""
+    execution: str = field(default_factory=lambda: secrets.token_hex(4))
+    """This run of the entry: a queue job handed out again while it still runs is another holder, even in the
+    same worker process, and waits for the entry instead of running its thread twice."""
     tasks: dict[str, asyncio.Task[DatasetResult]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -120,8 +124,8 @@ class EntryJob:
 
     @property
     def holder(self) -> str:
-        """Who holds this entry's claims: the worker and the entry (two entries of one process are two holders)."""
-        return f"{self.worker}/{self.thread_id}"
+        """Who holds this entry's claims: the worker, the entry and this run of it."""
+        return f"{self.worker}/{self.thread_id}/{self.execution}"
 
 
 # --- one dataset ------------------------------------------------------------------------------------------
