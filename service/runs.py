@@ -30,6 +30,8 @@ from oda.errors import ConfigError
 
 ENTRY_STATES = ("queued", "running", "traced", "finished", "failed", "cancelled")
 _LAST_POSITION = 2**31 - 1
+POSTGRES_CONNECTIONS = 4
+"""Connections of one run book on Postgres."""
 
 SCHEMA = (
     """CREATE TABLE IF NOT EXISTS oda_runs (
@@ -72,18 +74,25 @@ SCHEMA = (
 )
 
 
+def _rows(cursor: Any) -> list[tuple[Any, ...]]:
+    return [tuple(row) for row in cursor.fetchall()] if cursor.description else []
+
+
 def is_postgres_url(url: str | None) -> bool:
     return bool(url) and str(url).split("://", 1)[0] in ("postgresql", "postgres")
 
 
 class RunBook:
-    """Runs, entries, claims and attempts over one SQL connection (see the module docstring).
+    """Runs, entries, claims and attempts in SQL (see the module docstring).
 
-    Thread-safe: one lock serializes statements, so the API's threads and the workers' tasks share it."""
+    Thread-safe, so the API's threads and the workers' tasks share it: on SQLite one lock serializes statements
+    over one connection; on Postgres statements run side by side over a small pool, a transaction on one of its
+    connections."""
 
     def __init__(self, url: str) -> None:
         self.url = url
         self._lock = threading.RLock()
+        self._in_transaction = threading.local()
         self.postgres = is_postgres_url(url)
         if self.postgres:
             try:
@@ -92,10 +101,17 @@ class RunBook:
                 raise ConfigError(
                     "a postgresql:// queue needs psycopg (pip install 'psycopg[binary]')"
                 ) from exc
+            from psycopg_pool import ConnectionPool
+
             try:
-                self._conn: Any = psycopg.connect(url, autocommit=True)
+                psycopg.connect(url, autocommit=True).close()
             except psycopg.OperationalError as exc:
                 raise ConfigError(f"cannot connect to the queue database: {exc}".strip()) from exc
+            # A few connections, so the statements of the entries a worker holds do not queue behind one another
+            # (each commit waits for the disk).
+            self._pool: Any = ConnectionPool(
+                url, min_size=1, max_size=POSTGRES_CONNECTIONS, kwargs={"autocommit": True}, open=True
+            )
         else:
             path = Path(url.removeprefix("sqlite:"))
             path.parent.mkdir(parents=True, exist_ok=True)
@@ -110,27 +126,37 @@ class RunBook:
     def _execute(self, sql: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
         if self.postgres:
             sql = sql.replace("?", "%s")
+            conn = getattr(self._in_transaction, "conn", None)
+            if conn is not None:
+                return _rows(conn.execute(sql, tuple(params)))
+            with self._pool.connection() as conn:
+                return _rows(conn.execute(sql, tuple(params)))
         with self._lock:
-            cursor = self._conn.execute(sql, tuple(params))
-            rows = cursor.fetchall() if cursor.description else []
-        return [tuple(row) for row in rows]
+            return _rows(self._conn.execute(sql, tuple(params)))
 
     @contextmanager
     def _transaction(self) -> Iterator[None]:
-        with self._lock:
-            if self.postgres:
-                with self._conn.transaction():
-                    yield
-            else:
-                self._conn.execute("BEGIN IMMEDIATE")
+        if self.postgres:
+            with self._pool.connection() as conn, conn.transaction():
+                self._in_transaction.conn = conn
                 try:
                     yield
-                except BaseException:
-                    self._conn.execute("ROLLBACK")
-                    raise
-                self._conn.execute("COMMIT")
+                finally:
+                    self._in_transaction.conn = None
+            return
+        with self._lock:
+            self._conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield
+            except BaseException:
+                self._conn.execute("ROLLBACK")
+                raise
+            self._conn.execute("COMMIT")
 
     def close(self) -> None:
+        if self.postgres:
+            self._pool.close()
+            return
         with self._lock:
             self._conn.close()
 

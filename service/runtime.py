@@ -332,7 +332,7 @@ def use_worker_threads(config: ServiceConfig) -> None:
 
 def checkpoint_connections(concurrency: int) -> int:
     """Postgres connections for one worker's checkpoints."""
-    return max(2, min(16, concurrency // 2))
+    return max(2, min(4, concurrency // 8))
 
 
 def entries_in_progress(concurrency: int) -> int:
