@@ -93,6 +93,8 @@ class RunBook:
         self.url = url
         self._lock = threading.RLock()
         self._in_transaction = threading.local()
+        self._renewals: Any = None
+        self._renewals_lock = threading.Lock()
         self.postgres = is_postgres_url(url)
         if self.postgres:
             try:
@@ -155,6 +157,9 @@ class RunBook:
 
     def close(self) -> None:
         if self.postgres:
+            with self._renewals_lock:
+                if self._renewals is not None:
+                    self._renewals.close()
             self._pool.close()
             return
         with self._lock:
@@ -379,14 +384,33 @@ class RunBook:
     def claim(self, dataset: str, holder: str, run_id: str, lease_s: float) -> bool:
         """Take (or renew) the claim on ``dataset`` unless another holder's lease is still running."""
         now = time.time()
-        rows = self._execute(
+        rows = self._execute(*self._claim_statement(dataset, holder, run_id, lease_s, now))
+        return bool(rows)
+
+    def renew(self, dataset: str, holder: str, run_id: str, lease_s: float) -> bool:
+        """``claim`` for a holder that renews its lease: on Postgres over a connection of its own, so renewals
+        never wait behind the other statements of a busy worker."""
+        if not self.postgres:
+            return self.claim(dataset, holder, run_id, lease_s)
+        sql, params = self._claim_statement(dataset, holder, run_id, lease_s, time.time())
+        with self._renewals_lock:
+            if self._renewals is None or self._renewals.closed:
+                import psycopg
+
+                self._renewals = psycopg.connect(self.url, autocommit=True)
+            return bool(_rows(self._renewals.execute(sql.replace("?", "%s"), params)))
+
+    @staticmethod
+    def _claim_statement(
+        dataset: str, holder: str, run_id: str, lease_s: float, now: float
+    ) -> tuple[str, tuple[Any, ...]]:
+        return (
             "INSERT INTO oda_claims (dataset, holder, run_id, expires) VALUES (?, ?, ?, ?) "
             "ON CONFLICT (dataset) DO UPDATE SET holder = excluded.holder, run_id = excluded.run_id, "
             "expires = excluded.expires WHERE oda_claims.expires < ? OR oda_claims.holder = excluded.holder "
             "RETURNING holder",
             (dataset, holder, run_id, now + lease_s, now),
         )
-        return bool(rows)
 
     def release(self, dataset: str, holder: str) -> None:
         self._execute("DELETE FROM oda_claims WHERE dataset = ? AND holder = ?", (dataset, holder))

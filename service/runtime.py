@@ -33,7 +33,7 @@ from typing import Any
 from oda.errors import ConfigError
 from service.runs import RunBook, is_postgres_url
 from service.slots import DatasetSlots
-from service.tracer import DatasetObserver, DatasetResult, EntryJob, run_entry
+from service.tracer import DatasetObserver, DatasetResult, EntryJob, RunMemo, run_entry
 
 log = logging.getLogger("oda.service")
 
@@ -241,6 +241,7 @@ class ServiceRuntime:
                     observer=self.observer,
                     slots=load.slots,
                     ticket=load.take_ticket(),
+                    memo=load.memo(run_id),
                 )
                 final = await run_entry(job, self.checkpointer)
         except Exception as exc:
@@ -355,6 +356,7 @@ async def _first_of(*waits: Any, timeout: float) -> None:
 class _RunShare:
     ctx: Any
     stack: AsyncExitStack
+    memo: RunMemo = field(default_factory=RunMemo)
     users: int = 0
 
 
@@ -372,6 +374,10 @@ class WorkerLoad:
 
     def take_ticket(self) -> int:
         return next(self._tickets)
+
+    def memo(self, run_id: str) -> RunMemo:
+        """What this worker's entries of the run learnt (see ``RunMemo``); open while the run's context is."""
+        return self._runs[run_id].memo
 
     @asynccontextmanager
     async def run_context(self, run_id: str) -> AsyncIterator[Any]:
