@@ -358,6 +358,17 @@ def _wait_for_workers(queue_url: str, workers: int, timeout_s: float = 120.0) ->
     raise SystemExit(f"{workers} worker(s) did not start within {timeout_s:.0f} s")
 
 
+def _prepare_database(queue_url: str, store_uri: str) -> None:
+    """The run book's, the checkpointer's and the queue's tables, before the workers start."""
+    from service.runtime import ServiceConfig, ServiceRuntime
+
+    async def prepare() -> None:
+        async with ServiceRuntime.open(ServiceConfig(store_uri=store_uri, queue=queue_url)):
+            pass
+
+    asyncio.run(prepare())
+
+
 def _queue_run(queue_url: str, store_uri: str, ids: list[str], max_depth: int) -> str:
     from service.app import TraceRequest, trace_options
     from service.runtime import ServiceConfig, ServiceRuntime
@@ -374,17 +385,24 @@ def _queue_run(queue_url: str, store_uri: str, ids: list[str], max_depth: int) -
 
 
 def service_mode(args: Any) -> None:
-    """``--service`` measures the scale-out service as it is deployed: the run is queued through the service's own
-    run book and procrastinate queue in Postgres (``scripts/start_postgres.sh``), then W ``oda worker`` processes
-    (``--concurrency`` datasets in flight each, the LLM's ``max_concurrency`` set to the same) trace it into the Bolt
-    stand-in (ArcadeDB). The Hub stand-in and the scripted LLM run in their own process as above (cards only: the
-    workers run in other processes, so web pages are not served). For each W it prints the wall time from queueing to
-    the run's end, the ideal bounded by the LLM's concurrency (LLM calls × latency / (W × concurrency)), the ratio of
-    the two, the speed-up over the first W, and each worker's peak RSS.
+    """``--service`` measures the scale-out service as it is deployed: W ``oda worker`` processes (``--concurrency``
+    datasets in flight each, the LLM's ``max_concurrency`` and the Hub client's concurrency set to the same) are
+    started over Postgres (``scripts/start_postgres.sh``) and the Bolt stand-in (ArcadeDB); once they are up, the run
+    is queued through the service's own run book and procrastinate queue and timed until it has finished. The Hub
+    stand-in and the scripted LLM run in their own process as above (cards only: the workers run in other processes,
+    so web pages are not served). For each W it prints:
 
-    A worker finishes one queue entry's tree before it starts the next, so its parallelism is the width of that
-    tree's frontier: ``--entries 8 --max-depth 50`` queues a few deep, overlapping trees (wide frontiers), the
-    default queues every dataset newest first (many small trees, mostly one new dataset each)."""
+    - **wall**: from queueing the run to its end;
+    - **ideal**: LLM calls × latency / (W × concurrency), the bound set by the LLM's concurrency, plus the Hub
+      latency nothing can overlap (``HUB_REQUESTS_ON_CRITICAL_PATH`` requests at the mean latency). It ignores
+      that a dataset also holds its slot while its Hub reads, claims and store writes run, and that a dataset's
+      sources are only known once it is traced;
+    - **wall/ideal**, the mean and peak LLM calls in flight (the scripted LLM serves every call concurrently), the
+      speed-up over the first W, and each worker's peak RSS.
+
+    The default queues every dataset of the world, newest first: many small, overlapping trees. A worker fills its
+    slots from several queue entries at once (the oldest first), so its parallelism does not depend on one tree's
+    width."""
     import signal
     import subprocess
 
@@ -436,6 +454,7 @@ def service_mode(args: Any) -> None:
                 }
                 os.environ.update({k: env[k] for k in ("ODA_CONFIG", "ODA_NEO4J_USER", "ODA_NEO4J_PASSWORD")})
                 queue_url = _fresh_database(admin_url)
+                _prepare_database(queue_url, store_uri)
                 command = [
                     sys.executable,
                     "-m",
@@ -453,7 +472,12 @@ def service_mode(args: Any) -> None:
                     )
                     for _ in range(workers)
                 ]
-                _wait_for_workers(queue_url, workers)  # a service's workers are up before work arrives
+                try:
+                    _wait_for_workers(queue_url, workers)  # a service's workers are up before work arrives
+                except SystemExit:
+                    for proc in procs:
+                        proc.kill()
+                    raise
                 started = time.time()
                 run_id = _queue_run(queue_url, store_uri, ids, args.max_depth)
                 book = RunBook(queue_url)

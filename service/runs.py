@@ -30,6 +30,7 @@ from oda.errors import ConfigError
 
 ENTRY_STATES = ("queued", "running", "traced", "finished", "failed", "cancelled")
 _LAST_POSITION = 2**31 - 1
+SCHEMA_LOCK = 0x0DA5C4E3A
 POSTGRES_CONNECTIONS = 4
 """Connections of one run book on Postgres."""
 
@@ -120,7 +121,9 @@ class RunBook:
             self._conn = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None, timeout=30)
             self._conn.execute("PRAGMA journal_mode=WAL")
             self._conn.execute("PRAGMA synchronous=NORMAL")
-        with self._lock:
+        with self._transaction():
+            if self.postgres:  # workers starting together on a fresh database create the tables one at a time
+                self._execute("SELECT pg_advisory_xact_lock(?)", (SCHEMA_LOCK,))
             for statement in SCHEMA:
                 self._execute(statement, ())
 
