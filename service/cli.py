@@ -127,8 +127,9 @@ async def _serve(config: Any, tokens: dict[str, str], secret: bytes | None, host
     import uvicorn
 
     from service.app import create_service_app
-    from service.runtime import ServiceRuntime
+    from service.runtime import ServiceRuntime, use_worker_threads
 
+    use_worker_threads(config)
     async with ServiceRuntime.open(config) as runtime:
         if not config.scale_out:
             requeued = await asyncio.to_thread(runtime.book.requeue_running)
@@ -216,8 +217,9 @@ def worker(
 
 async def _work(config: Any) -> None:
     from service.queue import run_worker
-    from service.runtime import ServiceRuntime
+    from service.runtime import ServiceRuntime, use_worker_threads
 
+    use_worker_threads(config)
     async with ServiceRuntime.open(config) as runtime:
         await run_worker(runtime)
 
