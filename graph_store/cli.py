@@ -434,8 +434,8 @@ def export_command(
     """
     from graph_store.io import export_to_path
 
-    if fmt == "openlineage":  # OpenLineage run events, one JSON object a line (service.openlineage)
-        from service.openlineage import export_openlineage_to_path as export_to_path
+    if fmt == "openlineage":  # OpenLineage run events, one JSON object a line (graph_store.openlineage)
+        from graph_store.openlineage import export_openlineage_to_path as export_to_path
 
     with _open(ctx, store) as graph:
         count = export_to_path(graph, fmt, output)  # type: ignore[arg-type]

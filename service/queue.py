@@ -24,6 +24,16 @@ TASK_NAME = "oda.trace_entry"
 log = logging.getLogger("oda.service.queue")
 
 
+MAX_ATTEMPTS = 3
+"""Attempts of one queue entry in scale-out mode (a crash or an unexpected error retries it)."""
+
+
+def entries_in_progress(concurrency: int) -> int:
+    """Queue entries one worker holds at once: its ``concurrency`` slots are filled from them, and as many again
+    may wait for a dataset that another entry or worker is tracing."""
+    return 2 * concurrency
+
+
 def make_app(url: str) -> Any:
     """A procrastinate app on ``url`` with the ``trace_entry`` task."""
     import procrastinate
@@ -37,8 +47,6 @@ def make_app(url: str) -> Any:
         retry=procrastinate.RetryStrategy(max_attempts=2, wait=1),
     )
     async def trace_entry(context: Any, run_id: str, position: int) -> str:
-        from service.runtime import MAX_ATTEMPTS
-
         runtime = context.additional_context["runtime"]
         load = context.additional_context["load"]
         dataset = await asyncio.to_thread(runtime.book.start_entry, run_id, position, runtime.worker)
@@ -102,8 +110,6 @@ async def run_worker(runtime: Any, *, stop: asyncio.Event | None = None) -> None
     ``entries_in_progress`` queue entries (one procrastinate job each) at once; their datasets share its
     ``--concurrency`` slots, the oldest entry first, and the entries report their end in the order they were
     taken."""
-    from service.runtime import entries_in_progress
-
     app = runtime.queue_app
     config = runtime.config
     load = runtime.new_worker()

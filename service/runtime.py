@@ -33,6 +33,7 @@ from typing import Any
 from graph_store.readonly import QueryLimits, make_query_limits
 from oda.errors import ConfigError
 from oda.settings import Settings
+from service.queue import entries_in_progress
 from service.runs import RunBook, is_postgres_url
 from service.slots import DatasetSlots
 from service.tracer import DatasetObserver, DatasetResult, EntryJob, RunMemo, run_entry
@@ -40,8 +41,6 @@ from service.tracer import DatasetObserver, DatasetResult, EntryJob, RunMemo, ru
 log = logging.getLogger("oda.service")
 
 DEFAULT_QUEUE = ".oda/service.sqlite"
-MAX_ATTEMPTS = 3
-"""Attempts of one queue entry in scale-out mode (a crash or an unexpected error retries it)."""
 
 
 @dataclass
@@ -324,12 +323,6 @@ def use_worker_threads(config: ServiceConfig) -> None:
 def checkpoint_connections(concurrency: int) -> int:
     """Postgres connections for one worker's checkpoints."""
     return max(2, min(4, concurrency // 8))
-
-
-def entries_in_progress(concurrency: int) -> int:
-    """Queue entries one worker holds at once: its ``concurrency`` slots are filled from them, and as many again
-    may wait for a dataset that another entry or worker is tracing."""
-    return 2 * concurrency
 
 
 async def _first_of(*waits: Any, timeout: float) -> None:
