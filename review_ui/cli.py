@@ -27,7 +27,7 @@ def serve(
     ctx: typer.Context,
     store: StoreOpt = None,
     host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
-    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8765,
+    port: Annotated[int, typer.Option(help="Port to listen on (0 picks a free one).")] = 8765,
     tokens_file: Annotated[
         Path | None,
         typer.Option(
@@ -65,6 +65,7 @@ def serve(
     from graph_store.base import open_store
     from oda.command import settings_of
     from oda.output import console
+    from oda.serving import AnnouncingServer
     from review_ui.app import DEFAULT_HUB_URL, ReviewSettings, create_app
     from review_ui.auth import load_tokens
     from review_ui.fetched_context import SnapshotContext
@@ -84,9 +85,14 @@ def serve(
     )
     graph = open_store(store or settings_of(ctx).store.uri, create=False)
     try:
-        app = create_app(graph, settings)
-        console.print(f"review queue on http://{host}:{port}/  ({len(set(tokens.values()))} reviewers)")
-        uvicorn.run(app, host=host, port=port, log_level="warning")
+        reviewers = len(set(tokens.values()))
+        server = AnnouncingServer(
+            uvicorn.Config(create_app(graph, settings), host=host, port=port, log_level="warning"),
+            lambda url: console.print(f"review queue on {url}/  ({reviewers} reviewers)"),
+        )
+        server.run()
+        if not server.started:
+            raise SystemExit(3)  # uvicorn's exit status for a server that failed to start
     finally:
         graph.close()
 

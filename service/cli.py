@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -41,7 +42,7 @@ def serve(
     store: StoreOpt = None,
     queue: QueueOpt = None,
     host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
-    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8780,
+    port: Annotated[int, typer.Option(help="Port to listen on (0 picks a free one).")] = 8780,
     workers: Annotated[
         int | None,
         typer.Option(
@@ -113,19 +114,30 @@ def serve(
         console.print("[yellow]no tokens configured (ODA_REVIEW_TOKENS): the service is read-only[/]")
     secret = os.environ.get("ODA_REVIEW_SECRET")
     mode = "scale-out" if config.scale_out else "embedded"
-    console.print(
-        f"oda service ({mode}) on http://{host}:{port}  (API docs: /docs, review: /review/, metrics: /metrics); "
-        f"{config.workers} in-process worker(s), store {config.store_uri}",
-        highlight=False,
-    )
-    asyncio.run(_serve(config, tokens, secret.encode() if secret else None, host, port))
+
+    def announce(url: str) -> None:
+        console.print(
+            f"oda service ({mode}) on {url}  (API docs: /docs, review: /review/, metrics: /metrics); "
+            f"{config.workers} in-process worker(s), store {config.store_uri}",
+            highlight=False,
+        )
+
+    asyncio.run(_serve(config, tokens, secret.encode() if secret else None, host, port, announce))
 
 
-async def _serve(config: Any, tokens: dict[str, str], secret: bytes | None, host: str, port: int) -> None:
+async def _serve(
+    config: Any,
+    tokens: dict[str, str],
+    secret: bytes | None,
+    host: str,
+    port: int,
+    announce: Callable[[str], None],
+) -> None:
     import asyncio
 
     import uvicorn
 
+    from oda.serving import AnnouncingServer
     from service.app import create_service_app
     from service.runtime import ServiceRuntime, use_worker_threads
 
@@ -136,8 +148,8 @@ async def _serve(config: Any, tokens: dict[str, str], secret: bytes | None, host
             if requeued:
                 print(f"{requeued} queue entr(y/ies) left running by an earlier process queued again")
         app = create_service_app(runtime, tokens=tokens, review_secret=secret)
-        server = uvicorn.Server(
-            uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan="off")
+        server = AnnouncingServer(
+            uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan="off"), announce
         )
         stop = asyncio.Event()
         if config.scale_out:

@@ -6,8 +6,9 @@ How each command is exercised (every line of every ``bash`` block must fall in o
   as written (in a temporary folder where ``examples/`` is the repository's);
 - ``oda ...`` lines: run as written in that folder, after the demo, through the ``oda`` entry point; each must exit
   0 without a traceback;
-- ``oda review serve`` and ``oda serve`` (over the embedded demo store): started as written plus ``--port`` (a free
-  port, so a busy default port cannot fail the test), asked for ``/healthz``, then stopped;
+- ``oda review serve`` and ``oda serve`` (over the embedded demo store): started as written plus ``--port 0`` (the
+  system picks a free port, so a busy default port cannot fail the test), asked for ``/healthz`` at the address
+  the server prints, then stopped;
 - commands that need a service this test does not start (a Postgres queue, a Bolt server: ``postgresql://`` or
   ``bolt://`` in the line): only their options are checked, against the command's ``--help``;
 - ``oda trace queue.txt ...`` (live tracing): run as written with ``queue.txt`` holding the demo queue, with the Hub
@@ -26,13 +27,13 @@ import shlex
 import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import httpx
 import pytest
 
 from standins.hub import serve_hub
+from tests.support.server_output import ServerOutput
 
 ROOT = Path(__file__).resolve().parents[1]
 README = ROOT / "README.md"
@@ -78,7 +79,8 @@ def _demo_lines() -> list[str]:
     return [line.strip() for line in BLOCK_RE.findall(block)[0].splitlines() if line.strip()]
 
 
-def _free_port() -> int:
+def _closed_port() -> int:
+    """A loopback port nothing listens on: bound, then released."""
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
@@ -189,32 +191,25 @@ def _options_exist(argv: list[str], work: Path) -> None:
 
 
 def _serve_and_stop(argv: list[str], work: Path, env: dict[str, str]) -> None:
-    port = _free_port()
     environ = dict(os.environ)
     environ.update({"PYTHONPATH": str(ROOT), **env})
     process = subprocess.Popen(
-        [sys.executable, "-c", "from oda.cli import main; main()", *argv[1:], "--port", str(port)],
+        [sys.executable, "-c", "from oda.cli import main; main()", *argv[1:], "--port", "0"],
         cwd=work,
         env=environ,
         stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
         text=True,
     )
+    assert process.stdout is not None
+    output = ServerOutput(process.stdout)
     try:
-        deadline = time.monotonic() + 60
-        answered = None
-        while time.monotonic() < deadline and process.poll() is None:
-            try:
-                answered = httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1)
-                break
-            except httpx.TransportError:
-                time.sleep(0.2)
-        assert answered is not None and answered.status_code == 200, (
-            process.stderr.read() if process.stderr else ""
-        )
+        answered = httpx.get(f"{output.url()}/healthz", timeout=10)
+        assert answered.status_code == 200, output.text()
     finally:
         process.terminate()
-        process.communicate(timeout=30)
+        process.wait(timeout=30)
+        output.close()
 
 
 def _run_live(line: str, argv: list[str], work: Path, env: dict[str, str], tmp_path: Path) -> None:
@@ -222,7 +217,7 @@ def _run_live(line: str, argv: list[str], work: Path, env: dict[str, str], tmp_p
     queue.write_text((ROOT / "examples" / "demo" / "queue.txt").read_text(encoding="utf-8"), encoding="utf-8")
     config = tmp_path / "oda.toml"
     config.write_text("[acquisition]\nretries = 1\nbackoff_base_s = 0.05\ntimeout_s = 5\n", encoding="utf-8")
-    closed = f"http://127.0.0.1:{_free_port()}"
+    closed = f"http://127.0.0.1:{_closed_port()}"
     with serve_hub(ROOT / "examples" / "demo" / "world") as hub:
         live_env = {
             **env,

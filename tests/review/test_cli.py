@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import json
 import os
-import socket
+import re
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import httpx
@@ -17,6 +16,7 @@ from typer.testing import CliRunner
 from graph_store.base import open_store
 from oda.cli import app
 from tests.review.conftest import seed
+from tests.support.server_output import ServerOutput
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -72,35 +72,22 @@ def test_serve_rejects_a_malformed_tokens_file(decided_store: str, tmp_path: Pat
     assert "expected 'reviewer:token'" in str(result.exception) + result.output
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def test_serve_answers_on_loopback(decided_store: str, tmp_path: Path) -> None:
-    port = _free_port()
+def test_serve_answers_on_loopback(decided_store: str) -> None:
     env = {**os.environ, "ODA_REVIEW_TOKENS": "alice:tok-alice-0001"}
-    log = (tmp_path / "serve.log").open("wb")
     process = subprocess.Popen(
-        [sys.executable, "-m", "oda.cli", "review", "serve", "--store", decided_store, "--port", str(port)],
+        [sys.executable, "-m", "oda.cli", "review", "serve", "--store", decided_store, "--port", "0"],
         cwd=ROOT,
         env=env,
-        stdout=log,
+        stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
+        text=True,
     )
+    assert process.stdout is not None
+    output = ServerOutput(process.stdout)
     try:
-        base = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert process.poll() is None, (tmp_path / "serve.log").read_text()
-            assert time.monotonic() < deadline, "server did not start"
-            time.sleep(0.2)
+        base = output.url()
+        assert re.fullmatch(r"http://127\.0\.0\.1:\d+", base) and not base.endswith(":0"), base
+        assert httpx.get(f"{base}/healthz", timeout=10).status_code == 200
         flagged = httpx.get(f"{base}/api/edges", params={"status": "flagged"}).json()
         assert flagged["total"] == 1
         me = httpx.get(f"{base}/api/me", headers={"Authorization": "Bearer tok-alice-0001"}).json()
@@ -108,4 +95,4 @@ def test_serve_answers_on_loopback(decided_store: str, tmp_path: Path) -> None:
     finally:
         process.terminate()
         process.wait(timeout=20)
-        log.close()
+        output.close()

@@ -7,7 +7,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -15,38 +14,28 @@ from pathlib import Path
 import httpx
 import pytest
 
-from standins.arcadedb import free_port
 from tests.service.conftest import DEMO_QUEUE, DEMO_SNAPSHOT, REPO, edge_set
+from tests.support.server_output import ServerOutput
 
 ODA = [sys.executable, "-m", "oda.cli"]
 
 
 @contextmanager
 def oda_serve(tmp_path: Path, *extra: str, env: dict[str, str] | None = None) -> Iterator[str]:
-    """Run ``oda serve`` on a free port until the block ends; yields its base URL."""
-    port = free_port()
-    log = (tmp_path / "serve.log").open("wb")
+    """Run ``oda serve`` on a port the system picks until the block ends; yields the base URL it reports."""
     process = subprocess.Popen(
-        [*ODA, "serve", "--port", str(port), *extra],
+        [*ODA, "serve", "--port", "0", *extra],
         cwd=tmp_path,
         env={**os.environ, **(env or {})},
-        stdout=log,
+        stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
+        text=True,
     )
-    url = f"http://127.0.0.1:{port}"
+    assert process.stdout is not None
+    output = ServerOutput(process.stdout)
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            if process.poll() is not None:
-                raise AssertionError((tmp_path / "serve.log").read_text())
-            try:
-                if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if time.monotonic() > deadline:
-                raise AssertionError("oda serve did not start: " + (tmp_path / "serve.log").read_text())
-            time.sleep(0.2)
+        url = output.url()
+        assert httpx.get(f"{url}/healthz", timeout=10).status_code == 200, output.text()
         yield url
     finally:
         process.send_signal(signal.SIGINT)
@@ -55,7 +44,7 @@ def oda_serve(tmp_path: Path, *extra: str, env: dict[str, str] | None = None) ->
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
-        log.close()
+        output.close()
 
 
 @pytest.mark.slow
