@@ -24,7 +24,9 @@ WORLD_SIZE = 200
 QUEUE_ENTRIES = 25
 MAX_DEPTH = 50  # deeper than any tree of the world: every ancestor is traced, whatever the order
 TOKEN = "tok-alice-0001"
-LEASE_S = 4
+LEASE_S = 8
+"""Long enough that a live worker's renewals (every third of it) never lapse on a loaded CI machine, short enough
+that the killed workers' datasets are taken over within the test."""
 
 
 def _edges(store_uri: str) -> tuple[list[tuple[str, str]], set[tuple[str, str, str, float, str]], set[str]]:
