@@ -316,6 +316,15 @@ class Acquirer:
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self._get_executor(), fn)
 
+    async def _in_thread_mapped(self, fn: Callable[[], T], to_error: Callable[[Exception], Exception]) -> T:
+        """``fn`` in a worker thread: our own errors pass through, any other becomes ``to_error(exc)``."""
+        try:
+            return await self._in_thread(fn)
+        except OdaError:
+            raise
+        except Exception as exc:
+            raise to_error(exc) from exc
+
     # ---- the Hub -----------------------------------------------------------------------------------------------
 
     def _hub_call(self, fn: Callable[[Any], T], what: str) -> Callable[[], Awaitable[T]]:
@@ -329,12 +338,7 @@ class Acquirer:
                 return fn(api)
 
         async def attempt() -> T:
-            try:
-                return await self._in_thread(run)
-            except OdaError:
-                raise
-            except Exception as exc:
-                raise _hub_error(exc, what) from exc
+            return await self._in_thread_mapped(run, lambda exc: _hub_error(exc, what))
 
         return attempt
 
@@ -573,12 +577,7 @@ class Acquirer:
             return list(client.results(search))
 
         async def attempt() -> list[Any]:
-            try:
-                return await self._in_thread(run)
-            except OdaError:
-                raise
-            except Exception as exc:
-                raise _arxiv_error(exc, url) from exc
+            return await self._in_thread_mapped(run, lambda exc: _arxiv_error(exc, url))
 
         results = await self._attempts(host, attempt)
         if arxiv_id is not None:

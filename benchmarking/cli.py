@@ -35,6 +35,9 @@ WorkDirOpt = Annotated[
     Path | None, typer.Option("--work-dir", help="where runs, batches and jobs.db live (default .oda/bench)")
 ]
 JsonOpt = Annotated[bool, typer.Option("--json", help="print machine-readable JSON on stdout")]
+AttachOpt = Annotated[
+    bool, typer.Option("--attach", help="also join the results onto the graph's dataset nodes")
+]
 StoreOpt = Annotated[
     str | None, typer.Option("--store", help="graph store URI (default: config [store].uri)")
 ]
@@ -307,9 +310,7 @@ def collect_cmd(
     ctx: typer.Context,
     work_dir: WorkDirOpt = None,
     presets: PresetsOpt = None,
-    attach: Annotated[
-        bool, typer.Option("--attach", help="also join the results onto the graph's dataset nodes")
-    ] = False,
+    attach: AttachOpt = False,
     store: StoreOpt = None,
     json_out: JsonOpt = False,
 ) -> None:
@@ -349,9 +350,7 @@ def import_leaderboard_cmd(
     work_dir: WorkDirOpt = None,
     presets: PresetsOpt = None,
     suite: Annotated[str, typer.Option("--suite", help="benchmark suite preset")] = "oda",
-    attach: Annotated[
-        bool, typer.Option("--attach", help="also join the results onto the graph's dataset nodes")
-    ] = False,
+    attach: AttachOpt = False,
     store: StoreOpt = None,
     json_out: JsonOpt = False,
 ) -> None:

@@ -133,16 +133,19 @@ def write_run(
         "dataset": dataset,
     }
     env = {"ODA_RUN_ID": run_id, "ODA_DATASET": dataset, **settings.env}
-    (run_dir / "eval.sh").write_text(
-        render.step_script(
+
+    def write_step(step: str, command: str, requires: str | None = None) -> None:
+        script = render.step_script(
             run_id=run_id,
             run_dir=str(run_dir),
-            step="eval",
-            command=render.fill_command(settings.eval_command, values),
-            requires=None if is_base else "train",
+            step=step,
+            command=render.fill_command(command, values),
+            requires=requires,
             env=env,
         )
-    )
+        (run_dir / f"{step}.sh").write_text(script)
+
+    write_step("eval", settings.eval_command, requires=None if is_base else "train")
     files = RunFiles(run_dir, None, eval_config, None, skipped_benchmarks=rendered_eval.skipped)
     if is_base:
         return files
@@ -165,15 +168,7 @@ def write_run(
     )
     files.train_yaml = run_dir / "train.yaml"
     files.train_yaml.write_text(render.to_yaml(config), encoding="utf-8")
-    (run_dir / "train.sh").write_text(
-        render.step_script(
-            run_id=run_id,
-            run_dir=str(run_dir),
-            step="train",
-            command=render.fill_command(settings.train_command, values),
-            env=env,
-        )
-    )
+    write_step("train", settings.train_command)
     files.job_script = run_dir / "job.sh"
     files.job_script.write_text(
         render.job_script(

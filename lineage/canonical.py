@@ -202,16 +202,7 @@ class Canonicalizer:
             self.not_on_hub.append(explicit)
             return await self._resolve_missing_id(explicit, name)
         if explicit:
-            entry = self.catalog.by_hub_id(explicit)
-            return Resolution(
-                id=explicit,
-                name=entry.name if entry else explicit.split("/", 1)[1],
-                on_hub=True,
-                is_benchmark=entry.is_benchmark if entry else False,
-                domains=list(entry.domains) if entry else [],
-                method="hf_id",
-                certainty=METHOD_CERTAINTY["hf_id"],
-            )
+            return self._hub(explicit, "hf_id", METHOD_CERTAINTY["hf_id"])
         entry = self.catalog.lookup(name)
         if entry is not None:
             return await self._checked_entry(entry)

@@ -61,6 +61,16 @@ class Backend(abc.ABC):
         """Free the model."""
 
 
+def chat_prompt(tokenizer: Any, user: str, assistant_prefix: str = "") -> str:
+    """One user turn through the tokenizer's chat template (plain text where it has none), then the prefix."""
+    if getattr(tokenizer, "chat_template", None):
+        text = tokenizer.apply_chat_template(
+            [{"role": "user", "content": user}], tokenize=False, add_generation_prompt=True
+        )
+        return str(text) + assistant_prefix
+    return f"{user}\n{assistant_prefix}"
+
+
 def _resolve_model(path: str) -> tuple[str, str | None]:
     """(folder or id, gguf file name) for a model reference."""
     p = Path(path)
@@ -120,12 +130,7 @@ class TransformersBackend(Backend):
 
     # --- text helpers -----------------------------------------------------------------------------------
     def apply_chat(self, user: str, *, assistant_prefix: str = "") -> str:
-        if getattr(self.tokenizer, "chat_template", None):
-            text = self.tokenizer.apply_chat_template(
-                [{"role": "user", "content": user}], tokenize=False, add_generation_prompt=True
-            )
-            return str(text) + assistant_prefix
-        return f"{user}\n{assistant_prefix}"
+        return chat_prompt(self.tokenizer, user, assistant_prefix)
 
     def _encode(self, text: str) -> list[int]:
         ids: list[int] = self.tokenizer(text, add_special_tokens=False)["input_ids"]
@@ -262,12 +267,7 @@ class VLLMBackend(Backend):
         self.max_length = max_length
 
     def apply_chat(self, user: str, *, assistant_prefix: str = "") -> str:
-        if getattr(self.tokenizer, "chat_template", None):
-            text = self.tokenizer.apply_chat_template(
-                [{"role": "user", "content": user}], tokenize=False, add_generation_prompt=True
-            )
-            return str(text) + assistant_prefix
-        return f"{user}\n{assistant_prefix}"
+        return chat_prompt(self.tokenizer, user, assistant_prefix)
 
     def count_tokens(self, text: str) -> int:
         return len(self.tokenizer.encode(text, add_special_tokens=False))

@@ -10,7 +10,7 @@ import pytest
 
 from graph_store.models import EdgeStatus, Relationship
 from lineage.aggregate import aggregate
-from lineage.canonical import Canonicalizer
+from lineage.canonical import Canonicalizer, resolve_claims
 from lineage.extract.rules import RulesExtractor
 from lineage.resources import card_chunks
 
@@ -56,15 +56,7 @@ def trace_world(*, check_existence: bool) -> dict:
             card = SimpleNamespace(url=f"https://huggingface.co/datasets/{repo}", raw=raw, body=None)
             chunks = card_chunks(repo, card)
             claims = [c for chunk in chunks for c in RulesExtractor().extract_sync(chunk)]
-            resolutions = {}
-            for c in claims:
-                try:
-                    res = await canon.resolve(c.source_name, c.hf_id_hint)
-                except ValueError:
-                    continue
-                resolutions.setdefault(c.source_name, res)
-                if c.hf_id_hint:
-                    resolutions.setdefault(c.hf_id_hint, res)
+            resolutions = await resolve_claims(canon, claims)
             results[repo] = aggregate(
                 repo,
                 created[repo],
