@@ -181,3 +181,18 @@ def test_the_oda_command_hands_the_string_limit_to_the_store_models(tmp_path: Pa
     assert max_text_chars() == 10
     with pytest.raises(ValueError, match="the limit is 10"):
         check_storable("x" * 11)
+
+
+def test_llm_table_and_client_config_agree_on_keys_and_defaults():
+    """The ``[llm]`` table (read from the file) and the client config (used by the LLM layer) name the same keys
+    with the same defaults, so a key the file accepts always reaches the client."""
+    from dataclasses import MISSING, fields
+
+    from oda.llm import LLMConfig
+    from oda.settings import LLMSettings
+
+    assert set(LLMSettings.model_fields) == set(LLMConfig.table_keys())
+    client_defaults = {f.name: f.default for f in fields(LLMConfig) if f.default is not MISSING}
+    for key, info in LLMSettings.model_fields.items():
+        if key in client_defaults:
+            assert info.default == client_defaults[key], key
