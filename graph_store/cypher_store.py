@@ -25,6 +25,7 @@ from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import partial
+from itertools import pairwise
 from typing import Any, Protocol, TypeVar
 
 from pydantic import BaseModel, TypeAdapter, ValidationError
@@ -504,7 +505,7 @@ class CypherGraphStore(GraphStore):
         recheck = {
             key: written[key]
             for key, path in cycles.items()
-            if key not in demoted and set(zip(path, path[1:], strict=False)) & demoted
+            if key not in demoted and set(pairwise(path)) & demoted
         }
         for stored in self.flagged():
             if stored.key not in merged and dag.cycle_edges(stored.note) & demoted:

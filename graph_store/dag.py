@@ -27,6 +27,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import datetime
+from itertools import pairwise
 from typing import Any
 
 from graph_store.models import HUMAN_STATUSES, Edge, EdgeStatus, SourceKind
@@ -61,7 +62,7 @@ def cycle_edges(note: str | None) -> set[Pair]:
     if not note or not note.startswith(CYCLE_PREFIX) or " would close " not in note:
         return set()
     names = note.split(" would close ", 1)[1].split(";", 1)[0].split(" <- ")
-    return set(zip(names, names[1:], strict=False))
+    return set(pairwise(names))
 
 
 def check_order(edge: Edge) -> tuple[int, float, str, str]:
@@ -84,7 +85,11 @@ def as_dag_edge(edge: Edge) -> Edge:
 def drops_cycle_note(edge: Edge, stored_status: str | None, stored_note: str | None) -> bool:
     """Whether writing ``edge`` over a stored edge clears its note: a cycle note goes when the edge is written
     with an explicit empty note (it entered the DAG)."""
-    return "note" in edge.model_fields_set and edge.note is None and is_cycle_candidate(stored_status, stored_note)
+    return (
+        "note" in edge.model_fields_set
+        and edge.note is None
+        and is_cycle_candidate(stored_status, stored_note)
+    )
 
 
 def as_cycle_candidate(edge: Edge, path: Sequence[str]) -> Edge:

@@ -28,7 +28,7 @@ LEASE_S = 4
 
 
 def _edges(store_uri: str) -> tuple[list[tuple[str, str]], set[tuple[str, str, str, float, str]], set[str]]:
-    from graph_store.base import open_store
+    from graph_store.factory import open_store
 
     with open_store(store_uri) as store:
         edges = store.edges()

@@ -154,7 +154,10 @@ def test_the_order_of_a_write_does_not_change_the_dag(tmp_path: Path, bulk: bool
     rng = random.Random(5)
     ids = [f"org/d{i}" for i in range(12)]
     writes = [
-        [edge(t, s, confidence=rng.choice([0.3, 0.8])) for t, s in {tuple(rng.sample(ids, 2)) for _ in range(20)}]
+        [
+            edge(t, s, confidence=rng.choice([0.3, 0.8]))
+            for t, s in {tuple(rng.sample(ids, 2)) for _ in range(20)}
+        ]
         for _ in range(3)
     ]
     outcomes = []
