@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from graph_store.base import GraphStore
-from graph_store.factory import open_store
+    from graph_store.factory import open_store
 
 __all__ = ["GraphStore", "open_store"]
 
