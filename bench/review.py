@@ -36,7 +36,7 @@ import httpx
 
 ROOT = Path(__file__).resolve().parents[1]
 
-from graph_store.base import open_store  # noqa: E402
+from graph_store.factory import open_store  # noqa: E402
 from graph_store.models import AuditEntry, Edge, EdgeStatus, Node, Relationship  # noqa: E402
 
 ACTIONS = ("approve", "approve", "approve", "reject", "edit")

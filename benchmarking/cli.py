@@ -288,7 +288,7 @@ def _print_outcome(summary: str, failed: dict[str, str]) -> None:
 
 
 def _attach(ctx: typer.Context, results: list[Any], store_uri: str | None) -> dict[str, Any]:
-    from graph_store.base import open_store
+    from graph_store.factory import open_store
     from graph_store.models import validate_node_id
 
     ok, rejected = [], []
@@ -424,7 +424,7 @@ def analyze_cmd(
         names = db.dataset_names()
     profiles = []
     if store:
-        from graph_store.base import open_store
+        from graph_store.factory import open_store
 
         with open_store(store) as graph:
             results = graph.results()

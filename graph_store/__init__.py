@@ -5,15 +5,20 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from graph_store.base import GraphStore, open_store
+    from graph_store.base import GraphStore
+    from graph_store.factory import open_store
 
 __all__ = ["GraphStore", "open_store"]
 
 
 def __getattr__(name: str) -> Any:
     # Loaded on first use, so that a query answered from the adjacency index does not import the models.
-    if name in __all__:
-        from graph_store import base
+    if name == "GraphStore":
+        from graph_store.base import GraphStore
 
-        return getattr(base, name)
+        return GraphStore
+    if name == "open_store":
+        from graph_store.factory import open_store
+
+        return open_store
     raise AttributeError(f"module 'graph_store' has no attribute {name!r}")

@@ -1,7 +1,7 @@
 """The store contract: every part of the service writes and reads the lineage graph through ``GraphStore``.
 
 Two implementations exist: the embedded default (no server, durable on disk) and Neo4j through the official
-driver. ``open_store(uri)`` picks one from a URI:
+driver. ``graph_store.factory.open_store(uri)`` picks one from a URI:
 
 - ``None``, a path, or ``embedded:PATH`` → the embedded store at PATH (default ``.oda/graph``);
 - ``bolt://…``, ``neo4j://…`` (and ``+s``/``+ssc`` variants) → Neo4j; credentials from ``ODA_NEO4J_USER``
@@ -157,10 +157,3 @@ class GraphStore(abc.ABC):
 
     def __exit__(self, *exc: object) -> None:
         self.close()
-
-
-def open_store(uri: str | None = None, *, create: bool = True, read_only: bool = False) -> GraphStore:
-    """Open the store a URI names (see the module docstring and ``graph_store.factory.open_store``)."""
-    from graph_store.factory import open_store as _open
-
-    return _open(uri, create=create, read_only=read_only)

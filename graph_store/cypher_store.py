@@ -25,6 +25,7 @@ from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import partial
+from itertools import pairwise
 from typing import Any, Protocol, TypeVar
 
 from pydantic import BaseModel, TypeAdapter, ValidationError
@@ -397,19 +398,25 @@ class CypherGraphStore(GraphStore):
         bulk = len(entering) >= self.dag_bulk_min
         states = self._edge_states([e for _, e in entering], bulk)
         candidates = []
+        stale: set[tuple[str, str]] = set()  # stored cycle candidates written again: checked anew
         for key, edge in entering:
             state = states.get(key)
             if state is not None and (
                 state["status"] in HUMAN_STATUSES or dag.in_dag(state["status"], state["note"])
             ):
                 continue  # kept as stored (a human decision), or already in the DAG
+            if state is not None and dag.is_cycle_candidate(state["status"], state["note"]):
+                stale.add(key)
             candidates.append(edge)
         if not candidates:
             return list(merged.values())
+        candidates.sort(key=dag.check_order)  # the same write gives the same DAG in any order
         stored_pairs = [k for k, st in states.items() if dag.in_dag(st["status"], st["note"])] if bulk else []
         oracle = dag.BulkOracle(stored_pairs, [e.key for e in candidates]) if bulk else None
         if oracle is not None and not oracle.suspects:
-            return list(merged.values())  # stored + new edges have no cycle: one strong-components pass
+            for key in stale:  # stored + new edges have no cycle: one strong-components pass
+                merged[key] = dag.as_dag_edge(merged[key])
+            return list(merged.values())
         overlay = dag.Overlay()
         demoted: set[tuple[str, str]] = set()
 
@@ -428,19 +435,28 @@ class CypherGraphStore(GraphStore):
                     (child, parent) for child, parent in self._read_by_ids(q.dag_children, batch).rows
                 )
 
+        both_ways = None if oracle is not None else children_of
+
+        def enter(edge: Edge) -> None:
+            (oracle or overlay).add(*edge.key)
+            if edge.key in stale:
+                merged[edge.key] = dag.as_dag_edge(edge)
+
         # a target nothing derives from closes no cycle: one query finds which stored targets have children
         parents_with_children: set[str] = set()
         if oracle is None:
             for batch in _chunks(sorted({e.target for e in candidates}), q.SHORT_ID_LIST):
                 parents_with_children.update(p for _, p in self._read_by_ids(q.dag_children, batch).rows)
+        cycles: dict[tuple[str, str], list[str]] = {}  # candidate key -> its cycle's path
         for edge in candidates:
             target, source = edge.key
             if oracle is not None and edge.key not in oracle.suspects:
-                continue  # on no cycle: in the oracle's graph already
-            if oracle is None and target not in parents_with_children and target not in overlay.children:
-                overlay.add(target, source)
+                if edge.key in stale:  # on no cycle: in the oracle's graph already
+                    merged[edge.key] = dag.as_dag_edge(edge)
                 continue
-            both_ways = None if oracle is not None else children_of
+            if oracle is None and target not in parents_with_children and target not in overlay.children:
+                enter(edge)
+                continue
             path = dag.closing_path(source, target, parents_of, demoted, both_ways)
             if path is not None and len(path) == 2:
                 reverse = self._edge_row((source, target)) if (source, target) in states or not bulk else None
@@ -455,14 +471,56 @@ class CypherGraphStore(GraphStore):
                         merged[(source, target)] = dag.as_cycle_candidate(
                             edge_from_row(reverse), [target, source]
                         )
+                        cycles[(source, target)] = [target, source]
                     else:
                         demoted.discard((source, target))
             if path is None:
-                (oracle or overlay).add(target, source)
+                enter(edge)
             else:
                 merged[edge.key] = dag.as_cycle_candidate(edge, path)
-                report.cycles.append(f"{target} <- {source}: {dag.cycle_note(path)}")
+                cycles[edge.key] = path
+        if demoted:
+            written = {edge.key: edge for edge in candidates}
+            self._recheck_candidates(merged, cycles, demoted, parents_of, both_ways, enter, written)
+        report.cycles.extend(
+            f"{target} <- {source}: {dag.cycle_note(path)}"
+            for (target, source), path in cycles.items()
+            if (target, source) not in demoted
+        )
         return list(merged.values())
+
+    def _recheck_candidates(
+        self,
+        merged: dict[tuple[str, str], Edge],
+        cycles: dict[tuple[str, str], list[str]],
+        demoted: set[tuple[str, str]],
+        parents_of: dag.ParentsOf,
+        children_of: dag.ParentsOf | None,
+        enter: Callable[[Edge], None],
+        written: Mapping[tuple[str, str], Edge],
+    ) -> None:
+        """After a write demoted ``demoted``: each cycle candidate whose cycle ran through one of them (made in
+        this write, or stored) is checked again against the DAG as the write leaves it; one that closes no cycle
+        any more enters the DAG, one that still does gets its current cycle in its note."""
+        recheck = {
+            key: written[key]
+            for key, path in cycles.items()
+            if key not in demoted and set(pairwise(path)) & demoted
+        }
+        for stored in self.flagged():
+            if stored.key not in merged and dag.cycle_edges(stored.note) & demoted:
+                recheck[stored.key] = stored
+        for key in sorted(recheck, key=lambda k: dag.check_order(recheck[k])):
+            target, source = key
+            path = dag.closing_path(source, target, parents_of, demoted, children_of)
+            if path is None:
+                cycles.pop(key, None)
+                enter(recheck[key])
+                merged[key] = dag.as_dag_edge(recheck[key])
+            else:
+                merged[key] = dag.as_cycle_candidate(recheck[key], path)
+                if key in cycles:
+                    cycles[key] = path
 
     def _edge_states(self, edges: list[Edge], everything: bool) -> dict[tuple[str, str], dict[str, Any]]:
         """Stored ``{status, note, …}`` by key: of every edge (one scan), or of ``edges`` (their targets' edges)."""
@@ -527,6 +585,8 @@ class CypherGraphStore(GraphStore):
             for name in q.EDGE_COLUMNS:
                 if name in edge.model_fields_set and incoming[name] is not None:
                     row[name] = incoming[name]
+            if dag.drops_cycle_note(edge, old.get("status"), old.get("note")):
+                row["note"] = None
             old_version = old.get("version") or 0
             row["version"] = old_version + (1 if row["status"] != old.get("status") else 0)
             if all(row.get(name) == old.get(name) for name in q.EDGE_COLUMNS if name != "updated_at"):

@@ -15,13 +15,19 @@ Which direction is right: when the new edge is the exact reverse of a stored mac
 B <- A), the one whose endpoints' creation dates fit (a source is created before what derives from it) stays in
 the DAG; without dates, the one with the stronger evidence (source kind, then confidence); on a tie, the stored
 one. The loser becomes the cycle candidate. Edges a human decided are never demoted. For a longer cycle, the new
-edge is the candidate.
+edge is the candidate. The edges of one write are checked strongest evidence first, then by key (``check_order``),
+so the weakest edge of a cycle made only of new edges is its candidate, whatever order the write lists them in.
+
+A candidate is one only while its cycle is closed: when a write demotes an edge, the candidates whose cycle ran
+through it are checked again, and one whose cycle is gone enters the DAG (as does a stored candidate written again
+that no longer closes a cycle).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import datetime
+from itertools import pairwise
 from typing import Any
 
 from graph_store.models import HUMAN_STATUSES, Edge, EdgeStatus, SourceKind
@@ -49,6 +55,41 @@ def cycle_note(path: Sequence[str]) -> str:
     # path runs source -> ... -> target (each derives from the next); the cycle closes with target <- source
     cycle = [path[-1], *path]
     return f"{CYCLE_PREFIX} would close {' <- '.join(cycle)}; a reviewer decides which direction is right"
+
+
+def cycle_edges(note: str | None) -> set[Pair]:
+    """The ``(target, source)`` keys of the edges on the cycle a candidate's note names (empty for other notes)."""
+    if not note or not note.startswith(CYCLE_PREFIX) or " would close " not in note:
+        return set()
+    names = note.split(" would close ", 1)[1].split(";", 1)[0].split(" <- ")
+    return set(pairwise(names))
+
+
+def check_order(edge: Edge) -> tuple[int, float, str, str]:
+    """Sort key for the edges of one write: stronger evidence (source kind, then confidence) first, then by key."""
+    rank = _KIND_RANK.get(edge.source_kind.value if edge.source_kind else "", -1)
+    return -rank, -float(edge.confidence), edge.target, edge.source
+
+
+def as_dag_edge(edge: Edge) -> Edge:
+    """``edge`` (a cycle candidate whose cycle is gone) entering the DAG: status ``auto`` unless the write sets
+    one, and without its cycle note (a stored cycle note is dropped: see ``drops_cycle_note``)."""
+    candidate = is_cycle_candidate(edge.status, edge.note)
+    status = edge.status if "status" in edge.model_fields_set and not candidate else EdgeStatus.AUTO
+    note = None if is_cycle_candidate(EdgeStatus.FLAGGED, edge.note) else edge.note
+    entering = edge.model_copy(update={"status": status, "note": note})
+    entering.model_fields_set.update({"status", "note"})
+    return entering
+
+
+def drops_cycle_note(edge: Edge, stored_status: str | None, stored_note: str | None) -> bool:
+    """Whether writing ``edge`` over a stored edge clears its note: a cycle note goes when the edge is written
+    with an explicit empty note (it entered the DAG)."""
+    return (
+        "note" in edge.model_fields_set
+        and edge.note is None
+        and is_cycle_candidate(stored_status, stored_note)
+    )
 
 
 def as_cycle_candidate(edge: Edge, path: Sequence[str]) -> Edge:

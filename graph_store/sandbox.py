@@ -126,7 +126,10 @@ def run_read_only(
     finally:
         if proc.poll() is None:
             _kill(proc)
+        reader.join(1.0)
         err_reader.join(1.0)
+        proc.stdout.close()  # the child has ended: its pipes are at their end, or no longer read
+        proc.stderr.close()
     if not answer:
         detail = b"".join(errors).decode("utf-8", "replace").strip().splitlines()
         raise StoreError(

@@ -100,7 +100,7 @@ async def build_services(
     ``web_transport`` (an ``httpx`` async transport) replaces the network under web reads, e.g. to serve a
     world's pages from memory. ``store``, when given, is used instead of opening ``ctx.store_uri``."""
     from acquisition import Acquirer, AcquisitionConfig
-    from graph_store.base import open_store
+    from graph_store.factory import open_store
     from lineage.canonical import Canonicalizer
     from lineage.extract import make_extractor
 

@@ -62,7 +62,7 @@ def serve(
     """
     import uvicorn
 
-    from graph_store.base import open_store
+    from graph_store.factory import open_store
     from oda.command import settings_of
     from oda.output import console
     from oda.serving import AnnouncingServer
@@ -113,7 +113,7 @@ def export(
     """
     import sys
 
-    from graph_store.base import open_store
+    from graph_store.factory import open_store
     from oda.command import settings_of
     from oda.output import console
     from review_ui.export import write_audit_jsonl

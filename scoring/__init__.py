@@ -4,7 +4,7 @@ Entry points:
 
 - ``scoring.inputs.iter_samples(path_or_hub_id)``: stream normalized ``scoring.samples.Sample`` items (or
   per-record ``SampleError``) from JSONL, JSON, Parquet, folders or Hub datasets;
-- ``scoring.base``: the ``Scorer`` contract, ``register`` and ``select`` (the registry);
+- ``scoring.base``: the ``Scorer`` contract and ``register``; ``scoring.registry``: ``registry`` and ``select``;
 - ``scoring.runner.run_scoring(source, scorers, out_dir=...)``: a resumable run that writes per-sample JSONL and
   returns the dataset's ``ScoreProfile`` list;
 - ``oda score`` (``scoring.cli``).

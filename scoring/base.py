@@ -1,4 +1,4 @@
-"""The scorer contract and the scorer registry.
+"""The scorer contract, and ``register``, which adds a scorer to the registry (``scoring.registry``).
 
 A scorer turns a batch of samples into one ``MetricScores`` per sample::
 
@@ -12,19 +12,19 @@ declares, on its class:
 - ``metrics``: the axes it produces, each on the instruction alone (``Q``) or on the pair (``QA``);
 - ``requires``: the Python modules it needs, installed through an extra (``pip install 'oda-lineage[model]'``).
 
-Scorers register with ``@register``; the registry refuses a second scorer with the same name, and an unknown
-name fails with a "did you mean" suggestion. ``--scorers heuristic|model|judge`` selects a whole family.
+Scorers register with ``@register``, which refuses a second scorer with the same name. Looking scorers up
+(``registry``, ``select``) is ``scoring.registry``'s part: it loads the built-in scorer modules, which import
+only this module.
 """
 
 from __future__ import annotations
 
 import abc
-import difflib
 import enum
 import importlib.util
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import ClassVar
 
 import numpy as np
 
@@ -178,55 +178,6 @@ def register(cls: type[Scorer]) -> type[Scorer]:
     return cls
 
 
-def _load_builtin() -> None:
-    import scoring.heuristic
-    import scoring.judge
-    import scoring.model_based.scorers  # noqa: F401
-
-
-def registry() -> dict[str, type[Scorer]]:
-    """Every registered scorer by name (built-ins included)."""
-    _load_builtin()
+def registered() -> dict[str, type[Scorer]]:
+    """The scorers registered so far (``scoring.registry.registry`` loads the built-in ones first)."""
     return dict(_REGISTRY)
-
-
-def get_scorer_class(name: str) -> type[Scorer]:
-    """The scorer class named ``name``; an unknown name raises ``ConfigError`` with suggestions."""
-    known = registry()
-    if name in known:
-        return known[name]
-    close = difflib.get_close_matches(name, [*known, *FAMILY_ALIASES], n=3)
-    hint = f"; did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
-    raise ConfigError(f"unknown scorer {name!r}{hint} (see `oda score list`)")
-
-
-def select(spec: str | Iterable[str]) -> list[type[Scorer]]:
-    """Scorer classes for ``"heuristic,ifd"``-style selections (families expand to all their scorers)."""
-    names = [s.strip() for s in (spec.split(",") if isinstance(spec, str) else spec) if s.strip()]
-    if not names:
-        raise ConfigError("no scorers selected")
-    chosen: list[type[Scorer]] = []
-    for name in names:
-        family = FAMILY_ALIASES.get(name.lower())
-        classes = (
-            [c for c in registry().values() if c.family is family] if family else [get_scorer_class(name)]
-        )
-        for cls in classes:
-            if cls not in chosen:
-                chosen.append(cls)
-    return chosen
-
-
-def describe(cls: type[Scorer]) -> dict[str, Any]:
-    """A JSON-ready description of a scorer (for ``oda score list``)."""
-    return {
-        "name": cls.name,
-        "family": cls.family.value,
-        "description": cls.description,
-        "requires": list(cls.requires),
-        "available": not cls.missing_requirements(),
-        "metrics": [
-            {"name": m.name, "axis": m.axis.value, "description": m.description, "scale": m.scale}
-            for m in cls.metrics
-        ],
-    }

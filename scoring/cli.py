@@ -156,7 +156,7 @@ def register(app: typer.Typer) -> None:
         from oda.command import settings_of
         from oda.errors import InputError
         from oda.output import console, emit_json
-        from scoring.base import select
+        from scoring.registry import select
 
         settings = settings_of(ctx)
         chosen = select(scorers)
@@ -237,7 +237,7 @@ def _word_rule(value: str) -> Any:
 
 
 def _attach(node_id: str, profiles: list[Any], store_uri: str) -> int:
-    from graph_store.base import open_store
+    from graph_store.factory import open_store
     from graph_store.models import Node, is_hf_id
 
     with open_store(store_uri) as store:
@@ -280,7 +280,7 @@ def _list_scorers(as_json: bool) -> None:
     from rich.table import Table
 
     from oda.output import console, emit_json
-    from scoring.base import describe, registry
+    from scoring.registry import describe, registry
 
     rows = [describe(cls) for cls in registry().values()]
     if as_json:

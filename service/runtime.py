@@ -158,7 +158,7 @@ class ServiceRuntime:
     @asynccontextmanager
     async def open(cls, config: ServiceConfig, *, store: Any = None) -> AsyncIterator[ServiceRuntime]:
         """Open the run book, the store (unless given) and the checkpointer; close them after."""
-        from graph_store.base import open_store
+        from graph_store.factory import open_store
 
         async with AsyncExitStack() as stack:
             book = await asyncio.to_thread(RunBook, config.queue)

@@ -130,7 +130,7 @@ def test_import_analyze_and_attach(tmp_path: Path) -> None:
     assert json.loads(from_store.stdout)["spearman_cross_model"] == analysis["spearman_cross_model"]
 
     # the results are joined onto the graph: a contamination query reports the dataset's own benchmark score
-    from graph_store.base import open_store
+    from graph_store.factory import open_store
     from graph_store.models import Edge, Node
 
     with open_store(str(store_path)) as store:

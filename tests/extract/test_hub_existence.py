@@ -10,7 +10,7 @@ import json
 from pathlib import Path
 
 from acquisition import AcquisitionConfig
-from graph_store.base import open_store
+from graph_store.factory import open_store
 from lineage.context import TraceContext
 from lineage.runner import build_services, parse_queue_text, run_trace
 from standins.world import World, WorldTransport

@@ -11,7 +11,8 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
-from graph_store.base import GraphStore, open_store
+from graph_store.base import GraphStore
+from graph_store.factory import open_store
 from graph_store.models import ConfidenceComponents, Edge, EdgeStatus, Node
 from review_ui.app import ReviewSettings, create_app
 

@@ -13,7 +13,7 @@ import httpx
 import pytest
 from typer.testing import CliRunner
 
-from graph_store.base import open_store
+from graph_store.factory import open_store
 from oda.cli import app
 from tests.review.conftest import seed
 from tests.support.server_output import ServerOutput

@@ -11,7 +11,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from graph_store.base import GraphStore, open_store
+from graph_store.base import GraphStore
+from graph_store.factory import open_store
 from graph_store.models import Edge, EdgeStatus, Node
 from review_ui.app import ReviewSettings, create_app
 from review_ui.server import serve_in_thread

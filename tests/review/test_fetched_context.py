@@ -9,7 +9,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from graph_store.base import GraphStore, open_store
+from graph_store.base import GraphStore
+from graph_store.factory import open_store
 from graph_store.models import Edge, EdgeStatus
 from oda.errors import ConfigError
 from review_ui.fetched_context import SnapshotContext

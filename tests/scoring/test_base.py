@@ -7,7 +7,8 @@ from collections.abc import Sequence
 import pytest
 
 from oda.errors import ConfigError
-from scoring.base import Axis, Family, Metric, MetricScores, Scorer, describe, register, registry, select
+from scoring.base import Axis, Family, Metric, MetricScores, Scorer, register
+from scoring.registry import describe, registry, select
 from scoring.samples import Sample
 
 

@@ -107,7 +107,7 @@ def test_judge_from_the_command_line(tmp_path: Path) -> None:
 
 
 def test_attach_writes_profiles_onto_the_node(tmp_path: Path) -> None:
-    from graph_store.base import open_store
+    from graph_store.factory import open_store
 
     src = write_jsonl(tmp_path / "d.jsonl", [{"instruction": "q", "output": "a b c"}])
     store_uri = str(tmp_path / "graph")

@@ -92,7 +92,7 @@ def traced_demo(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def edge_set(store_uri: str) -> set[tuple[str, str, str, float, str]]:
-    from graph_store.base import open_store
+    from graph_store.factory import open_store
 
     with open_store(store_uri) as store:
         return {
@@ -104,7 +104,7 @@ def edge_set(store_uri: str) -> set[tuple[str, str, str, float, str]]:
 @pytest.fixture
 def api_only(tmp_path: Path) -> Iterator[ServiceRuntime]:
     """A runtime with no workers and no checkpointer (what the API alone needs), built synchronously."""
-    from graph_store.base import open_store
+    from graph_store.factory import open_store
     from service.runs import RunBook
 
     config = demo_config(tmp_path)

@@ -82,7 +82,7 @@ def traced_events(tmp_path_factory: pytest.TempPathFactory) -> tuple[list[dict[s
 def test_one_start_and_one_end_event_per_traced_dataset(
     traced_events: tuple[list[dict[str, Any]], Path],
 ) -> None:
-    from graph_store.base import open_store
+    from graph_store.factory import open_store
 
     events, store_path = traced_events
     runs: dict[str, list[dict[str, Any]]] = {}
@@ -144,7 +144,7 @@ def test_events_validate_against_the_openlineage_schema(
 
 
 def test_export_openlineage_covers_every_edge(traced_events: tuple[list[dict[str, Any]], Path]) -> None:
-    from graph_store.base import open_store
+    from graph_store.factory import open_store
 
     _, store_path = traced_events
     result = subprocess.run(

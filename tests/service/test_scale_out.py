@@ -30,7 +30,7 @@ that the killed workers' datasets are taken over within the test."""
 
 
 def _edges(store_uri: str) -> tuple[list[tuple[str, str]], set[tuple[str, str, str, float, str]], set[str]]:
-    from graph_store.base import open_store
+    from graph_store.factory import open_store
 
     with open_store(store_uri) as store:
         edges = store.edges()

@@ -22,7 +22,7 @@ MAX_EXAMPLES = 25
 
 @pytest.fixture
 def service_schema(tmp_path: Path, traced_demo: Path) -> Iterator[Any]:
-    from graph_store.base import open_store
+    from graph_store.factory import open_store
     from graph_store.io import export_json, import_file
     from service.runs import RunBook
 

@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import random
 from datetime import UTC, datetime
+from pathlib import Path
 
 import networkx as nx
 import pytest
 
 from graph_store.cypher_store import CypherGraphStore
 from graph_store.dag import in_dag, is_cycle_candidate
+from graph_store.embedded import EmbeddedStore
 from graph_store.models import Edge, EdgeStatus, Node
 from oda.errors import InputError
+from tests.store.conftest import SMALL_POOL
 
 
 def edge(target: str, source: str, confidence: float = 0.9, **fields: object) -> Edge:
@@ -118,3 +121,53 @@ def test_random_writes_keep_a_dag(store: CypherGraphStore, bulk: bool) -> None:
         if is_cycle_candidate(e.status, e.note):
             assert graph.has_node(e.target) and graph.has_node(e.source)
             assert nx.has_path(graph, e.source, e.target)
+
+
+def test_a_demotion_lets_in_the_candidates_whose_cycle_it_broke(store: CypherGraphStore) -> None:
+    # org/d <- org/b would close org/d <- org/b <- org/c <- org/d: it waits as a candidate
+    store.upsert_edges([edge("org/b", "org/c", confidence=0.3), edge("org/c", "org/d")])
+    store.upsert_edges([edge("org/d", "org/b")])
+    waiting = store.get_edge("org/d", "org/b")
+    assert waiting is not None and is_cycle_candidate(waiting.status, waiting.note)
+    # the stronger reverse of org/b <- org/c demotes it: the cycle through it is gone, so the candidate enters
+    report = store.upsert_edges([edge("org/c", "org/b", confidence=0.8)])
+    assert report.cycles == [] and store.get_edge("org/c", "org/b").status == EdgeStatus.AUTO  # type: ignore[union-attr]
+    demoted = store.get_edge("org/b", "org/c")
+    assert demoted is not None and is_cycle_candidate(demoted.status, demoted.note)
+    entered = store.get_edge("org/d", "org/b")
+    assert entered is not None and entered.status == EdgeStatus.AUTO and entered.note is None
+    assert nx.is_directed_acyclic_graph(dag_of(store))
+
+
+def test_a_candidate_written_again_enters_once_its_cycle_is_gone(store: CypherGraphStore) -> None:
+    store.upsert_edges([edge("org/a", "org/b"), edge("org/b", "org/c")])
+    store.upsert_edges([edge("org/c", "org/a")])
+    store.decide("org/a", "org/b", "reject", reviewer="alice")
+    report = store.upsert_edges([edge("org/c", "org/a")])
+    entered = store.get_edge("org/c", "org/a")
+    assert report.cycles == [] and entered is not None
+    assert entered.status == EdgeStatus.AUTO and entered.note is None
+
+
+@pytest.mark.parametrize("bulk", [False, True])
+def test_the_order_of_a_write_does_not_change_the_dag(tmp_path: Path, bulk: bool) -> None:
+    rng = random.Random(5)
+    ids = [f"org/d{i}" for i in range(12)]
+    writes = [
+        [
+            edge(t, s, confidence=rng.choice([0.3, 0.8]))
+            for t, s in {tuple(rng.sample(ids, 2)) for _ in range(20)}
+        ]
+        for _ in range(3)
+    ]
+    outcomes = []
+    for attempt in range(3):
+        store = EmbeddedStore(tmp_path / f"graph{attempt}", buffer_pool_size=SMALL_POOL)
+        if bulk:
+            store.dag_bulk_min = 1
+        for write in writes:
+            store.upsert_edges(random.Random(attempt).sample(write, len(write)))
+        outcomes.append(sorted((e.key, e.status, e.note) for e in store.edges()))
+        store.close()
+    assert outcomes[0] == outcomes[1] == outcomes[2]
+    assert any(is_cycle_candidate(status, note) for _, status, note in outcomes[0])

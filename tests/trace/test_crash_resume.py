@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from graph_store.base import open_store
+from graph_store.factory import open_store
 from standins.synthetic_world import write_queue, write_world
 
 ROOT = Path(__file__).resolve().parents[2]

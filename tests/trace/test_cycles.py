@@ -13,8 +13,8 @@ import json
 from pathlib import Path
 
 from acquisition import AcquisitionConfig
-from graph_store.base import open_store
 from graph_store.dag import in_dag, is_cycle_candidate
+from graph_store.factory import open_store
 from graph_store.io import export_document, import_file
 from graph_store.models import EdgeStatus
 from lineage.context import TraceContext

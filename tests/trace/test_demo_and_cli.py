@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from graph_store.base import open_store
+from graph_store.factory import open_store
 from tests.support.oda_process import run_oda
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -7,7 +7,7 @@ import asyncio
 from pathlib import Path
 
 from acquisition import AcquisitionConfig
-from graph_store.base import open_store
+from graph_store.factory import open_store
 from lineage.context import TraceContext
 from lineage.runner import build_services, parse_queue_text, run_trace
 from standins.faults import FaultPlan, FaultyTransport, serve_hub_with_faults

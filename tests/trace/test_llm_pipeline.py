@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from acquisition import AcquisitionConfig
-from graph_store.base import open_store
+from graph_store.factory import open_store
 from lineage.context import TraceContext
 from lineage.runner import TraceSummary, build_services, parse_queue_text, run_trace
 from oda.llm import LLMConfig

@@ -9,7 +9,7 @@ import pytest
 from langgraph.checkpoint.memory import InMemorySaver
 
 from acquisition import AcquisitionConfig
-from graph_store.base import open_store
+from graph_store.factory import open_store
 from graph_store.models import EdgeStatus, Relationship
 from lineage.context import TraceContext
 from lineage.graph import build_graph

@@ -9,7 +9,7 @@ from typing import Any
 from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
 
 from acquisition import AcquisitionConfig
-from graph_store.base import open_store
+from graph_store.factory import open_store
 from lineage.canonical import Canonicalizer
 from lineage.context import TraceContext
 from lineage.graph import build_graph
