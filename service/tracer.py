@@ -19,11 +19,9 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
-import secrets
 import time
 from collections.abc import AsyncIterator, Callable
-from concurrent.futures import ThreadPoolExecutor
-from contextlib import AbstractAsyncContextManager, aclosing, asynccontextmanager, suppress
+from contextlib import aclosing, asynccontextmanager, suppress
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Annotated, Any, Literal, TypedDict
 
@@ -32,14 +30,12 @@ from langgraph.runtime import Runtime
 from langgraph.types import Command
 
 from lineage.state import Failure, StackItem, add_counts, append, union_in_order
-from service.slots import DatasetSlots
 
 if TYPE_CHECKING:
     from lineage.context import TraceContext
     from service.runs import RunBook
 
 RECURSION_LIMIT = 2_000_000_000
-_RENEWALS = ThreadPoolExecutor(2, thread_name_prefix="oda-lease")
 DEFAULT_LEASE_S = 60.0
 DEFAULT_POLL_S = 0.25
 
@@ -75,27 +71,6 @@ class DatasetResult:
     finished: float = 0.0
 
 
-class RunMemo:
-    """Which datasets some attempt finished in this run, as the entries of one run on one worker learn it: a
-    finished dataset stays finished for the rest of the run, so it is asked for once."""
-
-    def __init__(self) -> None:
-        self.done: dict[str, str] = {}
-
-
-def _read_sources(store: Any, dataset: str) -> tuple[list[Any], dict[str, Any]]:
-    from graph_store.models import Node
-
-    edges = store.edges(target=dataset)
-    ids = sorted({e.source for e in edges})
-    get_nodes = getattr(store, "get_nodes", None)
-    found = (
-        get_nodes(ids) if get_nodes is not None else [n for n in map(store.get_node, ids) if n is not None]
-    )
-    by_id = {n.id: n for n in found}
-    return edges, {i: by_id.get(i) or Node(id=i) for i in ids}
-
-
 class DatasetObserver:
     """Hooks called around every dataset (metrics, OpenLineage events). The defaults do nothing."""
 
@@ -119,25 +94,7 @@ class EntryJob:
     lease_s: float = DEFAULT_LEASE_S
     poll_s: float = DEFAULT_POLL_S
     observer: DatasetObserver = field(default_factory=DatasetObserver)
-    slots: DatasetSlots | None = None
-    """The worker's dataset slots, shared by the entries it holds (None: this entry's own ``concurrency``)."""
-    ticket: int = 0
-    """The entry's place in the worker's order: a lower ticket is served first."""
-    memo: RunMemo = field(default_factory=RunMemo)
-    """Shared by the entries of this run on this worker."""
-    execution: str = field(default_factory=lambda: secrets.token_hex(4))
-    """This run of the entry: a queue job handed out again while it still runs is another holder, even in the
-    same worker process, and waits for the entry instead of running its thread twice."""
     tasks: dict[str, asyncio.Task[DatasetResult]] = field(default_factory=dict)
-
-    def __post_init__(self) -> None:
-        if self.slots is None:
-            self.slots = DatasetSlots(self.concurrency)
-
-    def slot(self, item: StackItem) -> AbstractAsyncContextManager[None]:
-        """One of the worker's slots for tracing ``item``, by this entry's priority."""
-        assert self.slots is not None
-        return self.slots.slot(self.slots.priority(self.ticket, int(item.get("depth") or 0)))
 
     @property
     def run_id(self) -> str:
@@ -149,8 +106,8 @@ class EntryJob:
 
     @property
     def holder(self) -> str:
-        """Who holds this entry's claims: the worker, the entry and this run of it."""
-        return f"{self.worker}/{self.thread_id}/{self.execution}"
+        """Who holds this entry's claims: the worker and the entry (two entries of one process are two holders)."""
+        return f"{self.worker}/{self.thread_id}"
 
 
 # --- one dataset ------------------------------------------------------------------------------------------
@@ -210,54 +167,44 @@ async def _run_dataset_graph(job: EntryJob, item: StackItem, visited: list[str])
 
 async def _reuse(job: EntryJob, item: StackItem, status: str, visited: list[str]) -> DatasetResult:
     """A dataset finished earlier in this run: push its parents as tracing it again would."""
+    from graph_store.models import Node
     from lineage.graph import _parents_to_push
 
     result = DatasetResult(item=item, status="reused", note=f"already {status} in this run")
     if status != "traced":
         return result
-    edges, nodes = await asyncio.to_thread(_read_sources, job.trace.svc.store, item["id"])
-    result.children = list(reversed(_parents_to_push(item, edges, nodes, job.trace, set(visited))))
+    store = job.trace.svc.store
+
+    def read() -> list[StackItem]:
+        edges = store.edges(target=item["id"])
+        nodes = {e.source: store.get_node(e.source) or Node(id=e.source) for e in edges}
+        return list(reversed(_parents_to_push(item, edges, nodes, job.trace, set(visited))))
+
+    result.children = await asyncio.to_thread(read)
     result.counters = {"reused": 1}
     return result
 
 
-async def _done_status(job: EntryJob, dataset: str) -> str | None:
-    done = job.memo.done.get(dataset)
-    if done is None:
-        done = await asyncio.to_thread(job.book.done_status, job.run_id, dataset)
-        if done is not None:
-            job.memo.done[dataset] = done
-    return done
-
-
 async def _renew(job: EntryJob, dataset: str) -> None:
-    loop = asyncio.get_running_loop()
     while True:
         await asyncio.sleep(job.lease_s / 3)
-        # a thread of its own: renewals must not queue behind the worker's other blocking calls
-        await loop.run_in_executor(_RENEWALS, job.book.renew, dataset, job.holder, job.run_id, job.lease_s)
+        await asyncio.to_thread(job.book.claim, dataset, job.holder, job.run_id, job.lease_s)
 
 
 async def trace_dataset(job: EntryJob, item: StackItem, visited: list[str]) -> DatasetResult:
-    """Take one of the worker's slots, claim ``item`` (waiting, slot given back, while another holder has it),
-    trace it, record the attempt, release it. A dataset finished earlier in this run is reused, without a slot."""
+    """Claim ``item`` (waiting while another worker holds it), trace it, record the attempt, release it."""
     book, dataset = job.book, item["id"]
     while True:
-        done = await _done_status(job, dataset)
+        done = await asyncio.to_thread(book.done_status, job.run_id, dataset)
         if done is not None:
             return await _reuse(job, item, done, visited)
-        async with job.slot(item):
-            if await asyncio.to_thread(book.claim, dataset, job.holder, job.run_id, job.lease_s):
-                done = await asyncio.to_thread(book.done_status, job.run_id, dataset)
-                if done is None:
-                    return await _trace_claimed(job, item, visited)
-                await asyncio.to_thread(book.release, dataset, job.holder)
-                return await _reuse(job, item, done, visited)
+        if await asyncio.to_thread(book.claim, dataset, job.holder, job.run_id, job.lease_s):
+            done = await asyncio.to_thread(book.done_status, job.run_id, dataset)
+            if done is None:
+                break
+            await asyncio.to_thread(book.release, dataset, job.holder)
+            return await _reuse(job, item, done, visited)
         await asyncio.sleep(job.poll_s)
-
-
-async def _trace_claimed(job: EntryJob, item: StackItem, visited: list[str]) -> DatasetResult:
-    book, dataset = job.book, item["id"]
     renewer = asyncio.create_task(_renew(job, dataset))
     try:
         started = time.time()
