@@ -85,3 +85,34 @@ def test_the_command_line_reaches_standins_only_for_oda_hub() -> None:
     from oda.cli import COMMAND_MODULES
 
     assert [m for m in COMMAND_MODULES if _package(m) == "standins"] == ["standins.cli"]
+
+
+# Layers, bottom up (README "How it fits together"); a package imports only packages of its own or a lower layer.
+LAYERS = (
+    ("oda", "prompts"),
+    ("graph_store",),
+    ("catalog",),
+    ("acquisition",),
+    ("lineage",),
+    ("review_ui", "scoring", "benchmarking"),
+    ("service",),
+    ("evaluation",),
+)
+LAYER_OF = {package: rank for rank, layer in enumerate(LAYERS) for package in layer}
+
+
+def _is_command_line(module: str) -> bool:
+    """``oda.cli``, ``oda.entry`` and each package's ``cli`` module: the top, which wires every part together."""
+    return module in ("oda.cli", "oda.entry") or module.split(".")[-1] == "cli"
+
+
+def test_packages_import_only_their_own_or_lower_layers(imports: nx.DiGraph) -> None:
+    upward = sorted(
+        (a, b)
+        for a, b in imports.edges
+        if _package(a) in LAYER_OF
+        and _package(b) in LAYER_OF
+        and LAYER_OF[_package(b)] > LAYER_OF[_package(a)]
+        and not _is_command_line(a)
+    )
+    assert not upward, "\n".join(f"{a} imports {b}, a higher layer" for a, b in upward)
