@@ -64,6 +64,21 @@ def union_length(intervals: list[tuple[float, float]]) -> float:
     return total
 
 
+def peak_overlap(intervals: list[tuple[float, float]]) -> int:
+    """The most intervals open at one moment."""
+    events = sorted([(s, 1) for s, _ in intervals] + [(e, -1) for _, e in intervals])
+    open_now = peak = 0
+    for _, step in events:
+        open_now += step
+        peak = max(peak, open_now)
+    return peak
+
+
+HUB_REQUESTS_ON_CRITICAL_PATH = 3
+"""Hub requests no LLM call can overlap: the first dataset's metadata and card are read before its first LLM
+call, and the sources of the last one are checked on the Hub after its last LLM call."""
+
+
 def serve_world_and_llm(
     world: str, hub_latency_ms: tuple[float, float], llm_latency: float, seed: int, conn: Any
 ) -> None:
@@ -330,6 +345,33 @@ def _fresh_database(admin_url: str) -> str:
     return admin_url.rsplit("/", 1)[0] + "/" + name
 
 
+def _wait_for_workers(queue_url: str, workers: int, timeout_s: float = 120.0) -> None:
+    import psycopg
+
+    deadline = time.time() + timeout_s
+    while time.time() < deadline:
+        try:
+            with psycopg.connect(queue_url, autocommit=True) as conn:
+                row = conn.execute("SELECT COUNT(*) FROM procrastinate_workers").fetchone()
+            if row and row[0] >= workers:
+                return
+        except psycopg.Error:
+            pass  # the first worker has not created the queue's tables yet
+        time.sleep(0.25)
+    raise SystemExit(f"{workers} worker(s) did not start within {timeout_s:.0f} s")
+
+
+def _prepare_database(queue_url: str, store_uri: str) -> None:
+    """The run book's, the checkpointer's and the queue's tables, before the workers start."""
+    from service.runtime import ServiceConfig, ServiceRuntime
+
+    async def prepare() -> None:
+        async with ServiceRuntime.open(ServiceConfig(store_uri=store_uri, queue=queue_url)):
+            pass
+
+    asyncio.run(prepare())
+
+
 def _queue_run(queue_url: str, store_uri: str, ids: list[str], max_depth: int) -> str:
     from service.app import TraceRequest, trace_options
     from service.runtime import ServiceConfig, ServiceRuntime
@@ -346,17 +388,24 @@ def _queue_run(queue_url: str, store_uri: str, ids: list[str], max_depth: int) -
 
 
 def service_mode(args: Any) -> None:
-    """``--service`` measures the scale-out service as it is deployed: the run is queued through the service's own
-    run book and procrastinate queue in Postgres (``scripts/start_postgres.sh``), then W ``oda worker`` processes
-    (``--concurrency`` datasets in flight each, the LLM's ``max_concurrency`` set to the same) trace it into the Bolt
-    stand-in (ArcadeDB). The Hub stand-in and the scripted LLM run in their own process as above (cards only: the
-    workers run in other processes, so web pages are not served). For each W it prints the wall time from queueing to
-    the run's end, the ideal bounded by the LLM's concurrency (LLM calls × latency / (W × concurrency)), the ratio of
-    the two, the speed-up over the first W, and each worker's peak RSS.
+    """``--service`` measures the scale-out service as it is deployed: W ``oda worker`` processes (``--concurrency``
+    datasets in flight each, the LLM's ``max_concurrency`` and the Hub client's concurrency set to the same) are
+    started over Postgres (``scripts/start_postgres.sh``) and the Bolt stand-in (ArcadeDB); once they are up, the run
+    is queued through the service's own run book and procrastinate queue and timed until it has finished. The Hub
+    stand-in and the scripted LLM run in their own process as above (cards only: the workers run in other processes,
+    so web pages are not served). For each W it prints:
 
-    A worker finishes one queue entry's tree before it starts the next, so its parallelism is the width of that
-    tree's frontier: ``--entries 8 --max-depth 50`` queues a few deep, overlapping trees (wide frontiers), the
-    default queues every dataset newest first (many small trees, mostly one new dataset each)."""
+    - **wall**: from queueing the run to its end;
+    - **ideal**: LLM calls × latency / (W × concurrency), the bound set by the LLM's concurrency, plus the Hub
+      latency nothing can overlap (``HUB_REQUESTS_ON_CRITICAL_PATH`` requests at the mean latency). It ignores
+      that a dataset also holds its slot while its Hub reads, claims and store writes run, and that a dataset's
+      sources are only known once it is traced;
+    - **wall/ideal**, the mean and peak LLM calls in flight (the scripted LLM serves every call concurrently), the
+      speed-up over the first W, and each worker's peak RSS.
+
+    The default queues every dataset of the world, newest first: many small, overlapping trees. A worker fills its
+    slots from several queue entries at once (the oldest first), so its parallelism does not depend on one tree's
+    width."""
     import signal
     import subprocess
 
@@ -364,6 +413,7 @@ def service_mode(args: Any) -> None:
     from standins.arcadedb import start_arcadedb
     from standins.synthetic_world import write_world
 
+    mean_hub_latency = sum(args.hub_latency_ms) / 2 / 1000
     admin_url = os.environ.get("ODA_BENCH_POSTGRES", "postgresql://oda:oda@127.0.0.1:5432/oda")
     counts = [int(c) for c in args.workers.split(",")]
     ctx_mp = multiprocessing.get_context("spawn")
@@ -391,7 +441,7 @@ def service_mode(args: Any) -> None:
                 hub_url, llm_url = parent_end.recv()
                 config = work / f"oda-{workers}.toml"
                 config.write_text(
-                    "[acquisition]\nper_host_rate = 0\ntimeout_s = 30\n"
+                    f"[acquisition]\nper_host_rate = 0\ntimeout_s = 30\nconcurrency = {args.concurrency}\n"
                     f'[llm]\nbase_url = "{llm_url}"\nmodel = "scripted-model"\n'
                     f"max_concurrency = {args.concurrency}\ntimeout_s = 30\nmax_retries = 0\n",
                     encoding="utf-8",
@@ -407,8 +457,7 @@ def service_mode(args: Any) -> None:
                 }
                 os.environ.update({k: env[k] for k in ("ODA_CONFIG", "ODA_NEO4J_USER", "ODA_NEO4J_PASSWORD")})
                 queue_url = _fresh_database(admin_url)
-                started = time.time()
-                run_id = _queue_run(queue_url, store_uri, ids, args.max_depth)
+                _prepare_database(queue_url, store_uri)
                 command = [
                     sys.executable,
                     "-m",
@@ -426,6 +475,14 @@ def service_mode(args: Any) -> None:
                     )
                     for _ in range(workers)
                 ]
+                try:
+                    _wait_for_workers(queue_url, workers)  # a service's workers are up before work arrives
+                except SystemExit:
+                    for proc in procs:
+                        proc.kill()
+                    raise
+                started = time.time()
+                run_id = _queue_run(queue_url, store_uri, ids, args.max_depth)
                 book = RunBook(queue_url)
                 while book.run_view(run_id)["state"] != "finished":  # type: ignore[index]
                     time.sleep(0.25)
@@ -439,14 +496,19 @@ def service_mode(args: Any) -> None:
                     proc.returncode = 0
                     peaks.append(usage.ru_maxrss / 1024)
                 parent_end.send("stop")
-                _, _, _, llm_calls = parent_end.recv()
+                hub_intervals, _, llm_intervals, llm_calls = parent_end.recv()
                 servers.join(timeout=30)
                 calls = sum(llm_calls.values())
-                ideal = calls * args.llm_latency / (workers * args.concurrency)
+                slots = workers * args.concurrency
+                llm_bound = calls * args.llm_latency / slots
+                hub_path = HUB_REQUESTS_ON_CRITICAL_PATH * mean_hub_latency
+                ideal = llm_bound + hub_path
                 results.append((workers, wall, ideal, peaks, traced))
                 print(
-                    f"{workers} worker(s): {traced} datasets traced, {calls} LLM calls, wall {wall:.1f} s, "
-                    f"ideal {ideal:.1f} s, wall/ideal {wall / ideal:.2f}, "
+                    f"{workers} worker(s): {traced} datasets traced, {calls} LLM calls, {len(hub_intervals)} Hub "
+                    f"requests; wall {wall:.1f} s, ideal {ideal:.1f} s (LLM {llm_bound:.1f} s + Hub {hub_path:.2f} s), "
+                    f"wall/ideal {wall / ideal:.2f}; LLM calls in flight: mean {calls * args.llm_latency / wall:.1f}, "
+                    f"peak {peak_overlap(llm_intervals)} of {slots}; "
                     f"peak RSS per worker {', '.join(f'{p:.0f}' for p in peaks)} MB",
                     flush=True,
                 )

@@ -139,8 +139,9 @@ async def _serve(
 
     from oda.serving import AnnouncingServer
     from service.app import create_service_app
-    from service.runtime import ServiceRuntime
+    from service.runtime import ServiceRuntime, use_worker_threads
 
+    use_worker_threads(config)
     async with ServiceRuntime.open(config) as runtime:
         if not config.scale_out:
             requeued = await asyncio.to_thread(runtime.book.requeue_running)
@@ -228,8 +229,9 @@ def worker(
 
 async def _work(config: Any) -> None:
     from service.queue import run_worker
-    from service.runtime import ServiceRuntime
+    from service.runtime import ServiceRuntime, use_worker_threads
 
+    use_worker_threads(config)
     async with ServiceRuntime.open(config) as runtime:
         await run_worker(runtime)
 

@@ -43,7 +43,7 @@ class TraceAccepted(BaseModel):
 class EntryView(BaseModel):
     position: int
     dataset: str
-    state: Literal["queued", "running", "finished", "failed", "cancelled"]
+    state: Literal["queued", "running", "traced", "finished", "failed", "cancelled"]
     worker: str | None = None
     started: float | None = None
     finished: float | None = None

@@ -28,6 +28,12 @@ MAX_ATTEMPTS = 3
 """Attempts of one queue entry in scale-out mode (a crash or an unexpected error retries it)."""
 
 
+def entries_in_progress(concurrency: int) -> int:
+    """Queue entries one worker holds at once: its ``concurrency`` slots are filled from them, and as many again
+    may wait for a dataset that another entry or worker is tracing."""
+    return 2 * concurrency
+
+
 def make_app(url: str) -> Any:
     """A procrastinate app on ``url`` with the ``trace_entry`` task."""
     import procrastinate
@@ -42,12 +48,15 @@ def make_app(url: str) -> Any:
     )
     async def trace_entry(context: Any, run_id: str, position: int) -> str:
         runtime = context.additional_context["runtime"]
+        load = context.additional_context["load"]
         dataset = await asyncio.to_thread(runtime.book.start_entry, run_id, position, runtime.worker)
         if dataset is None:
             return "skipped"
         attempts = int(getattr(context.job, "attempts", 0) or 0)
         return str(
-            await runtime.trace_entry(run_id, position, dataset, last_attempt=attempts + 1 >= MAX_ATTEMPTS)
+            await runtime.trace_entry(
+                run_id, position, dataset, load=load, last_attempt=attempts + 1 >= MAX_ATTEMPTS
+            )
         )
 
     return app
@@ -97,9 +106,13 @@ async def retry_stalled_jobs(app: Any, stalled_after_s: float) -> int:
 
 
 async def run_worker(runtime: Any, *, stop: asyncio.Event | None = None) -> None:
-    """Run a procrastinate worker (one entry at a time) plus the stalled-job check, until cancelled."""
+    """Run a procrastinate worker plus the stalled-job check, until cancelled. The worker holds up to
+    ``entries_in_progress`` queue entries (one procrastinate job each) at once; their datasets share its
+    ``--concurrency`` slots, the oldest entry first, and the entries report their end in the order they were
+    taken."""
     app = runtime.queue_app
     config = runtime.config
+    load = runtime.new_worker()
 
     async def watch_stalled() -> None:
         while True:
@@ -114,8 +127,8 @@ async def run_worker(runtime: Any, *, stop: asyncio.Event | None = None) -> None
         app.run_worker_async(
             queues=[QUEUE_NAME],
             name=runtime.worker,
-            concurrency=1,
-            additional_context={"runtime": runtime},
+            concurrency=entries_in_progress(config.concurrency),
+            additional_context={"runtime": runtime, "load": load},
             update_heartbeat_interval=config.heartbeat_s,
             stalled_worker_timeout=config.stalled_after_s,
             install_signal_handlers=stop is None,

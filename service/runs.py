@@ -4,8 +4,10 @@ The same statements run on SQLite (the embedded service) and on Postgres (scale-
 differs. Times are Unix seconds. Tables:
 
 - ``oda_runs``: one row per run (its options as JSON, whether it was cancelled, the queue lines refused);
-- ``oda_entries``: one row per queue entry (``queued``, ``running``, ``finished``, ``failed``, ``cancelled``),
-  with the entry's counters and failures once it ends. In the embedded service this table *is* the queue;
+- ``oda_entries``: one row per queue entry (``queued``, ``running``, ``traced``, ``finished``, ``failed``,
+  ``cancelled``), with the entry's counters and failures once it ends. In the embedded service this table *is*
+  the queue. Entries are traced concurrently but finish in queue order: an entry whose tree is done is ``traced``
+  until no entry before it is queued or running, then ``finished``;
 - ``oda_claims``: who traces a dataset now, until when (a lease, renewed while the trace runs). A worker that
   dies stops renewing; once the lease expires another worker may take the dataset;
 - ``oda_attempts``: one row per attempt at tracing a dataset in a run (worker, start, end, outcome). A finished
@@ -26,7 +28,11 @@ from typing import Any
 
 from oda.errors import ConfigError
 
-ENTRY_STATES = ("queued", "running", "finished", "failed", "cancelled")
+ENTRY_STATES = ("queued", "running", "traced", "finished", "failed", "cancelled")
+_LAST_POSITION = 2**31 - 1
+SCHEMA_LOCK = 0x0DA5C4E3A
+POSTGRES_CONNECTIONS = 4
+"""Connections of one run book on Postgres."""
 
 SCHEMA = (
     """CREATE TABLE IF NOT EXISTS oda_runs (
@@ -69,18 +75,27 @@ SCHEMA = (
 )
 
 
+def _rows(cursor: Any) -> list[tuple[Any, ...]]:
+    return [tuple(row) for row in cursor.fetchall()] if cursor.description else []
+
+
 def is_postgres_url(url: str | None) -> bool:
     return bool(url) and str(url).split("://", 1)[0] in ("postgresql", "postgres")
 
 
 class RunBook:
-    """Runs, entries, claims and attempts over one SQL connection (see the module docstring).
+    """Runs, entries, claims and attempts in SQL (see the module docstring).
 
-    Thread-safe: one lock serializes statements, so the API's threads and the workers' tasks share it."""
+    Thread-safe, so the API's threads and the workers' tasks share it: on SQLite one lock serializes statements
+    over one connection; on Postgres statements run side by side over a small pool, a transaction on one of its
+    connections."""
 
     def __init__(self, url: str) -> None:
         self.url = url
         self._lock = threading.RLock()
+        self._in_transaction = threading.local()
+        self._renewals: Any = None
+        self._renewals_lock = threading.Lock()
         self.postgres = is_postgres_url(url)
         if self.postgres:
             try:
@@ -89,17 +104,26 @@ class RunBook:
                 raise ConfigError(
                     "a postgresql:// queue needs psycopg (pip install 'psycopg[binary]')"
                 ) from exc
+            from psycopg_pool import ConnectionPool
+
             try:
-                self._conn: Any = psycopg.connect(url, autocommit=True)
+                psycopg.connect(url, autocommit=True).close()
             except psycopg.OperationalError as exc:
                 raise ConfigError(f"cannot connect to the queue database: {exc}".strip()) from exc
+            # A few connections, so the statements of the entries a worker holds do not queue behind one another
+            # (each commit waits for the disk).
+            self._pool: Any = ConnectionPool(
+                url, min_size=1, max_size=POSTGRES_CONNECTIONS, kwargs={"autocommit": True}, open=True
+            )
         else:
             path = Path(url.removeprefix("sqlite:"))
             path.parent.mkdir(parents=True, exist_ok=True)
             self._conn = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None, timeout=30)
             self._conn.execute("PRAGMA journal_mode=WAL")
             self._conn.execute("PRAGMA synchronous=NORMAL")
-        with self._lock:
+        with self._transaction():
+            if self.postgres:  # workers starting together on a fresh database create the tables one at a time
+                self._execute("SELECT pg_advisory_xact_lock(?)", (SCHEMA_LOCK,))
             for statement in SCHEMA:
                 self._execute(statement, ())
 
@@ -107,27 +131,40 @@ class RunBook:
     def _execute(self, sql: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
         if self.postgres:
             sql = sql.replace("?", "%s")
+            conn = getattr(self._in_transaction, "conn", None)
+            if conn is not None:
+                return _rows(conn.execute(sql, tuple(params)))
+            with self._pool.connection() as conn:
+                return _rows(conn.execute(sql, tuple(params)))
         with self._lock:
-            cursor = self._conn.execute(sql, tuple(params))
-            rows = cursor.fetchall() if cursor.description else []
-        return [tuple(row) for row in rows]
+            return _rows(self._conn.execute(sql, tuple(params)))
 
     @contextmanager
     def _transaction(self) -> Iterator[None]:
-        with self._lock:
-            if self.postgres:
-                with self._conn.transaction():
-                    yield
-            else:
-                self._conn.execute("BEGIN IMMEDIATE")
+        if self.postgres:
+            with self._pool.connection() as conn, conn.transaction():
+                self._in_transaction.conn = conn
                 try:
                     yield
-                except BaseException:
-                    self._conn.execute("ROLLBACK")
-                    raise
-                self._conn.execute("COMMIT")
+                finally:
+                    self._in_transaction.conn = None
+            return
+        with self._lock:
+            self._conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield
+            except BaseException:
+                self._conn.execute("ROLLBACK")
+                raise
+            self._conn.execute("COMMIT")
 
     def close(self) -> None:
+        if self.postgres:
+            with self._renewals_lock:
+                if self._renewals is not None:
+                    self._renewals.close()
+            self._pool.close()
+            return
         with self._lock:
             self._conn.close()
 
@@ -175,6 +212,7 @@ class RunBook:
                 "RETURNING job_id",
                 (time.time(), run_id),
             )
+            self._finish_in_order(run_id)
         return [int(r[0]) for r in rows if r[0] is not None]
 
     def next_entry(self, worker: str) -> tuple[str, int, str] | None:
@@ -207,7 +245,7 @@ class RunBook:
             if not rows:
                 return None
             dataset, state, cancelled = rows[0]
-            if cancelled or state in ("finished", "failed", "cancelled"):
+            if cancelled or state in ("traced", "finished", "failed", "cancelled"):
                 return None
             self._execute(
                 "UPDATE oda_entries SET state = 'running', worker = ?, started = COALESCE(started, ?) "
@@ -226,20 +264,37 @@ class RunBook:
         failures: list[dict[str, Any]] | None = None,
         error: str | None = None,
     ) -> None:
-        if state not in ENTRY_STATES:
-            raise ValueError(f"unknown entry state {state!r}")
+        """End an entry: ``finished`` (recorded as ``traced`` until every entry before it has ended), ``failed``
+        or ``cancelled``; then finish the traced entries that no longer wait for an earlier one."""
+        if state not in ("finished", "failed", "cancelled"):
+            raise ValueError(f"an entry cannot end as {state!r}")
+        with self._transaction():
+            self._lock_run(run_id)
+            self._execute(
+                "UPDATE oda_entries SET state = ?, finished = ?, counters = ?, failures = ?, error = ? "
+                "WHERE run_id = ? AND position = ?",
+                (
+                    "traced" if state == "finished" else state,
+                    time.time(),
+                    json.dumps(counters or {}),
+                    json.dumps(failures or []),
+                    error,
+                    run_id,
+                    position,
+                ),
+            )
+            self._finish_in_order(run_id)
+
+    def _lock_run(self, run_id: str) -> None:
+        """Serialize the entry ends of one run (SQLite's ``BEGIN IMMEDIATE`` already does)."""
+        if self.postgres:
+            self._execute("SELECT 1 FROM oda_runs WHERE run_id = ? FOR UPDATE", (run_id,))
+
+    def _finish_in_order(self, run_id: str) -> None:
         self._execute(
-            "UPDATE oda_entries SET state = ?, finished = ?, counters = ?, failures = ?, error = ? "
-            "WHERE run_id = ? AND position = ?",
-            (
-                state,
-                time.time(),
-                json.dumps(counters or {}),
-                json.dumps(failures or []),
-                error,
-                run_id,
-                position,
-            ),
+            "UPDATE oda_entries SET state = 'finished' WHERE run_id = ? AND state = 'traced' AND position < "
+            "(SELECT COALESCE(MIN(position), ?) FROM oda_entries WHERE run_id = ? AND state IN ('queued', 'running'))",
+            (run_id, _LAST_POSITION, run_id),
         )
 
     def requeue_running(self) -> int:
@@ -310,10 +365,10 @@ class RunBook:
         ]
         states = {e["state"] for e in entries}
         if cancelled:
-            state = "cancelling" if "running" in states else "cancelled"
+            state = "cancelling" if states & {"running", "traced"} else "cancelled"
         elif not entries or states <= {"finished", "failed"}:
             state = "finished"
-        elif "running" in states or (states & {"finished", "failed"}):
+        elif states & {"running", "traced", "finished", "failed"}:
             state = "running"
         else:
             state = "queued"
@@ -332,14 +387,33 @@ class RunBook:
     def claim(self, dataset: str, holder: str, run_id: str, lease_s: float) -> bool:
         """Take (or renew) the claim on ``dataset`` unless another holder's lease is still running."""
         now = time.time()
-        rows = self._execute(
+        rows = self._execute(*self._claim_statement(dataset, holder, run_id, lease_s, now))
+        return bool(rows)
+
+    def renew(self, dataset: str, holder: str, run_id: str, lease_s: float) -> bool:
+        """``claim`` for a holder that renews its lease: on Postgres over a connection of its own, so renewals
+        never wait behind the other statements of a busy worker."""
+        if not self.postgres:
+            return self.claim(dataset, holder, run_id, lease_s)
+        sql, params = self._claim_statement(dataset, holder, run_id, lease_s, time.time())
+        with self._renewals_lock:
+            if self._renewals is None or self._renewals.closed:
+                import psycopg
+
+                self._renewals = psycopg.connect(self.url, autocommit=True)
+            return bool(_rows(self._renewals.execute(sql.replace("?", "%s"), params)))
+
+    @staticmethod
+    def _claim_statement(
+        dataset: str, holder: str, run_id: str, lease_s: float, now: float
+    ) -> tuple[str, tuple[Any, ...]]:
+        return (
             "INSERT INTO oda_claims (dataset, holder, run_id, expires) VALUES (?, ?, ?, ?) "
             "ON CONFLICT (dataset) DO UPDATE SET holder = excluded.holder, run_id = excluded.run_id, "
             "expires = excluded.expires WHERE oda_claims.expires < ? OR oda_claims.holder = excluded.holder "
             "RETURNING holder",
             (dataset, holder, run_id, now + lease_s, now),
         )
-        return bool(rows)
 
     def release(self, dataset: str, holder: str) -> None:
         self._execute("DELETE FROM oda_claims WHERE dataset = ? AND holder = ?", (dataset, holder))

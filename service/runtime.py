@@ -19,6 +19,7 @@ the same Postgres database with LangGraph's ``AsyncPostgresSaver``, and needs a 
 from __future__ import annotations
 
 import asyncio
+import itertools
 import logging
 import os
 import socket
@@ -32,8 +33,10 @@ from typing import Any
 from graph_store.readonly import QueryLimits, make_query_limits
 from oda.errors import ConfigError
 from oda.settings import Settings
+from service.queue import entries_in_progress
 from service.runs import RunBook, is_postgres_url
-from service.tracer import DatasetObserver, DatasetResult, EntryJob, run_entry
+from service.slots import DatasetSlots
+from service.tracer import DatasetObserver, DatasetResult, EntryJob, RunMemo, run_entry
 
 log = logging.getLogger("oda.service")
 
@@ -196,21 +199,26 @@ class ServiceRuntime:
         return True
 
     # --- working ------------------------------------------------------------------------------------------
-    async def trace_entry(
-        self, run_id: str, position: int, dataset: str, *, last_attempt: bool = True
-    ) -> str:
-        """Trace one queue entry's tree to the end (or resume it); returns the entry's final state."""
-        from lineage.runner import build_services, context_from_settings
-        from service.metrics import instrument
+    def new_worker(self) -> WorkerLoad:
+        """The dataset slots and entry order of one worker loop of this process."""
+        return WorkerLoad(self)
 
-        options = await asyncio.to_thread(self.book.run_options, run_id) or {}
-        ctx = context_from_settings(run_id, options, self.config.settings, store_uri=self.config.store_uri)
-        await self._take_share(ctx)
+    async def trace_entry(
+        self,
+        run_id: str,
+        position: int,
+        dataset: str,
+        *,
+        load: WorkerLoad | None = None,
+        last_attempt: bool = True,
+    ) -> str:
+        """Trace one queue entry's tree to the end (or resume it) on ``load``'s dataset slots, behind the entries
+        ``load`` took before it; returns the entry's final state. Without ``load`` the entry has a worker's slots
+        to itself. The run book finishes entries in queue order (see ``RunBook.finish_entry``)."""
+        load = load or self.new_worker()
         started = time.perf_counter()
         try:
-            async with build_services(ctx, store=self.store) as services:
-                instrument(services, ctx.extractor)
-                ctx.services = services
+            async with load.run_context(run_id) as ctx:
                 job = EntryJob(
                     trace=ctx,
                     book=self.book,
@@ -220,6 +228,9 @@ class ServiceRuntime:
                     concurrency=self.config.concurrency,
                     lease_s=self.config.lease_s,
                     observer=self.observer,
+                    slots=load.slots,
+                    ticket=load.take_ticket(),
+                    memo=load.memo(run_id),
                 )
                 final = await run_entry(job, self.checkpointer)
         except Exception as exc:
@@ -247,9 +258,9 @@ class ServiceRuntime:
             return max(1, self.config.workers)
         return max(1, await asyncio.to_thread(self.book.live_queue_workers, self.config.stalled_after_s))
 
-    async def _take_share(self, ctx: Any) -> None:
+    async def take_share(self, ctx: Any) -> None:
         """Give this worker its share of the service's LLM and Hub budgets (``[service]`` llm_concurrency and
-        hub_rate), split evenly among the live workers when the entry starts."""
+        hub_rate), split evenly among the live workers when the worker opens a run's services."""
         import dataclasses
 
         if self.config.llm_concurrency is None and self.config.hub_rate is None:
@@ -264,30 +275,153 @@ class ServiceRuntime:
             )
 
     async def embedded_worker(self, stop: asyncio.Event) -> None:
-        """One in-process worker: take the oldest queued entry, trace its tree, repeat until ``stop``."""
-        while not stop.is_set():
-            taken = await asyncio.to_thread(self.book.next_entry, self.worker)
-            if taken is None:
-                self.wake.clear()
-                waiter = asyncio.ensure_future(self.wake.wait())
-                stopper = asyncio.ensure_future(stop.wait())
-                await asyncio.wait({waiter, stopper}, timeout=1.0, return_when=asyncio.FIRST_COMPLETED)
-                waiter.cancel()
-                stopper.cancel()
-                continue
-            run_id, position, dataset = taken
-            try:
-                await self.trace_entry(run_id, position, dataset)
-            except Exception:  # recorded on the entry; the worker goes on with the next one
-                continue
+        """One in-process worker: take the oldest queued entries while its dataset slots have room (up to
+        ``entries_in_progress`` at once) and trace them until ``stop``, then finish the entries it holds."""
+        load = self.new_worker()
+        running: set[asyncio.Task[str]] = set()
+        try:
+            while not stop.is_set():
+                if len(running) >= entries_in_progress(self.config.concurrency) or (
+                    running and not load.slots.idle
+                ):
+                    await _first_of(stop.wait(), load.slots.changed(), timeout=1.0)
+                    continue
+                taken = await asyncio.to_thread(self.book.next_entry, self.worker)
+                if taken is None:
+                    self.wake.clear()
+                    await _first_of(self.wake.wait(), stop.wait(), load.slots.changed(), timeout=1.0)
+                    continue
+                run_id, position, dataset = taken
+                task = asyncio.create_task(self.trace_entry(run_id, position, dataset, load=load))
+                running.add(task)
+                task.add_done_callback(lambda done: _settle(running, done))
+                await _first_of(load.slots.changed(), asyncio.shield(task), timeout=0.25)
+            await asyncio.gather(*running, return_exceptions=True)  # stopping: finish the entries held
+        finally:
+            for task in list(running):  # cancelled: the entries stay running, queued again at the next start
+                task.cancel()
+            await asyncio.gather(*running, return_exceptions=True)
+
+
+def _settle(running: set[asyncio.Task[str]], task: asyncio.Task[str]) -> None:
+    running.discard(task)
+    if not task.cancelled():
+        task.exception()  # a failed entry is recorded (and logged) by trace_entry itself
+
+
+def use_worker_threads(config: ServiceConfig) -> None:
+    """Size the running loop's default thread pool for the workers' blocking calls (run book statements, store
+    writes): a few per dataset slot, rather than the CPU-count default that would queue them."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    threads = 2 * config.concurrency * max(1, config.workers) + 8
+    asyncio.get_running_loop().set_default_executor(
+        ThreadPoolExecutor(threads, thread_name_prefix="oda-worker")
+    )
+
+
+def checkpoint_connections(concurrency: int) -> int:
+    """Postgres connections for one worker's checkpoints."""
+    return max(2, min(4, concurrency // 8))
+
+
+async def _first_of(*waits: Any, timeout: float) -> None:
+    tasks = [asyncio.ensure_future(w) for w in waits]
+    try:
+        await asyncio.wait(tasks, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for task in tasks:
+            if not task.done():
+                task.cancel()
+
+
+@dataclass
+class _RunShare:
+    ctx: Any
+    stack: AsyncExitStack
+    memo: RunMemo = field(default_factory=RunMemo)
+    users: int = 0
+
+
+class WorkerLoad:
+    """What the queue entries held by one worker share: its ``DatasetSlots`` (the entry taken first is served
+    first), and per run one trace context with its services, so the worker's LLM and Hub budgets bound all its
+    entries together."""
+
+    def __init__(self, runtime: ServiceRuntime) -> None:
+        self.runtime = runtime
+        self.slots = DatasetSlots(runtime.config.concurrency)
+        self._tickets = itertools.count()
+        self._runs: dict[str, _RunShare] = {}
+        self._opening = asyncio.Lock()
+
+    def take_ticket(self) -> int:
+        return next(self._tickets)
+
+    def memo(self, run_id: str) -> RunMemo:
+        """What this worker's entries of the run learnt (see ``RunMemo``); open while the run's context is."""
+        return self._runs[run_id].memo
+
+    @asynccontextmanager
+    async def run_context(self, run_id: str) -> AsyncIterator[Any]:
+        """The run's trace context with live services, opened by the first entry of the run and closed after
+        the last one this worker holds."""
+        async with self._opening:
+            share = self._runs.get(run_id)
+            if share is None:
+                share = await self._open(run_id)
+                self._runs[run_id] = share
+            share.users += 1
+        try:
+            yield share.ctx
+        finally:
+            share.users -= 1
+            if share.users == 0 and self._runs.get(run_id) is share:
+                del self._runs[run_id]
+                await share.stack.aclose()
+
+    async def _open(self, run_id: str) -> _RunShare:
+        from lineage.runner import build_services, context_from_settings
+        from service.metrics import instrument
+
+        runtime = self.runtime
+        options = await asyncio.to_thread(runtime.book.run_options, run_id) or {}
+        ctx = context_from_settings(
+            run_id, options, runtime.config.settings, store_uri=runtime.config.store_uri
+        )
+        await runtime.take_share(ctx)
+        stack = AsyncExitStack()
+        services = await stack.enter_async_context(build_services(ctx, store=runtime.store))
+        instrument(services, ctx.extractor)
+        ctx.services = services
+        return _RunShare(ctx=ctx, stack=stack)
 
 
 @asynccontextmanager
 async def _open_checkpointer(config: ServiceConfig) -> AsyncIterator[Any]:
     if config.scale_out:
         from langgraph.checkpoint.postgres.aio import AsyncPostgresSaver
+        from psycopg.rows import dict_row
+        from psycopg_pool import AsyncConnectionPool
 
-        async with AsyncPostgresSaver.from_conn_string(config.checkpoints) as saver:
+        # A pool, so the entries a worker holds write their checkpoints side by side. Checkpoint commits do not
+        # wait for the disk (synchronous_commit off): only a crash of Postgres itself can lose the last few, and
+        # an entry then resumes from an earlier checkpoint and traces a dataset again (store writes are MERGEs;
+        # claims and attempts stay in the run book, committed durably).
+        pool = AsyncConnectionPool(
+            config.checkpoints,
+            min_size=1,
+            max_size=checkpoint_connections(config.concurrency),
+            kwargs={
+                "autocommit": True,
+                "prepare_threshold": 0,
+                "row_factory": dict_row,
+                "options": "-c synchronous_commit=off",
+            },
+            open=False,
+        )
+        async with pool:
+            saver = AsyncPostgresSaver(pool)  # type: ignore[arg-type]
             await saver.setup()
             yield saver
         return

@@ -19,9 +19,11 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+import secrets
 import time
 from collections.abc import AsyncIterator, Callable
-from contextlib import aclosing, asynccontextmanager, suppress
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import AbstractAsyncContextManager, aclosing, asynccontextmanager, suppress
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Annotated, Any, Literal, TypedDict
 
@@ -30,12 +32,14 @@ from langgraph.runtime import Runtime
 from langgraph.types import Command
 
 from lineage.state import Failure, StackItem, add_counts, append, union_in_order
+from service.slots import DatasetSlots
 
 if TYPE_CHECKING:
     from lineage.context import TraceContext
     from service.runs import RunBook
 
 RECURSION_LIMIT = 2_000_000_000
+_RENEWALS = ThreadPoolExecutor(2, thread_name_prefix="oda-lease")
 DEFAULT_LEASE_S = 60.0
 DEFAULT_POLL_S = 0.25
 
@@ -71,6 +75,27 @@ class DatasetResult:
     finished: float = 0.0
 
 
+class RunMemo:
+    """Which datasets some attempt finished in this run, as the entries of one run on one worker learn it: a
+    finished dataset stays finished for the rest of the run, so it is asked for once."""
+
+    def __init__(self) -> None:
+        self.done: dict[str, str] = {}
+
+
+def _read_sources(store: Any, dataset: str) -> tuple[list[Any], dict[str, Any]]:
+    from graph_store.models import Node
+
+    edges = store.edges(target=dataset)
+    ids = sorted({e.source for e in edges})
+    get_nodes = getattr(store, "get_nodes", None)
+    found = (
+        get_nodes(ids) if get_nodes is not None else [n for n in map(store.get_node, ids) if n is not None]
+    )
+    by_id = {n.id: n for n in found}
+    return edges, {i: by_id.get(i) or Node(id=i) for i in ids}
+
+
 class DatasetObserver:
     """Hooks called around every dataset (metrics, OpenLineage events). The defaults do nothing."""
 
@@ -94,7 +119,25 @@ class EntryJob:
     lease_s: float = DEFAULT_LEASE_S
     poll_s: float = DEFAULT_POLL_S
     observer: DatasetObserver = field(default_factory=DatasetObserver)
+    slots: DatasetSlots | None = None
+    """The worker's dataset slots, shared by the entries it holds (None: this entry's own ``concurrency``)."""
+    ticket: int = 0
+    """The entry's place in the worker's order: a lower ticket is served first."""
+    memo: RunMemo = field(default_factory=RunMemo)
+    """Shared by the entries of this run on this worker."""
+    execution: str = field(default_factory=lambda: secrets.token_hex(4))
+    """This run of the entry: a queue job handed out again while it still runs is another holder, even in the
+    same worker process, and waits for the entry instead of running its thread twice."""
     tasks: dict[str, asyncio.Task[DatasetResult]] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.slots is None:
+            self.slots = DatasetSlots(self.concurrency)
+
+    def slot(self, item: StackItem) -> AbstractAsyncContextManager[None]:
+        """One of the worker's slots for tracing ``item``, by this entry's priority."""
+        assert self.slots is not None
+        return self.slots.slot(self.slots.priority(self.ticket, int(item.get("depth") or 0)))
 
     @property
     def run_id(self) -> str:
@@ -106,8 +149,8 @@ class EntryJob:
 
     @property
     def holder(self) -> str:
-        """Who holds this entry's claims: the worker and the entry (two entries of one process are two holders)."""
-        return f"{self.worker}/{self.thread_id}"
+        """Who holds this entry's claims: the worker, the entry and this run of it."""
+        return f"{self.worker}/{self.thread_id}/{self.execution}"
 
 
 # --- one dataset ------------------------------------------------------------------------------------------
@@ -167,44 +210,54 @@ async def _run_dataset_graph(job: EntryJob, item: StackItem, visited: list[str])
 
 async def _reuse(job: EntryJob, item: StackItem, status: str, visited: list[str]) -> DatasetResult:
     """A dataset finished earlier in this run: push its parents as tracing it again would."""
-    from graph_store.models import Node
     from lineage.graph import _parents_to_push
 
     result = DatasetResult(item=item, status="reused", note=f"already {status} in this run")
     if status != "traced":
         return result
-    store = job.trace.svc.store
-
-    def read() -> list[StackItem]:
-        edges = store.edges(target=item["id"])
-        nodes = {e.source: store.get_node(e.source) or Node(id=e.source) for e in edges}
-        return list(reversed(_parents_to_push(item, edges, nodes, job.trace, set(visited))))
-
-    result.children = await asyncio.to_thread(read)
+    edges, nodes = await asyncio.to_thread(_read_sources, job.trace.svc.store, item["id"])
+    result.children = list(reversed(_parents_to_push(item, edges, nodes, job.trace, set(visited))))
     result.counters = {"reused": 1}
     return result
 
 
+async def _done_status(job: EntryJob, dataset: str) -> str | None:
+    done = job.memo.done.get(dataset)
+    if done is None:
+        done = await asyncio.to_thread(job.book.done_status, job.run_id, dataset)
+        if done is not None:
+            job.memo.done[dataset] = done
+    return done
+
+
 async def _renew(job: EntryJob, dataset: str) -> None:
+    loop = asyncio.get_running_loop()
     while True:
         await asyncio.sleep(job.lease_s / 3)
-        await asyncio.to_thread(job.book.claim, dataset, job.holder, job.run_id, job.lease_s)
+        # a thread of its own: renewals must not queue behind the worker's other blocking calls
+        await loop.run_in_executor(_RENEWALS, job.book.renew, dataset, job.holder, job.run_id, job.lease_s)
 
 
 async def trace_dataset(job: EntryJob, item: StackItem, visited: list[str]) -> DatasetResult:
-    """Claim ``item`` (waiting while another worker holds it), trace it, record the attempt, release it."""
+    """Take one of the worker's slots, claim ``item`` (waiting, slot given back, while another holder has it),
+    trace it, record the attempt, release it. A dataset finished earlier in this run is reused, without a slot."""
     book, dataset = job.book, item["id"]
     while True:
-        done = await asyncio.to_thread(book.done_status, job.run_id, dataset)
+        done = await _done_status(job, dataset)
         if done is not None:
             return await _reuse(job, item, done, visited)
-        if await asyncio.to_thread(book.claim, dataset, job.holder, job.run_id, job.lease_s):
-            done = await asyncio.to_thread(book.done_status, job.run_id, dataset)
-            if done is None:
-                break
-            await asyncio.to_thread(book.release, dataset, job.holder)
-            return await _reuse(job, item, done, visited)
+        async with job.slot(item):
+            if await asyncio.to_thread(book.claim, dataset, job.holder, job.run_id, job.lease_s):
+                done = await asyncio.to_thread(book.done_status, job.run_id, dataset)
+                if done is None:
+                    return await _trace_claimed(job, item, visited)
+                await asyncio.to_thread(book.release, dataset, job.holder)
+                return await _reuse(job, item, done, visited)
         await asyncio.sleep(job.poll_s)
+
+
+async def _trace_claimed(job: EntryJob, item: StackItem, visited: list[str]) -> DatasetResult:
+    book, dataset = job.book, item["id"]
     renewer = asyncio.create_task(_renew(job, dataset))
     try:
         started = time.time()
@@ -246,29 +299,37 @@ async def _cancel_all(job: EntryJob) -> None:
     job.tasks.clear()
 
 
-async def advance(state: EntryState, runtime: Runtime[EntryJob]) -> Command[Literal["advance", "__end__"]]:
-    """Keep up to ``concurrency`` datasets in flight; return when the first of them finishes."""
-    job = runtime.context
-    if await asyncio.to_thread(job.book.is_cancelled, job.run_id):
-        await _cancel_all(job)
-        return Command(goto="__end__", update={"cancelled": True, "frontier": [], "in_flight": []})
+def _top_first(frontier: list[StackItem]) -> list[StackItem]:
+    """The frontier from the top of the stack down, each dataset once (its topmost place)."""
+    seen: set[str] = set()
+    items: list[StackItem] = []
+    for item in reversed(frontier):
+        if item["id"] not in seen:
+            seen.add(item["id"])
+            items.append(item)
+    return items
+
+
+def _fill(job: EntryJob, state: EntryState) -> tuple[list[StackItem], set[str], list[str]]:
+    """Start datasets until ``concurrency`` are in flight; returns the frontier (what is left of it, duplicates
+    and datasets reached again dropped), the datasets in flight and the ones newly visited.
+
+    Datasets that were in flight at the last checkpoint and are not running here (the entry is being resumed)
+    start again first, before any new dataset takes a slot. Any that find no slot stay marked in flight, so a
+    later step starts them: they are already visited, and nothing else would trace them."""
     visited = list(state.get("visited") or [])
     seen_visited = set(visited)
-    in_flight = set(state.get("in_flight") or [])
+    in_flight = set(state.get("in_flight") or []) | set(job.tasks)
+    walk = _top_first(list(state.get("frontier") or []))
+    for item in walk:
+        if item["id"] in in_flight and item["id"] not in job.tasks and len(job.tasks) < job.concurrency:
+            _launch(job, item, visited)
     new_visited: list[str] = []
     kept: list[StackItem] = []
-    walked: set[str] = set()
-    for item in reversed(list(state.get("frontier") or [])):  # top of the stack first
+    for item in walk:
         dataset = item["id"]
-        if dataset in walked:
-            continue
-        walked.add(dataset)
-        if dataset in job.tasks:
+        if dataset in in_flight:
             kept.append(item)
-        elif dataset in in_flight:  # in flight when the last checkpoint was written: start it again
-            kept.append(item)
-            if len(job.tasks) < job.concurrency:
-                _launch(job, item, visited)
         elif dataset in seen_visited:
             continue  # reached again through another parent: traced (or being traced) already
         elif len(job.tasks) < job.concurrency:
@@ -279,7 +340,16 @@ async def advance(state: EntryState, runtime: Runtime[EntryJob]) -> Command[Lite
             kept.append(item)
         else:
             kept.append(item)
-    frontier = list(reversed(kept))
+    return list(reversed(kept)), in_flight, new_visited
+
+
+async def advance(state: EntryState, runtime: Runtime[EntryJob]) -> Command[Literal["advance", "__end__"]]:
+    """Keep up to ``concurrency`` datasets in flight; return when the first of them finishes."""
+    job = runtime.context
+    if await asyncio.to_thread(job.book.is_cancelled, job.run_id):
+        await _cancel_all(job)
+        return Command(goto="__end__", update={"cancelled": True, "frontier": [], "in_flight": []})
+    frontier, in_flight, new_visited = _fill(job, state)
     if not job.tasks:
         return Command(goto="__end__", update={"frontier": [], "in_flight": [], "visited": new_visited})
     finished, _ = await asyncio.wait(set(job.tasks.values()), return_when=asyncio.FIRST_COMPLETED)
@@ -295,7 +365,6 @@ async def advance(state: EntryState, runtime: Runtime[EntryJob]) -> Command[Lite
         for key, value in result.counters.items():
             counters[key] = counters.get(key, 0) + value
         failures.extend(result.failures)
-    in_flight &= set(job.tasks)
     return Command(
         goto="advance",
         update={

@@ -25,7 +25,7 @@ def test_each_worker_takes_its_share(api_only: ServiceRuntime) -> None:
     api_only.config.llm_concurrency = 32
     api_only.config.hub_rate = 12.0
     ctx = _context()
-    asyncio.run(api_only._take_share(ctx))
+    asyncio.run(api_only.take_share(ctx))
     assert ctx.llm is not None and ctx.llm.max_concurrency == 10
     assert ctx.acquisition is not None and ctx.acquisition.per_host_rate == 4.0
 
@@ -33,6 +33,6 @@ def test_each_worker_takes_its_share(api_only: ServiceRuntime) -> None:
 def test_no_budget_keeps_the_configured_limits(api_only: ServiceRuntime) -> None:
     api_only.config.workers = 4
     ctx = _context()
-    asyncio.run(api_only._take_share(ctx))
+    asyncio.run(api_only.take_share(ctx))
     assert ctx.llm is not None and ctx.llm.max_concurrency == 8
     assert ctx.acquisition is not None and ctx.acquisition.per_host_rate == 5.0

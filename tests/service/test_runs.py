@@ -83,3 +83,37 @@ def test_entries_queue_in_order_and_cancel(book: RunBook) -> None:
     assert book.run_view("run-2")["state"] == "cancelled"  # type: ignore[index]
     assert book.cancel("nope") is None
     assert book.queue_depth()["cancelled"] == 1
+
+
+def test_entries_traced_out_of_order_finish_in_queue_order(book: RunBook) -> None:
+    book.create_run("run-1", {}, ["org/a", "org/b", "org/c", "org/d"])
+    for position in range(4):
+        assert book.start_entry("run-1", position, "w") is not None
+    book.finish_entry("run-1", 2, "finished", counters={"traced": 1})
+    book.finish_entry("run-1", 1, "finished", counters={"traced": 1})
+
+    def states() -> list[str]:
+        view = book.run_view("run-1")
+        assert view is not None
+        return [e["state"] for e in view["entries"]]
+
+    assert states() == ["running", "traced", "traced", "running"]
+    assert book.run_view("run-1")["state"] == "running"  # type: ignore[index]
+    book.finish_entry("run-1", 0, "failed", error="boom")
+    assert states() == ["failed", "finished", "finished", "running"]
+    book.finish_entry("run-1", 3, "finished")
+    assert states() == ["failed", "finished", "finished", "finished"]
+    assert book.run_view("run-1")["state"] == "finished"  # type: ignore[index]
+
+
+def test_cancelling_the_entries_before_a_traced_one_finishes_it(book: RunBook) -> None:
+    book.create_run("run-1", {}, ["org/a", "org/b", "org/c"])
+    assert book.start_entry("run-1", 0, "w") == "org/a"
+    assert book.start_entry("run-1", 2, "w") == "org/c"
+    book.finish_entry("run-1", 0, "finished")
+    book.finish_entry("run-1", 2, "finished")  # org/b is still queued
+    assert [e["state"] for e in book.run_view("run-1")["entries"]] == ["finished", "queued", "traced"]  # type: ignore[index]
+    book.cancel("run-1")
+    assert [e["state"] for e in book.run_view("run-1")["entries"]] == ["finished", "cancelled", "finished"]  # type: ignore[index]
+    with pytest.raises(ValueError):
+        book.finish_entry("run-1", 1, "traced")
