@@ -13,6 +13,7 @@
 
 from __future__ import annotations
 
+import itertools
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -20,13 +21,13 @@ from typing import Any, TypeVar
 
 from graph_store import queries as q
 from graph_store.cypher_store import CypherGraphStore, Result, Tx
-from graph_store.models import Action, AuditEntry
 from graph_store.readonly import QueryLimits, check_read_only, make_query_limits
 from graph_store.sandbox import QueryLimitError
 from oda.errors import ReadOnlyError, StoreError
 
 T = TypeVar("T")
-DECIDE_ATTEMPTS = 8
+WRITE_ATTEMPTS = 8
+"""Tries of a write transaction that a concurrent one beat to a unique key (see ``Neo4jStore._write``)."""
 
 
 class Neo4jDialect(q.Dialect):
@@ -158,34 +159,28 @@ class Neo4jStore(CypherGraphStore):
         return self._wrap(call)
 
     def _write(self, work: Callable[[Tx], T]) -> T:
-        def call() -> T:
-            with self._session(read=False) as session:
-                value: T = session.execute_write(lambda tx: work(_Neo4jTx(tx)))
-                return value
+        """Run ``work`` in a managed write transaction, again when a concurrent transaction beat it to a unique key.
 
-        return self._wrap(call)
-
-    def decide(self, target: str, source: str, action: Action | str, **kwargs: Any) -> AuditEntry:
-        """``GraphStore.decide``, retried when a concurrent decision took the same audit sequence number.
-
-        Neo4j serializes the counter with a write lock, so this never triggers there; Bolt servers with
-        optimistic concurrency (ArcadeDB) report the clash as a uniqueness violation, after rolling back.
-        """
+        Neo4j takes a lock on a constraint's key, so two MERGEs of the same new node (two workers writing a shared
+        source) or two decisions taking the same audit sequence number are serialized there. Bolt servers with
+        optimistic concurrency (ArcadeDB) let both run and fail the second commit with a uniqueness violation,
+        rolled back: run again, its MERGE matches the node the first created and its counter read is fresh. Writes
+        are idempotent, so running a rolled-back one again is safe."""
         import neo4j.exceptions
 
-        for attempt in range(DECIDE_ATTEMPTS):
-            try:
-                return super().decide(target, source, action, **kwargs)
-            except StoreError as exc:
-                cause = exc.__cause__
-                clash = (
-                    isinstance(cause, neo4j.exceptions.ConstraintError)
-                    or "duplicated key" in str(exc).lower()
-                )
-                if not clash or attempt == DECIDE_ATTEMPTS - 1:
-                    raise
-                time.sleep(0.01 * (attempt + 1))
-        raise AssertionError("unreachable")
+        def call() -> T:
+            for attempt in itertools.count(1):
+                try:
+                    with self._session(read=False) as session:
+                        value: T = session.execute_write(lambda tx: work(_Neo4jTx(tx)))
+                        return value
+                except neo4j.exceptions.ConstraintError:
+                    if attempt >= WRITE_ATTEMPTS:
+                        raise
+                    time.sleep(0.01 * attempt)
+            raise AssertionError("unreachable")
+
+        return self._wrap(call)
 
     def _lock_edge(self, tx: Tx, target: str, source: str) -> None:
         tx.run(_lock_edge_query(), {"target": target, "source": source})

@@ -11,7 +11,9 @@ differs. Times are Unix seconds. Tables:
 - ``oda_claims``: who traces a dataset now, until when (a lease, renewed while the trace runs). A worker that
   dies stops renewing; once the lease expires another worker may take the dataset;
 - ``oda_attempts``: one row per attempt at tracing a dataset in a run (worker, start, end, outcome). A finished
-  attempt also marks the dataset done for that run, so another entry's tree reuses it instead of tracing again.
+  attempt also marks the dataset done for that run, so another entry's tree reuses it instead of tracing again;
+  an attempt stopped before its end by a live worker (its entry failed or was cancelled, the worker stopped) is
+  finished as ``abandoned``, which marks nothing done. An attempt whose worker died stays unfinished.
 """
 
 from __future__ import annotations
@@ -33,6 +35,9 @@ _LAST_POSITION = 2**31 - 1
 SCHEMA_LOCK = 0x0DA5C4E3A
 POSTGRES_CONNECTIONS = 4
 """Connections of one run book on Postgres."""
+
+ABANDONED = "abandoned"
+"""The status of an attempt its live worker stopped before the end: the dataset is still to be traced."""
 
 SCHEMA = (
     """CREATE TABLE IF NOT EXISTS oda_runs (
@@ -437,8 +442,9 @@ class RunBook:
     def done_status(self, run_id: str, dataset: str) -> str | None:
         """How ``dataset`` ended in this run when some attempt finished it, else None."""
         rows = self._execute(
-            "SELECT status FROM oda_attempts WHERE run_id = ? AND dataset = ? AND finished IS NOT NULL LIMIT 1",
-            (run_id, dataset),
+            "SELECT status FROM oda_attempts WHERE run_id = ? AND dataset = ? AND finished IS NOT NULL "
+            "AND status <> ? LIMIT 1",
+            (run_id, dataset, ABANDONED),
         )
         return str(rows[0][0]) if rows else None
 

@@ -21,6 +21,7 @@ import asyncio
 import contextvars
 import secrets
 import time
+from collections import deque
 from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import AbstractAsyncContextManager, aclosing, asynccontextmanager, suppress
@@ -32,6 +33,7 @@ from langgraph.runtime import Runtime
 from langgraph.types import Command
 
 from lineage.state import Failure, StackItem, add_counts, append, union_in_order
+from service.runs import ABANDONED
 from service.slots import DatasetSlots
 
 if TYPE_CHECKING:
@@ -76,11 +78,21 @@ class DatasetResult:
 
 
 class RunMemo:
-    """Which datasets some attempt finished in this run, as the entries of one run on one worker learn it: a
-    finished dataset stays finished for the rest of the run, so it is asked for once."""
+    """What the entries of one run on one worker learn about finished datasets: a finished dataset stays finished
+    for the rest of the run, so its status is asked for once, and the sources of a traced one are read from the
+    store once. A dataset whose status and sources are known is reused within the entry's step, with no task, no
+    slot and no checkpoint of its own."""
 
     def __init__(self) -> None:
         self.done: dict[str, str] = {}
+        self.sources: dict[str, tuple[list[Any], dict[str, Any]]] = {}
+
+    def reusable(self, dataset: str) -> str | None:
+        """The dataset's status when it can be reused without reading anything, else None."""
+        status = self.done.get(dataset)
+        if status is None or (status == "traced" and dataset not in self.sources):
+            return None
+        return status
 
 
 def _read_sources(store: Any, dataset: str) -> tuple[list[Any], dict[str, Any]]:
@@ -215,7 +227,11 @@ async def _reuse(job: EntryJob, item: StackItem, status: str, visited: list[str]
     result = DatasetResult(item=item, status="reused", note=f"already {status} in this run")
     if status != "traced":
         return result
-    edges, nodes = await asyncio.to_thread(_read_sources, job.trace.svc.store, item["id"])
+    sources = job.memo.sources.get(item["id"])
+    if sources is None:
+        sources = await asyncio.to_thread(_read_sources, job.trace.svc.store, item["id"])
+        job.memo.sources[item["id"]] = sources
+    edges, nodes = sources
     result.children = list(reversed(_parents_to_push(item, edges, nodes, job.trace, set(visited))))
     result.counters = {"reused": 1}
     return result
@@ -259,6 +275,7 @@ async def trace_dataset(job: EntryJob, item: StackItem, visited: list[str]) -> D
 async def _trace_claimed(job: EntryJob, item: StackItem, visited: list[str]) -> DatasetResult:
     book, dataset = job.book, item["id"]
     renewer = asyncio.create_task(_renew(job, dataset))
+    attempt: str | None = None
     try:
         started = time.time()
         job.observer.started(job.run_id, item)
@@ -270,12 +287,18 @@ async def _trace_claimed(job: EntryJob, item: StackItem, visited: list[str]) -> 
         await asyncio.to_thread(
             book.finish_attempt, attempt, result.status, int(result.counters.get("edges", 0)), result.note
         )
+        attempt = None
+        job.memo.done[dataset] = result.status
         job.observer.finished(job.run_id, result)
         return result
     finally:
         renewer.cancel()
         with suppress(asyncio.CancelledError):
             await renewer
+        if (
+            attempt is not None
+        ):  # stopped before its end (the entry failed or was cancelled, the worker stops)
+            await asyncio.to_thread(book.finish_attempt, attempt, ABANDONED, 0, "stopped before its end")
         await asyncio.to_thread(book.release, dataset, job.holder)
 
 
@@ -310,13 +333,28 @@ def _top_first(frontier: list[StackItem]) -> list[StackItem]:
     return items
 
 
-def _fill(job: EntryJob, state: EntryState) -> tuple[list[StackItem], set[str], list[str]]:
-    """Start datasets until ``concurrency`` are in flight; returns the frontier (what is left of it, duplicates
-    and datasets reached again dropped), the datasets in flight and the ones newly visited.
+@dataclass
+class Fill:
+    """What one step of an entry starts and leaves (see ``_fill``)."""
+
+    frontier: list[StackItem]
+    """What is left of the frontier: duplicates, datasets reached again and reused ones dropped."""
+    in_flight: set[str]
+    new_visited: list[str]
+    counters: dict[str, int]
+
+
+def _fill(job: EntryJob, state: EntryState) -> Fill:
+    """Start datasets until ``concurrency`` are in flight, walking the frontier from the top of the stack.
 
     Datasets that were in flight at the last checkpoint and are not running here (the entry is being resumed)
     start again first, before any new dataset takes a slot. Any that find no slot stay marked in flight, so a
-    later step starts them: they are already visited, and nothing else would trace them."""
+    later step starts them: they are already visited, and nothing else would trace them.
+
+    A dataset that the run's memo knows to be finished is reused on the spot: marked visited, and its parents
+    walked next in its place, as tracing it again would push them."""
+    from lineage.graph import _parents_to_push
+
     visited = list(state.get("visited") or [])
     seen_visited = set(visited)
     in_flight = set(state.get("in_flight") or []) | set(job.tasks)
@@ -326,12 +364,24 @@ def _fill(job: EntryJob, state: EntryState) -> tuple[list[StackItem], set[str], 
             _launch(job, item, visited)
     new_visited: list[str] = []
     kept: list[StackItem] = []
-    for item in walk:
+    reused = 0
+    pending = deque(walk)
+    while pending:
+        item = pending.popleft()
         dataset = item["id"]
         if dataset in in_flight:
             kept.append(item)
-        elif dataset in seen_visited:
+            continue
+        if dataset in seen_visited:
             continue  # reached again through another parent: traced (or being traced) already
+        status = job.memo.reusable(dataset)
+        if status is not None:
+            seen_visited.add(dataset)
+            new_visited.append(dataset)
+            if status == "traced":
+                edges, nodes = job.memo.sources[dataset]
+                pending.extendleft(reversed(_parents_to_push(item, edges, nodes, job.trace, seen_visited)))
+                reused += 1
         elif len(job.tasks) < job.concurrency:
             seen_visited.add(dataset)
             new_visited.append(dataset)
@@ -340,7 +390,7 @@ def _fill(job: EntryJob, state: EntryState) -> tuple[list[StackItem], set[str], 
             kept.append(item)
         else:
             kept.append(item)
-    return list(reversed(kept)), in_flight, new_visited
+    return Fill(list(reversed(kept)), in_flight, new_visited, {"reused": reused} if reused else {})
 
 
 async def advance(state: EntryState, runtime: Runtime[EntryJob]) -> Command[Literal["advance", "__end__"]]:
@@ -349,11 +399,14 @@ async def advance(state: EntryState, runtime: Runtime[EntryJob]) -> Command[Lite
     if await asyncio.to_thread(job.book.is_cancelled, job.run_id):
         await _cancel_all(job)
         return Command(goto="__end__", update={"cancelled": True, "frontier": [], "in_flight": []})
-    frontier, in_flight, new_visited = _fill(job, state)
+    fill = _fill(job, state)
+    frontier, in_flight, counters = fill.frontier, fill.in_flight, fill.counters
     if not job.tasks:
-        return Command(goto="__end__", update={"frontier": [], "in_flight": [], "visited": new_visited})
+        return Command(
+            goto="__end__",
+            update={"frontier": [], "in_flight": [], "visited": fill.new_visited, "counters": counters},
+        )
     finished, _ = await asyncio.wait(set(job.tasks.values()), return_when=asyncio.FIRST_COMPLETED)
-    counters: dict[str, int] = {}
     failures: list[Failure] = []
     for task in finished:
         result = task.result()  # an unexpected error ends the entry (the queue job fails and is retried)
@@ -370,7 +423,7 @@ async def advance(state: EntryState, runtime: Runtime[EntryJob]) -> Command[Lite
         update={
             "frontier": frontier,
             "in_flight": sorted(in_flight),
-            "visited": new_visited,
+            "visited": fill.new_visited,
             "counters": counters,
             "failures": failures,
         },

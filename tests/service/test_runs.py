@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from service.runs import RunBook
+from service.runs import ABANDONED, RunBook
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.integration)])
@@ -57,12 +57,16 @@ def test_many_threads_racing_for_a_claim_get_one_winner(book: RunBook) -> None:
 
 
 def test_attempts_mark_datasets_done_for_their_run_only(book: RunBook) -> None:
+    abandoned = book.start_attempt("run-1", "org/a", "org/root", 1, "w0")
+    book.finish_attempt(abandoned, ABANDONED, 0, "stopped before its end")
+    assert book.done_status("run-1", "org/a") is None  # an abandoned attempt marks nothing done
     attempt = book.start_attempt("run-1", "org/a", "org/root", 1, "w1")
     assert book.done_status("run-1", "org/a") is None  # started is not done
     book.finish_attempt(attempt, "traced", 3, None)
     assert book.done_status("run-1", "org/a") == "traced"
     assert book.done_status("run-2", "org/a") is None
-    [row] = book.attempts("run-1")
+    [first, row] = book.attempts("run-1")
+    assert first["status"] == ABANDONED
     assert row["edges"] == 3 and row["worker"] == "w1" and row["finished"] >= row["started"]
 
 

@@ -1,5 +1,5 @@
-"""Which datasets an entry's step starts: depth first, up to its concurrency, and never losing one that was in
-flight when the entry's last checkpoint was written."""
+"""Which datasets an entry's step starts: depth first, up to its concurrency, never losing one that was in flight
+when the entry's last checkpoint was written, and reusing on the spot the ones the run's memo knows finished."""
 
 from __future__ import annotations
 
@@ -9,10 +9,11 @@ from pathlib import Path
 
 import pytest
 
+from graph_store.models import Edge, Node, Relationship
 from lineage.context import TraceContext
 from lineage.state import StackItem
 from service.runs import RunBook
-from service.tracer import EntryJob, EntryState, _cancel_all, _fill
+from service.tracer import EntryJob, EntryState, RunMemo, _cancel_all, _fill
 
 
 def item(dataset: str, depth: int = 1) -> StackItem:
@@ -28,17 +29,35 @@ def book(tmp_path: Path) -> Iterator[RunBook]:
         runs.close()
 
 
-def fill(book: RunBook, tmp_path: Path, state: EntryState, concurrency: int) -> tuple[list[str], set[str], list[str], list[str]]:
+Step = tuple[list[str], set[str], list[str], list[str]]
+
+
+def fill(
+    book: RunBook, tmp_path: Path, state: EntryState, concurrency: int, memo: RunMemo | None = None
+) -> Step:
     """One step's start of datasets: (frontier ids, in flight, newly visited, started). The started datasets'
     tasks are cancelled before they run."""
+    return fill_counting(book, tmp_path, state, concurrency, memo)[0]
 
-    async def go() -> tuple[list[str], set[str], list[str], list[str]]:
-        ctx = TraceContext(run_id="run", store_uri=str(tmp_path / "graph"), extractor="rules")
-        job = EntryJob(trace=ctx, book=book, worker="w", entry="org/root", position=0, concurrency=concurrency)
-        frontier, in_flight, new_visited = _fill(job, state)
+
+def fill_counting(
+    book: RunBook, tmp_path: Path, state: EntryState, concurrency: int, memo: RunMemo | None = None
+) -> tuple[Step, dict[str, int]]:
+    async def go() -> tuple[Step, dict[str, int]]:
+        ctx = TraceContext(run_id="run", store_uri=str(tmp_path / "graph"), extractor="rules", max_depth=3)
+        job = EntryJob(
+            trace=ctx,
+            book=book,
+            worker="w",
+            entry="org/root",
+            position=0,
+            concurrency=concurrency,
+            memo=memo or RunMemo(),
+        )
+        step = _fill(job, state)
         started = sorted(job.tasks)
         await _cancel_all(job)
-        return [i["id"] for i in frontier], in_flight, new_visited, started
+        return ([i["id"] for i in step.frontier], step.in_flight, step.new_visited, started), step.counters
 
     return asyncio.run(go())
 
@@ -89,3 +108,39 @@ def test_a_dataset_reached_again_is_dropped_and_duplicates_keep_their_top_place(
     assert frontier == ["org/b", "org/a"]
     assert new_visited == ["org/a"]
     assert in_flight == {"org/a"}
+
+
+def sources(target: str, *parents: tuple[str, float]) -> tuple[list[Edge], dict[str, Node]]:
+    edges = [
+        Edge(
+            source=f"org/{p}",
+            target=f"org/{target}",
+            relationship=Relationship.DIRECT_INCLUSION,
+            confidence=c,
+        )
+        for p, c in parents
+    ]
+    return edges, {e.source: Node(id=e.source) for e in edges}
+
+
+def test_datasets_the_memo_knows_are_reused_in_the_step_and_their_parents_walked_in_their_place(
+    book: RunBook, tmp_path: Path
+) -> None:
+    memo = RunMemo()
+    memo.done.update({"org/a": "traced", "org/p": "traced", "org/f": "failed", "org/n": "traced"})
+    memo.sources["org/a"] = sources("a", ("p", 0.9), ("q", 0.8), ("f", 0.7))
+    memo.sources["org/p"] = sources("p", ("g", 0.9))
+    # org/n is finished but its sources are unknown here: a task reads them
+    state = EntryState(frontier=[item("b"), item("n"), item("a")], in_flight=[], visited=["org/root"])
+    (frontier, in_flight, new_visited, started), counters = fill_counting(book, tmp_path, state, 2, memo)
+    # a reused: its parents p (reused: its parent g), q, f (failed: no parents) walked before n and b
+    assert new_visited == ["org/a", "org/p", "org/g", "org/q", "org/f"]
+    assert started == ["org/g", "org/q"]
+    assert counters == {"reused": 2}
+    assert frontier == ["org/b", "org/n", "org/q", "org/g"]  # g (deeper) on top, then q; n and b wait
+    assert in_flight == {"org/g", "org/q"}
+
+    # parents beyond the maximum depth are not pushed, as tracing would not push them
+    deep = EntryState(frontier=[item("a", depth=3)], in_flight=[], visited=["org/root"])
+    (frontier, _, new_visited, started), counters = fill_counting(book, tmp_path, deep, 2, memo)
+    assert (frontier, new_visited, started, counters) == ([], ["org/a"], [], {"reused": 1})

@@ -261,6 +261,30 @@ def test_concurrent_reviewers_never_lose_audit_entries(store: CypherGraphStore) 
     assert shared is not None and shared.version == 1
 
 
+def test_concurrent_writers_merging_one_new_source_all_succeed(store: CypherGraphStore) -> None:
+    # workers tracing datasets built from the same source write that source's node at the same moment
+    errors: list[BaseException] = []
+    start = threading.Barrier(8)
+
+    def write(i: int) -> None:
+        try:
+            start.wait()
+            for round_ in range(3):
+                store.upsert_edges([edge(f"org/child{i}-{round_}", f"org/shared{round_}", 0.8)])
+        except BaseException as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=write, args=(i,)) for i in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert not errors
+    ids = [n.id for n in store.nodes()]
+    assert sorted(i for i in ids if i.startswith("org/shared")) == ["org/shared0", "org/shared1", "org/shared2"]
+    assert len(store.edges()) == 24
+
+
 # --- records --------------------------------------------------------------------------------------------------
 
 
