@@ -345,6 +345,13 @@ def _fresh_database(admin_url: str) -> str:
     return admin_url.rsplit("/", 1)[0] + "/" + name
 
 
+def machine_cpu() -> tuple[float, float]:
+    """(busy, total) CPU time of the whole machine so far, in clock ticks (``/proc/stat``), for utilisation."""
+    fields = [int(v) for v in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
+    idle = fields[3] + (fields[4] if len(fields) > 4 else 0)  # idle + iowait
+    return float(sum(fields[:8]) - idle), float(sum(fields[:8]))
+
+
 def _wait_for_workers(queue_url: str, workers: int, timeout_s: float = 120.0) -> None:
     import psycopg
 
@@ -373,10 +380,12 @@ def _prepare_database(queue_url: str, store_uri: str) -> None:
 
 
 def _queue_run(queue_url: str, store_uri: str, ids: list[str], max_depth: int) -> str:
+    from oda.settings import load_settings
     from service.app import TraceRequest, trace_options
     from service.runtime import ServiceConfig, ServiceRuntime
 
-    config = ServiceConfig(store_uri=store_uri, queue=queue_url)
+    # as ``oda serve`` would queue it: the run saves the service's settings ([llm] from ODA_CONFIG)
+    config = ServiceConfig.from_settings(load_settings(), store_uri=store_uri, queue=queue_url)
 
     async def submit() -> None:
         async with ServiceRuntime.open(config) as runtime:
@@ -469,12 +478,15 @@ def service_mode(args: Any) -> None:
                     store_uri,
                 ]
                 command += ["--concurrency", str(args.concurrency)]
-                procs = [
-                    subprocess.Popen(
-                        command, env=env, cwd=work, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-                    )
-                    for _ in range(workers)
-                ]
+                logs = [work / f"worker-{workers}-{i}.log" for i in range(workers)]
+                procs = []
+                for log in logs:
+                    with log.open("wb") as sink:  # the worker keeps its own copy of the file
+                        procs.append(
+                            subprocess.Popen(
+                                command, env=env, cwd=work, stdout=sink, stderr=subprocess.STDOUT
+                            )
+                        )
                 try:
                     _wait_for_workers(queue_url, workers)  # a service's workers are up before work arrives
                 except SystemExit:
@@ -482,19 +494,29 @@ def service_mode(args: Any) -> None:
                         proc.kill()
                     raise
                 started = time.time()
+                cpu_before = machine_cpu()
                 run_id = _queue_run(queue_url, store_uri, ids, args.max_depth)
                 book = RunBook(queue_url)
                 while book.run_view(run_id)["state"] != "finished":  # type: ignore[index]
                     time.sleep(0.25)
                 wall = time.time() - started
+                cpu_after = machine_cpu()
+                busy = (cpu_after[0] - cpu_before[0]) / max(1.0, cpu_after[1] - cpu_before[1])
                 traced = book.traced_total().get("traced", 0)
+                if traced == 0:
+                    view = book.run_view(run_id) or {}
+                    errors = {e.get("error") for e in view.get("entries", []) if e.get("error")}
+                    print("nothing was traced; entry errors:", *sorted(errors)[:5], sep="\n  ")
+                    print("the first worker's log ends:", logs[0].read_text(errors="replace")[-3000:])
                 book.close()
                 peaks = []
+                worker_cpu = 0.0
                 for proc in procs:
                     proc.send_signal(signal.SIGINT)
                     _, _, usage = os.wait4(proc.pid, 0)
                     proc.returncode = 0
                     peaks.append(usage.ru_maxrss / 1024)
+                    worker_cpu += usage.ru_utime + usage.ru_stime
                 parent_end.send("stop")
                 hub_intervals, _, llm_intervals, llm_calls = parent_end.recv()
                 servers.join(timeout=30)
@@ -510,6 +532,12 @@ def service_mode(args: Any) -> None:
                     f"wall/ideal {wall / ideal:.2f}; LLM calls in flight: mean {calls * args.llm_latency / wall:.1f}, "
                     f"peak {peak_overlap(llm_intervals)} of {slots}; "
                     f"peak RSS per worker {', '.join(f'{p:.0f}' for p in peaks)} MB",
+                    flush=True,
+                )
+                print(
+                    f"  CPU: the machine's {os.cpu_count()} cores {100 * busy:.0f}% busy during the run; the workers "
+                    f"used {worker_cpu:.1f} CPU s ({1000 * worker_cpu / max(1, traced):.0f} ms per traced dataset, "
+                    "start-up and shutdown included)",
                     flush=True,
                 )
                 import neo4j
