@@ -352,6 +352,35 @@ def machine_cpu() -> tuple[float, float]:
     return float(sum(fields[:8]) - idle), float(sum(fields[:8]))
 
 
+def process_cpu() -> dict[int, tuple[str, float]]:
+    """Every process's name and CPU seconds so far (``/proc/PID/stat``: utime + stime)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    found: dict[int, tuple[str, float]] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            raw = (entry / "stat").read_text()
+        except OSError:
+            continue  # ended meanwhile
+        name = raw[raw.index("(") + 1 : raw.rindex(")")]
+        fields = raw[raw.rindex(")") + 2 :].split()
+        found[int(entry.name)] = (name, (int(fields[11]) + int(fields[12])) / tick)
+    return found
+
+
+def cpu_by_group(
+    before: dict[int, tuple[str, float]], after: dict[int, tuple[str, float]], groups: dict[int, str]
+) -> dict[str, float]:
+    """CPU seconds spent between two ``process_cpu`` snapshots, summed by group (``groups`` names some pids;
+    the others are grouped by process name)."""
+    spent: dict[str, float] = {}
+    for pid, (name, cpu) in after.items():
+        group = groups.get(pid, name)
+        spent[group] = spent.get(group, 0.0) + cpu - before.get(pid, (name, 0.0))[1]
+    return spent
+
+
 def _wait_for_workers(queue_url: str, workers: int, timeout_s: float = 120.0) -> None:
     import psycopg
 
@@ -494,13 +523,16 @@ def service_mode(args: Any) -> None:
                         proc.kill()
                     raise
                 started = time.time()
-                cpu_before = machine_cpu()
+                cpu_before, per_process_before = machine_cpu(), process_cpu()
                 run_id = _queue_run(queue_url, store_uri, ids, args.max_depth)
                 book = RunBook(queue_url)
                 while book.run_view(run_id)["state"] != "finished":  # type: ignore[index]
                     time.sleep(0.25)
                 wall = time.time() - started
-                cpu_after = machine_cpu()
+                cpu_after, per_process_after = machine_cpu(), process_cpu()
+                groups = {proc.pid: "oda workers" for proc in procs}
+                groups |= {servers.pid: "Hub and LLM stand-ins", os.getpid(): "this bench"}
+                spent = cpu_by_group(per_process_before, per_process_after, groups)
                 busy = (cpu_after[0] - cpu_before[0]) / max(1.0, cpu_after[1] - cpu_before[1])
                 traced = book.traced_total().get("traced", 0)
                 if traced == 0:
@@ -538,6 +570,12 @@ def service_mode(args: Any) -> None:
                     f"  CPU: the machine's {os.cpu_count()} cores {100 * busy:.0f}% busy during the run; the workers "
                     f"used {worker_cpu:.1f} CPU s ({1000 * worker_cpu / max(1, traced):.0f} ms per traced dataset, "
                     "start-up and shutdown included)",
+                    flush=True,
+                )
+                top = sorted(spent.items(), key=lambda kv: -kv[1])[:6]
+                print(
+                    "  CPU seconds during the run by process: "
+                    + ", ".join(f"{group} {seconds:.1f}" for group, seconds in top),
                     flush=True,
                 )
                 import neo4j

@@ -21,6 +21,7 @@ import asyncio
 import contextvars
 import secrets
 import time
+import weakref
 from collections import deque
 from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -438,6 +439,19 @@ def build_entry_graph(checkpointer: Any = None) -> Any:
     return builder.compile(checkpointer=checkpointer, name="lineage-entry")
 
 
+_ENTRY_GRAPHS: weakref.WeakKeyDictionary[Any, Any] = weakref.WeakKeyDictionary()
+
+
+def entry_graph(checkpointer: Any) -> Any:
+    """The entry graph compiled once per checkpointer (compiling costs more than a short entry's whole walk)."""
+    if checkpointer is None:
+        return build_entry_graph()
+    graph = _ENTRY_GRAPHS.get(checkpointer)
+    if graph is None:
+        graph = _ENTRY_GRAPHS[checkpointer] = build_entry_graph(checkpointer)
+    return graph
+
+
 async def run_entry(
     job: EntryJob, checkpointer: Any, *, on_step: Callable[[], None] | None = None
 ) -> EntryState:
@@ -468,7 +482,7 @@ async def _entry_claim(job: EntryJob) -> AsyncIterator[None]:
 
 
 async def _run_entry(job: EntryJob, checkpointer: Any, on_step: Callable[[], None] | None) -> EntryState:
-    graph = build_entry_graph(checkpointer)
+    graph = entry_graph(checkpointer)
     config: Any = {"configurable": {"thread_id": job.thread_id}, "recursion_limit": RECURSION_LIMIT}
     snapshot = await graph.aget_state(config)
     if snapshot.values and not snapshot.next and not snapshot.tasks:
@@ -485,13 +499,14 @@ async def _run_entry(job: EntryJob, checkpointer: Any, on_step: Callable[[], Non
             failures=[],
             cancelled=False,
         )
-    stream = graph.astream(graph_input, config, context=job, stream_mode="updates")
+    final: dict[str, Any] = dict(snapshot.values)
+    stream = graph.astream(graph_input, config, context=job, stream_mode="values")
     try:
         async with aclosing(stream):
-            async for _ in stream:
+            async for values in stream:
+                final = values
                 if on_step is not None:
                     on_step()
     finally:
         await _cancel_all(job)
-    final = await graph.aget_state(config)
-    return dict(final.values)  # type: ignore[return-value]
+    return final  # type: ignore[return-value]
