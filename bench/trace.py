@@ -531,7 +531,8 @@ def service_mode(args: Any) -> None:
                 wall = time.time() - started
                 cpu_after, per_process_after = machine_cpu(), process_cpu()
                 groups = {proc.pid: "oda workers" for proc in procs}
-                groups |= {servers.pid: "Hub and LLM stand-ins", os.getpid(): "this bench"}
+                groups[os.getpid()] = "this bench"
+                groups[servers.pid or -1] = "Hub and LLM stand-ins"
                 spent = cpu_by_group(per_process_before, per_process_after, groups)
                 busy = (cpu_after[0] - cpu_before[0]) / max(1.0, cpu_after[1] - cpu_before[1])
                 traced = book.traced_total().get("traced", 0)
