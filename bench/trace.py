@@ -579,6 +579,12 @@ def service_mode(args: Any) -> None:
                     + ", ".join(f"{group} {seconds:.1f}" for group, seconds in top),
                     flush=True,
                 )
+                cpu_floor = sum(spent.values()) / (os.cpu_count() or 1)
+                print(
+                    f"  CPU floor on this machine (all CPU seconds spent / cores): {cpu_floor:.1f} s; "
+                    f"wall / max(ideal, CPU floor) = {wall / max(ideal, cpu_floor):.2f}",
+                    flush=True,
+                )
                 import neo4j
 
                 with (
