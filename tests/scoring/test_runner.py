@@ -174,8 +174,11 @@ def test_float_texts_spell_every_value_as_repr_does() -> None:
             rng.random(n),
             np.round(rng.random(n), 4),
             rng.integers(-5, 10**7, n).astype(np.float64),
-            np.nextafter(np.array([1e-4, 1e16, -1e-4, -1e16]), 0.0),  # just inside and on the plain-notation edges
-            np.array([1e-4, 1e16, -1e-4, -1e16, 0.0, -0.0, np.inf, -np.inf, np.nan, 5e-324, 1.7976931348623157e308]),
+            # just inside the edges of plain notation, then on them
+            np.nextafter(np.array([1e-4, 1e16, -1e-4, -1e16]), 0.0),
+            np.array(
+                [1e-4, 1e16, -1e-4, -1e16, 0.0, -0.0, np.inf, -np.inf, np.nan, 5e-324, 1.7976931348623157e308]
+            ),
         ]
     )
     assert float_texts(values) == [repr(v) for v in values.tolist()]
