@@ -88,9 +88,10 @@ def _token_stats(tokens: np.ndarray, offsets: np.ndarray) -> tuple[np.ndarray, n
     n = lens.size
     owner = np.repeat(np.arange(n, dtype=np.uint64), lens)
     tok = tokens.astype(np.uint64)
-    keys = (owner << np.uint64(20)) | tok  # token ids are below 2^20
-    if n <= 4096:
-        keys = keys.astype(np.uint32)  # a narrower sort when the text index fits in 12 bits
+    if n <= 4096:  # a narrower sort when the text index fits in 12 bits (token ids are below 2^20)
+        keys = (owner.astype(np.uint32) << np.uint32(20)) | tokens.astype(np.uint32)
+    else:
+        keys = (owner << np.uint64(20)) | tok
     keys.sort()
     run = np.ones(keys.size, dtype=bool)
     run[1:] = keys[1:] != keys[:-1]
@@ -100,18 +101,34 @@ def _token_stats(tokens: np.ndarray, offsets: np.ndarray) -> tuple[np.ndarray, n
     clogc = np.bincount(run_owner, weights=counts * np.log2(counts), minlength=n)
     safe = np.maximum(lens, 1)
     entropy = np.where(lens > 0, np.log2(safe) - clogc / safe, 0.0)
-    # bigrams inside each text: positions whose next token belongs to the same text
-    if tok.size > 1:
-        same = owner[1:] == owner[:-1]
-        big = (owner[:-1][same] << np.uint64(40)) | (tok[:-1][same] << np.uint64(20)) | tok[1:][same]
-        big.sort()
-        fresh = np.ones(big.size, dtype=bool)
-        fresh[1:] = big[1:] != big[:-1]
-        distinct = np.bincount((big[fresh] >> np.uint64(40)).astype(np.int64), minlength=n)
-    else:
-        distinct = np.zeros(n, dtype=np.int64)
-    unique2 = np.where(lens >= 2, distinct / np.maximum(lens - 1, 1), 0.0)
+    unique2 = np.where(lens >= 2, _distinct_bigrams(tok, owner, offsets) / np.maximum(lens - 1, 1), 0.0)
     return entropy, unique2
+
+
+#: the key of a token pair that straddles two texts: larger than any bigram key, so it sorts after all of them
+_NOT_A_BIGRAM = np.uint64(2**64 - 1)
+
+
+def _distinct_bigrams(tok: np.ndarray, owner: np.ndarray, offsets: np.ndarray) -> np.ndarray:
+    """How many distinct token bigrams each text ``tok[offsets[i]:offsets[i+1]]`` holds.
+
+    Every adjacent pair of the batch gets the key ``text << 40 | first << 20 | second`` (pairs across two texts
+    get ``_NOT_A_BIGRAM``); after one sort, each text's keys are one contiguous stretch, and its distinct bigrams
+    are the keys that differ from their predecessor within it.
+    """
+    n = offsets.size - 1
+    if tok.size < 2:
+        return np.zeros(n, dtype=np.int64)
+    big = (owner[:-1] << np.uint64(40)) | (tok[:-1] << np.uint64(20)) | tok[1:]
+    inner = offsets[1:-1]
+    big[inner[(inner > 0) & (inner < tok.size)] - 1] = _NOT_A_BIGRAM
+    big.sort()
+    fresh = np.zeros(big.size + 1, dtype=np.int64)
+    np.cumsum(big[1:] != big[:-1], out=fresh[2:])
+    fresh[1:] += 1  # the first key is new
+    # each text's stretch of sorted keys: from the first key at or above ``text << 40``
+    bounds = np.searchsorted(big, np.arange(n + 1, dtype=np.uint64) << np.uint64(40))
+    return fresh[bounds[1:]] - fresh[bounds[:-1]]
 
 
 def _encoder(threads: int) -> Callable[[list[str]], tuple[np.ndarray, np.ndarray]]:
