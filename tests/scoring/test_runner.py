@@ -12,7 +12,7 @@ from oda.errors import ConfigError
 from scoring.aggregate import MetricAggregate
 from scoring.base import Axis, Metric
 from scoring.heuristic import HeuristicScorer
-from scoring.runner import float_texts, run_scoring
+from scoring.runner import float_texts, interleave, run_scoring
 from tests.scoring.conftest import SHARED_DATA, write_jsonl
 
 
@@ -184,3 +184,9 @@ def test_float_texts_spell_every_value_as_repr_does() -> None:
     assert float_texts(values) == [repr(v) for v in values.tolist()]
     assert float_texts(values[::3]) == [repr(v) for v in values[::3].tolist()]  # a strided view
     assert float_texts(np.zeros(0)) == []
+
+
+def test_interleave_builds_each_row_from_the_pieces() -> None:
+    columns = [["a", "b", "c"], ["1", "2", "3"]]
+    assert interleave(["<", "|", ">\n"], columns) == "<a|1>\n<b|2>\n<c|3>\n"
+    assert interleave(["<", "|", ">"], [[], []]) == ""
