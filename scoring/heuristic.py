@@ -88,9 +88,10 @@ def _token_stats(tokens: np.ndarray, offsets: np.ndarray) -> tuple[np.ndarray, n
     n = lens.size
     owner = np.repeat(np.arange(n, dtype=np.uint64), lens)
     tok = tokens.astype(np.uint64)
-    keys = (owner << np.uint64(20)) | tok  # token ids are below 2^20
-    if n <= 4096:
-        keys = keys.astype(np.uint32)  # a narrower sort when the text index fits in 12 bits
+    if n <= 4096:  # a narrower sort when the text index fits in 12 bits (token ids are below 2^20)
+        keys = (owner.astype(np.uint32) << np.uint32(20)) | tokens.astype(np.uint32)
+    else:
+        keys = (owner << np.uint64(20)) | tok
     keys.sort()
     run = np.ones(keys.size, dtype=bool)
     run[1:] = keys[1:] != keys[:-1]
@@ -100,18 +101,34 @@ def _token_stats(tokens: np.ndarray, offsets: np.ndarray) -> tuple[np.ndarray, n
     clogc = np.bincount(run_owner, weights=counts * np.log2(counts), minlength=n)
     safe = np.maximum(lens, 1)
     entropy = np.where(lens > 0, np.log2(safe) - clogc / safe, 0.0)
-    # bigrams inside each text: positions whose next token belongs to the same text
-    if tok.size > 1:
-        same = owner[1:] == owner[:-1]
-        big = (owner[:-1][same] << np.uint64(40)) | (tok[:-1][same] << np.uint64(20)) | tok[1:][same]
-        big.sort()
-        fresh = np.ones(big.size, dtype=bool)
-        fresh[1:] = big[1:] != big[:-1]
-        distinct = np.bincount((big[fresh] >> np.uint64(40)).astype(np.int64), minlength=n)
-    else:
-        distinct = np.zeros(n, dtype=np.int64)
-    unique2 = np.where(lens >= 2, distinct / np.maximum(lens - 1, 1), 0.0)
+    unique2 = np.where(lens >= 2, _distinct_bigrams(tok, owner, offsets) / np.maximum(lens - 1, 1), 0.0)
     return entropy, unique2
+
+
+#: the key of a token pair that straddles two texts: larger than any bigram key, so it sorts after all of them
+_NOT_A_BIGRAM = np.uint64(2**64 - 1)
+
+
+def _distinct_bigrams(tok: np.ndarray, owner: np.ndarray, offsets: np.ndarray) -> np.ndarray:
+    """How many distinct token bigrams each text ``tok[offsets[i]:offsets[i+1]]`` holds.
+
+    Every adjacent pair of the batch gets the key ``text << 40 | first << 20 | second`` (pairs across two texts
+    get ``_NOT_A_BIGRAM``); after one sort, each text's keys are one contiguous stretch, and its distinct bigrams
+    are the keys that differ from their predecessor within it.
+    """
+    n = offsets.size - 1
+    if tok.size < 2:
+        return np.zeros(n, dtype=np.int64)
+    big = (owner[:-1] << np.uint64(40)) | (tok[:-1] << np.uint64(20)) | tok[1:]
+    inner = offsets[1:-1]
+    big[inner[(inner > 0) & (inner < tok.size)] - 1] = _NOT_A_BIGRAM
+    big.sort()
+    fresh = np.zeros(big.size + 1, dtype=np.int64)
+    np.cumsum(big[1:] != big[:-1], out=fresh[2:])
+    fresh[1:] += 1  # the first key is new
+    # each text's stretch of sorted keys: from the first key at or above ``text << 40``
+    bounds = np.searchsorted(big, np.arange(n + 1, dtype=np.uint64) << np.uint64(40))
+    return fresh[bounds[1:]] - fresh[bounds[:-1]]
 
 
 def _encoder(threads: int) -> Callable[[list[str]], tuple[np.ndarray, np.ndarray]]:
@@ -134,7 +151,10 @@ def profile_rows(rows: Sequence[Row], settings: ProfileSettings, threads: int = 
     tok_lens = np.diff(offsets)
     pair_offsets = offsets[n : 2 * n + 1] - offsets[n]
     pair_tokens = tokens[offsets[n] : offsets[2 * n]]
-    resp_tokens, resp_flat, resp_starts = _response_tokens(rows, pairs, pair_tokens, pair_offsets, encode)
+    pair_utf8 = [_utf8(p) for p in pairs]
+    resp_tokens, resp_flat, resp_starts = _response_tokens(
+        rows, pairs, pair_utf8, pair_tokens, pair_offsets, encode
+    )
     cols: dict[str, np.ndarray] = {
         "instruction_chars": np.fromiter(map(len, prompts), dtype=np.float64, count=n),
         "instruction_tokens": tok_lens[:n].astype(np.float64),
@@ -151,18 +171,11 @@ def profile_rows(rows: Sequence[Row], settings: ProfileSettings, threads: int = 
         "tokens": tok_lens[n : 2 * n].astype(np.float64),
     }
     cols["token_entropy"], cols["unique_2token"] = _token_stats(pair_tokens, pair_offsets)
-    cols["compress_ratio"] = np.fromiter((_compress_ratio(p) for p in pairs), dtype=np.float64, count=n)
-
-    lowered = [p.lower() for p in pairs]
-    # where the response starts in the lower-cased pair (lower-casing changes the length of a few characters)
-    response_from = np.fromiter(
-        (
-            len(low) - (len(r[2]) if r[2].isascii() else len(r[2].lower()))
-            for low, r in zip(lowered, rows, strict=True)
-        ),
-        dtype=np.int64,
-        count=n,
+    cols["compress_ratio"] = np.fromiter(
+        (_compress_ratio(p, raw) for p, raw in zip(pairs, pair_utf8, strict=True)), dtype=np.float64, count=n
     )
+
+    lowered, response_from = _lowered_pairs(rows)
     cps = CodePoints(lowered)
     w = words_for_rule(cps, settings.word_rule)
     occ = occurrences(w.hashes)
@@ -188,9 +201,38 @@ def profile_rows(rows: Sequence[Row], settings: ProfileSettings, threads: int = 
     return cols
 
 
+def _utf8(text: str) -> bytes | None:
+    """The UTF-8 bytes of a text, None for one holding a lone surrogate (no UTF-8 spelling; callers then choose
+    how to treat it)."""
+    try:
+        return text.encode("utf-8")
+    except UnicodeEncodeError:
+        return None
+
+
+def _lowered_pairs(rows: Sequence[Row]) -> tuple[list[str], np.ndarray]:
+    """The lower-cased pairs, and where each response starts in its lower-cased pair (lower-casing changes the
+    length of a few characters).
+
+    Each part is lower-cased on its own and the parts joined with ``"\n"``, which is the lower-cased pair:
+    ``str.lower`` maps characters one at a time, except a capital sigma, whose final-form test looks at the
+    neighbouring letters but stops at a newline (neither cased nor case-ignorable). So the response is lower-cased
+    once, not again to find its length.
+    """
+    lowered: list[str] = []
+    starts: list[int] = []
+    for ins, inp, resp, _ in rows:
+        resp_low = resp.lower()
+        low = "\n".join(p for p in (ins.lower(), inp.lower(), resp_low) if p)
+        lowered.append(low)
+        starts.append(len(low) - len(resp_low))
+    return lowered, np.array(starts, dtype=np.int64)
+
+
 def _response_tokens(
     rows: Sequence[Row],
     pairs: Sequence[str],
+    pair_utf8: Sequence[bytes | None],
     pair_tokens: np.ndarray,
     pair_offsets: np.ndarray,
     encode: Callable[[list[str]], tuple[np.ndarray, np.ndarray]],
@@ -213,7 +255,10 @@ def _response_tokens(
         count=n,
     )
     pair_bytes = np.fromiter(
-        (len(p) if p.isascii() else len(p.encode("utf-8", "surrogatepass")) for p in pairs),
+        (
+            len(raw) if raw is not None else len(p.encode("utf-8", "surrogatepass"))
+            for p, raw in zip(pairs, pair_utf8, strict=True)
+        ),
         dtype=np.int64,
         count=n,
     )
@@ -295,8 +340,10 @@ def compressed_size(raw: bytes) -> int:
     return len(zlib.compress(raw, 9, wbits))
 
 
-def _compress_ratio(text: str) -> float:
-    raw = text.encode("utf-8", errors="ignore")
+def _compress_ratio(text: str, utf8: bytes | None = None) -> float:
+    """Compressed / raw size of the text's UTF-8 bytes (lone surrogates left out); ``utf8``: those bytes when
+    already at hand."""
+    raw = utf8 if utf8 is not None else text.encode("utf-8", errors="ignore")
     return round(compressed_size(raw) / len(raw), 4) if raw else 0.0
 
 

@@ -27,6 +27,7 @@ from scoring.lexical import (
     logical_words,
     mtld,
     occurrences,
+    power_table,
     type_token_ratio,
     words,
     words_for_rule,
@@ -143,3 +144,15 @@ def test_small_window_boundary_on_random_and_repetitive_bytes(size: int) -> None
         bytes(rng.integers(97, 100, size, dtype=np.uint8)),
     ):
         assert compressed_size(raw) == len(zlib.compress(raw, 9))
+
+
+@pytest.mark.parametrize("size", [1, 2, 1023, 1024, 1025, 70_001])
+def test_power_table_holds_every_power_modulo_2_64(size: int) -> None:
+    base = 0x9E3779B97F4A7C15
+    table = power_table(np.uint64(base), size)
+    assert table.dtype == np.uint64 and table.size == size
+    running, expected = 1, []
+    for _ in range(size):
+        expected.append(running)
+        running = running * base % 2**64
+    assert table.tolist() == expected

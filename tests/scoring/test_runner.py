@@ -5,13 +5,14 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from oda.errors import ConfigError
 from scoring.aggregate import MetricAggregate
 from scoring.base import Axis, Metric
 from scoring.heuristic import HeuristicScorer
-from scoring.runner import run_scoring
+from scoring.runner import float_texts, interleave, run_scoring
 from tests.scoring.conftest import SHARED_DATA, write_jsonl
 
 
@@ -162,3 +163,30 @@ def test_jsonl_and_parquet_runs_write_the_same_lines(tmp_path: Path) -> None:
         sum(x["scores"]["instruction_exact_dup"] for x in _lines(tmp_path / "a" / "heuristic_profile.jsonl"))
         > 0
     )
+
+
+def test_float_texts_spell_every_value_as_repr_does() -> None:
+    rng = np.random.default_rng(5)
+    n = 50_000
+    values = np.concatenate(
+        [
+            10 ** rng.uniform(-30, 30, n) * rng.choice([-1.0, 1.0], n),  # every magnitude, both signs
+            rng.random(n),
+            np.round(rng.random(n), 4),
+            rng.integers(-5, 10**7, n).astype(np.float64),
+            # just inside the edges of plain notation, then on them
+            np.nextafter(np.array([1e-4, 1e16, -1e-4, -1e16]), 0.0),
+            np.array(
+                [1e-4, 1e16, -1e-4, -1e16, 0.0, -0.0, np.inf, -np.inf, np.nan, 5e-324, 1.7976931348623157e308]
+            ),
+        ]
+    )
+    assert float_texts(values) == [repr(v) for v in values.tolist()]
+    assert float_texts(values[::3]) == [repr(v) for v in values[::3].tolist()]  # a strided view
+    assert float_texts(np.zeros(0)) == []
+
+
+def test_interleave_builds_each_row_from_the_pieces() -> None:
+    columns = [["a", "b", "c"], ["1", "2", "3"]]
+    assert interleave(["<", "|", ">\n"], columns) == "<a|1>\n<b|2>\n<c|3>\n"
+    assert interleave(["<", "|", ">"], [[], []]) == ""
