@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -230,6 +231,15 @@ def test_repoint_and_undo(store: CypherGraphStore) -> None:
         store.decide("org/a", "org/wrong", "undo", reviewer="ann")
 
 
+def at_once(work: Callable[[int], None], threads: int) -> None:
+    """``work(0)`` … ``work(threads - 1)``, each on a thread of its own, all started before any is waited for."""
+    started = [threading.Thread(target=work, args=(i,)) for i in range(threads)]
+    for thread in started:
+        thread.start()
+    for thread in started:
+        thread.join()
+
+
 def test_concurrent_reviewers_never_lose_audit_entries(store: CypherGraphStore) -> None:
     store.upsert_edges([edge(f"org/d{i}", "org/base", 0.4, status="flagged") for i in range(10)])
     store.upsert_edges([edge("org/shared", "org/base", 0.4, status="flagged")])
@@ -246,11 +256,7 @@ def test_concurrent_reviewers_never_lose_audit_entries(store: CypherGraphStore) 
         except BaseException as exc:  # pragma: no cover - reported below
             errors.append(exc)
 
-    threads = [threading.Thread(target=review, args=(i,)) for i in range(10)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    at_once(review, 10)
     assert not errors
     assert sorted(outcomes).count("won") == 1
     log = store.audit_log()
@@ -274,14 +280,14 @@ def test_concurrent_writers_merging_one_new_source_all_succeed(store: CypherGrap
         except BaseException as exc:  # pragma: no cover - reported below
             errors.append(exc)
 
-    threads = [threading.Thread(target=write, args=(i,)) for i in range(8)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    at_once(write, 8)
     assert not errors
     ids = [n.id for n in store.nodes()]
-    assert sorted(i for i in ids if i.startswith("org/shared")) == ["org/shared0", "org/shared1", "org/shared2"]
+    assert sorted(i for i in ids if i.startswith("org/shared")) == [
+        "org/shared0",
+        "org/shared1",
+        "org/shared2",
+    ]
     assert len(store.edges()) == 24
 
 
