@@ -5,14 +5,16 @@ is the entry's depth-first frontier, the datasets in flight, the visited set, co
 node, ``advance``, keeps up to ``concurrency`` datasets running (taken from the top of the frontier, so the tree
 is still walked depth first), waits for the first to finish, and pushes that dataset's new parents. The state is
 checkpointed after every finished dataset; a worker that takes the entry over after a crash resumes from there
-and starts the datasets that were in flight again (store writes are idempotent MERGEs).
+and starts the datasets that were in flight again, before any new one (store writes are idempotent MERGEs). The
+datasets of the entries a worker holds share its slots (``service.slots``), the entry taken first served first.
 
 One dataset is traced by the tracing graph itself (``lineage.graph.build_graph``): it is started with the
 dataset alone on its stack and stopped once its ``write`` step has run, whose update carries the parents to push.
 
 Before tracing a dataset the worker claims it in the run book (a lease it renews while it works). A dataset
 claimed by another worker is waited for; a dataset some attempt already finished in this run is not traced again:
-its parents are read back from the store with the same selection rule.
+its parents are read back from the store with the same selection rule, once per worker (``RunMemo``), and a
+dataset the worker already knows is reused within the step that reaches it.
 """
 
 from __future__ import annotations
