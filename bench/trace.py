@@ -268,7 +268,7 @@ def main() -> None:
         work = Path(tmp)
         world = write_world(work / "world", args.n, seed=args.seed, pages_every=5)
         queue = parse_queue_text("\n".join(reversed(world.ids)))
-        web_plan = FaultPlan(latency_ms=tuple(args.hub_latency_ms), seed=args.seed + 1)  # type: ignore[arg-type]
+        web_plan = FaultPlan(latency_ms=tuple(args.hub_latency_ms), seed=args.seed + 1)
         servers = ctx_mp.Process(
             target=serve_world_and_llm,
             args=(str(world.root), tuple(args.hub_latency_ms), args.llm_latency, args.seed, child_end),
@@ -346,26 +346,25 @@ def _fresh_database(admin_url: str) -> str:
 
 
 def machine_cpu() -> tuple[float, float]:
-    """(busy, total) CPU time of the whole machine so far, in clock ticks (``/proc/stat``), for utilisation."""
-    fields = [int(v) for v in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
-    idle = fields[3] + (fields[4] if len(fields) > 4 else 0)  # idle + iowait
-    return float(sum(fields[:8]) - idle), float(sum(fields[:8]))
+    """(busy, total) CPU seconds of the whole machine so far, for its utilisation between two readings."""
+    import psutil
+
+    times = psutil.cpu_times()._asdict()
+    guest = ("guest", "guest_nice")  # already counted in user time
+    total = sum(v for k, v in times.items() if k not in guest)
+    idle = times["idle"] + times.get("iowait", 0.0)
+    return total - idle, total
 
 
 def process_cpu() -> dict[int, tuple[str, float]]:
-    """Every process's name and CPU seconds so far (``/proc/PID/stat``: utime + stime)."""
-    tick = os.sysconf("SC_CLK_TCK")
+    """Every process's name and CPU seconds so far (user + system)."""
+    import psutil
+
     found: dict[int, tuple[str, float]] = {}
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            raw = (entry / "stat").read_text()
-        except OSError:
-            continue  # ended meanwhile
-        name = raw[raw.index("(") + 1 : raw.rindex(")")]
-        fields = raw[raw.rindex(")") + 2 :].split()
-        found[int(entry.name)] = (name, (int(fields[11]) + int(fields[12])) / tick)
+    for proc in psutil.process_iter(["name", "cpu_times"]):
+        cpu = proc.info["cpu_times"]
+        if cpu is not None:  # None: ended or not readable meanwhile
+            found[proc.pid] = (proc.info["name"] or "?", cpu.user + cpu.system)
     return found
 
 

@@ -90,6 +90,10 @@ class GraphStore(abc.ABC):
     def get_node(self, node_id: str) -> Node | None: ...
 
     @abc.abstractmethod
+    def get_nodes(self, ids: Sequence[str]) -> list[Node]:
+        """The stored nodes among ``ids``, read together (ids not stored are left out)."""
+
+    @abc.abstractmethod
     def get_edge(self, target: str, source: str) -> Edge | None: ...
 
     @abc.abstractmethod

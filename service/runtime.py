@@ -19,6 +19,7 @@ the same Postgres database with LangGraph's ``AsyncPostgresSaver``, and needs a 
 from __future__ import annotations
 
 import asyncio
+import functools
 import itertools
 import logging
 import os
@@ -36,7 +37,7 @@ from oda.settings import Settings
 from service.queue import entries_in_progress
 from service.runs import RunBook, is_postgres_url
 from service.slots import DatasetSlots
-from service.tracer import DatasetObserver, DatasetResult, EntryJob, RunMemo, run_entry
+from service.tracer import DatasetObserver, DatasetResult, EntryJob, RunMemo, build_entry_graph, run_entry
 
 log = logging.getLogger("oda.service")
 
@@ -154,6 +155,12 @@ class ServiceRuntime:
             openlineage = OpenLineageEmitter(config.openlineage_url)
         self.observer = MetricsObserver(openlineage)
 
+    @functools.cached_property
+    def entry_graph(self) -> Any:
+        """The entry loop graph over this process's checkpointer, compiled once (compiling costs more than a
+        short entry's whole walk)."""
+        return build_entry_graph(self.checkpointer)
+
     @classmethod
     @asynccontextmanager
     async def open(cls, config: ServiceConfig, *, store: Any = None) -> AsyncIterator[ServiceRuntime]:
@@ -232,7 +239,7 @@ class ServiceRuntime:
                     ticket=load.take_ticket(),
                     memo=load.memo(run_id),
                 )
-                final = await run_entry(job, self.checkpointer)
+                final = await run_entry(job, self.entry_graph)
         except Exception as exc:
             log.exception("entry %s of run %s failed", dataset, run_id)
             if last_attempt:

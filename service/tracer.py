@@ -23,7 +23,6 @@ import asyncio
 import contextvars
 import secrets
 import time
-import weakref
 from collections import deque
 from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -103,11 +102,7 @@ def _read_sources(store: Any, dataset: str) -> tuple[list[Any], dict[str, Any]]:
 
     edges = store.edges(target=dataset)
     ids = sorted({e.source for e in edges})
-    get_nodes = getattr(store, "get_nodes", None)
-    found = (
-        get_nodes(ids) if get_nodes is not None else [n for n in map(store.get_node, ids) if n is not None]
-    )
-    by_id = {n.id: n for n in found}
+    by_id = {n.id: n for n in store.get_nodes(ids)}
     return edges, {i: by_id.get(i) or Node(id=i) for i in ids}
 
 
@@ -441,26 +436,11 @@ def build_entry_graph(checkpointer: Any = None) -> Any:
     return builder.compile(checkpointer=checkpointer, name="lineage-entry")
 
 
-_ENTRY_GRAPHS: weakref.WeakKeyDictionary[Any, Any] = weakref.WeakKeyDictionary()
-
-
-def entry_graph(checkpointer: Any) -> Any:
-    """The entry graph compiled once per checkpointer (compiling costs more than a short entry's whole walk)."""
-    if checkpointer is None:
-        return build_entry_graph()
-    graph = _ENTRY_GRAPHS.get(checkpointer)
-    if graph is None:
-        graph = _ENTRY_GRAPHS[checkpointer] = build_entry_graph(checkpointer)
-    return graph
-
-
-async def run_entry(
-    job: EntryJob, checkpointer: Any, *, on_step: Callable[[], None] | None = None
-) -> EntryState:
+async def run_entry(job: EntryJob, graph: Any, *, on_step: Callable[[], None] | None = None) -> EntryState:
     """Trace ``job.entry``'s tree to the end, resuming its thread when a checkpoint exists. Returns the final
     state (``cancelled`` is set when the run was cancelled)."""
     async with _entry_claim(job):
-        return await _run_entry(job, checkpointer, on_step)
+        return await _run_entry(job, graph, on_step)
 
 
 ENTRY_CLAIM_PREFIX = "entry:"
@@ -483,8 +463,7 @@ async def _entry_claim(job: EntryJob) -> AsyncIterator[None]:
         await asyncio.to_thread(job.book.release, key, job.holder)
 
 
-async def _run_entry(job: EntryJob, checkpointer: Any, on_step: Callable[[], None] | None) -> EntryState:
-    graph = entry_graph(checkpointer)
+async def _run_entry(job: EntryJob, graph: Any, on_step: Callable[[], None] | None) -> EntryState:
     config: Any = {"configurable": {"thread_id": job.thread_id}, "recursion_limit": RECURSION_LIMIT}
     snapshot = await graph.aget_state(config)
     if snapshot.values and not snapshot.next and not snapshot.tasks:

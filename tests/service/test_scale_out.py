@@ -59,9 +59,8 @@ class Workers:
         self.killed: dict[int, float] = {}
 
     def start(self) -> subprocess.Popen[bytes]:
-        with (self.tmp_path / f"worker-{len(self.processes)}.log").open(
-            "wb"
-        ) as log:  # the child keeps its copy
+        log_path = self.tmp_path / f"worker-{len(self.processes)}.log"
+        with log_path.open("wb") as log:  # the child keeps its own copy of the file
             process = subprocess.Popen(
                 [*ODA, "worker", *self.args],
                 cwd=self.tmp_path,
