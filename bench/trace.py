@@ -150,6 +150,9 @@ def orchestration_only(n: int) -> None:
         name = "instant"
         fallback_note: str | None = None
 
+        async def aclose(self) -> None:
+            return None
+
         async def extract(self, chunk: ResourceChunk) -> ExtractionResult:
             claims = [
                 RawClaim(

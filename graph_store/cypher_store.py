@@ -442,11 +442,16 @@ class CypherGraphStore(GraphStore):
             if edge.key in stale:
                 merged[edge.key] = dag.as_dag_edge(edge)
 
-        # a target nothing derives from closes no cycle: one query finds which stored targets have children
+        # a target nothing derives from closes no cycle, nor does a source derived from nothing: one query each
+        # finds which stored targets have children and which stored sources have parents
         parents_with_children: set[str] = set()
+        children_with_parents: set[str] = set()
         if oracle is None:
             for batch in _chunks(sorted({e.target for e in candidates}), q.SHORT_ID_LIST):
                 parents_with_children.update(p for _, p in self._read_by_ids(q.dag_children, batch).rows)
+            if parents_with_children:
+                for batch in _chunks(sorted({e.source for e in candidates}), q.SHORT_ID_LIST):
+                    children_with_parents.update(c for c, _ in self._read_by_ids(q.dag_parents, batch).rows)
         cycles: dict[tuple[str, str], list[str]] = {}  # candidate key -> its cycle's path
         for edge in candidates:
             target, source = edge.key
@@ -454,7 +459,10 @@ class CypherGraphStore(GraphStore):
                 if edge.key in stale:  # on no cycle: in the oracle's graph already
                     merged[edge.key] = dag.as_dag_edge(edge)
                 continue
-            if oracle is None and target not in parents_with_children and target not in overlay.children:
+            if oracle is None and (
+                (target not in parents_with_children and target not in overlay.children)
+                or (source not in children_with_parents and source not in overlay.parents)
+            ):
                 enter(edge)
                 continue
             path = dag.closing_path(source, target, parents_of, demoted, both_ways)

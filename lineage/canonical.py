@@ -44,7 +44,7 @@ from catalog import Catalog, CatalogEntry, ext_name, hf_id_from_text, normalize_
 from catalog.names import VERSION_SUFFIX
 from graph_store.models import ext_id, is_hf_id
 from oda.errors import OdaError, SnapshotMissError
-from oda.llm import LLMConfig, LLMFailure, complete, first_json_object
+from oda.llm import LLMConfig, LLMFailure, LoopClients, complete, first_json_object
 
 if TYPE_CHECKING:
     from lineage.extract.types import RawClaim
@@ -126,10 +126,16 @@ class Canonicalizer:
         self.hub_search = hub_search
         self.hub_exists = hub_exists
         self.llm = llm
+        self._llm_clients = LoopClients(llm) if llm is not None else None
         self._cache: dict[tuple[str, str | None], Resolution] = {}
         self._exists: dict[str, bool] = {}
         self.not_on_hub: list[str] = []
         """Hub-looking ids that the Hub does not know (read as names instead)."""
+
+    async def aclose(self) -> None:
+        """Close the LLM client the running loop used (if any)."""
+        if self._llm_clients is not None:
+            await self._llm_clients.aclose()
 
     def is_model_name(self, name: str) -> bool:
         """Teacher, judge and filter models never become dataset nodes."""
@@ -325,10 +331,10 @@ class Canonicalizer:
         """Let the LLM pick among Hub candidates; any answer outside the candidates is ignored."""
         from prompts import load_prompt
 
-        assert self.llm is not None
+        assert self.llm is not None and self._llm_clients is not None
         prompt = load_prompt("canonicalize_source")
         text = prompt.render(name=name, candidates="\n".join(f"- {c}" for c in candidates[:20]))
-        reply = await complete(self.llm, text, _parse_choice)
+        reply = await complete(self.llm, text, _parse_choice, client=self._llm_clients.get())
         if isinstance(reply, LLMFailure):
             self._failed(f"llm canonicalization of {name!r} failed: {reply.message}")
             return None

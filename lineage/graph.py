@@ -451,6 +451,8 @@ async def write(state: TraceState, runtime: Runtime[TraceContext]) -> dict[str, 
             store.upsert_nodes([_merge_node(dataset, existing, trace_status=status, trace_note=note or "")])
 
     def _write() -> None:
+        # what the store already knows of the dataset and its sources, read together
+        stored = {n.id: n for n in store.get_nodes(sorted({dataset, *source_nodes}))}
         nodes: list[Node] = []
         for node in source_nodes.values():
             if node.id == dataset:
@@ -458,7 +460,7 @@ async def write(state: TraceState, runtime: Runtime[TraceContext]) -> dict[str, 
             nodes.append(
                 _merge_node(
                     node.id,
-                    store.get_node(node.id),
+                    stored.get(node.id),
                     name=node.name,
                     on_hub=node.on_hub,
                     is_benchmark=node.is_benchmark or None,
@@ -468,7 +470,7 @@ async def write(state: TraceState, runtime: Runtime[TraceContext]) -> dict[str, 
                 )
             )
         created = datetime.fromisoformat(info["created_at"]) if info.get("created_at") else None
-        existing = store.get_node(dataset)
+        existing = stored.get(dataset)
         entry = ctx.svc.canonicalizer.catalog.by_hub_id(dataset)  # a known benchmark traced as a queue entry
         nodes.append(
             _merge_node(

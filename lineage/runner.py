@@ -147,9 +147,9 @@ async def build_services(
             info_cache=info_cache,
         )
     finally:
-        closer = getattr(acquirer, "aclose", None)
-        if closer is not None:
-            await closer()
+        await extractor.aclose()
+        await canonicalizer.aclose()
+        await acquirer.aclose()
         if owns_store:
             await asyncio.to_thread(store.close)
 

@@ -166,7 +166,47 @@ class LLMConfig:
             api_key=self.api_key or "not-needed",
             timeout=self.timeout_s,
             max_retries=0,
+            http_client=_aiohttp_client(self.timeout_s),
         )
+
+
+def _aiohttp_client(timeout_s: float) -> Any:
+    """openai's own HTTP client on its aiohttp transport, which parses HTTP in C: about a third less CPU per call
+    than the default transport. ``None`` (the default transport) where this openai has no such client (before
+    1.8x) or aiohttp is missing."""
+    import openai
+
+    factory = getattr(openai, "DefaultAioHttpClient", None)
+    if factory is None:
+        return None
+    try:
+        return factory(timeout=timeout_s)
+    except RuntimeError:  # openai's placeholder when its aiohttp extra is not installed
+        return None
+
+
+class LoopClients:
+    """One client per running event loop, reused by every call made on that loop: building a client costs tens
+    of milliseconds (its TLS context), and a client's connection pool belongs to the loop that opened it."""
+
+    def __init__(self, config: LLMConfig) -> None:
+        self.config = config
+        self._clients: dict[int, tuple[asyncio.AbstractEventLoop, openai.AsyncOpenAI]] = {}
+
+    def get(self) -> openai.AsyncOpenAI:
+        """The running loop's client (made on first use)."""
+        loop = asyncio.get_running_loop()
+        held = self._clients.get(id(loop))
+        if held is None or held[0] is not loop:  # a loop id can be reused once its loop is gone
+            held = self._clients[id(loop)] = (loop, self.config.client())
+        return held[1]
+
+    async def aclose(self) -> None:
+        """Close the running loop's client (the others belong to loops this one cannot await on)."""
+        loop = asyncio.get_running_loop()
+        held = self._clients.pop(id(loop), None)
+        if held is not None and held[0] is loop:
+            await held[1].close()
 
 
 # --- outcomes ---------------------------------------------------------------------------------------------------

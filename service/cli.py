@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -85,7 +85,6 @@ def serve(
 
       oda serve --queue postgresql://oda:oda@127.0.0.1:5432/oda --store bolt://127.0.0.1:7687
     """
-    import asyncio
 
     from oda.errors import ConfigError
     from oda.output import console
@@ -122,7 +121,20 @@ def serve(
             highlight=False,
         )
 
-    asyncio.run(_serve(config, tokens, secret.encode() if secret else None, host, port, announce))
+    run_loop(_serve(config, tokens, secret.encode() if secret else None, host, port, announce))
+
+
+def run_loop(main: Coroutine[Any, Any, None]) -> None:
+    """Run ``main`` on uvloop where it is installed (less CPU per task switch and socket read than asyncio's own
+    loop: a worker is CPU-bound), else on asyncio's."""
+    try:
+        import uvloop
+    except ImportError:
+        import asyncio
+
+        asyncio.run(main)
+        return
+    uvloop.run(main)
 
 
 async def _serve(
@@ -199,7 +211,6 @@ def worker(
 
       oda worker --queue postgresql://oda:oda@db:5432/oda --store bolt://graph:7687 --concurrency 16
     """
-    import asyncio
 
     from oda.errors import ConfigError
     from oda.output import console
@@ -224,7 +235,7 @@ def worker(
         "at once",
         highlight=False,
     )
-    asyncio.run(_work(config))
+    run_loop(_work(config))
 
 
 async def _work(config: Any) -> None:

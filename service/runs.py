@@ -26,7 +26,7 @@ import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from oda.errors import ConfigError
 
@@ -38,6 +38,15 @@ POSTGRES_CONNECTIONS = 4
 
 ABANDONED = "abandoned"
 """The status of an attempt its live worker stopped before the end: the dataset is still to be traced."""
+
+
+class DatasetStart(NamedTuple):
+    """What ``RunBook.start_dataset`` found: the new attempt when the dataset is this holder's to trace; how an
+    earlier attempt of the run finished it; or neither, while another holder's claim on it runs."""
+
+    attempt: str | None = None
+    done: str | None = None
+
 
 SCHEMA = (
     """CREATE TABLE IF NOT EXISTS oda_runs (
@@ -438,6 +447,28 @@ class RunBook:
             "UPDATE oda_attempts SET finished = ?, status = ?, edges = ?, note = ? WHERE attempt = ?",
             (time.time(), status, edges, note, attempt),
         )
+
+    def start_dataset(
+        self, run_id: str, dataset: str, holder: str, lease_s: float, entry: str, depth: int, worker: str
+    ) -> DatasetStart:
+        """``claim``, ``done_status`` and ``start_attempt`` in one transaction: the attempt starts only when the
+        claim was taken and no attempt of the run finished the dataset (then the claim is given back)."""
+        with self._transaction():
+            if not self.claim(dataset, holder, run_id, lease_s):
+                return DatasetStart()
+            done = self.done_status(run_id, dataset)
+            if done is not None:
+                self.release(dataset, holder)
+                return DatasetStart(done=done)
+            return DatasetStart(attempt=self.start_attempt(run_id, dataset, entry, depth, worker))
+
+    def end_dataset(
+        self, attempt: str, status: str, edges: int, note: str | None, dataset: str, holder: str
+    ) -> None:
+        """``finish_attempt`` and ``release`` in one transaction."""
+        with self._transaction():
+            self.finish_attempt(attempt, status, edges, note)
+            self.release(dataset, holder)
 
     def done_status(self, run_id: str, dataset: str) -> str | None:
         """How ``dataset`` ended in this run when some attempt finished it, else None."""

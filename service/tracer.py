@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+import math
 import secrets
 import time
 from collections import deque
@@ -46,6 +47,8 @@ RECURSION_LIMIT = 2_000_000_000
 _RENEWALS = ThreadPoolExecutor(2, thread_name_prefix="oda-lease")
 DEFAULT_LEASE_S = 60.0
 DEFAULT_POLL_S = 0.25
+CANCEL_CHECK_S = 0.5
+"""How often the entries of a run on one worker ask the run book whether the run was cancelled (at most)."""
 
 
 class EntryState(TypedDict, total=False):
@@ -88,6 +91,9 @@ class RunMemo:
     def __init__(self) -> None:
         self.done: dict[str, str] = {}
         self.sources: dict[str, tuple[list[Any], dict[str, Any]]] = {}
+        self.cancelled = False
+        self.cancel_checked = -math.inf
+        """When the run book was last asked whether the run is cancelled (``time.monotonic``)."""
 
     def reusable(self, dataset: str) -> str | None:
         """The dataset's status when it can be reused without reading anything, else None."""
@@ -261,43 +267,45 @@ async def trace_dataset(job: EntryJob, item: StackItem, visited: list[str]) -> D
         if done is not None:
             return await _reuse(job, item, done, visited)
         async with job.slot(item):
-            if await asyncio.to_thread(book.claim, dataset, job.holder, job.run_id, job.lease_s):
-                done = await asyncio.to_thread(book.done_status, job.run_id, dataset)
-                if done is None:
-                    return await _trace_claimed(job, item, visited)
-                await asyncio.to_thread(book.release, dataset, job.holder)
-                return await _reuse(job, item, done, visited)
+            start = await asyncio.to_thread(
+                book.start_dataset,
+                job.run_id,
+                dataset,
+                job.holder,
+                job.lease_s,
+                job.entry,
+                item["depth"],
+                job.worker,
+            )
+            if start.attempt is not None:
+                return await _trace_claimed(job, item, visited, start.attempt)
+            if start.done is not None:
+                job.memo.done[dataset] = start.done
+                return await _reuse(job, item, start.done, visited)
         await asyncio.sleep(job.poll_s)
 
 
-async def _trace_claimed(job: EntryJob, item: StackItem, visited: list[str]) -> DatasetResult:
+async def _trace_claimed(job: EntryJob, item: StackItem, visited: list[str], attempt: str) -> DatasetResult:
+    """Trace a dataset this holder has claimed, under ``attempt``; record how it ended and release it."""
     book, dataset = job.book, item["id"]
     renewer = asyncio.create_task(_renew(job, dataset))
-    attempt: str | None = None
+    # what the attempt records when it is stopped before its end (the entry failed or was cancelled, the
+    # worker stops)
+    status, edges, note = ABANDONED, 0, "stopped before its end"
     try:
         started = time.time()
         job.observer.started(job.run_id, item)
-        attempt = await asyncio.to_thread(
-            book.start_attempt, job.run_id, dataset, job.entry, item["depth"], job.worker
-        )
         result = await _run_dataset_graph(job, item, visited)
         result.started, result.finished = started, time.time()
-        await asyncio.to_thread(
-            book.finish_attempt, attempt, result.status, int(result.counters.get("edges", 0)), result.note
-        )
-        attempt = None
-        job.memo.done[dataset] = result.status
-        job.observer.finished(job.run_id, result)
-        return result
+        status, edges, note = result.status, int(result.counters.get("edges", 0)), result.note
     finally:
         renewer.cancel()
         with suppress(asyncio.CancelledError):
             await renewer
-        if (
-            attempt is not None
-        ):  # stopped before its end (the entry failed or was cancelled, the worker stops)
-            await asyncio.to_thread(book.finish_attempt, attempt, ABANDONED, 0, "stopped before its end")
-        await asyncio.to_thread(book.release, dataset, job.holder)
+        await asyncio.to_thread(book.end_dataset, attempt, status, edges, note, dataset, job.holder)
+    job.memo.done[dataset] = status
+    job.observer.finished(job.run_id, result)
+    return result
 
 
 # --- the entry graph --------------------------------------------------------------------------------------
@@ -391,10 +399,20 @@ def _fill(job: EntryJob, state: EntryState) -> Fill:
     return Fill(list(reversed(kept)), in_flight, new_visited, {"reused": reused} if reused else {})
 
 
+async def _is_cancelled(job: EntryJob) -> bool:
+    """Whether the run was cancelled, asked of the run book at most every ``CANCEL_CHECK_S`` per run and worker
+    (a cancelled run stays cancelled)."""
+    memo = job.memo
+    if not memo.cancelled and time.monotonic() - memo.cancel_checked >= CANCEL_CHECK_S:
+        memo.cancel_checked = time.monotonic()
+        memo.cancelled = await asyncio.to_thread(job.book.is_cancelled, job.run_id)
+    return memo.cancelled
+
+
 async def advance(state: EntryState, runtime: Runtime[EntryJob]) -> Command[Literal["advance", "__end__"]]:
     """Keep up to ``concurrency`` datasets in flight; return when the first of them finishes."""
     job = runtime.context
-    if await asyncio.to_thread(job.book.is_cancelled, job.run_id):
+    if await _is_cancelled(job):
         await _cancel_all(job)
         return Command(goto="__end__", update={"cancelled": True, "frontier": [], "in_flight": []})
     fill = _fill(job, state)

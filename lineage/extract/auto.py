@@ -57,6 +57,10 @@ class AutoExtractor:
                 return True
         return False
 
+    async def aclose(self) -> None:
+        if self.llm is not None:
+            await self.llm.aclose()
+
     async def extract(self, chunk: ResourceChunk) -> ExtractionResult:
         """The rules' claims, plus the LLM's when the rules are unsure (LLM failures keep the rules' claims)."""
         rules = await self.rules.extract(chunk)

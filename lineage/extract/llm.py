@@ -35,7 +35,7 @@ from catalog import hf_id_from_text
 from graph_store.models import Relationship
 from lineage.extract.types import ROLES, ExtractionResult, RawClaim, ResourceChunk
 from lineage.extract.verify import is_verbatim, mentions_source
-from oda.llm import LLMConfig, LLMFailure, complete_json
+from oda.llm import LLMConfig, LLMFailure, LoopClients, complete_json
 
 PROMPT_NAME = "extract_sources"
 STRENGTH_SUPPORT = {"explicit": 0.9, "implied": 0.6, "hedged": 0.4}
@@ -115,13 +115,13 @@ class LLMExtractor:
         self.prompt = load_prompt(PROMPT_NAME, prompt_version)
         self.stats: Counter[str] = Counter()
         self._semaphores: dict[int, asyncio.Semaphore] = {}
-        self._clients: dict[int, Any] = {}
+        self.clients = LoopClients(config)
 
     @property
     def prompt_id(self) -> str:
         return self.prompt.id
 
-    def render(self, chunk: ResourceChunk) -> str:
+    def render(self, chunk: ResourceChunk, sections: Sections | None = None) -> str:
         """The prompt for one chunk (the chunk text is inserted last, so braces in it are never placeholders)."""
         values = {
             "target": chunk.target,
@@ -131,7 +131,7 @@ class LLMExtractor:
             "text": _TEXT_SLOT,
         }
         if "{{structure}}" in self.prompt.text:
-            values["structure"] = structure_hint(chunk)
+            values["structure"] = structure_hint(chunk, sections)
         return self.prompt.render(**values).replace(_TEXT_SLOT, chunk.text)
 
     def _semaphore(self) -> asyncio.Semaphore:
@@ -141,18 +141,14 @@ class LLMExtractor:
             sem = self._semaphores[loop_id] = asyncio.Semaphore(self.config.max_concurrency)
         return sem
 
-    def _client(self) -> Any:
-        """One client per event loop, reused by every call (building one costs ~50 ms of TLS setup)."""
-        loop_id = id(asyncio.get_running_loop())
-        client = self._clients.get(loop_id)
-        if client is None:
-            client = self._clients[loop_id] = self.config.client()
-        return client
+    async def aclose(self) -> None:
+        await self.clients.aclose()
 
     async def extract(self, chunk: ResourceChunk) -> ExtractionResult:
         """Ask the model about one chunk; a failed request or an unusable answer is the result's problem."""
+        sections = chunk_sections(chunk)  # parsed once: for the prompt and for each claim's section
         async with self._semaphore():
-            reply = await complete_json(self.config, self.render(chunk), client=self._client())
+            reply = await complete_json(self.config, self.render(chunk, sections), client=self.clients.get())
         if isinstance(reply, LLMFailure):
             return ExtractionResult(problems=[reply.message])
         data = reply.value
@@ -169,12 +165,12 @@ class LLMExtractor:
             except ValidationError:
                 self.stats["invalid item"] += 1
                 continue
-            claim = self._to_claim(chunk, item)
+            claim = self._to_claim(chunk, item, sections)
             if claim is not None:
                 claims.append(claim)
         return ExtractionResult(claims=claims)
 
-    def _to_claim(self, chunk: ResourceChunk, item: LLMSource) -> RawClaim | None:
+    def _to_claim(self, chunk: ResourceChunk, item: LLMSource, sections: Sections) -> RawClaim | None:
         evidence = item.evidence.strip()
         if not is_verbatim(evidence, chunk.text):
             self.stats["evidence not verbatim"] += 1
@@ -186,7 +182,7 @@ class LLMExtractor:
             self.stats["evidence does not name the source"] += 1
             return None
         support = STRENGTH_SUPPORT[item.strength]
-        section = section_at(chunk, chunk.text.find(evidence))
+        section = section_at(sections, chunk.text.find(evidence))
         return RawClaim(
             target=chunk.target,
             source_name=item.name.strip(),
@@ -206,34 +202,39 @@ class LLMExtractor:
         )
 
 
-def _sections(chunk: ResourceChunk) -> list[tuple[int, tuple[str, ...], str]]:
+Sections = list[tuple[int, tuple[str, ...], str]]
+
+
+def chunk_sections(chunk: ResourceChunk) -> Sections:
     """``(offset, section path, role)`` where each section of the chunk starts (the chunk's own start first)."""
     from lineage.cards.parser import parse_blocks, section_role
 
     base = tuple(chunk.section_path)
-    out: list[tuple[int, tuple[str, ...], str]] = [(0, base, section_role(base))]
+    out: Sections = [(0, base, section_role(base))]
     for block in parse_blocks(chunk.text, base, tuple(chunk.section_levels)):
         if block.kind == "heading":
             out.append((block.start, block.path, block.role))
     return out
 
 
-def structure_hint(chunk: ResourceChunk) -> str:
-    """One line per section of the excerpt: ``- Dataset Sources > Airoboros (role: sources)``."""
+def structure_hint(chunk: ResourceChunk, sections: Sections | None = None) -> str:
+    """One line per section of the excerpt: ``- Dataset Sources > Airoboros (role: sources)`` (``sections``:
+    the chunk's, when already parsed)."""
     lines = []
-    for _, path, role in _sections(chunk):
+    for _, path, role in sections if sections is not None else chunk_sections(chunk):
         line = f"- {' > '.join(path) if path else chunk.title or '(start of the document)'} (role: {role})"
         if line not in lines:
             lines.append(line)
     return "\n".join(lines)
 
 
-def section_at(chunk: ResourceChunk, offset: int) -> str | None:
-    """The section path (``' > '`` joined) in effect at ``offset`` of the chunk text."""
+def section_at(sections: Sections, offset: int) -> str | None:
+    """The section path (``' > '`` joined) in effect at ``offset`` of the chunk text (``sections``: the chunk's,
+    from ``chunk_sections``)."""
     if offset < 0:
         return None
     path: tuple[str, ...] = ()
-    for start, sec_path, _ in _sections(chunk):
+    for start, sec_path, _ in sections:
         if start <= offset:
             path = sec_path
     return " > ".join(path) if path else None

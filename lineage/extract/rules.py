@@ -163,6 +163,9 @@ class RulesExtractor:
         self._derivation = [(re.compile(p, re.IGNORECASE), rel, s) for p, rel, s in DERIVATION_CUES]
         self._negative = [(re.compile(p, re.IGNORECASE), role, st) for p, role, st in NEGATIVE_CUES]
 
+    async def aclose(self) -> None:
+        return None
+
     async def extract(self, chunk: ResourceChunk) -> ExtractionResult:
         """Claims found in ``chunk``; the rules meet no problems (odd text yields fewer claims, never an error)."""
         return ExtractionResult(claims=self.extract_sync(chunk))

@@ -113,3 +113,6 @@ class Extractor(Protocol):
     fallback_note: str | None
 
     async def extract(self, chunk: ResourceChunk) -> ExtractionResult: ...
+
+    async def aclose(self) -> None:
+        """Release what the extractor holds on the running loop (its LLM client); nothing for the rules."""

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from service.runs import ABANDONED, RunBook
+from service.runs import ABANDONED, DatasetStart, RunBook
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.integration)])
@@ -68,6 +68,23 @@ def test_attempts_mark_datasets_done_for_their_run_only(book: RunBook) -> None:
     [first, row] = book.attempts("run-1")
     assert first["status"] == ABANDONED
     assert row["edges"] == 3 and row["worker"] == "w1" and row["finished"] >= row["started"]
+
+
+def test_starting_a_dataset_claims_it_and_starts_an_attempt_unless_held_or_done(book: RunBook) -> None:
+    first = book.start_dataset("run-1", "org/a", "w1/e0", 30, "org/root", 1, "w1")
+    assert first.attempt is not None and first.done is None
+    assert book.start_dataset("run-1", "org/a", "w2/e0", 30, "org/root", 1, "w2") == DatasetStart()  # held
+    book.end_dataset(first.attempt, "traced", 2, None, "org/a", "w1/e0")
+    # released and done: the next holder is told how it ended, and holds no claim after
+    assert book.start_dataset("run-1", "org/a", "w2/e0", 30, "org/root", 1, "w2") == DatasetStart(
+        done="traced"
+    )
+    assert book.claim("org/a", "w3", "run-1", lease_s=30)
+    book.release("org/a", "w3")
+    other_run = book.start_dataset("run-2", "org/a", "w2/e0", 30, "org/root", 0, "w2")  # done in run-1 only
+    assert other_run.attempt is not None
+    [row] = [a for a in book.attempts("run-1")]
+    assert (row["status"], row["edges"], row["worker"]) == ("traced", 2, "w1")
 
 
 def test_entries_queue_in_order_and_cancel(book: RunBook) -> None:
