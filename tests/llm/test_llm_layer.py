@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import json
 import time
@@ -14,6 +15,7 @@ from oda.llm import (
     LLMConfig,
     LLMFailure,
     LLMReply,
+    LoopClients,
     backoff_delay_s,
     complete,
     complete_json,
@@ -200,6 +202,24 @@ async def test_a_given_client_is_reused_and_left_open():
             assert not client.is_closed()
         finally:
             await client.close()
+    assert len(server.requests) == 2
+
+
+def test_loop_clients_keep_one_client_per_event_loop_and_close_it():
+    with serve_openai([Reply(content=OK)]) as server:
+        clients = LoopClients(config(server))
+
+        async def use() -> object:
+            first = clients.get()
+            assert clients.get() is first  # reused by every call on this loop
+            assert isinstance(await complete_json(clients.config, "q", client=first), LLMReply)
+            await clients.aclose()
+            assert first.is_closed()
+            assert clients.get() is not first  # closed: the next call on this loop makes a new one
+            return clients.get()
+
+        # a client is never handed to another loop, even one that takes the id of a loop gone meanwhile
+        assert asyncio.run(use()) is not asyncio.run(use())
     assert len(server.requests) == 2
 
 
