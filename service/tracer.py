@@ -291,7 +291,8 @@ async def _trace_claimed(job: EntryJob, item: StackItem, visited: list[str], att
     renewer = asyncio.create_task(_renew(job, dataset))
     # what the attempt records when it is stopped before its end (the entry failed or was cancelled, the
     # worker stops)
-    status, edges, note = ABANDONED, 0, "stopped before its end"
+    status, edges = ABANDONED, 0
+    note: str | None = "stopped before its end"
     try:
         started = time.time()
         job.observer.started(job.run_id, item)

@@ -5,15 +5,20 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterator
+from contextlib import suppress
 from pathlib import Path
 
 import pytest
 
+from acquisition import AcquisitionConfig
 from graph_store.models import Edge, Node, Relationship
 from lineage.context import TraceContext
+from lineage.runner import build_services
 from lineage.state import StackItem
-from service.runs import RunBook
-from service.tracer import EntryJob, EntryState, RunMemo, _cancel_all, _fill
+from service.runs import ABANDONED, RunBook
+from service.tracer import EntryJob, EntryState, RunMemo, _cancel_all, _fill, trace_dataset
+from standins.faults import serve_hub_with_faults
+from standins.synthetic_world import write_world
 
 
 def item(dataset: str, depth: int = 1) -> StackItem:
@@ -144,3 +149,32 @@ def test_datasets_the_memo_knows_are_reused_in_the_step_and_their_parents_walked
     deep = EntryState(frontier=[item("a", depth=3)], in_flight=[], visited=["org/root"])
     (frontier, _, new_visited, started), counters = fill_counting(book, tmp_path, deep, 2, memo)
     assert (frontier, new_visited, started, counters) == ([], ["org/a"], [], {"reused": 1})
+
+
+def test_a_dataset_its_live_worker_stops_is_abandoned_and_released(book: RunBook, tmp_path: Path) -> None:
+    """Stopped mid-trace (its entry cancelled or failed, the worker shutting down): the attempt is finished as
+    abandoned, which marks nothing done, and the claim is given back at once for the next holder."""
+    world = write_world(tmp_path / "world", 2, seed=1)
+    dataset = world.ids[-1]
+    with serve_hub_with_faults(world.root, latency_ms=(3000, 3000)) as (url, _plan):  # validation waits
+
+        async def stop_mid_trace() -> None:
+            acquisition = AcquisitionConfig(hf_endpoint=url, per_host_rate=0, retries=0, timeout_s=30)
+            ctx = TraceContext(
+                run_id="run", store_uri=str(tmp_path / "graph"), extractor="rules", acquisition=acquisition
+            )
+            async with build_services(ctx) as services:
+                ctx.services = services
+                job = EntryJob(trace=ctx, book=book, worker="w", entry=dataset, position=0)
+                task = asyncio.create_task(trace_dataset(job, {**item("x", 0), "id": dataset}, []))
+                while not book.attempts("run"):
+                    await asyncio.sleep(0.02)
+                task.cancel()
+                with suppress(asyncio.CancelledError):
+                    await task
+
+        asyncio.run(stop_mid_trace())
+    [attempt] = book.attempts("run")
+    assert attempt["status"] == ABANDONED and attempt["finished"] is not None
+    assert book.done_status("run", dataset) is None
+    assert book.claim(dataset, "another-holder", "run", lease_s=30)  # released, not left to expire
