@@ -147,11 +147,13 @@ async def build_services(
             info_cache=info_cache,
         )
     finally:
-        await extractor.aclose()
-        await canonicalizer.aclose()
-        await acquirer.aclose()
-        if owns_store:
-            await asyncio.to_thread(store.close)
+        try:
+            await extractor.aclose()
+            await canonicalizer.aclose()
+        finally:
+            await acquirer.aclose()
+            if owns_store:
+                await asyncio.to_thread(store.close)
 
 
 def llm_config(llm: LLMSettings) -> LLMConfig | None:

@@ -172,8 +172,8 @@ class LLMConfig:
 
 def _aiohttp_client(timeout_s: float) -> Any:
     """openai's own HTTP client on its aiohttp transport, which parses HTTP in C: about a third less CPU per call
-    than the default transport. ``None`` (the default transport) where this openai has no such client (before
-    1.8x) or aiohttp is missing."""
+    than the default transport. ``None`` (the default transport) where this openai release has no such client or
+    aiohttp is missing."""
     import openai
 
     factory = getattr(openai, "DefaultAioHttpClient", None)
