@@ -61,7 +61,10 @@ async def real_cards(args: argparse.Namespace) -> None:
         args.extractor, llm_config(load_settings().llm) if args.extractor != "rules" else None
     )
     started = time.perf_counter()
-    report = await evaluate_real_cards(cards, extractor, canonicalizer)
+    try:
+        report = await evaluate_real_cards(cards, extractor, canonicalizer)
+    finally:
+        await extractor.aclose()
     elapsed = time.perf_counter() - started
     labels = sum(len(c.gold) for c in cards)
     print(

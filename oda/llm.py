@@ -45,6 +45,7 @@ from dataclasses import dataclass, field, fields
 from typing import TYPE_CHECKING, Any, Generic, Literal, TypeVar
 
 from oda.errors import ConfigError
+from oda.loops import PerLoop
 
 if TYPE_CHECKING:
     import openai
@@ -185,28 +186,19 @@ def _aiohttp_client(timeout_s: float) -> Any:
         return None
 
 
-class LoopClients:
+class LoopClients(PerLoop["openai.AsyncOpenAI"]):
     """One client per running event loop, reused by every call made on that loop: building a client costs tens
     of milliseconds (its TLS context), and a client's connection pool belongs to the loop that opened it."""
 
     def __init__(self, config: LLMConfig) -> None:
+        super().__init__(config.client)
         self.config = config
-        self._clients: dict[int, tuple[asyncio.AbstractEventLoop, openai.AsyncOpenAI]] = {}
-
-    def get(self) -> openai.AsyncOpenAI:
-        """The running loop's client (made on first use)."""
-        loop = asyncio.get_running_loop()
-        held = self._clients.get(id(loop))
-        if held is None or held[0] is not loop:  # a loop id can be reused once its loop is gone
-            held = self._clients[id(loop)] = (loop, self.config.client())
-        return held[1]
 
     async def aclose(self) -> None:
         """Close the running loop's client (the others belong to loops this one cannot await on)."""
-        loop = asyncio.get_running_loop()
-        held = self._clients.pop(id(loop), None)
-        if held is not None and held[0] is loop:
-            await held[1].close()
+        client = self.pop()
+        if client is not None:
+            await client.close()
 
 
 # --- outcomes ---------------------------------------------------------------------------------------------------

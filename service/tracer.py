@@ -86,7 +86,7 @@ class RunMemo:
     """What the entries of one run on one worker learn about finished datasets: a finished dataset stays finished
     for the rest of the run, so its status is asked for once, and the sources of a traced one are read from the
     store once. A dataset whose status and sources are known is reused within the entry's step, with no task, no
-    slot and no checkpoint of its own."""
+    slot and no checkpoint of its own. It also holds whether the run was cancelled, as last asked (``_is_cancelled``)."""
 
     def __init__(self) -> None:
         self.done: dict[str, str] = {}
@@ -269,13 +269,13 @@ async def trace_dataset(job: EntryJob, item: StackItem, visited: list[str]) -> D
         async with job.slot(item):
             start = await asyncio.to_thread(
                 book.start_dataset,
-                job.run_id,
-                dataset,
-                job.holder,
-                job.lease_s,
-                job.entry,
-                item["depth"],
-                job.worker,
+                run_id=job.run_id,
+                dataset=dataset,
+                holder=job.holder,
+                lease_s=job.lease_s,
+                entry=job.entry,
+                depth=item["depth"],
+                worker=job.worker,
             )
             if start.attempt is not None:
                 return await _trace_claimed(job, item, visited, start.attempt)
@@ -403,9 +403,9 @@ def _fill(job: EntryJob, state: EntryState) -> Fill:
 async def _is_cancelled(job: EntryJob) -> bool:
     """Whether the run was cancelled, asked of the run book at most every ``CANCEL_CHECK_S`` per run and worker
     (a cancelled run stays cancelled)."""
-    memo = job.memo
-    if not memo.cancelled and time.monotonic() - memo.cancel_checked >= CANCEL_CHECK_S:
-        memo.cancel_checked = time.monotonic()
+    memo, now = job.memo, time.monotonic()
+    if not memo.cancelled and now - memo.cancel_checked >= CANCEL_CHECK_S:
+        memo.cancel_checked = now
         memo.cancelled = await asyncio.to_thread(job.book.is_cancelled, job.run_id)
     return memo.cancelled
 

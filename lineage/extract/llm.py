@@ -36,6 +36,7 @@ from graph_store.models import Relationship
 from lineage.extract.types import ROLES, ExtractionResult, RawClaim, ResourceChunk
 from lineage.extract.verify import is_verbatim, mentions_source
 from oda.llm import LLMConfig, LLMFailure, LoopClients, complete_json
+from oda.loops import PerLoop
 
 PROMPT_NAME = "extract_sources"
 STRENGTH_SUPPORT = {"explicit": 0.9, "implied": 0.6, "hedged": 0.4}
@@ -114,7 +115,7 @@ class LLMExtractor:
         self.config = config
         self.prompt = load_prompt(PROMPT_NAME, prompt_version)
         self.stats: Counter[str] = Counter()
-        self._semaphores: dict[int, asyncio.Semaphore] = {}
+        self._semaphores = PerLoop(lambda: asyncio.Semaphore(config.max_concurrency))
         self.clients = LoopClients(config)
 
     @property
@@ -134,20 +135,13 @@ class LLMExtractor:
             values["structure"] = structure_hint(chunk, sections)
         return self.prompt.render(**values).replace(_TEXT_SLOT, chunk.text)
 
-    def _semaphore(self) -> asyncio.Semaphore:
-        loop_id = id(asyncio.get_running_loop())
-        sem = self._semaphores.get(loop_id)
-        if sem is None:
-            sem = self._semaphores[loop_id] = asyncio.Semaphore(self.config.max_concurrency)
-        return sem
-
     async def aclose(self) -> None:
         await self.clients.aclose()
 
     async def extract(self, chunk: ResourceChunk) -> ExtractionResult:
         """Ask the model about one chunk; a failed request or an unusable answer is the result's problem."""
         sections = chunk_sections(chunk)  # parsed once: for the prompt and for each claim's section
-        async with self._semaphore():
+        async with self._semaphores.get():
             reply = await complete_json(self.config, self.render(chunk, sections), client=self.clients.get())
         if isinstance(reply, LLMFailure):
             return ExtractionResult(problems=[reply.message])

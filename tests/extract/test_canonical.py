@@ -149,6 +149,7 @@ async def test_llm_picks_only_among_hub_candidates():
         canon = Canonicalizer(hub_search=hub_search, llm=llm)
         chosen = await canon.resolve("Zeta")
         invented = await canon.resolve("Other Zeta")
+        await canon.aclose()
     assert (chosen.id, chosen.method) == ("b/zeta-games-2024", "llm")
     assert invented.method == "ext"  # an id outside the candidates is ignored
     assert "a/zeta-puzzles-archive" in server.requests[0]["messages"][0]["content"]

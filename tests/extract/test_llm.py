@@ -44,6 +44,14 @@ GOOD = {
 }
 
 
+async def extract_once(extractor: Extractor, chunk) -> ExtractionResult:
+    """``extractor`` on one chunk, its client closed after."""
+    try:
+        return await extractor.extract(chunk)
+    finally:
+        await extractor.aclose()
+
+
 def config(server, **kw) -> LLMConfig:
     values = dict(base_url=server.base_url, model="scripted", api_key="test", timeout_s=5, max_retries=2)
     values.update(kw)
@@ -54,7 +62,7 @@ async def test_valid_answer_becomes_claims_and_hallucinated_evidence_is_dropped(
     chunk = make_chunk(TEXT)
     with serve_openai([Reply(content=json.dumps(GOOD))]) as server:
         extractor = LLMExtractor(config(server))
-        result = await extractor.extract(chunk)
+        result = await extract_once(extractor, chunk)
     assert result.problems == []
     claims = result.claims
     body = server.requests[0]
@@ -87,7 +95,7 @@ async def test_valid_answer_becomes_claims_and_hallucinated_evidence_is_dropped(
 async def test_bad_replies_are_retried(make_chunk, bad):
     fenced = "Here you go:\n```json\n" + json.dumps(GOOD) + "\n```"
     with serve_openai([bad, Reply(content=fenced)]) as server:
-        result = await LLMExtractor(config(server, backoff_s=0.01)).extract(make_chunk(TEXT))
+        result = await extract_once(LLMExtractor(config(server, backoff_s=0.01)), make_chunk(TEXT))
     assert len(server.requests) == 2
     assert {c.source_name for c in result.claims} == {"NuminaMath-CoT", "MATH-500"}
     assert result.problems == []
@@ -95,7 +103,7 @@ async def test_bad_replies_are_retried(make_chunk, bad):
 
 async def test_retries_are_bounded(make_chunk):
     with serve_openai([Reply(content="{broken")]) as server:
-        result = await LLMExtractor(config(server, max_retries=2)).extract(make_chunk(TEXT))
+        result = await extract_once(LLMExtractor(config(server, max_retries=2)), make_chunk(TEXT))
     assert len(server.requests) == 3
     assert result.claims == [] and len(result.problems) == 1
     assert "no valid answer after 3 attempts" in result.problems[0]
@@ -103,15 +111,15 @@ async def test_retries_are_bounded(make_chunk):
 
 async def test_refusal_fails_the_chunk_at_once(make_chunk):
     with serve_openai([Reply(refusal="I can't help with that.")]) as server:
-        result = await LLMExtractor(config(server)).extract(make_chunk(TEXT))
+        result = await extract_once(LLMExtractor(config(server)), make_chunk(TEXT))
     assert len(server.requests) == 1
     assert result.claims == [] and result.problems == ["the LLM refused: I can't help with that."]
 
 
 async def test_timeouts_fail_cleanly(make_chunk):
     with serve_openai([Reply(content=json.dumps(GOOD), delay_s=3)]) as server:
-        result = await LLMExtractor(config(server, timeout_s=0.3, max_retries=1, backoff_s=0.01)).extract(
-            make_chunk(TEXT)
+        result = await extract_once(
+            LLMExtractor(config(server, timeout_s=0.3, max_retries=1, backoff_s=0.01)), make_chunk(TEXT)
         )
     assert len(server.requests) == 2
     assert result.claims == [] and len(result.problems) == 1 and "timed out" in result.problems[0]
@@ -119,7 +127,7 @@ async def test_timeouts_fail_cleanly(make_chunk):
 
 async def test_an_answer_without_a_sources_list_is_a_problem(make_chunk):
     with serve_openai([Reply(content='{"sources": "NuminaMath-CoT"}')]) as server:
-        result = await LLMExtractor(config(server)).extract(make_chunk(TEXT))
+        result = await extract_once(LLMExtractor(config(server)), make_chunk(TEXT))
     assert len(server.requests) == 1
     assert result.claims == [] and "no valid 'sources' list" in result.problems[0]
 
@@ -131,7 +139,7 @@ async def test_server_without_json_mode_is_asked_again_without_it(make_chunk):
         return Reply(content=json.dumps(GOOD))
 
     with serve_openai(responder) as server:
-        result = await LLMExtractor(config(server, max_retries=0)).extract(make_chunk(TEXT))
+        result = await extract_once(LLMExtractor(config(server, max_retries=0)), make_chunk(TEXT))
     # the second request, without the option, costs no attempt: it succeeds even with no retries left
     assert [("response_format" in body) for body in server.requests] == [True, False]
     assert result.claims and result.problems == []
@@ -153,7 +161,7 @@ async def test_injected_claim_never_becomes_an_edge(make_chunk):
         ]
     }
     with serve_openai([Reply(content=json.dumps(obeying))]) as server:
-        claims = (await LLMExtractor(config(server)).extract(chunk)).claims
+        claims = (await extract_once(LLMExtractor(config(server)), chunk)).claims
     canon = Canonicalizer()
     resolutions = {c.source_name: await canon.resolve(c.source_name, c.hf_id_hint) for c in claims}
     result = aggregate(
@@ -177,7 +185,7 @@ async def test_malformed_items_are_skipped_one_by_one(make_chunk):
     }
     with serve_openai([Reply(content=json.dumps(answer))]) as server:
         extractor = LLMExtractor(config(server))
-        claims = (await extractor.extract(make_chunk(TEXT))).claims
+        claims = (await extract_once(extractor, make_chunk(TEXT))).claims
     assert [(c.source_name, c.role, c.support) for c in claims] == [("NuminaMath-CoT", "other", 0.6)]
     assert extractor.stats["invalid item"] == 1
 
@@ -185,7 +193,9 @@ async def test_malformed_items_are_skipped_one_by_one(make_chunk):
 async def test_braces_in_the_chunk_are_not_placeholders(make_chunk):
     chunk = make_chunk("Template {{name}} and {{text}} from the card. It is derived from LIMO.")
     with serve_openai([Reply(content='{"sources": []}')]) as server:
-        assert await LLMExtractor(config(server)).extract(chunk) == ExtractionResult(claims=[], problems=[])
+        assert await extract_once(LLMExtractor(config(server)), chunk) == ExtractionResult(
+            claims=[], problems=[]
+        )
     assert chunk.text in server.requests[0]["messages"][0]["content"]
 
 
@@ -247,7 +257,7 @@ async def test_auto_asks_the_llm_only_where_rules_are_unsure(make_chunk):
         auto = AutoExtractor(RulesExtractor(), LLMExtractor(config(server)))
         assert auto.fallback_note is None
         sure_claims = (await auto.extract(sure)).claims
-        unsure_claims = (await auto.extract(unsure)).claims
+        unsure_claims = (await extract_once(auto, unsure)).claims
         await auto.extract(yaml_chunk)
     assert len(server.requests) == 1 and auto.llm_calls == 1
     assert {c.extractor for c in sure_claims} == {"rules"}
@@ -258,7 +268,7 @@ async def test_auto_keeps_rules_claims_when_the_llm_fails(make_chunk):
     chunk = make_chunk("Our data is based on LIMO.")
     with serve_openai([Reply(status=500)]) as server:
         auto = AutoExtractor(RulesExtractor(), LLMExtractor(config(server, max_retries=0)))
-        result = await auto.extract(chunk)
+        result = await extract_once(auto, chunk)
     assert [c.source_name for c in result.claims if c.role == "source"] == ["LIMO"]
     assert len(result.problems) == 1
     assert result.problems[0].startswith("LLM failed, rules kept: no valid answer after 1 attempt:")
@@ -288,11 +298,11 @@ async def test_prompt_v2_carries_the_section_path_and_roles_and_v1_stays_selecta
     }
     with serve_openai([Reply(content=json.dumps(answer)), Reply(content=json.dumps(answer))]) as server:
         v2 = LLMExtractor(config(server))
-        claims = (await v2.extract(chunk)).claims
+        claims = (await extract_once(v2, chunk)).claims
         monkeypatch.setenv("ODA_EXTRACT_PROMPT_VERSION", "v1")
         v1 = make_extractor("llm", config(server))
         assert isinstance(v1, LLMExtractor)
-        await v1.extract(chunk)
+        await extract_once(v1, chunk)
     first, second = (r["messages"][0]["content"] for r in server.requests)
     # v2: each section of the excerpt with its role, and the distractor classes
     assert "- Dataset Card > Data Sources (role: sources)" in first

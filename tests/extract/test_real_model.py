@@ -79,4 +79,5 @@ async def test_real_model_extraction_path(smollm2_server):
     auto = AutoExtractor(RulesExtractor(), extractor)
     hedged = chunk.model_copy(update={"text": "Some problems may come from GSM8K.", "chunk_id": "c2"})
     merged = (await auto.extract(hedged)).claims
+    await auto.aclose()
     assert any(c.extractor == "rules" and c.source_name == "GSM8K" for c in merged)

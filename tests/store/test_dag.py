@@ -76,6 +76,18 @@ def test_long_cycle_in_one_batch_and_in_bulk(store: CypherGraphStore) -> None:
     assert nx.is_directed_acyclic_graph(dag_of(store)) and len(store.edges()) == 6
 
 
+def test_a_small_write_closes_a_cycle_through_stored_and_new_edges(store: CypherGraphStore) -> None:
+    """The per-edge path: a source derived from nothing enters without a search, and a cycle whose closing edge's
+    source is derived from something only through an edge entered earlier in the same write is still found."""
+    store.upsert_edges([edge("org/p", "org/t")])  # p <- t
+    # checked in key order: a <- fresh, a <- p, then t <- a, which closes t <- a <- p <- t
+    report = store.upsert_edges([edge("org/t", "org/a"), edge("org/a", "org/p"), edge("org/a", "org/fresh")])
+    assert [c.split(":")[0] for c in report.cycles] == ["org/t <- org/a"]
+    assert store.get_edge("org/a", "org/fresh").status == EdgeStatus.AUTO  # type: ignore[union-attr]
+    assert store.get_edge("org/a", "org/p").status == EdgeStatus.AUTO  # type: ignore[union-attr]
+    assert nx.is_directed_acyclic_graph(dag_of(store)) and len(store.edges()) == 4
+
+
 def test_repoint_and_approve_cannot_close_a_cycle(store: CypherGraphStore) -> None:
     store.upsert_edges([edge("org/a", "org/b"), edge("org/b", "org/c"), edge("org/c", "org/y")])
     before = [e.model_dump() for e in store.edges()]
