@@ -35,7 +35,7 @@ import asyncio
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Literal
 
-from langgraph.graph import START, StateGraph
+from langgraph.graph import END, START, StateGraph
 from langgraph.runtime import Runtime
 from langgraph.types import Command, Send
 
@@ -509,19 +509,44 @@ async def write(state: TraceState, runtime: Runtime[TraceContext]) -> dict[str, 
 
 
 def build_graph(
-    checkpointer: BaseCheckpointSaver[Any] | None = None,
+    checkpointer: BaseCheckpointSaver[Any] | None = None, *, one_dataset: bool = False
 ) -> CompiledStateGraph[Any, Any, Any, Any]:
-    """Compile the tracing graph. Pass a checkpointer to make runs durable (``thread_id`` = run id)."""
+    """Compile the tracing graph. Pass a checkpointer to make runs durable (``thread_id`` = run id).
+
+    ``one_dataset``: the graph of a single dataset, without ``select_next``: it starts at ``validate`` with
+    ``current`` set (see ``one_dataset_input``) and ends after ``write``, whose update carries the parents to push
+    (the service's workers walk the stack themselves)."""
     builder = StateGraph(TraceState, context_schema=TraceContext)
-    builder.add_node("select_next", select_next)
+    if not one_dataset:
+        builder.add_node("select_next", select_next)
     builder.add_node("validate", validate)
     builder.add_node("retrieve", retrieve)
     builder.add_node("fetch_resources", fetch_resources)
     builder.add_node("trace_chunk", trace_chunk)  # type: ignore[arg-type]  # a Send target takes its own input
     builder.add_node("aggregate", aggregate_claims)
     builder.add_node("write", write)
-    builder.add_edge(START, "select_next")
+    builder.add_edge(START, "validate" if one_dataset else "select_next")
     builder.add_edge("trace_chunk", "aggregate")
     builder.add_edge("aggregate", "write")
-    builder.add_edge("write", "select_next")
+    builder.add_edge("write", END if one_dataset else "select_next")
     return builder.compile(checkpointer=checkpointer, name="lineage-trace")
+
+
+def one_dataset_input(
+    run_id: str, settings: dict[str, Any], item: StackItem, visited: list[str]
+) -> dict[str, Any]:
+    """The input of the ``one_dataset`` graph: ``item`` selected, as ``select_next`` would leave it."""
+    return {
+        **_DATASET_RESET,
+        "claims": [],
+        "run_id": run_id,
+        "settings": settings,
+        "queue": [],
+        "queue_pos": 0,
+        "stack": [],
+        "current": item,
+        "visited": [*(v for v in visited if v != item["id"]), item["id"]],
+        "counters": {},
+        "failures": [],
+        "notes": [],
+    }

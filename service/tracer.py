@@ -8,8 +8,9 @@ checkpointed after every finished dataset; a worker that takes the entry over af
 and starts the datasets that were in flight again, before any new one (store writes are idempotent MERGEs). The
 datasets of the entries a worker holds share its slots (``service.slots``), the entry taken first served first.
 
-One dataset is traced by the tracing graph itself (``lineage.graph.build_graph``): it is started with the
-dataset alone on its stack and stopped once its ``write`` step has run, whose update carries the parents to push.
+One dataset is traced by the tracing graph itself, in its one-dataset form (``lineage.graph.build_graph``): it
+starts at ``validate`` with the dataset selected and ends after its ``write`` step, whose update carries the
+parents to push.
 
 Before tracing a dataset the worker claims it in the run book (a lease it renews while it works). A dataset
 claimed by another worker is waited for; a dataset some attempt already finished in this run is not traced again:
@@ -179,24 +180,16 @@ def _dataset_graph() -> Any:
     if _DATASET_GRAPH is None:
         from lineage.graph import build_graph
 
-        _DATASET_GRAPH = build_graph()
+        _DATASET_GRAPH = build_graph(one_dataset=True)
     return _DATASET_GRAPH
 
 
 async def _run_dataset_graph(job: EntryJob, item: StackItem, visited: list[str]) -> DatasetResult:
-    """Trace ``item`` with the tracing graph and stop after its ``write`` step."""
+    """Trace ``item`` with the one-dataset tracing graph, which ends after its ``write`` step."""
+    from lineage.graph import one_dataset_input
+
     ctx = job.trace
-    state_in: dict[str, Any] = {
-        "run_id": ctx.run_id,
-        "settings": ctx.settings(),
-        "queue": [],
-        "queue_pos": 0,
-        "stack": [item],
-        "visited": [v for v in visited if v != item["id"]],  # select_next would skip it otherwise
-        "counters": {},
-        "failures": [],
-        "notes": [],
-    }
+    state_in = one_dataset_input(ctx.run_id, ctx.settings(), item, visited)
     result = DatasetResult(item=item, status="failed")
     stream = _dataset_graph().astream(
         state_in, {"recursion_limit": 10_000}, context=ctx, stream_mode="updates"
@@ -206,7 +199,7 @@ async def _run_dataset_graph(job: EntryJob, item: StackItem, visited: list[str])
             if not isinstance(update, dict):
                 continue
             for node, delta in update.items():
-                if not isinstance(delta, dict) or node == "select_next":
+                if not isinstance(delta, dict):
                     continue
                 for key, value in (delta.get("counters") or {}).items():
                     result.counters[key] = result.counters.get(key, 0) + int(value)
@@ -220,7 +213,6 @@ async def _run_dataset_graph(job: EntryJob, item: StackItem, visited: list[str])
                     result.children = list(delta.get("stack") or [])
                     if result.status != "traced":
                         result.edges = []
-                    return result
     return result
 
 
@@ -411,18 +403,17 @@ async def _is_cancelled(job: EntryJob) -> bool:
 
 
 async def advance(state: EntryState, runtime: Runtime[EntryJob]) -> Command[Literal["advance", "__end__"]]:
-    """Keep up to ``concurrency`` datasets in flight; return when the first of them finishes."""
+    """Keep up to ``concurrency`` datasets in flight; return when the first of them finishes, with the datasets
+    it opened up already started (or the entry ended, when nothing is left)."""
     job = runtime.context
     if await _is_cancelled(job):
         await _cancel_all(job)
         return Command(goto="__end__", update={"cancelled": True, "frontier": [], "in_flight": []})
     fill = _fill(job, state)
-    frontier, in_flight, counters = fill.frontier, fill.in_flight, fill.counters
     if not job.tasks:
-        return Command(
-            goto="__end__",
-            update={"frontier": [], "in_flight": [], "visited": fill.new_visited, "counters": counters},
-        )
+        return _end(fill.new_visited, fill.counters, [])
+    visited = list(state.get("visited") or []) + fill.new_visited
+    frontier, in_flight, counters = fill.frontier, fill.in_flight, fill.counters
     finished, _ = await asyncio.wait(set(job.tasks.values()), return_when=asyncio.FIRST_COMPLETED)
     failures: list[Failure] = []
     for task in finished:
@@ -435,12 +426,34 @@ async def advance(state: EntryState, runtime: Runtime[EntryJob]) -> Command[Lite
         for key, value in result.counters.items():
             counters[key] = counters.get(key, 0) + value
         failures.extend(result.failures)
+    # Start what the finished datasets opened up before this step's checkpoint (which records them in flight),
+    # so an entry whose tree is done ends in this step rather than in one more step and checkpoint of its own.
+    refill = _fill(job, EntryState(frontier=frontier, in_flight=sorted(in_flight), visited=visited))
+    new_visited = fill.new_visited + refill.new_visited
+    for key, value in refill.counters.items():
+        counters[key] = counters.get(key, 0) + value
+    if not job.tasks:
+        return _end(new_visited, counters, failures)
     return Command(
         goto="advance",
         update={
-            "frontier": frontier,
-            "in_flight": sorted(in_flight),
-            "visited": fill.new_visited,
+            "frontier": refill.frontier,
+            "in_flight": sorted(refill.in_flight),
+            "visited": new_visited,
+            "counters": counters,
+            "failures": failures,
+        },
+    )
+
+
+def _end(new_visited: list[str], counters: dict[str, int], failures: list[Failure]) -> Command[Any]:
+    """The entry's last step: nothing is in flight and nothing is left to start."""
+    return Command(
+        goto="__end__",
+        update={
+            "frontier": [],
+            "in_flight": [],
+            "visited": new_visited,
             "counters": counters,
             "failures": failures,
         },

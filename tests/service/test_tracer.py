@@ -7,6 +7,7 @@ import asyncio
 from collections.abc import Iterator
 from contextlib import suppress
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -178,3 +179,44 @@ def test_a_dataset_its_live_worker_stops_is_abandoned_and_released(book: RunBook
     assert attempt["status"] == ABANDONED and attempt["finished"] is not None
     assert book.done_status("run", dataset) is None
     assert book.claim(dataset, "another-holder", "run", lease_s=30)  # released, not left to expire
+
+
+def test_an_entry_checkpoints_once_per_finished_dataset_and_ends_with_its_last(
+    book: RunBook, tmp_path: Path
+) -> None:
+    """Each step of an entry waits for one dataset to finish and starts what it opened up before its checkpoint,
+    so the step that finishes the tree's last dataset also ends the entry: one step and checkpoint per traced
+    dataset, none more."""
+    from langgraph.checkpoint.memory import InMemorySaver
+
+    from service.tracer import build_entry_graph, run_entry
+    from standins.hub import serve_hub
+
+    world = write_world(tmp_path / "world", 8, seed=3)
+    entry = world.ids[-1]
+    with serve_hub(world.root) as hub:
+
+        async def trace_entry() -> tuple[EntryState, list[Any]]:
+            acquisition = AcquisitionConfig(
+                hf_endpoint=hub.base_url, per_host_rate=0, retries=0, timeout_s=30
+            )
+            ctx = TraceContext(
+                run_id="run", store_uri=str(tmp_path / "graph"), extractor="rules", acquisition=acquisition
+            )
+            graph = build_entry_graph(InMemorySaver())
+            async with build_services(ctx) as services:
+                ctx.services = services
+                job = EntryJob(trace=ctx, book=book, worker="w", entry=entry, position=0, concurrency=2)
+                final = await run_entry(job, graph)
+            config = {"configurable": {"thread_id": job.thread_id}}
+            return final, [c async for c in graph.aget_state_history(config)]
+
+        final, history = asyncio.run(trace_entry())
+    traced = final["counters"].get("traced", 0)
+    assert traced >= 2  # the entry and at least one ancestor
+    assert set(final["visited"]) >= {entry, *world.parents[entry]}
+    assert final["frontier"] == [] and final["in_flight"] == []
+    # LangGraph writes the input, then a checkpoint before the first step, then one after each step
+    loop_steps = [c for c in history if c.metadata.get("source") == "loop"]
+    assert len(loop_steps) == 1 + traced
+    assert not history[0].next  # the newest checkpoint is the end
