@@ -383,6 +383,17 @@ def cpu_by_group(
     return spent
 
 
+def _checkpoint_rows(queue_url: str) -> dict[str, int]:
+    """Rows the workers' checkpointer wrote: checkpoints (one per step of an entry's graph) and pending writes."""
+    import psycopg
+
+    with psycopg.connect(queue_url) as conn:
+        return {
+            table: int(conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0])  # type: ignore[index]
+            for table in ("checkpoints", "checkpoint_writes")
+        }
+
+
 def _wait_for_workers(queue_url: str, workers: int, timeout_s: float = 120.0) -> None:
     import psycopg
 
@@ -546,6 +557,7 @@ def service_mode(args: Any) -> None:
                     print("nothing was traced; entry errors:", *sorted(errors)[:5], sep="\n  ")
                     print("the first worker's log ends:", logs[0].read_text(errors="replace")[-3000:])
                 book.close()
+                checkpoints = _checkpoint_rows(queue_url)
                 peaks = []
                 worker_cpu = 0.0
                 for proc in procs:
@@ -575,6 +587,13 @@ def service_mode(args: Any) -> None:
                     f"  CPU: the machine's {os.cpu_count()} cores {100 * busy:.0f}% busy during the run; the workers "
                     f"used {worker_cpu:.1f} CPU s ({1000 * worker_cpu / max(1, traced):.0f} ms per traced dataset, "
                     "start-up and shutdown included)",
+                    flush=True,
+                )
+                print(
+                    "  work per traced dataset (counted, not timed): "
+                    + ", ".join(
+                        f"{rows / max(1, traced):.2f} {table} rows" for table, rows in checkpoints.items()
+                    ),
                     flush=True,
                 )
                 top = sorted(spent.items(), key=lambda kv: -kv[1])[:6]

@@ -49,7 +49,6 @@ from oda.loops import PerLoop
 
 if TYPE_CHECKING:
     import openai
-    from openai.types.chat import ChatCompletion
 
 T = TypeVar("T")
 
@@ -340,6 +339,7 @@ async def complete(
     given (and left open); otherwise one is made and closed here.
     """
     import openai
+    from openai.types.chat import ChatCompletion
 
     own_client = client is None
     active = client if client is not None else config.client()
@@ -358,7 +358,9 @@ async def complete(
             if json_mode:
                 request["response_format"] = {"type": "json_object"}
             try:
-                response: ChatCompletion = await active.chat.completions.create(**request)
+                # ``request`` is plain JSON already: posted as it is (the client's generic ``post``), since the
+                # typed ``create`` would walk it through the SDK's parameter transform, with nothing to convert
+                response = await active.post("/chat/completions", body=request, cast_to=ChatCompletion)
             except (openai.APIConnectionError, TimeoutError) as exc:  # a timeout is a connection error too
                 timed_out = isinstance(exc, (openai.APITimeoutError, TimeoutError))
                 described = f"{type(exc).__name__}: {str(exc)[:200]}"

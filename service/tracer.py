@@ -41,6 +41,7 @@ from service.runs import ABANDONED
 from service.slots import DatasetSlots
 
 if TYPE_CHECKING:
+    from graph_store.models import Edge, Node
     from lineage.context import TraceContext
     from service.runs import RunBook
 
@@ -79,19 +80,26 @@ class DatasetResult:
     counters: dict[str, int] = field(default_factory=dict)
     failures: list[Failure] = field(default_factory=list)
     edges: list[dict[str, Any]] = field(default_factory=list)
+    sources: Sources | None = None
+    """A traced dataset's edges and source nodes as its ``write`` step chose its parents from them."""
     started: float = 0.0
     finished: float = 0.0
 
 
+Sources = tuple[list["Edge"], dict[str, "Node"]]
+"""A dataset's edges (into it) and their source nodes, from which its parents to push are chosen."""
+
+
 class RunMemo:
     """What the entries of one run on one worker learn about finished datasets: a finished dataset stays finished
-    for the rest of the run, so its status is asked for once, and the sources of a traced one are read from the
-    store once. A dataset whose status and sources are known is reused within the entry's step, with no task, no
-    slot and no checkpoint of its own. It also holds whether the run was cancelled, as last asked (``_is_cancelled``)."""
+    for the rest of the run, so its status is asked for once, and the sources of a traced one are kept from its
+    trace (or read from the store once, when another worker traced it). A dataset whose status and sources are
+    known is reused within the entry's step, with no task, no slot and no checkpoint of its own. It also holds
+    whether the run was cancelled, as last asked (``_is_cancelled``)."""
 
     def __init__(self) -> None:
         self.done: dict[str, str] = {}
-        self.sources: dict[str, tuple[list[Any], dict[str, Any]]] = {}
+        self.sources: dict[str, Sources] = {}
         self.cancelled = False
         self.cancel_checked = -math.inf
         """When the run book was last asked whether the run is cancelled (``time.monotonic``)."""
@@ -104,7 +112,7 @@ class RunMemo:
         return status
 
 
-def _read_sources(store: Any, dataset: str) -> tuple[list[Any], dict[str, Any]]:
+def _read_sources(store: Any, dataset: str) -> Sources:
     from graph_store.models import Node
 
     edges = store.edges(target=dataset)
@@ -191,6 +199,7 @@ async def _run_dataset_graph(job: EntryJob, item: StackItem, visited: list[str])
     ctx = job.trace
     state_in = one_dataset_input(ctx.run_id, ctx.settings(), item, visited)
     result = DatasetResult(item=item, status="failed")
+    nodes: list[dict[str, Any]] = []
     stream = _dataset_graph().astream(
         state_in, {"recursion_limit": 10_000}, context=ctx, stream_mode="updates"
     )
@@ -205,15 +214,26 @@ async def _run_dataset_graph(job: EntryJob, item: StackItem, visited: list[str])
                     result.counters[key] = result.counters.get(key, 0) + int(value)
                 result.failures.extend(delta.get("failures") or [])
                 if node == "aggregate":
-                    result.edges = list((delta.get("aggregation") or {}).get("edges") or [])
+                    aggregation = delta.get("aggregation") or {}
+                    result.edges = list(aggregation.get("edges") or [])
+                    nodes = list(aggregation.get("nodes") or [])
                 if node == "write":
                     outcome = delta.get("outcome") or {}
                     result.status = str(outcome.get("status") or "traced")
                     result.note = outcome.get("note")
                     result.children = list(delta.get("stack") or [])
-                    if result.status != "traced":
+                    if result.status == "traced":
+                        result.sources = _sources(result.edges, nodes)
+                    else:
                         result.edges = []
     return result
+
+
+def _sources(edges: list[dict[str, Any]], nodes: list[dict[str, Any]]) -> Sources:
+    """The edges and source nodes ``write`` chose the parents from (as it reads them from the aggregation)."""
+    from graph_store.models import Edge, Node
+
+    return [Edge.model_validate(e) for e in edges], {n["id"]: Node.model_validate(n) for n in nodes}
 
 
 async def _reuse(job: EntryJob, item: StackItem, status: str, visited: list[str]) -> DatasetResult:
@@ -297,6 +317,8 @@ async def _trace_claimed(job: EntryJob, item: StackItem, visited: list[str], att
             await renewer
         await asyncio.to_thread(book.end_dataset, attempt, status, edges, note, dataset, job.holder)
     job.memo.done[dataset] = status
+    if result.sources is not None:
+        job.memo.sources[dataset] = result.sources
     job.observer.finished(job.run_id, result)
     return result
 

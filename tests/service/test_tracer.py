@@ -220,3 +220,50 @@ def test_an_entry_checkpoints_once_per_finished_dataset_and_ends_with_its_last(
     loop_steps = [c for c in history if c.metadata.get("source") == "loop"]
     assert len(loop_steps) == 1 + traced
     assert not history[0].next  # the newest checkpoint is the end
+
+
+def test_a_traced_dataset_is_reused_from_its_own_trace_without_reading_the_store(
+    book: RunBook, tmp_path: Path
+) -> None:
+    """The worker keeps the edges and source nodes its trace chose the parents from: another entry that reaches
+    the dataset later in the run walks the same parents in its step, with no task and no store read."""
+    from lineage.graph import _parents_to_push
+    from standins.hub import serve_hub
+
+    world = write_world(tmp_path / "world", 8, seed=3)
+    dataset = world.ids[-1]
+    with serve_hub(world.root) as hub:
+
+        async def trace_then_reach_again() -> tuple[list[StackItem], RunMemo, Step]:
+            acquisition = AcquisitionConfig(
+                hf_endpoint=hub.base_url, per_host_rate=0, retries=0, timeout_s=30
+            )
+            ctx = TraceContext(
+                run_id="run", store_uri=str(tmp_path / "graph"), extractor="rules", acquisition=acquisition
+            )
+            memo = RunMemo()
+            async with build_services(ctx) as services:
+                ctx.services = services
+                job = EntryJob(trace=ctx, book=book, worker="w", entry=dataset, position=0, memo=memo)
+                result = await trace_dataset(job, {**item("x", 0), "id": dataset}, [])
+                assert result.status == "traced"
+                other = EntryJob(trace=ctx, book=book, worker="w", entry="org/y", position=1, memo=memo)
+                reached = {**item("x", 1), "id": dataset}
+                step = _fill(other, EntryState(frontier=[reached], visited=["org/y"]))
+                started = sorted(other.tasks)
+                await _cancel_all(other)
+            return (
+                result.children,
+                memo,
+                ([i["id"] for i in step.frontier], step.in_flight, step.new_visited, started),
+            )
+
+        children, memo, (_, _, new_visited, started) = asyncio.run(trace_then_reach_again())
+    assert {c["id"] for c in children} == set(world.parents[dataset])  # the rules extractor finds them all
+    edges, nodes = memo.sources[dataset]
+    ctx = TraceContext(run_id="run", store_uri=str(tmp_path / "unused"), extractor="rules")
+    traced = {**item("x", 0), "id": dataset}
+    assert list(reversed(_parents_to_push(traced, edges, nodes, ctx, {dataset}))) == children
+    # reached again: reused in the step, and its parents started in its place
+    assert started == sorted(world.parents[dataset])
+    assert new_visited[0] == dataset and set(new_visited) == {dataset, *world.parents[dataset]}
