@@ -383,15 +383,28 @@ def cpu_by_group(
     return spent
 
 
-def _checkpoint_rows(queue_url: str) -> dict[str, int]:
-    """Rows the workers' checkpointer wrote: checkpoints (one per step of an entry's graph) and pending writes."""
+def _postgres_work(queue_url: str) -> dict[str, int]:
+    """Counters of the queue's database so far: transactions committed (every run-book, queue and checkpointer
+    transaction, this bench's polling included), and the rows the workers' checkpointer wrote (checkpoints: one
+    per step of an entry's graph)."""
     import psycopg
 
-    with psycopg.connect(queue_url) as conn:
-        return {
-            table: int(conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0])  # type: ignore[index]
-            for table in ("checkpoints", "checkpoint_writes")
+    with psycopg.connect(queue_url, autocommit=True) as conn:
+        conn.execute("SELECT pg_stat_clear_snapshot()")
+        work = {
+            "Postgres transactions": int(
+                conn.execute(  # type: ignore[index]
+                    "SELECT xact_commit FROM pg_stat_database WHERE datname = current_database()"
+                ).fetchone()[0]
+            )
         }
+        for table in ("checkpoints", "checkpoint_writes"):
+            if conn.execute("SELECT to_regclass(%s)", (table,)).fetchone() == (None,):
+                work[f"{table} rows"] = 0  # the checkpointer's tables are made by the first worker
+                continue
+            rows = conn.execute(f"SELECT count(*) FROM {table}").fetchone()
+            work[f"{table} rows"] = int(rows[0]) if rows else 0
+        return work
 
 
 def _wait_for_workers(queue_url: str, workers: int, timeout_s: float = 120.0) -> None:
@@ -537,6 +550,7 @@ def service_mode(args: Any) -> None:
                     for proc in procs:
                         proc.kill()
                     raise
+                work_before = _postgres_work(queue_url)
                 started = time.time()
                 cpu_before, per_process_before = machine_cpu(), process_cpu()
                 run_id = _queue_run(queue_url, store_uri, ids, args.max_depth)
@@ -557,7 +571,8 @@ def service_mode(args: Any) -> None:
                     print("nothing was traced; entry errors:", *sorted(errors)[:5], sep="\n  ")
                     print("the first worker's log ends:", logs[0].read_text(errors="replace")[-3000:])
                 book.close()
-                checkpoints = _checkpoint_rows(queue_url)
+                work_after = _postgres_work(queue_url)
+                work_done = {name: work_after[name] - work_before.get(name, 0) for name in work_after}
                 peaks = []
                 worker_cpu = 0.0
                 for proc in procs:
@@ -591,9 +606,7 @@ def service_mode(args: Any) -> None:
                 )
                 print(
                     "  work per traced dataset (counted, not timed): "
-                    + ", ".join(
-                        f"{rows / max(1, traced):.2f} {table} rows" for table, rows in checkpoints.items()
-                    ),
+                    + ", ".join(f"{count / max(1, traced):.2f} {name}" for name, count in work_done.items()),
                     flush=True,
                 )
                 top = sorted(spent.items(), key=lambda kv: -kv[1])[:6]

@@ -100,6 +100,9 @@ class RunMemo:
     def __init__(self) -> None:
         self.done: dict[str, str] = {}
         self.sources: dict[str, Sources] = {}
+        self.tracing: dict[str, asyncio.Event] = {}
+        """Datasets an entry on this worker is tracing now, each with the event set when it ends: another entry
+        that reaches one waits for the event rather than asking the run book for the claim again and again."""
         self.cancelled = False
         self.cancel_checked = -math.inf
         """When the run book was last asked whether the run is cancelled (``time.monotonic``)."""
@@ -272,12 +275,18 @@ async def _renew(job: EntryJob, dataset: str) -> None:
 
 async def trace_dataset(job: EntryJob, item: StackItem, visited: list[str]) -> DatasetResult:
     """Take one of the worker's slots, claim ``item`` (waiting, slot given back, while another holder has it),
-    trace it, record the attempt, release it. A dataset finished earlier in this run is reused, without a slot."""
+    trace it, record the attempt, release it. A dataset finished earlier in this run is reused, without a slot.
+    While another entry on this worker traces it, the wait is for that entry's end, not a poll of the run book."""
     book, dataset = job.book, item["id"]
     while True:
+        tracing = job.memo.tracing.get(dataset)
+        if tracing is not None:  # another entry here is tracing it: wait for that, no slot and no query held
+            await tracing.wait()
         done = await _done_status(job, dataset)
         if done is not None:
             return await _reuse(job, item, done, visited)
+        if dataset in job.memo.tracing:
+            continue  # another entry here took it up while the run book was asked
         async with job.slot(item):
             start = await asyncio.to_thread(
                 book.start_dataset,
@@ -300,6 +309,7 @@ async def trace_dataset(job: EntryJob, item: StackItem, visited: list[str]) -> D
 async def _trace_claimed(job: EntryJob, item: StackItem, visited: list[str], attempt: str) -> DatasetResult:
     """Trace a dataset this holder has claimed, under ``attempt``; record how it ended and release it."""
     book, dataset = job.book, item["id"]
+    ended = job.memo.tracing[dataset] = asyncio.Event()
     renewer = asyncio.create_task(_renew(job, dataset))
     # what the attempt records when it is stopped before its end (the entry failed or was cancelled, the
     # worker stops)
@@ -315,7 +325,12 @@ async def _trace_claimed(job: EntryJob, item: StackItem, visited: list[str], att
         renewer.cancel()
         with suppress(asyncio.CancelledError):
             await renewer
-        await asyncio.to_thread(book.end_dataset, attempt, status, edges, note, dataset, job.holder)
+        try:
+            await asyncio.to_thread(book.end_dataset, attempt, status, edges, note, dataset, job.holder)
+        finally:
+            if job.memo.tracing.get(dataset) is ended:
+                del job.memo.tracing[dataset]
+            ended.set()
     job.memo.done[dataset] = status
     if result.sources is not None:
         job.memo.sources[dataset] = result.sources
@@ -433,7 +448,7 @@ async def advance(state: EntryState, runtime: Runtime[EntryJob]) -> Command[Lite
         return Command(goto="__end__", update={"cancelled": True, "frontier": [], "in_flight": []})
     fill = _fill(job, state)
     if not job.tasks:
-        return _end(fill.new_visited, fill.counters, [])
+        return Command(goto="__end__", update=_changes(state, [], set(), fill.new_visited, fill.counters, []))
     visited = list(state.get("visited") or []) + fill.new_visited
     frontier, in_flight, counters = fill.frontier, fill.in_flight, fill.counters
     finished, _ = await asyncio.wait(set(job.tasks.values()), return_when=asyncio.FIRST_COMPLETED)
@@ -454,32 +469,34 @@ async def advance(state: EntryState, runtime: Runtime[EntryJob]) -> Command[Lite
     new_visited = fill.new_visited + refill.new_visited
     for key, value in refill.counters.items():
         counters[key] = counters.get(key, 0) + value
-    if not job.tasks:
-        return _end(new_visited, counters, failures)
-    return Command(
-        goto="advance",
-        update={
-            "frontier": refill.frontier,
-            "in_flight": sorted(refill.in_flight),
-            "visited": new_visited,
-            "counters": counters,
-            "failures": failures,
-        },
-    )
+    if not job.tasks:  # nothing in flight and nothing left to start: the entry's last step
+        return Command(goto="__end__", update=_changes(state, [], set(), new_visited, counters, failures))
+    update = _changes(state, refill.frontier, refill.in_flight, new_visited, counters, failures)
+    return Command(goto="advance", update=update)
 
 
-def _end(new_visited: list[str], counters: dict[str, int], failures: list[Failure]) -> Command[Any]:
-    """The entry's last step: nothing is in flight and nothing is left to start."""
-    return Command(
-        goto="__end__",
-        update={
-            "frontier": [],
-            "in_flight": [],
-            "visited": new_visited,
-            "counters": counters,
-            "failures": failures,
-        },
-    )
+def _changes(
+    state: EntryState,
+    frontier: list[StackItem],
+    in_flight: set[str],
+    new_visited: list[str],
+    counters: dict[str, int],
+    failures: list[Failure],
+) -> dict[str, Any]:
+    """A step's update, with only the fields it changes: each field written is one more row, and one more
+    stored version, in the checkpointer's tables."""
+    update: dict[str, Any] = {}
+    if frontier != state.get("frontier"):
+        update["frontier"] = frontier
+    if sorted(in_flight) != state.get("in_flight"):
+        update["in_flight"] = sorted(in_flight)
+    if new_visited:
+        update["visited"] = new_visited
+    if counters:
+        update["counters"] = counters
+    if failures:
+        update["failures"] = failures
+    return update
 
 
 def build_entry_graph(checkpointer: Any = None) -> Any:

@@ -267,3 +267,40 @@ def test_a_traced_dataset_is_reused_from_its_own_trace_without_reading_the_store
     # reached again: reused in the step, and its parents started in its place
     assert started == sorted(world.parents[dataset])
     assert new_visited[0] == dataset and set(new_visited) == {dataset, *world.parents[dataset]}
+
+
+def test_an_entry_waits_for_another_entry_of_its_worker_to_finish_a_dataset_then_reuses_it(
+    book: RunBook, tmp_path: Path
+) -> None:
+    """Two entries of one worker reach the same dataset: one traces it, the other waits for that trace to end
+    (not for its next poll of the run book, set here far beyond the test's time limit) and reuses it."""
+    from standins.hub import serve_hub
+
+    world = write_world(tmp_path / "world", 8, seed=3)
+    dataset = world.ids[-1]
+    with serve_hub(world.root, latency_s=0.2) as hub:
+
+        async def two_entries() -> tuple[str, str]:
+            acquisition = AcquisitionConfig(
+                hf_endpoint=hub.base_url, per_host_rate=0, retries=0, timeout_s=30
+            )
+            ctx = TraceContext(
+                run_id="run", store_uri=str(tmp_path / "graph"), extractor="rules", acquisition=acquisition
+            )
+            memo = RunMemo()
+            async with build_services(ctx) as services:
+                ctx.services = services
+                first = EntryJob(trace=ctx, book=book, worker="w", entry=dataset, position=0, memo=memo)
+                second = EntryJob(
+                    trace=ctx, book=book, worker="w", entry="org/y", position=1, memo=memo, poll_s=600
+                )
+                tracing = asyncio.create_task(trace_dataset(first, {**item("x", 0), "id": dataset}, []))
+                while not book.attempts("run"):
+                    await asyncio.sleep(0.02)
+                waiting = trace_dataset(second, {**item("y", 1), "id": dataset}, ["org/y"])
+                reached = await asyncio.wait_for(waiting, timeout=60)
+                return (await tracing).status, reached.status
+
+        traced, reached = asyncio.run(two_entries())
+    assert (traced, reached) == ("traced", "reused")
+    assert len(book.attempts("run")) == 1
