@@ -467,7 +467,9 @@ def service_mode(args: Any) -> None:
     - **wall/ideal**, the mean and peak LLM calls in flight (the scripted LLM serves every call concurrently), the
       speed-up over the first W, and each worker's peak RSS;
     - **CPU**: how busy the machine was, the workers' CPU per traced dataset, the CPU seconds by process, and the
-      machine's CPU floor (all CPU seconds spent during the run / cores), which no run on this machine can beat.
+      machine's CPU floor (all CPU seconds spent during the run / cores), which no run on this machine can beat;
+    - **work per traced dataset**, counted rather than timed (so it does not vary with the machine's speed):
+      Postgres transactions, and the rows the checkpointer wrote.
 
     The default queues every dataset of the world, newest first: many small, overlapping trees. A worker fills its
     slots from several queue entries at once (the oldest first), so its parallelism does not depend on one tree's
