@@ -4,8 +4,8 @@ when the entry's last checkpoint was written, and reusing on the spot the ones t
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
-from contextlib import suppress
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, suppress
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +36,18 @@ def book(tmp_path: Path) -> Iterator[RunBook]:
 
 
 Step = tuple[list[str], set[str], list[str], list[str]]
+
+
+@asynccontextmanager
+async def rules_trace(tmp_path: Path, hub_url: str) -> AsyncIterator[TraceContext]:
+    """A trace context over the Hub stand-in at ``hub_url`` (rules extractor), with its services running."""
+    acquisition = AcquisitionConfig(hf_endpoint=hub_url, per_host_rate=0, retries=0, timeout_s=30)
+    ctx = TraceContext(
+        run_id="run", store_uri=str(tmp_path / "graph"), extractor="rules", acquisition=acquisition
+    )
+    async with build_services(ctx) as services:
+        ctx.services = services
+        yield ctx
 
 
 def fill(
@@ -160,12 +172,7 @@ def test_a_dataset_its_live_worker_stops_is_abandoned_and_released(book: RunBook
     with serve_hub_with_faults(world.root, latency_ms=(3000, 3000)) as (url, _plan):  # validation waits
 
         async def stop_mid_trace() -> None:
-            acquisition = AcquisitionConfig(hf_endpoint=url, per_host_rate=0, retries=0, timeout_s=30)
-            ctx = TraceContext(
-                run_id="run", store_uri=str(tmp_path / "graph"), extractor="rules", acquisition=acquisition
-            )
-            async with build_services(ctx) as services:
-                ctx.services = services
+            async with rules_trace(tmp_path, url) as ctx:
                 job = EntryJob(trace=ctx, book=book, worker="w", entry=dataset, position=0)
                 task = asyncio.create_task(trace_dataset(job, {**item("x", 0), "id": dataset}, []))
                 while not book.attempts("run"):
@@ -197,15 +204,8 @@ def test_an_entry_checkpoints_once_per_finished_dataset_and_ends_with_its_last(
     with serve_hub(world.root) as hub:
 
         async def trace_entry() -> tuple[EntryState, list[Any]]:
-            acquisition = AcquisitionConfig(
-                hf_endpoint=hub.base_url, per_host_rate=0, retries=0, timeout_s=30
-            )
-            ctx = TraceContext(
-                run_id="run", store_uri=str(tmp_path / "graph"), extractor="rules", acquisition=acquisition
-            )
             graph = build_entry_graph(InMemorySaver())
-            async with build_services(ctx) as services:
-                ctx.services = services
+            async with rules_trace(tmp_path, hub.base_url) as ctx:
                 job = EntryJob(trace=ctx, book=book, worker="w", entry=entry, position=0, concurrency=2)
                 final = await run_entry(job, graph)
             config = {"configurable": {"thread_id": job.thread_id}}
@@ -235,15 +235,8 @@ def test_a_traced_dataset_is_reused_from_its_own_trace_without_reading_the_store
     with serve_hub(world.root) as hub:
 
         async def trace_then_reach_again() -> tuple[list[StackItem], RunMemo, Step]:
-            acquisition = AcquisitionConfig(
-                hf_endpoint=hub.base_url, per_host_rate=0, retries=0, timeout_s=30
-            )
-            ctx = TraceContext(
-                run_id="run", store_uri=str(tmp_path / "graph"), extractor="rules", acquisition=acquisition
-            )
             memo = RunMemo()
-            async with build_services(ctx) as services:
-                ctx.services = services
+            async with rules_trace(tmp_path, hub.base_url) as ctx:
                 job = EntryJob(trace=ctx, book=book, worker="w", entry=dataset, position=0, memo=memo)
                 result = await trace_dataset(job, {**item("x", 0), "id": dataset}, [])
                 assert result.status == "traced"
@@ -281,15 +274,8 @@ def test_an_entry_waits_for_another_entry_of_its_worker_to_finish_a_dataset_then
     with serve_hub(world.root, latency_s=0.2) as hub:
 
         async def two_entries() -> tuple[str, str]:
-            acquisition = AcquisitionConfig(
-                hf_endpoint=hub.base_url, per_host_rate=0, retries=0, timeout_s=30
-            )
-            ctx = TraceContext(
-                run_id="run", store_uri=str(tmp_path / "graph"), extractor="rules", acquisition=acquisition
-            )
             memo = RunMemo()
-            async with build_services(ctx) as services:
-                ctx.services = services
+            async with rules_trace(tmp_path, hub.base_url) as ctx:
                 first = EntryJob(trace=ctx, book=book, worker="w", entry=dataset, position=0, memo=memo)
                 second = EntryJob(
                     trace=ctx, book=book, worker="w", entry="org/y", position=1, memo=memo, poll_s=600
