@@ -241,7 +241,7 @@ def test_a_traced_dataset_is_reused_from_its_own_trace_without_reading_the_store
                 result = await trace_dataset(job, {**item("x", 0), "id": dataset}, [])
                 assert result.status == "traced"
                 other = EntryJob(trace=ctx, book=book, worker="w", entry="org/y", position=1, memo=memo)
-                reached = {**item("x", 1), "id": dataset}
+                reached: StackItem = {**item("x", 1), "id": dataset}
                 step = _fill(other, EntryState(frontier=[reached], visited=["org/y"]))
                 started = sorted(other.tasks)
                 await _cancel_all(other)
@@ -255,7 +255,7 @@ def test_a_traced_dataset_is_reused_from_its_own_trace_without_reading_the_store
     assert {c["id"] for c in children} == set(world.parents[dataset])  # the rules extractor finds them all
     edges, nodes = memo.sources[dataset]
     ctx = TraceContext(run_id="run", store_uri=str(tmp_path / "unused"), extractor="rules")
-    traced = {**item("x", 0), "id": dataset}
+    traced: StackItem = {**item("x", 0), "id": dataset}
     assert list(reversed(_parents_to_push(traced, edges, nodes, ctx, {dataset}))) == children
     # reached again: reused in the step, and its parents started in its place
     assert started == sorted(world.parents[dataset])
