@@ -13,9 +13,10 @@ starts at ``validate`` with the dataset selected and ends after its ``write`` st
 parents to push.
 
 Before tracing a dataset the worker claims it in the run book (a lease it renews while it works). A dataset
-claimed by another worker is waited for; a dataset some attempt already finished in this run is not traced again:
-its parents are read back from the store with the same selection rule, once per worker (``RunMemo``), and a
-dataset the worker already knows is reused within the step that reaches it.
+claimed by another holder is waited for (on the same worker, until that trace ends; elsewhere, by polling the
+claim); a dataset some attempt already finished in this run is not traced again: its parents are pushed with the
+same selection rule, from the sources the worker kept from its own trace or read back from the store once
+(``RunMemo``), and a dataset the worker already knows is reused within the step that reaches it.
 """
 
 from __future__ import annotations
