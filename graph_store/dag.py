@@ -240,7 +240,9 @@ class BulkOracle:
             child, parent = labels[children[first + offset]], labels[parents[first + offset]]
             if child == parent and members[child] > 1:
                 self.suspects.add(pair)
-        for target, source in stored:
+        # the stored pairs in a fixed order, whatever order the store gave them in: a search walks parents in
+        # list order, so the cycle a note names must not depend on it
+        for target, source in sorted(stored):
             self.parents.setdefault(target, []).append(source)
         for pair in candidates:
             if pair not in self.suspects:

@@ -183,3 +183,17 @@ def test_the_order_of_a_write_does_not_change_the_dag(tmp_path: Path, bulk: bool
         store.close()
     assert outcomes[0] == outcomes[1] == outcomes[2]
     assert any(is_cycle_candidate(status, note) for _, status, note in outcomes[0])
+
+
+def test_the_bulk_oracle_names_one_cycle_whatever_order_the_store_gives_its_pairs() -> None:
+    """Two paths close the same cycle (e <- a <- b <- c <- e and e <- a <- b <- d <- e): the one a cycle
+    candidate's note names must not depend on the order in which the store returned its stored pairs."""
+    from graph_store.dag import BulkOracle, closing_path
+
+    stored = [("a", "b"), ("b", "c"), ("b", "d"), ("c", "e"), ("d", "e")]
+    paths = set()
+    for order in (stored, list(reversed(stored)), [stored[i] for i in (2, 4, 0, 3, 1)]):
+        oracle = BulkOracle(order, [("e", "a")])
+        assert oracle.suspects == {("e", "a")}
+        paths.add(tuple(closing_path("a", "e", oracle.parents_of) or ()))
+    assert len(paths) == 1 and next(iter(paths))[0] == "a" and next(iter(paths))[-1] == "e"
