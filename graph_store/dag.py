@@ -111,7 +111,8 @@ def closing_path(
     ``parents_of(ids)`` yields ``(child, parent)`` for the DAG edges out of ``ids``; ``children_of(ids)``, when
     given, those into ``ids``, and the search runs from both ends, always widening the smaller frontier, so it
     costs what the smaller side reaches (a new dataset has no children: one query). ``skip`` leaves edges out.
-    Each step is one call; each dataset is visited once per side.
+    Each step is one call; each dataset is visited once per side. A step walks the pairs it got in sorted order,
+    so the path found (and the cycle a note names) does not depend on the order a store returns its rows in.
     """
     if source == target:
         return [source]
@@ -141,7 +142,7 @@ def _widen(
     when ``upward``, else children), each recorded in ``mine`` with the dataset it was reached from, and the
     first of them the other side has reached (``theirs``), where the search stops (None: none yet)."""
     widened: list[str] = []
-    for child, parent in step(frontier):
+    for child, parent in sorted(step(frontier)):
         near, far = (child, parent) if upward else (parent, child)
         if far in mine or (skip and (child, parent) in skip):
             continue
@@ -240,9 +241,7 @@ class BulkOracle:
             child, parent = labels[children[first + offset]], labels[parents[first + offset]]
             if child == parent and members[child] > 1:
                 self.suspects.add(pair)
-        # the stored pairs in a fixed order, whatever order the store gave them in: a search walks parents in
-        # list order, so the cycle a note names must not depend on it
-        for target, source in sorted(stored):
+        for target, source in stored:
             self.parents.setdefault(target, []).append(source)
         for pair in candidates:
             if pair not in self.suspects:

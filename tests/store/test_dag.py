@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -185,15 +186,32 @@ def test_the_order_of_a_write_does_not_change_the_dag(tmp_path: Path, bulk: bool
     assert any(is_cycle_candidate(status, note) for _, status, note in outcomes[0])
 
 
-def test_the_bulk_oracle_names_one_cycle_whatever_order_the_store_gives_its_pairs() -> None:
+def _in_store_order(pairs: list[tuple[str, str]], end: int) -> Callable[[list[str]], list[tuple[str, str]]]:
+    """A store's answer for the pairs whose ``end`` (0: child, 1: parent) is in the asked ids, in its stored order."""
+    return lambda ids: [pair for pair in pairs if pair[end] in ids]
+
+
+STORE_ORDERS = [(0, 1, 2, 3, 4), (4, 3, 2, 1, 0), (2, 4, 0, 3, 1), (1, 3, 4, 0, 2)]
+
+
+@pytest.mark.parametrize("search", ["bulk", "small write, one way", "small write, both ways"])
+def test_the_cycle_a_note_names_does_not_depend_on_the_order_the_store_gives_its_pairs(search: str) -> None:
     """Two paths close the same cycle (e <- a <- b <- c <- e and e <- a <- b <- d <- e): the one a cycle
-    candidate's note names must not depend on the order in which the store returned its stored pairs."""
+    candidate's note names must not depend on the order in which the store returned its stored pairs, whether a
+    bulk write searches them in memory or a small write asks the store step by step (from one or both ends)."""
     from graph_store.dag import BulkOracle, closing_path
 
     stored = [("a", "b"), ("b", "c"), ("b", "d"), ("c", "e"), ("d", "e")]
     paths = set()
-    for order in (stored, list(reversed(stored)), [stored[i] for i in (2, 4, 0, 3, 1)]):
-        oracle = BulkOracle(order, [("e", "a")])
-        assert oracle.suspects == {("e", "a")}
-        paths.add(tuple(closing_path("a", "e", oracle.parents_of) or ()))
-    assert len(paths) == 1 and next(iter(paths))[0] == "a" and next(iter(paths))[-1] == "e"
+    for order in STORE_ORDERS:
+        pairs = [stored[i] for i in order]
+        if search == "bulk":
+            oracle = BulkOracle(pairs, [("e", "a")])
+            assert oracle.suspects == {("e", "a")}
+            path = closing_path("a", "e", oracle.parents_of)
+        else:
+            children_of = _in_store_order(pairs, 1) if search.endswith("both ways") else None
+            path = closing_path("a", "e", _in_store_order(pairs, 0), children_of=children_of)
+        assert path is not None and path[0] == "a" and path[-1] == "e" and len(path) == 4
+        paths.add(tuple(path))
+    assert len(paths) == 1
