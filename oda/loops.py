@@ -14,7 +14,9 @@ T = TypeVar("T")
 
 
 class PerLoop(Generic[T]):
-    """One value per running event loop, made by ``make`` on first use there and reused after."""
+    """One value per running event loop, made by ``make`` on first use there and reused after. The values of
+    loops that have been closed are dropped when a new loop makes its own, so a process that runs many loops in
+    turn (``asyncio.run`` after ``asyncio.run``) holds no more than the loops still open."""
 
     def __init__(self, make: Callable[[], T]) -> None:
         self._make = make
@@ -25,8 +27,14 @@ class PerLoop(Generic[T]):
         loop = asyncio.get_running_loop()
         held = self._values.get(id(loop))
         if held is None or held[0] is not loop:  # a loop id can be reused once its loop is gone
+            self._forget_closed_loops()
             held = self._values[id(loop)] = (loop, self._make())
         return held[1]
+
+    def _forget_closed_loops(self) -> None:
+        for key, (loop, _) in list(self._values.items()):
+            if loop.is_closed():
+                del self._values[key]
 
     def pop(self) -> T | None:
         """The running loop's value, forgotten here (the next ``get`` makes a new one); None if it has none."""

@@ -4,9 +4,11 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import itertools
 import json
 import time
+import weakref
 
 import pytest
 
@@ -22,6 +24,7 @@ from oda.llm import (
     first_json_object,
     retry_after_s,
 )
+from oda.loops import PerLoop
 from standins.openai_compat import Reply, serve_openai
 
 OK = json.dumps({"answer": 42})
@@ -221,6 +224,37 @@ def test_loop_clients_keep_one_client_per_event_loop_and_close_it():
         # a client is never handed to another loop, even one that takes the id of a loop gone meanwhile
         assert asyncio.run(use()) is not asyncio.run(use())
     assert len(server.requests) == 2
+
+
+def test_per_loop_values_of_closed_loops_are_let_go():
+    """A process that runs one loop after another holds the values of the loops still open, not of every loop
+    it ever ran."""
+    made: list[weakref.ref[object]] = []
+
+    class Value:
+        pass
+
+    def make() -> Value:
+        value = Value()
+        made.append(weakref.ref(value))
+        return value
+
+    per_loop: PerLoop[Value] = PerLoop(make)
+
+    async def use() -> None:
+        assert per_loop.get() is per_loop.get()
+
+    for _ in range(5):
+        asyncio.run(use())
+    gc.collect()
+    assert len(made) == 5
+    assert [ref() is None for ref in made] == [
+        True,
+        True,
+        True,
+        True,
+        False,
+    ]  # the last loop's, until a new one
 
 
 # --- configuration ------------------------------------------------------------------------------------------
