@@ -81,14 +81,17 @@ class DatasetResult:
     counters: dict[str, int] = field(default_factory=dict)
     failures: list[Failure] = field(default_factory=list)
     edges: list[dict[str, Any]] = field(default_factory=list)
-    sources: Sources | None = None
-    """A traced dataset's edges and source nodes as its ``write`` step chose its parents from them."""
+    sources: KeptSources | None = None
+    """A traced dataset's edges and source nodes as its ``write`` step chose its parents from them (as the
+    aggregation holds them: validated only if the dataset is reused)."""
     started: float = 0.0
     finished: float = 0.0
 
 
 Sources = tuple[list["Edge"], dict[str, "Node"]]
 """A dataset's edges (into it) and their source nodes, from which its parents to push are chosen."""
+KeptSources = tuple[list[dict[str, Any]], list[dict[str, Any]]]
+"""The same as a trace's aggregation holds them: edge and node dicts."""
 
 
 class RunMemo:
@@ -101,6 +104,8 @@ class RunMemo:
     def __init__(self) -> None:
         self.done: dict[str, str] = {}
         self.sources: dict[str, Sources] = {}
+        self._kept: dict[str, KeptSources] = {}
+        """Sources kept from this worker's own traces, not yet needed: validated into ``sources`` on first use."""
         self.tracing: dict[str, asyncio.Event] = {}
         """Datasets an entry on this worker is tracing now, each with the event set when it ends: another entry
         that reaches one waits for the event rather than asking the run book for the claim again and again."""
@@ -111,9 +116,28 @@ class RunMemo:
     def reusable(self, dataset: str) -> str | None:
         """The dataset's status when it can be reused without reading anything, else None."""
         status = self.done.get(dataset)
-        if status is None or (status == "traced" and dataset not in self.sources):
+        if status is None or (
+            status == "traced" and dataset not in self.sources and dataset not in self._kept
+        ):
             return None
         return status
+
+    def keep(self, dataset: str, kept: KeptSources) -> None:
+        """Keep the sources of a dataset this worker traced."""
+        self._kept[dataset] = kept
+
+    def sources_of(self, dataset: str) -> Sources | None:
+        """A traced dataset's sources, if known here."""
+        sources = self.sources.get(dataset)
+        if sources is None and dataset in self._kept:
+            from graph_store.models import Edge, Node
+
+            edges, nodes = self._kept.pop(dataset)
+            sources = self.sources[dataset] = (
+                [Edge.model_validate(e) for e in edges],
+                {n["id"]: Node.model_validate(n) for n in nodes},
+            )
+        return sources
 
 
 def _read_sources(store: Any, dataset: str) -> Sources:
@@ -227,17 +251,10 @@ async def _run_dataset_graph(job: EntryJob, item: StackItem, visited: list[str])
                     result.note = outcome.get("note")
                     result.children = list(delta.get("stack") or [])
                     if result.status == "traced":
-                        result.sources = _sources(result.edges, nodes)
+                        result.sources = (result.edges, nodes)
                     else:
                         result.edges = []
     return result
-
-
-def _sources(edges: list[dict[str, Any]], nodes: list[dict[str, Any]]) -> Sources:
-    """The edges and source nodes ``write`` chose the parents from (as it reads them from the aggregation)."""
-    from graph_store.models import Edge, Node
-
-    return [Edge.model_validate(e) for e in edges], {n["id"]: Node.model_validate(n) for n in nodes}
 
 
 async def _reuse(job: EntryJob, item: StackItem, status: str, visited: list[str]) -> DatasetResult:
@@ -247,7 +264,7 @@ async def _reuse(job: EntryJob, item: StackItem, status: str, visited: list[str]
     result = DatasetResult(item=item, status="reused", note=f"already {status} in this run")
     if status != "traced":
         return result
-    sources = job.memo.sources.get(item["id"])
+    sources = job.memo.sources_of(item["id"])
     if sources is None:
         sources = await asyncio.to_thread(_read_sources, job.trace.svc.store, item["id"])
         job.memo.sources[item["id"]] = sources
@@ -334,7 +351,7 @@ async def _trace_claimed(job: EntryJob, item: StackItem, visited: list[str], att
             ended.set()
     job.memo.done[dataset] = status
     if result.sources is not None:
-        job.memo.sources[dataset] = result.sources
+        job.memo.keep(dataset, result.sources)
     job.observer.finished(job.run_id, result)
     return result
 
@@ -416,7 +433,7 @@ def _fill(job: EntryJob, state: EntryState) -> Fill:
             seen_visited.add(dataset)
             new_visited.append(dataset)
             if status == "traced":
-                edges, nodes = job.memo.sources[dataset]
+                edges, nodes = job.memo.sources_of(dataset) or ([], {})
                 pending.extendleft(reversed(_parents_to_push(item, edges, nodes, job.trace, seen_visited)))
                 reused += 1
         elif len(job.tasks) < job.concurrency:

@@ -253,7 +253,9 @@ def test_a_traced_dataset_is_reused_from_its_own_trace_without_reading_the_store
 
         children, memo, (_, _, new_visited, started) = asyncio.run(trace_then_reach_again())
     assert {c["id"] for c in children} == set(world.parents[dataset])  # the rules extractor finds them all
-    edges, nodes = memo.sources[dataset]
+    kept = memo.sources_of(dataset)
+    assert kept is not None
+    edges, nodes = kept
     ctx = TraceContext(run_id="run", store_uri=str(tmp_path / "unused"), extractor="rules")
     traced: StackItem = {**item("x", 0), "id": dataset}
     assert list(reversed(_parents_to_push(traced, edges, nodes, ctx, {dataset}))) == children
