@@ -15,6 +15,8 @@ Rules every implementation keeps:
 - Every status change bumps ``Edge.version`` and appends an ``AuditEntry``; passing ``expected_version`` to
   ``decide`` detects a concurrent decision (``ConflictError``).
 - A failed batch leaves the store as it was (one transaction per batch).
+- ``atomically(work)`` runs a unit of reads and writes (a traced dataset's nodes and edges) as one transaction
+  where the backend can: on Neo4j, one managed write transaction for all of it, instead of one per call.
 - ``cypher`` runs user queries read-only (``ReadOnlyError`` on a write) under time, row and memory limits.
 - The lineage stays a DAG: an edge that would close a cycle is written ``flagged`` with a ``cycle:`` note and
   is left out of the DAG until a reviewer decides it (``graph_store.dag``).
@@ -23,8 +25,8 @@ Rules every implementation keeps:
 from __future__ import annotations
 
 import abc
-from collections.abc import Iterable, Mapping, Sequence
-from typing import Any
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import Any, TypeVar
 
 from graph_store.models import (
     Action,
@@ -40,6 +42,8 @@ from graph_store.models import (
     UpsertReport,
 )
 from graph_store.readonly import QueryLimits
+
+T = TypeVar("T")
 
 
 class GraphStore(abc.ABC):
@@ -84,6 +88,13 @@ class GraphStore(abc.ABC):
     @abc.abstractmethod
     def attach_results(self, results: Iterable[BenchResult]) -> int:
         """Store benchmark results, replacing any earlier one for the same (dataset, base_model, benchmark)."""
+
+    def atomically(self, work: Callable[[], T]) -> T:
+        """Run ``work``, calls to this store's methods, as one transaction where the backend can: its reads
+        see its own writes, and it commits whole or not at all. A backend may run ``work`` again from the start
+        after a transient error (a deadlock, a lost leader, a concurrent create of the same key), so ``work``
+        must be safe to run again. The default runs it as it comes, each call its own transaction."""
+        return work()
 
     # --- reads ------------------------------------------------------------------------------------------
     @abc.abstractmethod

@@ -3,7 +3,8 @@
 - The driver is injected (``Neo4jStore(driver)``) or built by ``Neo4jStore.connect(uri, auth=…)``; neither does
   network I/O. Constraints and indexes are created on first use.
 - Writes are batched ``UNWIND $rows`` statements in managed transactions (``execute_write``), which the driver
-  retries on transient errors (deadlocks, leader changes). Reads use ``execute_read``.
+  retries on transient errors (deadlocks, leader changes). Reads use ``execute_read``. Inside ``atomically``
+  every read and write of the thread runs in that one managed write transaction.
 - A decision first takes a write lock on its edge (``SET r.version = r.version``), so concurrent reviewers are
   serialized by the server; audit sequence numbers come from a counter node bumped in the same transaction.
 - User Cypher runs in a READ-mode session with a transaction timeout and a row limit; the statement must pass the
@@ -88,6 +89,8 @@ class Neo4jStore(CypherGraphStore):
         self._owns_driver = owns_driver
         self._schema_ready = False
         self._schema_lock = threading.Lock()
+        self._atomic = threading.local()
+        """``tx``: the transaction of the thread's ``atomically`` call in progress, if any."""
 
     @classmethod
     def connect(
@@ -150,7 +153,32 @@ class Neo4jStore(CypherGraphStore):
         except neo4j.exceptions.Neo4jError as exc:
             raise StoreError(f"Neo4j: {exc.message or exc}") from exc
 
+    def _unit_tx(self) -> _Neo4jTx | None:
+        tx: _Neo4jTx | None = getattr(self._atomic, "tx", None)
+        return tx
+
+    def atomically(self, work: Callable[[], T]) -> T:
+        """Run ``work`` in one managed write transaction: every read and write it makes on this thread runs
+        there, and the whole of it runs again on a transient error or a lost race to a unique key (``_write``).
+        Errors inside reach the driver as they are, so that it can tell which are transient."""
+        if self._unit_tx() is not None:
+            return work()  # already inside one
+
+        def in_tx(tx: Tx) -> T:
+            assert isinstance(tx, _Neo4jTx)
+            self._atomic.tx = tx
+            try:
+                return work()
+            finally:
+                self._atomic.tx = None
+
+        return self._write(in_tx)
+
     def _read(self, query: str, params: dict[str, Any]) -> Result:
+        unit = self._unit_tx()
+        if unit is not None:
+            return unit.run(query, params)
+
         def call() -> Result:
             with self._session(read=True) as session:
                 result: Result = session.execute_read(lambda tx: _Neo4jTx(tx).run(query, params))
@@ -166,6 +194,9 @@ class Neo4jStore(CypherGraphStore):
         optimistic concurrency (ArcadeDB) let both run and fail the second commit with a uniqueness violation,
         rolled back: run again, its MERGE matches the node the first created and its counter read is fresh. Writes
         are idempotent, so running a rolled-back one again is safe."""
+        unit = self._unit_tx()
+        if unit is not None:
+            return work(unit)
         import neo4j.exceptions
 
         def call() -> T:

@@ -490,11 +490,13 @@ async def write(state: TraceState, runtime: Runtime[TraceContext]) -> dict[str, 
         if edges:
             store.upsert_edges(edges)
 
-    # the store is synchronous: write from a thread, so other datasets in flight (service mode) go on meanwhile
+    # the store is synchronous: write from a thread, so other datasets in flight (service mode) go on meanwhile;
+    # reads and writes together as one transaction where the store can (on Neo4j one round of BEGIN … COMMIT,
+    # not one per call)
     if status == "traced":
-        await asyncio.to_thread(_write)
+        await asyncio.to_thread(store.atomically, _write)
     else:
-        await asyncio.to_thread(_record_outcome)
+        await asyncio.to_thread(store.atomically, _record_outcome)
     pushed: list[StackItem] = []
     if status == "traced":
         counters["edges"] = len(edges)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 import pytest
@@ -289,6 +290,104 @@ def test_concurrent_writers_merging_one_new_source_all_succeed(store: CypherGrap
         "org/shared2",
     ]
     assert len(store.edges()) == 24
+
+
+def test_a_unit_of_work_reads_its_own_writes(store: CypherGraphStore) -> None:
+    def work() -> tuple[list[str], str | None]:
+        store.upsert_nodes([Node(id="org/a", name="A"), Node(id="org/b", name="B")])
+        seen = sorted(n.id for n in store.get_nodes(["org/a", "org/b", "org/c"]))
+        store.upsert_edges([edge("org/a", "org/b", 0.9)])
+        store.upsert_edges([edge("org/b", "org/a", 0.5)])  # closes a cycle with the edge written just before
+        reverse = store.get_edge("org/b", "org/a")
+        return seen, reverse.status.value if reverse else None
+
+    seen, reverse_status = store.atomically(work)
+    assert seen == ["org/a", "org/b"]
+    assert reverse_status == "flagged"
+    forward = store.get_edge("org/a", "org/b")
+    assert forward is not None and forward.status.value == "auto"
+
+
+def test_concurrent_units_merging_one_new_source_all_succeed(store: CypherGraphStore) -> None:
+    # a traced dataset's write is one unit: read the nodes it touches, merge, write them and its edges; workers
+    # tracing datasets built from the same source write that source at the same moment
+    errors: list[BaseException] = []
+    start = threading.Barrier(8)
+
+    def write(i: int) -> None:
+        def unit(round_: int) -> None:
+            child, shared = f"org/child{i}-{round_}", f"org/shared{round_}"
+            known = {n.id for n in store.get_nodes([child, shared])}
+            store.upsert_nodes([Node(id=node, name=node) for node in (child, shared) if node not in known])
+            store.upsert_edges([edge(child, shared, 0.8)])
+
+        try:
+            start.wait()
+            for round_ in range(3):
+                store.atomically(partial(unit, round_))
+        except BaseException as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+
+    at_once(write, 8)
+    assert not errors
+    ids = [n.id for n in store.nodes()]
+    assert sorted(i for i in ids if i.startswith("org/shared")) == [
+        "org/shared0",
+        "org/shared1",
+        "org/shared2",
+    ]
+    assert len(store.edges()) == 24
+
+
+@pytest.mark.integration
+def test_a_unit_of_work_on_bolt_is_one_transaction(arcadedb: Any) -> None:
+    """All the reads and writes of a unit go through one session and one transaction; a unit that fails
+    leaves nothing behind."""
+    from graph_store.neo4j_store import Neo4jStore
+    from tests.store.conftest import _bolt_store
+
+    opened = _bolt_store(arcadedb)
+    assert isinstance(opened, Neo4jStore)
+    sessions = SessionCount(opened._driver)
+    store = Neo4jStore(sessions, database=opened.database)
+    store.ensure_schema()
+    try:
+        store.upsert_nodes([Node(id="org/up", name="Up")])
+        store.upsert_edges([edge("org/mid", "org/up", 0.9)])  # the check below walks past a stored edge
+        sessions.opened = 0
+
+        def unit() -> None:
+            store.get_nodes(["org/new", "org/mid"])
+            store.upsert_nodes([Node(id="org/new", name="New")])
+            store.upsert_edges([edge("org/new", "org/mid", 0.9), edge("org/up", "org/new", 0.4)])
+
+        store.atomically(unit)
+        assert sessions.opened == 1
+        assert store.get_edge("org/up", "org/new").status.value == "flagged"  # type: ignore[union-attr]
+
+        def failing() -> None:
+            store.upsert_nodes([Node(id="org/lost", name="Lost")])
+            store.upsert_edges([edge("org/lost", "org/up", 0.9)])
+            raise RuntimeError("the unit fails after its writes")
+
+        with pytest.raises(RuntimeError, match="after its writes"):
+            store.atomically(failing)
+        assert store.get_node("org/lost") is None and store.get_edge("org/lost", "org/up") is None
+        assert store.get_node("org/new") is not None  # the earlier unit stays
+    finally:
+        opened.close()
+
+
+class SessionCount:
+    """A driver that counts the sessions opened through it."""
+
+    def __init__(self, driver: Any) -> None:
+        self._driver = driver
+        self.opened = 0
+
+    def session(self, **options: Any) -> Any:
+        self.opened += 1
+        return self._driver.session(**options)
 
 
 # --- records --------------------------------------------------------------------------------------------------
