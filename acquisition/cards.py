@@ -7,7 +7,14 @@ from typing import Any
 
 import yaml
 
+# libyaml's safe loader when PyYAML was built with it (its wheels are): the same documents, about 25x faster
+_SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _FRONT_MATTER_RE = re.compile(r"\A\ufeff?---[ \t]*\r?\n(.*?)(?:\r?\n)?^---[ \t]*(?:\r?\n|\Z)", re.S | re.M)
+
+
+def load_yaml(text: str) -> Any:
+    """``text`` read by YAML's safe loader (libyaml's, when PyYAML has it); ``yaml.YAMLError`` if it is not YAML."""
+    return yaml.load(text, Loader=_SAFE_LOADER)
 
 
 def split_card(raw: str) -> tuple[dict[str, Any], str, str | None]:
@@ -23,7 +30,7 @@ def split_card(raw: str) -> tuple[dict[str, Any], str, str | None]:
         return {}, raw, None
     block, body = match.group(1), raw[match.end() :]
     try:
-        data = yaml.safe_load(block)
+        data = load_yaml(block)
     except yaml.YAMLError as exc:
         return {}, body, f"invalid YAML front matter: {_one_line(exc)}"
     if data is None:

@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 
 import yaml
 
+from acquisition.cards import load_yaml
 from catalog import Catalog, hf_id_from_text, normalize_name
 from graph_store.models import Relationship, SourceKind
 from lineage.cards.parser import mask_noise
@@ -225,7 +226,7 @@ class RulesExtractor:
             body = m.group(1)
         items: list[str] = []
         try:
-            data = yaml.safe_load(body)
+            data = load_yaml(body)
         except yaml.YAMLError:
             data = None
         if isinstance(data, dict) and "source_datasets" in data:
