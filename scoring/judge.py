@@ -322,6 +322,8 @@ class JudgeScorer(Scorer):
         self._clients.clear()
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join(timeout=5)
+        if not self._thread.is_alive():  # a loop still running cannot be closed; it ends with the process
+            self._loop.close()
         self.cache.close()
 
 

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import gc
 import json
 import threading
 import time
+import warnings
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -165,6 +167,19 @@ def test_concurrency_is_bounded(tmp_path: Path) -> None:
         scorer.close()
     assert all(s.value == 7.0 for r in results for s in r.values())
     assert 0.55 < elapsed < 3.0  # two waves of four, not one wave of eight
+
+
+def test_a_closed_judge_leaves_no_event_loop_open(tmp_path: Path) -> None:
+    samples = [Sample(id="1", instruction="Task OK", response="A")]
+    with serve_openai(Script(QA_AXES)) as server:
+        scorer = _scorer(server, tmp_path)
+        scorer.score_batch(samples)
+        scorer.close()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        del scorer
+        gc.collect()
+    assert not [w for w in caught if "unclosed event loop" in str(w.message)]
 
 
 def test_judge_in_a_run_writes_reasons_and_error_counts(tmp_path: Path) -> None:
