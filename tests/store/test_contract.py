@@ -268,30 +268,6 @@ def test_concurrent_reviewers_never_lose_audit_entries(store: CypherGraphStore) 
     assert shared is not None and shared.version == 1
 
 
-def test_concurrent_writers_merging_one_new_source_all_succeed(store: CypherGraphStore) -> None:
-    # workers tracing datasets built from the same source write that source's node at the same moment
-    errors: list[BaseException] = []
-    start = threading.Barrier(8)
-
-    def write(i: int) -> None:
-        try:
-            start.wait()
-            for round_ in range(3):
-                store.upsert_edges([edge(f"org/child{i}-{round_}", f"org/shared{round_}", 0.8)])
-        except BaseException as exc:  # pragma: no cover - reported below
-            errors.append(exc)
-
-    at_once(write, 8)
-    assert not errors
-    ids = [n.id for n in store.nodes()]
-    assert sorted(i for i in ids if i.startswith("org/shared")) == [
-        "org/shared0",
-        "org/shared1",
-        "org/shared2",
-    ]
-    assert len(store.edges()) == 24
-
-
 def test_a_unit_of_work_reads_its_own_writes(store: CypherGraphStore) -> None:
     def work() -> tuple[list[str], str | None]:
         store.upsert_nodes([Node(id="org/a", name="A"), Node(id="org/b", name="B")])
@@ -308,23 +284,29 @@ def test_a_unit_of_work_reads_its_own_writes(store: CypherGraphStore) -> None:
     assert forward is not None and forward.status.value == "auto"
 
 
-def test_concurrent_units_merging_one_new_source_all_succeed(store: CypherGraphStore) -> None:
-    # a traced dataset's write is one unit: read the nodes it touches, merge, write them and its edges; workers
-    # tracing datasets built from the same source write that source at the same moment
+@pytest.mark.parametrize("as_units", [False, True], ids=["edge writes", "units"])
+def test_concurrent_writers_merging_one_new_source_all_succeed(
+    store: CypherGraphStore, as_units: bool
+) -> None:
+    # workers tracing datasets built from the same source write that source's node at the same moment, either
+    # with a bare edge write or as a traced dataset's unit (read the nodes it touches, write them, then its edges)
     errors: list[BaseException] = []
     start = threading.Barrier(8)
 
-    def write(i: int) -> None:
-        def unit(round_: int) -> None:
-            child, shared = f"org/child{i}-{round_}", f"org/shared{round_}"
-            known = {n.id for n in store.get_nodes([child, shared])}
-            store.upsert_nodes([Node(id=node, name=node) for node in (child, shared) if node not in known])
-            store.upsert_edges([edge(child, shared, 0.8)])
+    def unit(child: str, shared: str) -> None:
+        known = {n.id for n in store.get_nodes([child, shared])}
+        store.upsert_nodes([Node(id=node, name=node) for node in (child, shared) if node not in known])
+        store.upsert_edges([edge(child, shared, 0.8)])
 
+    def write(i: int) -> None:
         try:
             start.wait()
             for round_ in range(3):
-                store.atomically(partial(unit, round_))
+                child, shared = f"org/child{i}-{round_}", f"org/shared{round_}"
+                if as_units:
+                    store.atomically(partial(unit, child, shared))
+                else:
+                    store.upsert_edges([edge(child, shared, 0.8)])
         except BaseException as exc:  # pragma: no cover - reported below
             errors.append(exc)
 
