@@ -3,6 +3,7 @@ and an emulated LLM that answers in 1 s.
 
     python bench/trace.py                 # 1,000 datasets (about 20 minutes: the LLM's second dominates)
     python bench/trace.py --n 100 --llm-latency 0.2
+    python bench/trace.py --real-cards ../shared/data/real-cards/cards   # cards as long as real ones
 
 Everything runs in this process: the Hub stand-in (``standins.hub``) with injected latency, the
 world's web pages through an ``httpx`` transport with the same latency, the scripted OpenAI-compatible server
@@ -223,6 +224,34 @@ def orchestration_only(n: int) -> None:
     )
 
 
+def appendices(args: argparse.Namespace) -> list[str]:
+    """The real card bodies ``--real-cards`` names (none without it), and a line saying what they add."""
+    if args.real_cards is None:
+        return []
+    from acquisition.cards import split_card
+
+    files = sorted(args.real_cards.glob("*.md"))
+    if not files:
+        raise SystemExit(f"--real-cards: no .md card in {args.real_cards}")
+    bodies = [without_links(split_card(f.read_text(encoding="utf-8"))[1]) for f in files]
+    mean = sum(map(len, bodies)) / len(bodies)
+    print(
+        f"cards: each ends with one of {len(bodies)} real card bodies ({mean:,.0f} characters on average, "
+        "links removed)"
+    )
+    return bodies
+
+
+def without_links(text: str) -> str:
+    """``text`` without web links (a markdown link keeps its text): the stand-ins serve no page they point to,
+    and a fetch of one would wait for a network this bench does not have."""
+    import re
+
+    text = re.sub(r"!?\[([^\]]*)\]\([^)]*\)", r"\1", text)
+    text = re.sub(r"<https?://[^>]*>", "", text)
+    return re.sub(r"https?://\S+", "", text)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -241,6 +270,13 @@ def main() -> None:
     parser.add_argument("--workers", default="1,2,4", help="--service: worker counts to run, e.g. 1,2,4")
     parser.add_argument(
         "--concurrency", type=int, default=32, help="--service: datasets in flight per worker"
+    )
+    parser.add_argument(
+        "--real-cards",
+        type=Path,
+        help="append to every synthetic card the body of one of the real cards in this folder (cycled, links "
+        "removed), so that cards have real cards' length and markdown; the sources they name are not on the Hub "
+        "stand-in",
     )
     parser.add_argument(
         "--entries",
@@ -269,7 +305,9 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory(prefix="oda-bench-trace-") as tmp:
         work = Path(tmp)
-        world = write_world(work / "world", args.n, seed=args.seed, pages_every=5)
+        world = write_world(
+            work / "world", args.n, seed=args.seed, pages_every=5, appendices=appendices(args)
+        )
         queue = parse_queue_text("\n".join(reversed(world.ids)))
         web_plan = FaultPlan(latency_ms=tuple(args.hub_latency_ms), seed=args.seed + 1)
         servers = ctx_mp.Process(
@@ -473,7 +511,10 @@ def service_mode(args: Any) -> None:
 
     The default queues every dataset of the world, newest first: many small, overlapping trees. A worker fills its
     slots from several queue entries at once (the oldest first), so its parallelism does not depend on one tree's
-    width."""
+    width. With ``--real-cards DIR`` every synthetic card also carries a real card's body (its links removed: no
+    stand-in serves the pages they point to): the same trees, with a real card's length and markdown to fetch,
+    parse, chunk and send to the LLM, and the sources those bodies name looked up on the Hub stand-in (which does
+    not have them) as a real trace looks up every source it reads."""
     import signal
     import subprocess
 
@@ -488,7 +529,7 @@ def service_mode(args: Any) -> None:
     results: list[tuple[int, float, float, list[float], int]] = []
     with tempfile.TemporaryDirectory(prefix="oda-bench-service-") as tmp:
         work = Path(tmp)
-        world = write_world(work / "world", args.n, seed=args.seed)
+        world = write_world(work / "world", args.n, seed=args.seed, appendices=appendices(args))
         ids = list(reversed(world.ids))[: args.entries or None]
         with start_arcadedb(work / "arcadedb", heap="2g") as bolt:
             store_uri = f"{bolt.uri}?database={bolt.database}"

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import random
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -75,10 +76,21 @@ def blog_url(dataset: str) -> str:
     return f"https://blog.example.org/{dataset.replace('/', '-')}"
 
 
-def write_world(root: Path, n: int, *, seed: int = 7, max_parents: int = 3, pages_every: int = 0) -> World:
+def write_world(
+    root: Path,
+    n: int,
+    *,
+    seed: int = 7,
+    max_parents: int = 3,
+    pages_every: int = 0,
+    appendices: Sequence[str] = (),
+) -> World:
     """Write ``n`` synthetic datasets under ``root`` (see the module docstring).
 
-    With ``pages_every=k``, every k-th dataset's card links to a blog post that names its first parent again."""
+    With ``pages_every=k``, every k-th dataset's card links to a blog post that names its first parent again.
+    With ``appendices``, dataset ``i``'s card ends with ``appendices[i % len(appendices)]`` (the body of a real
+    card, say), so that cards have a real card's length and markdown; what an appendix names is not in the world
+    and not among the true parents."""
     rng = random.Random(seed)
     world = World(root=root, ids=[dataset_id(i) for i in range(n)])
     pages: dict[str, dict[str, object]] = {}
@@ -90,6 +102,8 @@ def write_world(root: Path, n: int, *, seed: int = 7, max_parents: int = 3, page
         folder = root / "datasets" / ds
         folder.mkdir(parents=True, exist_ok=True)
         card = card_text(ds, parents, i)
+        if appendices:
+            card += "\n" + appendices[i % len(appendices)]
         if pages_every and i % pages_every == 0:
             url = blog_url(ds)
             card += f"\nRelease notes: {url}\n"
