@@ -4,11 +4,14 @@ Concurrency: ladybug lets one process open a database for writing at a time, so 
 command cannot both hold the same store open; open it from one process and let others read exports, or run Neo4j
 for several processes. Within one process the store is thread-safe: one lock serializes every statement, and each
 write batch is one transaction, so a crash mid-batch leaves the last committed state (ladybug's WAL replays or
-discards it on the next open).
+discards it on the next open). A process killed while it wrote the WAL leaves a torn last record, which ladybug
+refuses by default; the next open replays the log up to that record (the unfinished write is not kept) and says so
+on the ``oda.store`` logger.
 """
 
 from __future__ import annotations
 
+import logging
 import os
 import threading
 from collections.abc import Callable, Mapping, Sequence
@@ -26,6 +29,7 @@ if TYPE_CHECKING:
     from graph_store.models import ContaminationHit, EdgeStatus, Subgraph
 
 T = TypeVar("T")
+log = logging.getLogger("oda.store")
 
 DEFAULT_BUFFER_POOL = 512 * 1024 * 1024
 # The write-ahead log is folded into the database file once it exceeds this size (and on close). ladybug's
@@ -172,7 +176,28 @@ def _rollback(conn: Any) -> None:
             raise StoreError(f"embedded store: rollback failed: {exc}") from exc
 
 
+# How ladybug reports a write-ahead log whose last record fails its checksum
+_TORN_LOG = "the wal file is corrupted"
+
+
 def _open_database(ladybug: Any, path: Path, pool: int, checkpoint_threshold: int, read_only: bool) -> Any:
+    """The ladybug database; a log that ends in a torn record (a process killed while writing it) is first replayed
+    up to that record, as a crash in the middle of a write must leave the last committed state."""
+    try:
+        return _open_as_asked(ladybug, path, pool, checkpoint_threshold, read_only)
+    except RuntimeError as exc:
+        if _TORN_LOG not in str(exc).lower():
+            raise
+    log.warning(
+        "%s: the store's write-ahead log ends in a torn record (a process was killed while writing it); "
+        "replaying it up to that record: the write that process left unfinished is not in the store",
+        path,
+    )
+    ladybug.Database(str(path), buffer_pool_size=pool, throw_on_wal_replay_failure=False).close()
+    return _open_as_asked(ladybug, path, pool, checkpoint_threshold, read_only)
+
+
+def _open_as_asked(ladybug: Any, path: Path, pool: int, checkpoint_threshold: int, read_only: bool) -> Any:
     """The ladybug database; a read-only open first lets a writer finish a pending recovery."""
     if not read_only:
         return ladybug.Database(str(path), buffer_pool_size=pool, checkpoint_threshold=checkpoint_threshold)

@@ -55,6 +55,43 @@ def test_crash_mid_batch_leaves_last_committed_state(tmp_path: Path) -> None:
         assert [e.key for e in store.edges()] == [("org/a", "org/b")]
 
 
+@pytest.mark.parametrize("read_only", [False, True], ids=["read-write", "read-only"])
+def test_a_log_torn_by_a_killed_writer_is_replayed_up_to_the_torn_record(
+    tmp_path: Path, read_only: bool, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A process killed while it wrote the log's last record leaves that record torn: the next open keeps every
+    write committed before it, drops the torn one, and says so."""
+    path = tmp_path / "graph"
+    script = textwrap.dedent(
+        f"""
+        import os
+        from graph_store.embedded import EmbeddedStore
+        from graph_store.models import Node
+
+        store = EmbeddedStore({str(path)!r}, buffer_pool_size=64 << 20)
+        for name in ("a", "b", "c"):
+            store.upsert_nodes([Node(id=f"org/{{name}}", name=name)])  # one transaction each, in the log
+        os._exit(0)  # no close: nothing is folded into the database file
+        """
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr
+    log = path.with_name(path.name + ".wal")
+    size = log.stat().st_size
+    with log.open("r+b") as handle:  # the last record only partly written
+        handle.truncate(size - 20)
+    with (
+        caplog.at_level("WARNING", logger="oda.store"),
+        EmbeddedStore(path, buffer_pool_size=64 << 20, read_only=read_only) as store,
+    ):
+        assert [n.id for n in store.nodes()] == ["org/a", "org/b"]
+    assert any("torn record" in r.getMessage() for r in caplog.records)
+    with EmbeddedStore(path, buffer_pool_size=64 << 20, read_only=read_only) as again:  # repaired for good
+        assert [n.id for n in again.nodes()] == ["org/a", "org/b"]
+
+
 def test_open_store_uris(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     with open_store(str(tmp_path / "plain")) as store:
         assert isinstance(store, EmbeddedStore)
