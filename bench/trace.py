@@ -513,8 +513,8 @@ def service_mode(args: Any) -> None:
     slots from several queue entries at once (the oldest first), so its parallelism does not depend on one tree's
     width. With ``--real-cards DIR`` every synthetic card also carries a real card's body (its links removed: no
     stand-in serves the pages they point to): the same trees, with a real card's length and markdown to fetch,
-    parse, chunk and send to the LLM, and the sources those bodies name looked up on the Hub stand-in (which does
-    not have them) as a real trace looks up every source it reads."""
+    parse, chunk and send to the LLM. A source such a body names that the scripted model reports is looked up on
+    the Hub stand-in, which does not have it, as a real trace looks up every source it reads."""
     import signal
     import subprocess
 
