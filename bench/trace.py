@@ -43,12 +43,16 @@ import tempfile
 import threading
 import time
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("OMP_NUM_THREADS", "1")
+
+
+T = TypeVar("T")
 
 
 def union_length(intervals: list[tuple[float, float]]) -> float:
@@ -73,6 +77,19 @@ def peak_overlap(intervals: list[tuple[float, float]]) -> int:
         open_now += step
         peak = max(peak, open_now)
     return peak
+
+
+def in_flight_by_part(
+    intervals: list[tuple[float, float]], start: float, end: float, parts: int = 10
+) -> list[float]:
+    """The mean number of intervals open in each of ``parts`` equal parts of [start, end]."""
+    width = (end - start) / parts
+    means = []
+    for i in range(parts):
+        lo, hi = start + i * width, start + (i + 1) * width
+        covered = sum(max(0.0, min(e, hi) - max(s, lo)) for s, e in intervals)
+        means.append(covered / width)
+    return means
 
 
 HUB_REQUESTS_ON_CRITICAL_PATH = 3
@@ -472,21 +489,32 @@ def _prepare_database(queue_url: str, store_uri: str) -> None:
     asyncio.run(prepare())
 
 
-def _queue_run(queue_url: str, store_uri: str, ids: list[str], max_depth: int) -> str:
+def _run_as_served(
+    queue_url: str, store_uri: str, ids: list[str], max_depth: int, snapshot: Callable[[], T]
+) -> tuple[T, float, float, float]:
+    """Queue ``ids`` as one run, as a running ``oda serve`` would on ``POST /api/traces`` (its runtime already
+    open, so opening it is not timed), and wait for the run's end. Returns what ``snapshot`` gave just before the
+    run was queued, when it was queued, when the queueing returned and when the run finished (``time.time()``)."""
     from oda.settings import load_settings
     from service.app import TraceRequest, trace_options
     from service.runtime import ServiceConfig, ServiceRuntime
 
-    # as ``oda serve`` would queue it: the run saves the service's settings ([llm] from ODA_CONFIG)
+    # the run saves the service's settings ([llm] from ODA_CONFIG), as the service's would
     config = ServiceConfig.from_settings(load_settings(), store_uri=store_uri, queue=queue_url)
 
-    async def submit() -> None:
+    async def run() -> tuple[T, float, float, float]:
         async with ServiceRuntime.open(config) as runtime:
             request = TraceRequest(datasets=["a/b"], extractor="llm", max_depth=max_depth)
-            await runtime.submit("bench", trace_options(request, config), ids, [])
+            options = trace_options(request, config)
+            taken = snapshot()
+            started = time.time()
+            await runtime.submit("bench", options, ids, [])
+            queued = time.time()
+            while (await asyncio.to_thread(runtime.book.run_view, "bench") or {}).get("state") != "finished":
+                await asyncio.sleep(0.25)
+            return taken, started, queued, time.time()
 
-    asyncio.run(submit())
-    return "bench"
+    return asyncio.run(run())
 
 
 def service_mode(args: Any) -> None:
@@ -594,13 +622,12 @@ def service_mode(args: Any) -> None:
                         proc.kill()
                     raise
                 work_before = _postgres_work(queue_url)
-                started = time.time()
-                cpu_before, per_process_before = machine_cpu(), process_cpu()
-                run_id = _queue_run(queue_url, store_uri, ids, args.max_depth)
+                (cpu_before, per_process_before), started, queued, ended = _run_as_served(
+                    queue_url, store_uri, ids, args.max_depth, lambda: (machine_cpu(), process_cpu())
+                )
+                run_id = "bench"
                 book = RunBook(queue_url)
-                while book.run_view(run_id)["state"] != "finished":  # type: ignore[index]
-                    time.sleep(0.25)
-                wall = time.time() - started
+                wall = ended - started
                 cpu_after, per_process_after = machine_cpu(), process_cpu()
                 groups = {proc.pid: "oda workers" for proc in procs}
                 groups[os.getpid()] = "this bench"
@@ -635,10 +662,15 @@ def service_mode(args: Any) -> None:
                 results.append((workers, wall, ideal, peaks, traced))
                 print(
                     f"{workers} worker(s): {traced} datasets traced, {calls} LLM calls, {len(hub_intervals)} Hub "
-                    f"requests; wall {wall:.1f} s, ideal {ideal:.1f} s (LLM {llm_bound:.1f} s + Hub {hub_path:.2f} s), "
+                    f"requests; queued in {queued - started:.2f} s; wall {wall:.1f} s, ideal {ideal:.1f} s (LLM {llm_bound:.1f} s + Hub {hub_path:.2f} s), "
                     f"wall/ideal {wall / ideal:.2f}; LLM calls in flight: mean {calls * args.llm_latency / wall:.1f}, "
                     f"peak {peak_overlap(llm_intervals)} of {slots}; "
                     f"peak RSS per worker {', '.join(f'{p:.0f}' for p in peaks)} MB",
+                    flush=True,
+                )
+                by_part = in_flight_by_part(llm_intervals, started, ended)
+                print(
+                    "  LLM calls in flight by tenth of the run: " + " ".join(f"{m:.1f}" for m in by_part),
                     flush=True,
                 )
                 print(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 from collections.abc import Callable, Coroutine
 from pathlib import Path
@@ -130,8 +131,6 @@ def run_loop(main: Coroutine[Any, Any, None]) -> None:
     try:
         import uvloop
     except ImportError:
-        import asyncio
-
         asyncio.run(main)
         return
     uvloop.run(main)
@@ -145,8 +144,6 @@ async def _serve(
     port: int,
     announce: Callable[[str], None],
 ) -> None:
-    import asyncio
-
     import uvicorn
 
     from oda.serving import AnnouncingServer
@@ -167,9 +164,10 @@ async def _serve(
         if config.scale_out:
             from service.queue import run_worker
 
-            tasks = [asyncio.create_task(run_worker(runtime, stop=stop)) for _ in range(config.workers)]
+            workers = [run_worker(runtime, stop=stop) for _ in range(config.workers)]
         else:
-            tasks = [asyncio.create_task(runtime.embedded_worker(stop)) for _ in range(config.workers)]
+            workers = [runtime.embedded_worker(stop) for _ in range(config.workers)]
+        tasks = [asyncio.create_task(_warmed_up(worker)) for worker in workers]
         try:
             await server.serve()
         finally:
@@ -238,13 +236,26 @@ def worker(
     run_loop(_work(config))
 
 
+async def _warmed_up(worker: Coroutine[Any, Any, None]) -> None:
+    """Run ``worker`` once the tracing code is loaded (``service.tracer.warm_up``, in a thread: the API serves
+    meanwhile)."""
+    from service.tracer import warm_up
+
+    try:
+        await asyncio.to_thread(warm_up)
+    except BaseException:
+        worker.close()
+        raise
+    await worker
+
+
 async def _work(config: Any) -> None:
     from service.queue import run_worker
     from service.runtime import ServiceRuntime, use_worker_threads
 
     use_worker_threads(config)
     async with ServiceRuntime.open(config) as runtime:
-        await run_worker(runtime)
+        await _warmed_up(run_worker(runtime))
 
 
 def _redact(url: str) -> str:

@@ -85,10 +85,18 @@ async def open_queue(url: str) -> AsyncIterator[Any]:
         yield app
 
 
-async def defer_entry(app: Any, run_id: str, position: int) -> int:
-    """Queue one entry; returns the job id."""
-    job_id: int = await app.tasks[TASK_NAME].defer_async(run_id=run_id, position=position)
-    return job_id
+DEFER_BATCH = 500
+"""Entries queued per statement: a large run is queued in a few round trips, and the workers start on its first
+entries while the rest are queued."""
+
+
+async def defer_entries(app: Any, run_id: str, positions: range) -> AsyncIterator[list[tuple[int, int]]]:
+    """Queue the entries at ``positions``, in order, in batches; yields each batch's ``(position, job_id)``."""
+    task = app.tasks[TASK_NAME]
+    for start in range(0, len(positions), DEFER_BATCH):
+        batch = positions[start : start + DEFER_BATCH]
+        job_ids = await task.batch_defer_async(*({"run_id": run_id, "position": p} for p in batch))
+        yield list(zip(batch, job_ids, strict=True))
 
 
 async def retry_stalled_jobs(app: Any, stalled_after_s: float) -> int:

@@ -153,6 +153,22 @@ class RunBook:
         with self._lock:
             return _rows(self._conn.execute(sql, tuple(params)))
 
+    def _execute_many(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+        """One statement over many parameter rows (pipelined on Postgres: one round trip, not one per row)."""
+        if not rows:
+            return
+        if self.postgres:
+            sql = sql.replace("?", "%s")
+            conn = getattr(self._in_transaction, "conn", None)
+            if conn is not None:
+                conn.cursor().executemany(sql, [tuple(r) for r in rows])
+                return
+            with self._pool.connection() as conn:
+                conn.cursor().executemany(sql, [tuple(r) for r in rows])
+            return
+        with self._lock:
+            self._conn.executemany(sql, [tuple(r) for r in rows])
+
     @contextmanager
     def _transaction(self) -> Iterator[None]:
         if self.postgres:
@@ -195,15 +211,16 @@ class RunBook:
                 "INSERT INTO oda_runs (run_id, created, options, queue_failures) VALUES (?, ?, ?, ?)",
                 (run_id, time.time(), json.dumps(options), json.dumps(list(queue_failures))),
             )
-            for position, dataset in enumerate(datasets):
-                self._execute(
-                    "INSERT INTO oda_entries (run_id, position, dataset, state) VALUES (?, ?, ?, 'queued')",
-                    (run_id, position, dataset),
-                )
+            self._execute_many(
+                "INSERT INTO oda_entries (run_id, position, dataset, state) VALUES (?, ?, ?, 'queued')",
+                [(run_id, position, dataset) for position, dataset in enumerate(datasets)],
+            )
 
-    def set_job_id(self, run_id: str, position: int, job_id: int) -> None:
-        self._execute(
-            "UPDATE oda_entries SET job_id = ? WHERE run_id = ? AND position = ?", (job_id, run_id, position)
+    def set_job_ids(self, run_id: str, job_ids: Sequence[tuple[int, int]]) -> None:
+        """Record the queue job of each entry: ``(position, job_id)`` pairs."""
+        self._execute_many(
+            "UPDATE oda_entries SET job_id = ? WHERE run_id = ? AND position = ?",
+            [(job_id, run_id, position) for position, job_id in job_ids],
         )
 
     def run_options(self, run_id: str) -> dict[str, Any] | None:

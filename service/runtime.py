@@ -189,11 +189,10 @@ class ServiceRuntime:
         """Record a run and queue its entries (a procrastinate job each in scale-out mode)."""
         await asyncio.to_thread(self.book.create_run, run_id, options, datasets, refused)
         if self.queue_app is not None:
-            from service.queue import defer_entry
+            from service.queue import defer_entries
 
-            for position in range(len(datasets)):
-                job_id = await defer_entry(self.queue_app, run_id, position)
-                await asyncio.to_thread(self.book.set_job_id, run_id, position, job_id)
+            async for job_ids in defer_entries(self.queue_app, run_id, range(len(datasets))):
+                await asyncio.to_thread(self.book.set_job_ids, run_id, job_ids)
         self.wake.set()
 
     async def cancel(self, run_id: str) -> bool:

@@ -208,6 +208,46 @@ class EntryJob:
 
 # --- one dataset ------------------------------------------------------------------------------------------
 
+TRACING_MODULES = (
+    # the tracing code, which the command line imports only when a command needs it
+    "lineage.graph",
+    "lineage.runner",
+    "lineage.extract.auto",
+    "lineage.extract.llm",
+    "lineage.extract.rules",
+    "lineage.aggregate",
+    "acquisition.acquirer",
+    "acquisition.links",
+    "acquisition.ratelimit",
+    "acquisition.transports",
+    "catalog",
+    "prompts",
+    # the clients and parsers it imports inside the functions that use them
+    "openai",
+    "openai.types.chat",
+    "huggingface_hub.hf_api",
+    "huggingface_hub.file_download",
+    "bs4",
+    "markdown_it",
+)
+
+
+def warm_up() -> None:
+    """Load what tracing loads on first use (``TRACING_MODULES``, the LLM client's transport and its API
+    resources) and build the tracing graph. A worker calls it before it takes work: otherwise its first datasets
+    wait, on the event loop every dataset shares, for a second or so of imports."""
+    import importlib
+
+    from oda.llm import LLMConfig
+
+    for name in TRACING_MODULES:
+        importlib.import_module(name)
+    client = LLMConfig(base_url="http://127.0.0.1:9/v1", model="warm-up").client()
+    client.chat.completions  # noqa: B018  # the resource and its request types load on first access
+    asyncio.run(client.close())
+    _dataset_graph()
+
+
 _DATASET_GRAPH: Any = None
 
 
@@ -398,8 +438,12 @@ class Fill:
     counters: dict[str, int]
 
 
-def _fill(job: EntryJob, state: EntryState) -> Fill:
-    """Start datasets until ``concurrency`` are in flight, walking the frontier from the top of the stack.
+Launch = Callable[["EntryJob", StackItem, list[str]], None]
+
+
+def _fill(job: EntryJob, state: EntryState, launch: Launch | None = None) -> Fill:
+    """Start datasets until ``concurrency`` are in flight, walking the frontier from the top of the stack
+    (``launch``, by default ``_launch``, starts one).
 
     Datasets that were in flight at the last checkpoint and are not running here (the entry is being resumed)
     start again first, before any new dataset takes a slot. Any that find no slot stay marked in flight, so a
@@ -415,7 +459,7 @@ def _fill(job: EntryJob, state: EntryState) -> Fill:
     walk = _top_first(list(state.get("frontier") or []))
     for item in walk:
         if item["id"] in in_flight and item["id"] not in job.tasks and len(job.tasks) < job.concurrency:
-            _launch(job, item, visited)
+            (launch or _launch)(job, item, visited)
     new_visited: list[str] = []
     kept: list[StackItem] = []
     reused = 0
@@ -440,11 +484,35 @@ def _fill(job: EntryJob, state: EntryState) -> Fill:
             seen_visited.add(dataset)
             new_visited.append(dataset)
             in_flight.add(dataset)
-            _launch(job, item, visited + new_visited)
+            (launch or _launch)(job, item, visited + new_visited)
             kept.append(item)
         else:
             kept.append(item)
     return Fill(list(reversed(kept)), in_flight, new_visited, {"reused": reused} if reused else {})
+
+
+class _MustTrace(Exception):
+    """A dataset of the tree has to be traced (see ``_known_tree``)."""
+
+
+def _refuse(job: EntryJob, item: StackItem, visited: list[str]) -> None:
+    raise _MustTrace(item["id"])
+
+
+def _known_tree(job: EntryJob, start: EntryState) -> EntryState | None:
+    """The final state of a new entry whose whole tree this worker already knows finished in this run
+    (``RunMemo``), else None. The entry graph's first step would start no dataset and end the entry with this
+    state; such an entry ends here instead, without a thread, so it writes no checkpoint. A queue whose datasets
+    are each other's ancestors has many: the tail of a run is mostly such entries."""
+    try:
+        fill = _fill(job, start, launch=_refuse)
+    except _MustTrace:
+        return None
+    final = EntryState(**start)
+    final["frontier"], final["in_flight"] = [], []
+    final["visited"] = list(start.get("visited") or []) + fill.new_visited
+    final["counters"] = add_counts(dict(start.get("counters") or {}), fill.counters)
+    return final
 
 
 async def _is_cancelled(job: EntryJob) -> bool:
@@ -569,6 +637,10 @@ async def _run_entry(job: EntryJob, graph: Any, on_step: Callable[[], None] | No
             failures=[],
             cancelled=False,
         )
+        if not await _is_cancelled(job):
+            known = _known_tree(job, graph_input)
+            if known is not None:
+                return known
     final: dict[str, Any] = dict(snapshot.values)
     stream = graph.astream(graph_input, config, context=job, stream_mode="values")
     try:

@@ -106,6 +106,16 @@ def test_entries_queue_in_order_and_cancel(book: RunBook) -> None:
     assert book.queue_depth()["cancelled"] == 1
 
 
+def test_a_large_run_is_recorded_with_every_entry_and_its_job(book: RunBook) -> None:
+    datasets = [f"org/d{i:04d}" for i in range(1500)]
+    book.create_run("big", {}, datasets)
+    book.set_job_ids("big", [(position, 7000 + position) for position in range(0, 1500, 2)])
+    book.set_job_ids("big", [(position, 7000 + position) for position in range(1, 1500, 2)])
+    view = book.run_view("big")
+    assert view is not None and [e["dataset"] for e in view["entries"]] == datasets
+    assert sorted(book.cancel("big") or []) == list(range(7000, 8500))
+
+
 def test_entries_traced_out_of_order_finish_in_queue_order(book: RunBook) -> None:
     book.create_run("run-1", {}, ["org/a", "org/b", "org/c", "org/d"])
     for position in range(4):

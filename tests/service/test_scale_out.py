@@ -240,3 +240,36 @@ def test_workers_killed_mid_run_trace_the_graph_one_process_traces(
         assert len(ended) == 1, (f"{dataset} not traced exactly once in the run", tries)
         assert tries[-1] is ended[0], (f"{dataset} was tried again after it was traced", tries)
     assert cut_short >= 2  # both kills landed mid-dataset, and those datasets were traced again
+
+
+@pytest.mark.integration
+def test_a_run_is_queued_in_batches_one_job_per_entry_in_queue_order(
+    tmp_path: Path, postgres_url: str, bolt_server: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import asyncio
+
+    import psycopg
+
+    import service.queue
+    from service.runtime import ServiceConfig, ServiceRuntime
+
+    monkeypatch.setattr(service.queue, "DEFER_BATCH", 3)
+    user, password = bolt_server.auth
+    monkeypatch.setenv("ODA_NEO4J_USER", user)
+    monkeypatch.setenv("ODA_NEO4J_PASSWORD", password)
+    config = ServiceConfig(store_uri=f"{bolt_server.uri}?database={bolt_server.database}", queue=postgres_url)
+    datasets = [f"org/d{i}" for i in range(8)]
+
+    async def queue_and_cancel() -> None:
+        async with ServiceRuntime.open(config) as runtime:
+            await runtime.submit("batched", {}, datasets, [])
+            with psycopg.connect(postgres_url) as conn:
+                jobs = conn.execute("SELECT args, status FROM procrastinate_jobs ORDER BY id").fetchall()
+            assert [args for args, _ in jobs] == [{"run_id": "batched", "position": p} for p in range(8)]
+            assert {status for _, status in jobs} == {"todo"}
+            assert await runtime.cancel("batched")  # cancels the jobs the run book recorded for its entries
+            with psycopg.connect(postgres_url) as conn:
+                statuses = conn.execute("SELECT status FROM procrastinate_jobs").fetchall()
+            assert statuses == [("cancelled",)] * 8
+
+    asyncio.run(queue_and_cancel())

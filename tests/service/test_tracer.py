@@ -222,6 +222,59 @@ def test_an_entry_checkpoints_once_per_finished_dataset_and_ends_with_its_last(
     assert not history[0].next  # the newest checkpoint is the end
 
 
+def test_an_entry_whose_tree_the_worker_knows_finished_ends_as_its_graph_would_without_a_checkpoint(
+    book: RunBook, tmp_path: Path
+) -> None:
+    """A second entry of a tree the worker traced in this run (the tail of a run is mostly such entries) gets
+    no thread and writes no checkpoint, and ends with the very state its graph would have given it."""
+    from langgraph.checkpoint.memory import InMemorySaver
+
+    from service.tracer import _known_tree, build_entry_graph, run_entry
+    from standins.hub import serve_hub
+
+    world = write_world(tmp_path / "world", 8, seed=3)
+    entry = world.ids[-1]
+    with serve_hub(world.root) as hub:
+
+        async def trace_then_queue_again() -> tuple[EntryState, EntryState, list[Any], EntryState | None]:
+            saver = InMemorySaver()
+            graph = build_entry_graph(saver)
+            memo = RunMemo()
+            async with rules_trace(tmp_path, hub.base_url) as ctx:
+                first = EntryJob(trace=ctx, book=book, worker="w", entry=entry, position=0, memo=memo)
+                await run_entry(first, graph)
+                again = EntryJob(trace=ctx, book=book, worker="w", entry=entry, position=1, memo=memo)
+                known = await run_entry(again, graph)
+                # the same entry through its graph, on a thread of its own
+                via_graph = EntryJob(trace=ctx, book=book, worker="w", entry=entry, position=2, memo=memo)
+                start = EntryState(
+                    run_id="run",
+                    entry=entry,
+                    frontier=[{"id": entry, "depth": 0, "root": entry, "via": None}],
+                    in_flight=[],
+                    visited=[],
+                    counters={},
+                    failures=[],
+                    cancelled=False,
+                )
+                config: Any = {"configurable": {"thread_id": via_graph.thread_id}}
+                graph_final = await graph.ainvoke(start, config, context=via_graph)
+                unknown = EntryJob(trace=ctx, book=book, worker="w", entry="org/never-traced", position=3)
+                not_known = _known_tree(
+                    unknown, EntryState(**{**start, "frontier": [item("never-traced", 0)]})
+                )
+            history = [
+                c async for c in graph.aget_state_history({"configurable": {"thread_id": again.thread_id}})
+            ]
+            return known, graph_final, history, not_known
+
+        known, graph_final, history, not_known = asyncio.run(trace_then_queue_again())
+    assert known["counters"].get("reused", 0) >= 2 and "traced" not in known["counters"]
+    assert known == graph_final
+    assert history == []  # no checkpoint
+    assert not_known is None  # a dataset the memo does not know has to be traced: the entry runs its graph
+
+
 def test_a_traced_dataset_is_reused_from_its_own_trace_without_reading_the_store(
     book: RunBook, tmp_path: Path
 ) -> None:
@@ -292,3 +345,85 @@ def test_an_entry_waits_for_another_entry_of_its_worker_to_finish_a_dataset_then
         traced, reached = asyncio.run(two_entries())
     assert (traced, reached) == ("traced", "reused")
     assert len(book.attempts("run")) == 1
+
+
+FIRST_TRACE = """
+import asyncio, json, sys
+from pathlib import Path
+
+import service.cli  # what `oda worker` has loaded when it starts
+
+from service.tracer import warm_up
+
+warm_up()
+
+from acquisition import AcquisitionConfig
+from lineage.context import TraceContext
+from lineage.runner import build_services
+from oda.llm import LLMConfig
+from service.runs import RunBook
+from service.tracer import EntryJob, trace_dataset
+from standins.hub import serve_in_thread
+from standins.llm_emulator import reading_responder
+from standins.openai_compat import serve_openai
+from standins.synthetic_world import write_world
+
+tmp = Path(sys.argv[1])
+world = write_world(tmp / "world", 5, seed=1)
+dataset = world.ids[-1]
+
+
+async def trace(hub: str, llm: str) -> tuple[str, list[str]]:
+    ctx = TraceContext(
+        run_id="r",
+        store_uri=str(tmp / "graph"),
+        extractor="llm",
+        acquisition=AcquisitionConfig(hf_endpoint=hub, per_host_rate=0, retries=0, timeout_s=30),
+        llm=LLMConfig(base_url=llm, model="scripted-model", api_key="x"),
+    )
+    async with build_services(ctx) as services:  # a worker's run is opened, its store too
+        ctx.services = services
+        book = RunBook(str(tmp / "book.sqlite"))
+        job = EntryJob(trace=ctx, book=book, worker="w", entry=dataset, position=0)
+        before = set(sys.modules)
+        result = await trace_dataset(job, {"id": dataset, "depth": 0, "root": dataset, "via": None}, [])
+        book.close()
+        return result.status, sorted(set(sys.modules) - before)
+
+
+with serve_in_thread(world.root) as hub, serve_openai(reading_responder) as llm:
+    status, loaded = asyncio.run(trace(hub, llm.base_url))
+print(json.dumps({"status": status, "loaded": loaded}))
+"""
+
+
+def test_after_warm_up_a_workers_first_dataset_loads_no_tracing_code(tmp_path: Path) -> None:
+    """A worker warms up before it takes work: its first dataset then loads none of the tracing code, the LLM
+    and Hub clients or the parsers on the event loop all its datasets share."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    from tests.service.conftest import REPO
+
+    script = tmp_path / "first_trace.py"
+    script.write_text(FIRST_TRACE, encoding="utf-8")
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    done = subprocess.run(
+        [sys.executable, str(script), str(tmp_path)], env=env, capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    report = json.loads(done.stdout.strip().splitlines()[-1])
+    assert report["status"] == "traced"
+    heavy = {
+        "openai",
+        "huggingface_hub",
+        "aiohttp",
+        "bs4",
+        "markdown_it",
+        "lineage",
+        "acquisition",
+        "catalog",
+    }
+    assert [m for m in report["loaded"] if m.split(".")[0] in heavy | {"prompts", "langgraph"}] == []
