@@ -521,10 +521,11 @@ def service_mode(args: Any) -> None:
     """``--service`` measures the scale-out service as it is deployed: W ``oda worker`` processes (``--concurrency``
     datasets in flight each, the LLM's ``max_concurrency`` and the Hub client's concurrency set to the same) are
     started over Postgres (``scripts/start_postgres.sh``) and the Bolt stand-in (ArcadeDB); once they are up, the run
-    is queued through the service's own run book and procrastinate queue and timed until it has finished. The Hub
-    stand-in and the scripted LLM run in their own process as above (cards only: the workers run in other processes,
-    so web pages are not served). For each W it prints:
+    is queued as ``oda serve`` queues one (``ServiceRuntime.submit``, on a runtime opened before the clock starts)
+    and timed until it has finished. The Hub stand-in and the scripted LLM run in their own process as above (cards
+    only: the workers run in other processes, so web pages are not served). For each W it prints:
 
+    - **queued in**: how long queueing the run's entries took (what ``POST /api/traces`` waits for);
     - **wall**: from queueing the run to its end;
     - **ideal**: LLM calls × latency / (W × concurrency), the bound set by the LLM's concurrency, plus the Hub
       latency nothing can overlap (``HUB_REQUESTS_ON_CRITICAL_PATH`` requests at the mean latency). It ignores
@@ -532,6 +533,8 @@ def service_mode(args: Any) -> None:
       sources are only known once it is traced;
     - **wall/ideal**, the mean and peak LLM calls in flight (the scripted LLM serves every call concurrently), the
       speed-up over the first W, and each worker's peak RSS;
+    - **LLM calls in flight by tenth of the run**: where the wall goes beyond the ideal, at the start (the first
+      datasets' Hub reads before any LLM call), in the steady state, or at the end (the last trees' chains);
     - **CPU**: how busy the machine was, the workers' CPU per traced dataset, the CPU seconds by process, and the
       machine's CPU floor (all CPU seconds spent during the run / cores), which no run on this machine can beat;
     - **work per traced dataset**, counted rather than timed (so it does not vary with the machine's speed):
