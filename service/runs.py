@@ -24,7 +24,7 @@ import sqlite3
 import threading
 import time
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -160,11 +160,11 @@ class RunBook:
         if self.postgres:
             sql = sql.replace("?", "%s")
             conn = getattr(self._in_transaction, "conn", None)
-            if conn is not None:
-                conn.cursor().executemany(sql, [tuple(r) for r in rows])
-                return
-            with self._pool.connection() as conn:
-                conn.cursor().executemany(sql, [tuple(r) for r in rows])
+            with (
+                nullcontext(conn) if conn is not None else self._pool.connection() as conn,
+                conn.cursor() as cursor,
+            ):
+                cursor.executemany(sql, [tuple(r) for r in rows])
             return
         with self._lock:
             self._conn.executemany(sql, [tuple(r) for r in rows])

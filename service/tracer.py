@@ -6,7 +6,9 @@ node, ``advance``, keeps up to ``concurrency`` datasets running (taken from the 
 is still walked depth first), waits for the first to finish, and pushes that dataset's new parents. The state is
 checkpointed after every finished dataset; a worker that takes the entry over after a crash resumes from there
 and starts the datasets that were in flight again, before any new one (store writes are idempotent MERGEs). The
-datasets of the entries a worker holds share its slots (``service.slots``), the entry taken first served first.
+datasets of the entries a worker holds share its slots (``service.slots``), the entry taken first served first. A
+new entry whose whole tree the worker already knows finished in this run ends at once, with the state its graph
+would give it and no checkpoint (``_known_tree``).
 
 One dataset is traced by the tracing graph itself, in its one-dataset form (``lineage.graph.build_graph``): it
 starts at ``validate`` with the dataset selected and ends after its ``write`` step, whose update carries the
