@@ -55,20 +55,23 @@ def _run_until(
     cmd: list[str], cwd: Path, env: dict[str, str], *, kill_after_datasets: int | None
 ) -> tuple[str, int]:
     """Run ``cmd``; SIGKILL it once it has reported ``kill_after_datasets`` datasets. Returns (stderr, rc)."""
-    proc = subprocess.Popen(cmd, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    assert proc.stderr is not None
     lines: list[str] = []
     done = 0
-    for line in proc.stderr:
-        lines.append(line)
-        if re.match(r"\[\d+/\d+\] depth", line):
-            done += 1
-            if kill_after_datasets is not None and done >= kill_after_datasets:
-                proc.send_signal(signal.SIGKILL)
-                break
-    proc.wait(timeout=300)
-    rest = proc.stderr.read() if proc.stderr else ""
-    return "".join(lines) + (rest or ""), proc.returncode
+    # stdout (the --json summary) is not read: it goes nowhere, so it can never fill a pipe and stall the command
+    with subprocess.Popen(
+        cmd, cwd=cwd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
+    ) as proc:
+        assert proc.stderr is not None
+        for line in proc.stderr:
+            lines.append(line)
+            if re.match(r"\[\d+/\d+\] depth", line):
+                done += 1
+                if kill_after_datasets is not None and done >= kill_after_datasets:
+                    proc.send_signal(signal.SIGKILL)
+                    break
+        proc.wait(timeout=300)
+        lines.append(proc.stderr.read())
+    return "".join(lines), proc.returncode
 
 
 @pytest.mark.slow
