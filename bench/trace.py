@@ -7,8 +7,8 @@ and an emulated LLM that answers in 1 s.
 
 Everything runs in this process: the Hub stand-in (``standins.hub``) with injected latency, the
 world's web pages through an ``httpx`` transport with the same latency, the scripted OpenAI-compatible server
-(``standins/openai_compat.py``) playing a source-extraction model, the SQLite checkpointer and the embedded
-store. The trace is ``--extractor llm``, depth first, every dataset traced once (the queue lists them all, newest
+(``standins/openai_compat.py``) playing a source-extraction model, an arXiv stand-in that knows no paper (real
+card bodies name arXiv ids), the SQLite checkpointer and the embedded store. The trace is ``--extractor llm``, depth first, every dataset traced once (the queue lists them all, newest
 first).
 
 What it prints:
@@ -100,9 +100,12 @@ call, and the sources of the last one are checked on the Hub after its last LLM 
 def serve_world_and_llm(
     world: str, hub_latency_ms: tuple[float, float], llm_latency: float, seed: int, conn: Any
 ) -> None:
-    """In a separate process (as the real Hub and LLM server would be): the Hub stand-in with latency and the
-    scripted LLM. Sends their URLs, waits for "stop", then sends back the busy intervals (wall-clock time)."""
+    """In a separate process (as the real Hub and LLM server would be): the Hub stand-in with latency, the
+    scripted LLM and an arXiv stand-in that knows no paper (a real card names arXiv ids, and a worker must not
+    wait on a network this bench does not have). Sends the Hub and LLM URLs and the arXiv query URL and HTML base,
+    waits for "stop", then sends back the busy intervals (wall-clock time)."""
     sys.path.insert(0, str(ROOT))
+    from standins.arxiv import serve_arxiv
     from standins.faults import serve_hub_with_faults
     from standins.llm_emulator import reading_responder
     from standins.openai_compat import serve_openai
@@ -126,8 +129,9 @@ def serve_world_and_llm(
             plan,
         ),
         serve_openai(responder, latency_s=llm_latency) as llm,
+        serve_arxiv([], latency_s=sum(hub_latency_ms) / 2000) as arxiv,
     ):
-        conn.send((hub_url, llm.base_url))
+        conn.send((hub_url, llm.base_url, arxiv.query_url, arxiv.html_base))
         conn.recv()
         conn.send((plan.busy_intervals, plan.total, llm_intervals, llm_calls))
 
@@ -333,13 +337,19 @@ def main() -> None:
             daemon=True,
         )
         servers.start()
-        hub_url, llm_url = parent_end.recv()
+        hub_url, llm_url, arxiv_url, arxiv_html = parent_end.recv()
         ctx = TraceContext(
             run_id="bench",
             store_uri=str(work / "graph"),
             extractor="llm",
             max_depth=args.max_depth,
-            acquisition=AcquisitionConfig(hf_endpoint=hub_url, per_host_rate=0, timeout_s=30),
+            acquisition=AcquisitionConfig(
+                hf_endpoint=hub_url,
+                arxiv_endpoint=arxiv_url,
+                arxiv_html_base=arxiv_html,
+                per_host_rate=0,
+                timeout_s=30,
+            ),
             llm=LLMConfig(
                 base_url=llm_url,
                 model="scripted-model",
@@ -578,10 +588,11 @@ def service_mode(args: Any) -> None:
                     daemon=True,
                 )
                 servers.start()
-                hub_url, llm_url = parent_end.recv()
+                hub_url, llm_url, arxiv_url, arxiv_html = parent_end.recv()
                 config = work / f"oda-{workers}.toml"
                 config.write_text(
                     f"[acquisition]\nper_host_rate = 0\ntimeout_s = 30\nconcurrency = {args.concurrency}\n"
+                    f'arxiv_endpoint = "{arxiv_url}"\narxiv_html_base = "{arxiv_html}"\n'
                     f'[llm]\nbase_url = "{llm_url}"\nmodel = "scripted-model"\n'
                     f"max_concurrency = {args.concurrency}\ntimeout_s = 30\nmax_retries = 0\n",
                     encoding="utf-8",

@@ -24,7 +24,7 @@ import sqlite3
 import threading
 import time
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager, nullcontext
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -142,14 +142,15 @@ class RunBook:
                 self._execute(statement, ())
 
     # --- plumbing -----------------------------------------------------------------------------------------
+    def _postgres_connection(self) -> AbstractContextManager[Any]:
+        """The connection of the transaction this thread is in, else one from the pool for one statement."""
+        conn = getattr(self._in_transaction, "conn", None)
+        return nullcontext(conn) if conn is not None else self._pool.connection()
+
     def _execute(self, sql: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
         if self.postgres:
-            sql = sql.replace("?", "%s")
-            conn = getattr(self._in_transaction, "conn", None)
-            if conn is not None:
-                return _rows(conn.execute(sql, tuple(params)))
-            with self._pool.connection() as conn:
-                return _rows(conn.execute(sql, tuple(params)))
+            with self._postgres_connection() as conn:
+                return _rows(conn.execute(sql.replace("?", "%s"), tuple(params)))
         with self._lock:
             return _rows(self._conn.execute(sql, tuple(params)))
 
@@ -158,13 +159,8 @@ class RunBook:
         if not rows:
             return
         if self.postgres:
-            sql = sql.replace("?", "%s")
-            conn = getattr(self._in_transaction, "conn", None)
-            with (
-                nullcontext(conn) if conn is not None else self._pool.connection() as conn,
-                conn.cursor() as cursor,
-            ):
-                cursor.executemany(sql, [tuple(r) for r in rows])
+            with self._postgres_connection() as conn, conn.cursor() as cursor:
+                cursor.executemany(sql.replace("?", "%s"), [tuple(r) for r in rows])
             return
         with self._lock:
             self._conn.executemany(sql, [tuple(r) for r in rows])
