@@ -89,6 +89,20 @@ def _env_proxy_for(url: Any) -> str | None:
     return proxies.get(url.scheme) or proxies.get("all")
 
 
+class _ProxyChoices:
+    """``_env_proxy_for`` once per scheme and host: the environment is read when a transport first reaches a
+    host, as a client reads it when it is built, not on every request."""
+
+    def __init__(self) -> None:
+        self._chosen: dict[tuple[str, str], str | None] = {}
+
+    def for_url(self, url: Any) -> str | None:
+        key = (url.scheme, url.host)
+        if key not in self._chosen:
+            self._chosen[key] = _env_proxy_for(url)
+        return self._chosen[key]
+
+
 class EnvProxyAsyncTransport(httpx.AsyncBaseTransport):
     """Plain network access for web reads that honours the proxy environment variables, as httpx's own client
     does when no transport is given (a client given a transport ignores them)."""
@@ -96,9 +110,10 @@ class EnvProxyAsyncTransport(httpx.AsyncBaseTransport):
     def __init__(self) -> None:
         self._direct = httpx.AsyncHTTPTransport(retries=0)
         self._proxied: dict[str, httpx.AsyncHTTPTransport] = {}
+        self._proxies = _ProxyChoices()
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        proxy = _env_proxy_for(request.url)
+        proxy = self._proxies.for_url(request.url)
         if proxy is None:
             return await self._direct.handle_async_request(request)
         if proxy not in self._proxied:
@@ -273,10 +288,11 @@ class _EnvProxyTransport:
         self.lib = lib
         self._direct = lib.HTTPTransport()
         self._proxied: dict[str, Any] = {}
+        self._proxies = _ProxyChoices()
         self._lock = threading.Lock()
 
     def handle_request(self, request: Any) -> Any:
-        proxy = _env_proxy_for(request.url)
+        proxy = self._proxies.for_url(request.url)
         if proxy is None:
             return self._direct.handle_request(request)
         with self._lock:

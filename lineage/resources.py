@@ -19,6 +19,7 @@ is a verbatim excerpt of the fetched text, so evidence found in a chunk is evide
 from __future__ import annotations
 
 import re
+from itertools import accumulate
 from typing import Any
 
 from graph_store.models import SourceKind
@@ -130,13 +131,18 @@ def chunk_text(
     chunks: list[ResourceChunk] = []
     body = _drop_long_code_blocks(text or "")
     current: list[str] = []
+    current_heads: list[
+        tuple[int, int, str]
+    ] = []  # (index into current, level, title): pieces a heading starts
     current_path: tuple[tuple[str, ...], tuple[int, ...], str | None] = ((), (), None)
 
     def flush() -> bool:
         """Close the chunk being packed; False when the resource has all the chunks it may have."""
-        nonlocal current
+        nonlocal current, current_heads
         joined = "\n\n".join(current)
-        current = []
+        starts = list(accumulate((len(piece) + 2 for piece in current), initial=0))
+        headings = [(starts[index], level, heading) for index, level, heading in current_heads]
+        current, current_heads = [], []
         if len(joined) < MIN_CHUNK_CHARS:
             return True
         path, levels, heading = current_path
@@ -150,6 +156,7 @@ def chunk_text(
                 text=joined,
                 section_path=list(path),
                 section_levels=list(levels),
+                headings=headings,
             )
         )
         return len(chunks) < max_chunks
@@ -157,12 +164,14 @@ def chunk_text(
     for section in _sections(body):
         if _skipped(section):
             continue
-        for piece in _pack(section.text, max_chars):
+        for n, piece in enumerate(_pack(section.text, max_chars)):
             size = sum(len(p) + 2 for p in current)
             if current and size + len(piece) > max_chars and not flush():
                 return chunks
             if not current:
                 current_path = (section.path, section.levels, section.title)
+            if n == 0 and section.levels:  # a section's first piece starts with its heading
+                current_heads.append((len(current), section.levels[-1], section.path[-1]))
             current.append(piece)
     if current:
         flush()

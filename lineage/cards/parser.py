@@ -330,6 +330,23 @@ def mask_noise(text: str) -> str:
     return text
 
 
+def heading_paths(
+    headings: list[tuple[int, int, str]], base_path: tuple[str, ...] = (), base_levels: tuple[int, ...] = ()
+) -> list[tuple[int, tuple[str, ...], SectionRole]]:
+    """``(offset, section path, role)`` of each of ``headings`` (``(offset, level, title)``, in document order),
+    below the headings ``base_path``/``base_levels`` above the start of the text, as ``parse_blocks`` nests them."""
+    levels = base_levels if len(base_levels) == len(base_path) else tuple(range(1, len(base_path) + 1))
+    stack = list(zip(levels, base_path, strict=True))
+    out = []
+    for offset, level, title in headings:
+        while stack and stack[-1][0] >= level:
+            stack.pop()
+        stack.append((level, title))
+        path = tuple(t for _, t in stack)
+        out.append((offset, path, section_role(path)))
+    return out
+
+
 def heading_levels(text: str) -> list[tuple[int, int, str]]:
     """``(offset, level, title)`` of every ATX or setext heading the parser finds in ``text``."""
     offsets = _line_offsets(text)

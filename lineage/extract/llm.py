@@ -200,14 +200,14 @@ Sections = list[tuple[int, tuple[str, ...], str]]
 
 
 def chunk_sections(chunk: ResourceChunk) -> Sections:
-    """``(offset, section path, role)`` where each section of the chunk starts (the chunk's own start first)."""
-    from lineage.cards.parser import parse_blocks, section_role
+    """``(offset, section path, role)`` where each section of the chunk starts (the chunk's own start first): from
+    the headings the chunking found in the whole resource, else from a parse of the chunk's text."""
+    from lineage.cards.parser import heading_levels, heading_paths, section_role
 
     base = tuple(chunk.section_path)
+    headings = chunk.headings if chunk.headings is not None else heading_levels(chunk.text)
     out: Sections = [(0, base, section_role(base))]
-    for block in parse_blocks(chunk.text, base, tuple(chunk.section_levels)):
-        if block.kind == "heading":
-            out.append((block.start, block.path, block.role))
+    out.extend(heading_paths(headings, base, tuple(chunk.section_levels)))
     return out
 
 

@@ -47,6 +47,11 @@ class ResourceChunk(BaseModel):
     section_levels: list[int] = Field(
         default_factory=list, description="the markdown level of each heading of section_path"
     )
+    headings: list[tuple[int, int, str]] | None = Field(
+        default=None,
+        description="(offset in text, level, title) of each heading inside the text, as the parse of the whole "
+        "resource found them; None when not known (the text is then parsed on its own when needed)",
+    )
 
     @property
     def section_role(self) -> str:

@@ -7,6 +7,7 @@ know."""
 from __future__ import annotations
 
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
@@ -21,8 +22,12 @@ from evaluation.real_cards import (
     load_real_cards,
     make_hub_exists,
 )
+from graph_store.models import SourceKind
 from lineage.canonical import Canonicalizer
+from lineage.cards.parser import parse_blocks, section_role
+from lineage.extract.llm import chunk_sections
 from lineage.extract.rules import RulesExtractor
+from lineage.resources import card_chunks
 
 REAL_CARDS = Path(__file__).resolve().parents[2] / ".." / "shared" / "data" / "real-cards"
 
@@ -39,6 +44,29 @@ async def _report(cards: list[RealCard]):
     ids = known_hub_ids(cards, catalog, leaderboard_ids())
     canon = Canonicalizer(hub_search=make_hub_search(ids), hub_exists=make_hub_exists(ids), catalog=catalog)
     return await evaluate_real_cards(cards, RulesExtractor(), canon), {i.lower() for i in ids}
+
+
+def test_each_card_chunk_knows_the_sections_a_parse_of_its_text_finds(cards):
+    """The chunking records where each heading of a chunk is, from its parse of the whole card, so the extractor
+    need not parse the chunk again: what it records is what a parse of the chunk's own text finds."""
+    headed = 0
+    for card in cards:
+        for chunk in card_chunks(card.id, SimpleNamespace(url=f"hf://datasets/{card.id}", raw=card.text)):
+            if chunk.kind != SourceKind.CARD:
+                continue
+            assert chunk.headings is not None
+            headed += bool(chunk.headings)
+            parsed = [
+                (b.start, b.path, b.role)
+                for b in parse_blocks(chunk.text, tuple(chunk.section_path), tuple(chunk.section_levels))
+                if b.kind == "heading"
+            ]
+            base = tuple(chunk.section_path)
+            assert chunk_sections(chunk) == [(0, base, section_role(base)), *parsed], (
+                card.id,
+                chunk.chunk_id,
+            )
+    assert headed >= len(cards) // 2
 
 
 def test_the_set_loads_with_its_labels(cards):

@@ -171,3 +171,13 @@ async def test_a_verb_after_and_is_not_a_second_source(rules, make_chunk):
         make_chunk("The problems were collected from acme/parent-b and rewritten for clarity.")
     )
     assert [c.source_name for c in claims if c.role == "source"] == ["acme/parent-b"]
+
+
+def test_verbatim_evidence_may_differ_from_the_text_in_whitespace_only():
+    text = "Die Aufgaben stammen aus\n  GSM8K\tund  MATH.\u00a0Übersetzt von Hand."
+    assert is_verbatim("stammen aus GSM8K und MATH.", text)
+    assert is_verbatim("  aus\n  GSM8K\t", text)  # as written, edges trimmed
+    assert is_verbatim("MATH. Übersetzt", text)  # a no-break space is whitespace
+    assert not is_verbatim("stammen aus GSM8K oder MATH.", text)
+    assert not is_verbatim("GSM8Kund", text)  # whitespace may change, not vanish
+    assert not is_verbatim(" \n\t", text)
