@@ -145,11 +145,20 @@ class Block:
 
 def section_role(path: tuple[str, ...] | list[str]) -> SectionRole:
     """The role of a section: the innermost heading of ``path`` that names one decides."""
-    for heading in reversed(list(path)):
-        for role, pattern in _ROLE_PATTERNS:
-            if pattern.search(heading):
-                return role
+    for heading in reversed(path):
+        role = _heading_role(heading)
+        if role is not None:
+            return role
     return "general"
+
+
+@lru_cache(maxsize=8192)
+def _heading_role(heading: str) -> SectionRole | None:
+    """The role one heading names, if any (headings repeat across cards and chunks: each is matched once)."""
+    for role, pattern in _ROLE_PATTERNS:
+        if pattern.search(heading):
+            return role
+    return None
 
 
 @lru_cache(maxsize=1)
