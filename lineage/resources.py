@@ -200,6 +200,7 @@ def card_chunks(target: str, card: Any) -> list[ResourceChunk]:
                 url=url,
                 title="YAML front matter",
                 text=yaml_text,
+                headings=[],  # YAML: a "# ..." line is a comment, not a heading
             )
         )
     body = getattr(card, "body", None)
@@ -248,6 +249,7 @@ def paper_chunks(target: str, paper: Any) -> list[ResourceChunk]:
                 url=url,
                 title=title,
                 text=abstract,
+                headings=[],
             )
         )
     full = getattr(paper, "text", None)

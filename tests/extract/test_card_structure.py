@@ -123,6 +123,17 @@ def test_card_chunks_split_the_front_matter():
     assert [c.kind for c in chunks] == [SourceKind.CARD_YAML, SourceKind.CARD]
 
 
+def test_a_yaml_comment_is_not_a_section_of_the_front_matter():
+    from types import SimpleNamespace
+
+    from lineage.extract.llm import chunk_sections
+
+    raw = "---\n# Sources: written by hand\nlicense: mit\n---\n# T\n\nA filtered subset of org/abc-data.\n"
+    yaml_chunk, body_chunk = card_chunks("me/t", SimpleNamespace(url="u", raw=raw))
+    assert chunk_sections(yaml_chunk) == [(0, (), "general")]
+    assert [path for _, path, _ in chunk_sections(body_chunk)] == [("T",), ("T",)]
+
+
 def _claims(rules, make_chunk, text: str, path: list[str] | None = None):
     chunk = make_chunk(text).model_copy(update={"section_path": path or ["Card"], "section_levels": [1]})
     return {c.source_name: c for c in rules.extract_sync(chunk)}
