@@ -12,8 +12,9 @@ Pruning keeps what can name a source and drops the rest:
 - at most ``MAX_CHUNKS_PER_RESOURCE`` chunks are kept per resource, in document order.
 
 Every chunk keeps its provenance (kind, url, title, stable id) and its **section path**: the headings above its
-first line, outermost first, with their levels, and the role of that section (``lineage.cards.parser``). Its text
-is a verbatim excerpt of the fetched text, so evidence found in a chunk is evidence found in the resource.
+first line, outermost first, with their levels, and the role of that section (``lineage.cards.parser``), and where
+each heading inside it starts, from the parse of the whole resource (a chunk is not parsed again). Its text is a
+verbatim excerpt of the fetched text, so evidence found in a chunk is evidence found in the resource.
 """
 
 from __future__ import annotations
@@ -131,9 +132,8 @@ def chunk_text(
     chunks: list[ResourceChunk] = []
     body = _drop_long_code_blocks(text or "")
     current: list[str] = []
-    current_heads: list[
-        tuple[int, int, str]
-    ] = []  # (index into current, level, title): pieces a heading starts
+    # (index into current, level, title) of each piece of current that starts with a heading
+    current_heads: list[tuple[int, int, str]] = []
     current_path: tuple[tuple[str, ...], tuple[int, ...], str | None] = ((), (), None)
 
     def flush() -> bool:
