@@ -588,8 +588,8 @@ def service_mode(args: Any) -> None:
     datasets in flight each, the LLM's ``max_concurrency`` and the Hub client's concurrency set to the same) are
     started over Postgres (``scripts/start_postgres.sh``) and the Bolt stand-in (ArcadeDB); once they are up, the run
     is queued as ``oda serve`` queues one (``ServiceRuntime.submit``, on a runtime opened before the clock starts)
-    and timed until it has finished. The Hub stand-in and the scripted LLM run in their own process as above (cards
-    only: the workers run in other processes, so web pages are not served). For each W it prints:
+    and timed until it has finished. The Hub stand-in, the scripted LLM and the arXiv stand-in run in their own process as
+    above (cards only: the workers run in other processes, so web pages are not served). For each W it prints:
 
     - **queued in**: how long queueing the run's entries took (what ``POST /api/traces`` waits for);
     - **wall**: from queueing the run to its end;
