@@ -8,8 +8,8 @@ and an emulated LLM that answers in 1 s.
 Everything runs in this process: the Hub stand-in (``standins.hub``) with injected latency, the
 world's web pages through an ``httpx`` transport with the same latency, the scripted OpenAI-compatible server
 (``standins/openai_compat.py``) playing a source-extraction model, an arXiv stand-in that knows no paper (real
-card bodies name arXiv ids), the SQLite checkpointer and the embedded store. The trace is ``--extractor llm``, depth first, every dataset traced once (the queue lists them all, newest
-first).
+card bodies name arXiv ids), the SQLite checkpointer and the embedded store. The trace is ``--extractor llm``,
+depth first, every dataset traced once (the queue lists them all, newest first).
 
 What it prints:
 
@@ -588,8 +588,9 @@ def service_mode(args: Any) -> None:
     datasets in flight each, the LLM's ``max_concurrency`` and the Hub client's concurrency set to the same) are
     started over Postgres (``scripts/start_postgres.sh``) and the Bolt stand-in (ArcadeDB); once they are up, the run
     is queued as ``oda serve`` queues one (``ServiceRuntime.submit``, on a runtime opened before the clock starts)
-    and timed until it has finished. The Hub stand-in, the scripted LLM and the arXiv stand-in run in their own process as
-    above (cards only: the workers run in other processes, so web pages are not served). For each W it prints:
+    and timed until it has finished. The Hub stand-in, the scripted LLM and the arXiv stand-in run in their own
+    process as above (cards only: the workers run in other processes, so web pages are not served). For each W it
+    prints:
 
     - **queued in**: how long queueing the run's entries took (what ``POST /api/traces`` waits for);
     - **wall**: from queueing the run to its end;
