@@ -24,7 +24,7 @@ from itertools import accumulate
 from typing import Any
 
 from graph_store.models import SourceKind
-from lineage.cards.parser import heading_levels, section_role
+from lineage.cards.parser import HeadingStack, heading_levels, section_role
 from lineage.extract.types import ResourceChunk, make_chunk_id
 
 MAX_CHUNK_CHARS = 6000
@@ -69,20 +69,11 @@ def _sections(text: str) -> list[_Section]:
     sections: list[_Section] = []
     if heads[0][0] > 0:
         sections.append(_Section(None, text[: heads[0][0]], (), ()))
-    stack: list[tuple[int, str]] = []
+    stack = HeadingStack()
     for i, (offset, level, title) in enumerate(heads):
-        while stack and stack[-1][0] >= level:
-            stack.pop()
-        stack.append((level, title))
+        stack.push(level, title)
         end = heads[i + 1][0] if i + 1 < len(heads) else len(text)
-        sections.append(
-            _Section(
-                title,
-                text[offset:end],
-                tuple(t for _, t in stack),
-                tuple(lv for lv, _ in stack),
-            )
-        )
+        sections.append(_Section(title, text[offset:end], stack.path, stack.levels))
     return sections
 
 

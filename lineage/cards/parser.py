@@ -143,6 +143,32 @@ class Block:
     """List nesting of an item (0 for a top-level item)."""
 
 
+class HeadingStack:
+    """The headings open at a point of a document, outermost first: a heading closes every open one at its level
+    or deeper, then opens."""
+
+    __slots__ = ("_open",)
+
+    def __init__(self, base_path: tuple[str, ...] = (), base_levels: tuple[int, ...] = ()) -> None:
+        """``base_path``/``base_levels``: the headings open where the text starts (levels 1, 2, ... when the
+        levels are not known)."""
+        levels = base_levels if len(base_levels) == len(base_path) else tuple(range(1, len(base_path) + 1))
+        self._open = list(zip(levels, base_path, strict=True))
+
+    def push(self, level: int, title: str) -> None:
+        while self._open and self._open[-1][0] >= level:
+            self._open.pop()
+        self._open.append((level, title))
+
+    @property
+    def path(self) -> tuple[str, ...]:
+        return tuple(title for _, title in self._open)
+
+    @property
+    def levels(self) -> tuple[int, ...]:
+        return tuple(level for level, _ in self._open)
+
+
 def section_role(path: tuple[str, ...] | list[str]) -> SectionRole:
     """The role of a section: the innermost heading of ``path`` that names one decides."""
     for heading in reversed(path):
@@ -221,8 +247,7 @@ def parse_blocks(
         return start, end
 
     blocks: list[Block] = []
-    levels = base_levels if len(base_levels) == len(base_path) else tuple(range(1, len(base_path) + 1))
-    stack: list[tuple[int, str]] = list(zip(levels, base_path, strict=True))
+    stack = HeadingStack(base_path, base_levels)
 
     last_paragraph: str | None = None
     list_depth = 0
@@ -234,7 +259,7 @@ def parse_blocks(
     in_thead = False
 
     def path() -> tuple[str, ...]:
-        return tuple(title for _, title in stack)
+        return stack.path
 
     i = 0
     while i < len(tokens):
@@ -243,9 +268,7 @@ def parse_blocks(
         if kind == "heading_open":
             level = int(tok.tag[1:])
             title = _clean_heading(tokens[i + 1].content) if i + 1 < len(tokens) else ""
-            while stack and stack[-1][0] >= level:
-                stack.pop()
-            stack.append((level, title))
+            stack.push(level, title)
             s, e = span(tok.map)
             blocks.append(Block("heading", s, e, path(), section_role(path())))
             last_paragraph = None
@@ -343,15 +366,12 @@ def heading_paths(
     headings: list[tuple[int, int, str]], base_path: tuple[str, ...] = (), base_levels: tuple[int, ...] = ()
 ) -> list[tuple[int, tuple[str, ...], SectionRole]]:
     """``(offset, section path, role)`` of each of ``headings`` (``(offset, level, title)``, in document order),
-    below the headings ``base_path``/``base_levels`` above the start of the text, as ``parse_blocks`` nests them."""
-    levels = base_levels if len(base_levels) == len(base_path) else tuple(range(1, len(base_path) + 1))
-    stack = list(zip(levels, base_path, strict=True))
+    below the headings ``base_path``/``base_levels`` open where the text starts."""
+    stack = HeadingStack(base_path, base_levels)
     out = []
     for offset, level, title in headings:
-        while stack and stack[-1][0] >= level:
-            stack.pop()
-        stack.append((level, title))
-        path = tuple(t for _, t in stack)
+        stack.push(level, title)
+        path = stack.path
         out.append((offset, path, section_role(path)))
     return out
 
