@@ -100,13 +100,21 @@ HUB_REQUESTS_ON_CRITICAL_PATH = 3
 call, and the sources of the last one are checked on the Hub after its last LLM call."""
 
 
-def serve_world_and_llm(
-    world: str, hub_latency_ms: tuple[float, float], llm_latency: float, seed: int, conn: Any
+def serve_stand_ins(
+    world: str,
+    hub_latency_ms: tuple[float, float],
+    llm_latency: float,
+    seed: int,
+    conn: Any,
+    parts: tuple[str, ...] = ("hub", "llm"),
 ) -> None:
-    """In a separate process (as the real Hub and LLM server would be): the Hub stand-in with latency, the
-    scripted LLM and an arXiv stand-in that knows no paper (a real card names arXiv ids, and a worker must not
-    wait on a network this bench does not have). Sends the Hub and LLM URLs and the arXiv query URL and HTML base,
-    waits for "stop", then sends back the busy intervals (wall-clock time)."""
+    """In a separate process (as the real Hub and LLM server would be), the stand-ins named in ``parts``:
+    ``"hub"``, the Hub stand-in with latency; ``"llm"``, the scripted LLM and an arXiv stand-in that knows no
+    paper (a real card names arXiv ids, and a worker must not wait on a network this bench does not have).
+    Sends their URLs (``hub_url``; ``llm_url``, ``arxiv_url`` and ``arxiv_html``), waits for "stop", then sends
+    back what they saw: the busy intervals (wall-clock time) and the LLM calls per dataset."""
+    from contextlib import ExitStack
+
     sys.path.insert(0, str(ROOT))
     from standins.arxiv import serve_arxiv
     from standins.faults import serve_hub_with_faults
@@ -126,17 +134,27 @@ def serve_world_and_llm(
             llm_calls[target] += 1
         return reading_responder(body)
 
-    with (
-        serve_hub_with_faults(world, latency_ms=hub_latency_ms, seed=seed, clock=time.time) as (
-            hub_url,
-            plan,
-        ),
-        serve_openai(responder, latency_s=llm_latency) as llm,
-        serve_arxiv([], latency_s=sum(hub_latency_ms) / 2000) as arxiv,
-    ):
-        conn.send((hub_url, llm.base_url, arxiv.query_url, arxiv.html_base))
+    with ExitStack() as stack:
+        urls: dict[str, str] = {}
+        plan = None
+        if "hub" in parts:
+            urls["hub_url"], plan = stack.enter_context(
+                serve_hub_with_faults(world, latency_ms=hub_latency_ms, seed=seed, clock=time.time)
+            )
+        if "llm" in parts:
+            urls["llm_url"] = stack.enter_context(serve_openai(responder, latency_s=llm_latency)).base_url
+            arxiv = stack.enter_context(serve_arxiv([], latency_s=sum(hub_latency_ms) / 2000))
+            urls["arxiv_url"], urls["arxiv_html"] = arxiv.query_url, arxiv.html_base
+        conn.send(urls)
         conn.recv()
-        conn.send((plan.busy_intervals, plan.total, llm_intervals, llm_calls))
+        conn.send(
+            {
+                "hub_intervals": plan.busy_intervals if plan else [],
+                "hub_requests": plan.total if plan else 0,
+                "llm_intervals": llm_intervals,
+                "llm_calls": llm_calls,
+            }
+        )
 
 
 def orchestration_only(n: int) -> None:
@@ -388,12 +406,14 @@ def main() -> None:
         queue = parse_queue_text("\n".join(reversed(world.ids)))
         web_plan = FaultPlan(latency_ms=tuple(args.hub_latency_ms), seed=args.seed + 1)
         servers = ctx_mp.Process(
-            target=serve_world_and_llm,
+            target=serve_stand_ins,
             args=(str(world.root), tuple(args.hub_latency_ms), args.llm_latency, args.seed, child_end),
             daemon=True,
         )
         servers.start()
-        hub_url, llm_url, arxiv_url, arxiv_html = parent_end.recv()
+        urls = parent_end.recv()
+        hub_url, llm_url = urls["hub_url"], urls["llm_url"]
+        arxiv_url, arxiv_html = urls["arxiv_url"], urls["arxiv_html"]
         ctx = TraceContext(
             run_id="bench",
             store_uri=str(work / "graph"),
@@ -431,7 +451,9 @@ def main() -> None:
             profiler.disable()
             profiler.dump_stats(args.profile)
         parent_end.send("stop")
-        hub_intervals, hub_total, llm_intervals, llm_calls = parent_end.recv()
+        seen = parent_end.recv()
+        hub_intervals, hub_total = seen["hub_intervals"], seen["hub_requests"]
+        llm_intervals, llm_calls = seen["llm_intervals"], seen["llm_calls"]
         servers.join(timeout=30)
 
         busy = union_length(llm_intervals + hub_intervals + web_plan.busy_intervals)
@@ -583,13 +605,34 @@ def _run_as_served(
     return asyncio.run(run())
 
 
+def _first_after(intervals: list[tuple[float, float]], start: float) -> float:
+    """Seconds from ``start`` to the first interval that began after it (NaN when none did)."""
+    return min((s - start for s, _ in intervals if s >= start), default=math.nan)
+
+
+def _start_stand_ins(
+    ctx_mp: Any, world_root: Path, args: Any, parts: tuple[str, ...]
+) -> tuple[Any, Any, dict[str, str]]:
+    """A process serving the stand-ins named in ``parts`` (see ``serve_stand_ins``): the process, the parent's
+    end of its pipe, and their URLs."""
+    parent_end, child_end = ctx_mp.Pipe()
+    process = ctx_mp.Process(
+        target=serve_stand_ins,
+        args=(str(world_root), tuple(args.hub_latency_ms), args.llm_latency, args.seed, child_end, parts),
+        daemon=True,
+    )
+    process.start()
+    return process, parent_end, parent_end.recv()
+
+
 def service_mode(args: Any) -> None:
     """``--service`` measures the scale-out service as it is deployed: W ``oda worker`` processes (``--concurrency``
     datasets in flight each, the LLM's ``max_concurrency`` and the Hub client's concurrency set to the same) are
     started over Postgres (``scripts/start_postgres.sh``) and the Bolt stand-in (ArcadeDB); once they are up, the run
     is queued as ``oda serve`` queues one (``ServiceRuntime.submit``, on a runtime opened before the clock starts)
-    and timed until it has finished. The Hub stand-in, the scripted LLM and the arXiv stand-in run in their own
-    process as above (cards only: the workers run in other processes, so web pages are not served). For each W it
+    and timed until it has finished. The scripted LLM and the arXiv stand-in run in a process of their own, and
+    each worker reads from a Hub stand-in in a process of its own (cards only: the workers run in other processes,
+    so web pages are not served), so that no stand-in's one Python core caps what the workers can do. For each W it
     prints:
 
     - **queued in**: how long queueing the run's entries took (what ``POST /api/traces`` waits for);
@@ -601,7 +644,8 @@ def service_mode(args: Any) -> None:
     - **wall/ideal**, the mean and peak LLM calls in flight (the scripted LLM serves every call concurrently), the
       speed-up over the first W, and each worker's peak RSS;
     - **LLM calls in flight by tenth of the run**: where the wall goes beyond the ideal, at the start (the first
-      datasets' Hub reads before any LLM call), in the steady state, or at the end (the last trees' chains);
+      datasets' Hub reads before any LLM call), in the steady state, or at the end (the last trees' chains); and
+      when the first Hub request and the first LLM call came after the run was queued;
     - **CPU**: how busy the machine was, the workers' CPU per traced dataset, the CPU seconds by process, and the
       machine's CPU floor (all CPU seconds spent during the run / cores), which no run on this machine can beat;
     - **work per traced dataset**, counted rather than timed (so it does not vary with the machine's speed):
@@ -632,20 +676,15 @@ def service_mode(args: Any) -> None:
         with start_arcadedb(work / "arcadedb", heap="2g") as bolt:
             store_uri = f"{bolt.uri}?database={bolt.database}"
             for workers in counts:
-                parent_end, child_end = ctx_mp.Pipe()
-                servers = ctx_mp.Process(
-                    target=serve_world_and_llm,
-                    args=(
-                        str(world.root),
-                        tuple(args.hub_latency_ms),
-                        args.llm_latency,
-                        args.seed,
-                        child_end,
-                    ),
-                    daemon=True,
-                )
-                servers.start()
-                hub_url, llm_url, arxiv_url, arxiv_html = parent_end.recv()
+                # the LLM (with arXiv) in one process, and a Hub stand-in per worker: a Python server on one
+                # core would otherwise cap the workers' Hub throughput, as no real Hub does
+                stand_ins = [
+                    _start_stand_ins(ctx_mp, world.root, args, parts)
+                    for parts in [("llm",)] + [("hub",)] * workers
+                ]
+                urls = stand_ins[0][2]
+                hub_urls = [hub["hub_url"] for _, _, hub in stand_ins[1:]]
+                arxiv_url, arxiv_html, llm_url = urls["arxiv_url"], urls["arxiv_html"], urls["llm_url"]
                 config = work / f"oda-{workers}.toml"
                 config.write_text(
                     f"[acquisition]\nper_host_rate = 0\ntimeout_s = 30\nconcurrency = {args.concurrency}\n"
@@ -657,11 +696,11 @@ def service_mode(args: Any) -> None:
                 env = {
                     **os.environ,
                     "ODA_CONFIG": str(config),
-                    "HF_ENDPOINT": hub_url,
                     "ODA_LLM_API_KEY": "bench",
                     "ODA_NEO4J_USER": bolt.auth[0],
                     "ODA_NEO4J_PASSWORD": bolt.auth[1],
-                    "PYTHONPATH": str(ROOT),
+                    # the workers import this checkout first, then whatever the caller's path adds
+                    "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])),
                 }
                 os.environ.update({k: env[k] for k in ("ODA_CONFIG", "ODA_NEO4J_USER", "ODA_NEO4J_PASSWORD")})
                 queue_url = _fresh_database(admin_url)
@@ -679,11 +718,15 @@ def service_mode(args: Any) -> None:
                 command += ["--concurrency", str(args.concurrency)]
                 logs = [work / f"worker-{workers}-{i}.log" for i in range(workers)]
                 procs = []
-                for log in logs:
+                for log, hub_url in zip(logs, hub_urls, strict=True):
                     with log.open("wb") as sink:  # the worker keeps its own copy of the file
                         procs.append(
                             subprocess.Popen(
-                                command, env=env, cwd=work, stdout=sink, stderr=subprocess.STDOUT
+                                command,
+                                env={**env, "HF_ENDPOINT": hub_url},
+                                cwd=work,
+                                stdout=sink,
+                                stderr=subprocess.STDOUT,
                             )
                         )
                 try:
@@ -702,7 +745,8 @@ def service_mode(args: Any) -> None:
                 cpu_after, per_process_after = machine_cpu(), process_cpu()
                 groups = {proc.pid: "oda workers" for proc in procs}
                 groups[os.getpid()] = "this bench"
-                groups[servers.pid or -1] = "Hub and LLM stand-ins"
+                for process, _, served in stand_ins:
+                    groups[process.pid or -1] = "Hub stand-ins" if "hub_url" in served else "LLM stand-in"
                 spent = cpu_by_group(per_process_before, per_process_after, groups)
                 busy = (cpu_after[0] - cpu_before[0]) / max(1.0, cpu_after[1] - cpu_before[1])
                 traced = book.traced_total().get("traced", 0)
@@ -722,9 +766,16 @@ def service_mode(args: Any) -> None:
                     proc.returncode = 0
                     peaks.append(usage.ru_maxrss / 1024)
                     worker_cpu += usage.ru_utime + usage.ru_stime
-                parent_end.send("stop")
-                hub_intervals, _, llm_intervals, llm_calls = parent_end.recv()
-                servers.join(timeout=30)
+                hub_intervals: list[tuple[float, float]] = []
+                llm_intervals: list[tuple[float, float]] = []
+                llm_calls: Counter[str] = Counter()
+                for process, conn, _ in stand_ins:
+                    conn.send("stop")
+                    seen = conn.recv()
+                    hub_intervals += seen["hub_intervals"]
+                    llm_intervals += seen["llm_intervals"]
+                    llm_calls.update(seen["llm_calls"])
+                    process.join(timeout=30)
                 calls = sum(llm_calls.values())
                 slots = workers * args.concurrency
                 llm_bound = calls * args.llm_latency / slots
@@ -741,7 +792,10 @@ def service_mode(args: Any) -> None:
                 )
                 by_part = in_flight_by_part(llm_intervals, started, ended)
                 print(
-                    "  LLM calls in flight by tenth of the run: " + " ".join(f"{m:.1f}" for m in by_part),
+                    "  LLM calls in flight by tenth of the run: "
+                    + " ".join(f"{m:.1f}" for m in by_part)
+                    + f"; after queueing, the first Hub request came at {_first_after(hub_intervals, started):.2f} s"
+                    f" and the first LLM call at {_first_after(llm_intervals, started):.2f} s",
                     flush=True,
                 )
                 print(

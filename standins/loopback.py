@@ -12,9 +12,11 @@ from typing import Any, TypeVar
 
 
 class QuietHandler(BaseHTTPRequestHandler):
-    """HTTP/1.1 (keep-alive) and no access log on stderr."""
+    """HTTP/1.1 (keep-alive), no Nagle delay and no access log on stderr."""
 
     protocol_version = "HTTP/1.1"
+    # headers and body go out in separate writes: with Nagle on, the body waits for the client's delayed ACK
+    disable_nagle_algorithm = True
 
     def log_message(self, format: str, *args: Any) -> None:
         pass
