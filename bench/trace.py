@@ -48,7 +48,7 @@ import time
 from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, NamedTuple, TypeVar
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -610,11 +610,16 @@ def _first_after(intervals: list[tuple[float, float]], start: float) -> float:
     return min((s - start for s, _ in intervals if s >= start), default=math.nan)
 
 
-def _start_stand_ins(
-    ctx_mp: Any, world_root: Path, args: Any, parts: tuple[str, ...]
-) -> tuple[Any, Any, dict[str, str]]:
-    """A process serving the stand-ins named in ``parts`` (see ``serve_stand_ins``): the process, the parent's
-    end of its pipe, and their URLs."""
+class StandIns(NamedTuple):
+    """A process serving some of the stand-ins (see ``serve_stand_ins``)."""
+
+    process: Any
+    conn: Any
+    """The parent's end of its pipe: send "stop", then receive what the stand-ins saw."""
+    urls: dict[str, str]
+
+
+def _start_stand_ins(ctx_mp: Any, world_root: Path, args: Any, parts: tuple[str, ...]) -> StandIns:
     parent_end, child_end = ctx_mp.Pipe()
     process = ctx_mp.Process(
         target=serve_stand_ins,
@@ -622,7 +627,7 @@ def _start_stand_ins(
         daemon=True,
     )
     process.start()
-    return process, parent_end, parent_end.recv()
+    return StandIns(process, parent_end, parent_end.recv())
 
 
 def service_mode(args: Any) -> None:
@@ -678,12 +683,11 @@ def service_mode(args: Any) -> None:
             for workers in counts:
                 # the LLM (with arXiv) in one process, and a Hub stand-in per worker: a Python server on one
                 # core would otherwise cap the workers' Hub throughput, as no real Hub does
-                stand_ins = [
-                    _start_stand_ins(ctx_mp, world.root, args, parts)
-                    for parts in [("llm",)] + [("hub",)] * workers
-                ]
-                urls = stand_ins[0][2]
-                hub_urls = [hub["hub_url"] for _, _, hub in stand_ins[1:]]
+                llm_stand_in = _start_stand_ins(ctx_mp, world.root, args, ("llm",))
+                hub_stand_ins = [_start_stand_ins(ctx_mp, world.root, args, ("hub",)) for _ in range(workers)]
+                stand_ins = [llm_stand_in, *hub_stand_ins]
+                urls = llm_stand_in.urls
+                hub_urls = [hub.urls["hub_url"] for hub in hub_stand_ins]
                 arxiv_url, arxiv_html, llm_url = urls["arxiv_url"], urls["arxiv_html"], urls["llm_url"]
                 config = work / f"oda-{workers}.toml"
                 config.write_text(
@@ -745,8 +749,9 @@ def service_mode(args: Any) -> None:
                 cpu_after, per_process_after = machine_cpu(), process_cpu()
                 groups = {proc.pid: "oda workers" for proc in procs}
                 groups[os.getpid()] = "this bench"
-                for process, _, served in stand_ins:
-                    groups[process.pid or -1] = "Hub stand-ins" if "hub_url" in served else "LLM stand-in"
+                groups[llm_stand_in.process.pid or -1] = "LLM stand-in"
+                for hub in hub_stand_ins:
+                    groups[hub.process.pid or -1] = "Hub stand-ins"
                 spent = cpu_by_group(per_process_before, per_process_after, groups)
                 busy = (cpu_after[0] - cpu_before[0]) / max(1.0, cpu_after[1] - cpu_before[1])
                 traced = book.traced_total().get("traced", 0)
@@ -769,13 +774,13 @@ def service_mode(args: Any) -> None:
                 hub_intervals: list[tuple[float, float]] = []
                 llm_intervals: list[tuple[float, float]] = []
                 llm_calls: Counter[str] = Counter()
-                for process, conn, _ in stand_ins:
-                    conn.send("stop")
-                    seen = conn.recv()
+                for stand_in in stand_ins:
+                    stand_in.conn.send("stop")
+                    seen = stand_in.conn.recv()
                     hub_intervals += seen["hub_intervals"]
                     llm_intervals += seen["llm_intervals"]
                     llm_calls.update(seen["llm_calls"])
-                    process.join(timeout=30)
+                    stand_in.process.join(timeout=30)
                 calls = sum(llm_calls.values())
                 slots = workers * args.concurrency
                 llm_bound = calls * args.llm_latency / slots
