@@ -7,7 +7,9 @@ differs. Times are Unix seconds. Tables:
 - ``oda_entries``: one row per queue entry (``queued``, ``running``, ``traced``, ``finished``, ``failed``,
   ``cancelled``), with the entry's counters and failures once it ends. In the embedded service this table *is*
   the queue. Entries are traced concurrently but finish in queue order: an entry whose tree is done is ``traced``
-  until no entry before it is queued or running, then ``finished``;
+  until no entry before it is queued or running, then ``finished``. The row keeps ``traced``, and reads show
+  ``finished`` (``_in_queue_order``): an entry's end is one statement on its own row, so workers ending entries
+  of the same run never wait for one another;
 - ``oda_claims``: who traces a dataset now, until when (a lease, renewed while the trace runs). A worker that
   dies stops renewing; once the lease expires another worker may take the dataset;
 - ``oda_attempts``: one row per attempt at tracing a dataset in a run (worker, start, end, outcome). A finished
@@ -87,6 +89,15 @@ SCHEMA = (
         note TEXT)""",
     "CREATE INDEX IF NOT EXISTS oda_attempts_run ON oda_attempts (run_id, dataset)",
 )
+
+
+def _in_queue_order(entries: list[dict[str, Any]]) -> None:
+    """Show as ``finished`` the ``traced`` entries (ordered by position) that no queued or running entry
+    before them holds back."""
+    first_open = next((e["position"] for e in entries if e["state"] in ("queued", "running")), _LAST_POSITION)
+    for entry in entries:
+        if entry["state"] == "traced" and entry["position"] < first_open:
+            entry["state"] = "finished"
 
 
 def _rows(cursor: Any) -> list[tuple[Any, ...]]:
@@ -239,7 +250,6 @@ class RunBook:
                 "RETURNING job_id",
                 (time.time(), run_id),
             )
-            self._finish_in_order(run_id)
         return [int(r[0]) for r in rows if r[0] is not None]
 
     def next_entry(self, worker: str) -> tuple[str, int, str] | None:
@@ -291,37 +301,22 @@ class RunBook:
         failures: list[dict[str, Any]] | None = None,
         error: str | None = None,
     ) -> None:
-        """End an entry: ``finished`` (recorded as ``traced`` until every entry before it has ended), ``failed``
-        or ``cancelled``; then finish the traced entries that no longer wait for an earlier one."""
+        """End an entry: ``finished`` (stored as ``traced``, and shown ``finished`` once every entry before it
+        has ended), ``failed`` or ``cancelled``."""
         if state not in ("finished", "failed", "cancelled"):
             raise ValueError(f"an entry cannot end as {state!r}")
-        with self._transaction():
-            self._lock_run(run_id)
-            self._execute(
-                "UPDATE oda_entries SET state = ?, finished = ?, counters = ?, failures = ?, error = ? "
-                "WHERE run_id = ? AND position = ?",
-                (
-                    "traced" if state == "finished" else state,
-                    time.time(),
-                    json.dumps(counters or {}),
-                    json.dumps(failures or []),
-                    error,
-                    run_id,
-                    position,
-                ),
-            )
-            self._finish_in_order(run_id)
-
-    def _lock_run(self, run_id: str) -> None:
-        """Serialize the entry ends of one run (SQLite's ``BEGIN IMMEDIATE`` already does)."""
-        if self.postgres:
-            self._execute("SELECT 1 FROM oda_runs WHERE run_id = ? FOR UPDATE", (run_id,))
-
-    def _finish_in_order(self, run_id: str) -> None:
         self._execute(
-            "UPDATE oda_entries SET state = 'finished' WHERE run_id = ? AND state = 'traced' AND position < "
-            "(SELECT COALESCE(MIN(position), ?) FROM oda_entries WHERE run_id = ? AND state IN ('queued', 'running'))",
-            (run_id, _LAST_POSITION, run_id),
+            "UPDATE oda_entries SET state = ?, finished = ?, counters = ?, failures = ?, error = ? "
+            "WHERE run_id = ? AND position = ?",
+            (
+                "traced" if state == "finished" else state,
+                time.time(),
+                json.dumps(counters or {}),
+                json.dumps(failures or []),
+                error,
+                run_id,
+                position,
+            ),
         )
 
     def requeue_running(self) -> int:
@@ -333,7 +328,16 @@ class RunBook:
         return len(rows)
 
     def queue_depth(self) -> dict[str, int]:
-        rows = self._execute("SELECT state, COUNT(*) FROM oda_entries GROUP BY state", ())
+        """Entries by state, over every run (``traced`` ones that no earlier entry holds back count as
+        ``finished``)."""
+        rows = self._execute(
+            "WITH open AS (SELECT run_id, MIN(position) AS first FROM oda_entries "
+            "WHERE state IN ('queued', 'running') GROUP BY run_id) "
+            "SELECT CASE WHEN e.state = 'traced' AND e.position < COALESCE(o.first, ?) THEN 'finished' "
+            "ELSE e.state END AS shown, COUNT(*) FROM oda_entries e LEFT JOIN open o ON o.run_id = e.run_id "
+            "GROUP BY shown",
+            (_LAST_POSITION,),
+        )
         counts = {state: 0 for state in ENTRY_STATES}
         counts.update({str(state): int(n) for state, n in rows})
         return counts
@@ -390,6 +394,7 @@ class RunBook:
                 (run_id,),
             )
         ]
+        _in_queue_order(entries)
         states = {e["state"] for e in entries}
         if cancelled:
             state = "cancelling" if states & {"running", "traced"} else "cancelled"

@@ -28,7 +28,7 @@ import json
 import threading
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any, ClassVar
 from urllib.parse import parse_qs, unquote, urlsplit
@@ -64,6 +64,13 @@ class WorldBackend:
     def __init__(self, world: World, tokens: frozenset[str] = frozenset()) -> None:
         self.world = world
         self.tokens = tokens
+        # Read the world's datasets and papers now, before the first request: the server answers from many
+        # threads, and each of the first ones would otherwise read the whole world again (a cached_property
+        # holds no lock since Python 3.12). A broken part is reported by each request that needs it (a 500
+        # naming the file), as when read on first use.
+        for part in ("datasets", "papers"):
+            with suppress(InputError):
+                getattr(world, part)
 
     def _dataset(self, org: str, name: str, token: str | None) -> tuple[WorldDataset | None, Reply | None]:
         dataset = self.world.datasets.get(f"{org}/{name}")

@@ -63,3 +63,12 @@ def test_build_snapshot_of_a_broken_world_fails_clearly(world_dir, tmp_path):
     (world_dir / "datasets" / "org" / "beta" / "info.json").write_text('{"downlods": 3}')
     with pytest.raises(InputError, match="unknown key"):
         build_snapshot(world_dir, tmp_path / "snap")
+
+
+def test_stand_in_reads_the_world_before_its_first_request(world_dir):
+    """The first requests arrive together, each on a thread of its own: the world is read once, at start."""
+    with serve_hub(world_dir) as server:
+        read = vars(server.backend.world)
+        assert "datasets" in read and "papers" in read
+        info = httpx.get(f"{server.base_url}/api/datasets/org/alpha", timeout=5)
+        assert info.status_code == 200 and info.json()["id"] == "org/alpha"

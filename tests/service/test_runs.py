@@ -130,11 +130,40 @@ def test_entries_traced_out_of_order_finish_in_queue_order(book: RunBook) -> Non
 
     assert states() == ["running", "traced", "traced", "running"]
     assert book.run_view("run-1")["state"] == "running"  # type: ignore[index]
+    depth = book.queue_depth()
+    assert (depth["running"], depth["traced"], depth["finished"]) == (2, 2, 0)
     book.finish_entry("run-1", 0, "failed", error="boom")
     assert states() == ["failed", "finished", "finished", "running"]
     book.finish_entry("run-1", 3, "finished")
     assert states() == ["failed", "finished", "finished", "finished"]
     assert book.run_view("run-1")["state"] == "finished"  # type: ignore[index]
+    depth = book.queue_depth()
+    assert (depth["failed"], depth["traced"], depth["finished"]) == (1, 0, 3)
+
+
+def test_entries_ended_by_many_threads_at_once_all_finish(book: RunBook) -> None:
+    """Workers end the entries of one run side by side, in any order: once none is running, every entry shows
+    ``finished`` and so does the run."""
+    book.create_run("run-1", {}, [f"org/d{i:02d}" for i in range(48)])
+    for position in range(48):
+        assert book.start_entry("run-1", position, "w") is not None
+    barrier = threading.Barrier(8)
+
+    def end(first: int) -> None:
+        barrier.wait()
+        for position in range(47 - first, -1, -8):  # from the end of the queue back to its start
+            book.finish_entry("run-1", position, "finished", counters={"traced": 1})
+
+    threads = [threading.Thread(target=end, args=(i,)) for i in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    view = book.run_view("run-1")
+    assert view is not None
+    assert {e["state"] for e in view["entries"]} == {"finished"}
+    assert view["state"] == "finished" and view["totals"] == {"traced": 48}
+    assert book.queue_depth()["finished"] == 48
 
 
 def test_cancelling_the_entries_before_a_traced_one_finishes_it(book: RunBook) -> None:
