@@ -331,9 +331,9 @@ class RunBook:
         """Entries by state, over every run (``traced`` ones that no earlier entry holds back count as
         ``finished``)."""
         rows = self._execute(
-            "WITH open AS (SELECT run_id, MIN(position) AS first FROM oda_entries "
+            "WITH open AS (SELECT run_id, MIN(position) AS first_open FROM oda_entries "
             "WHERE state IN ('queued', 'running') GROUP BY run_id) "
-            "SELECT CASE WHEN e.state = 'traced' AND e.position < COALESCE(o.first, ?) THEN 'finished' "
+            "SELECT CASE WHEN e.state = 'traced' AND e.position < COALESCE(o.first_open, ?) THEN 'finished' "
             "ELSE e.state END AS shown, COUNT(*) FROM oda_entries e LEFT JOIN open o ON o.run_id = e.run_id "
             "GROUP BY shown",
             (_LAST_POSITION,),
