@@ -550,6 +550,29 @@ def _postgres_work(queue_url: str) -> dict[str, int]:
         return work
 
 
+def _entries_run_again(queue_url: str) -> int:
+    """Queue jobs (entries) that took more than one attempt: an error ended an attempt, and the entry ran again
+    from its checkpoint, tracing its datasets in flight once more."""
+    import psycopg
+
+    with psycopg.connect(queue_url, autocommit=True) as conn:
+        row = conn.execute("SELECT count(*) FROM procrastinate_jobs WHERE attempts > 1").fetchone()
+    return int(row[0]) if row else 0
+
+
+def _logged_errors(logs: list[Path], most: int = 5) -> list[str]:
+    """The distinct last lines of the tracebacks in the workers' logs (at most ``most``)."""
+    errors: list[str] = []
+    for log in logs:
+        lines = log.read_text(errors="replace").splitlines()
+        for i, line in enumerate(lines):
+            if line.startswith("Traceback"):
+                end = next((j for j in range(i + 1, len(lines)) if not lines[j].startswith(" ")), None)
+                if end is not None and lines[end] not in errors:
+                    errors.append(lines[end][:300])
+    return errors[:most]
+
+
 def _wait_for_workers(queue_url: str, workers: int, timeout_s: float = 120.0) -> None:
     import psycopg
 
@@ -763,6 +786,7 @@ def service_mode(args: Any) -> None:
                 book.close()
                 work_after = _postgres_work(queue_url)
                 work_done = {name: work_after[name] - work_before.get(name, 0) for name in work_after}
+                run_again = _entries_run_again(queue_url)
                 peaks = []
                 worker_cpu = 0.0
                 for proc in procs:
@@ -814,6 +838,14 @@ def service_mode(args: Any) -> None:
                     + ", ".join(f"{count / max(1, traced):.2f} {name}" for name, count in work_done.items()),
                     flush=True,
                 )
+                print(f"  queue entries run again after an error: {run_again}", flush=True)
+                if run_again:
+                    print(
+                        "  the errors, from the workers' logs:",
+                        *_logged_errors(logs),
+                        sep="\n    ",
+                        flush=True,
+                    )
                 top = sorted(spent.items(), key=lambda kv: -kv[1])[:6]
                 print(
                     "  CPU seconds during the run by process: "

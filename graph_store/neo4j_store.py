@@ -74,6 +74,21 @@ class _Neo4jTx:
         return Result(columns, rows)
 
 
+def _again_on_unique_race(run: Callable[[], T]) -> T:
+    """``run`` (one write transaction), run again when its commit lost a race to a unique key, up to
+    ``WRITE_ATTEMPTS`` tries (see ``Neo4jStore._write``)."""
+    import neo4j.exceptions
+
+    for attempt in itertools.count(1):
+        try:
+            return run()
+        except neo4j.exceptions.ConstraintError:
+            if attempt >= WRITE_ATTEMPTS:
+                raise
+            time.sleep(0.01 * attempt)
+    raise AssertionError("unreachable")
+
+
 def _lock_edge_query() -> str:
     return "MATCH (c:Dataset {id: $target})-[r:DERIVED_FROM]->(p:Dataset {id: $source}) SET r.version = r.version"
 
@@ -139,14 +154,20 @@ class Neo4jStore(CypherGraphStore):
                         if "CONSTRAINT" in statement:
                             raise StoreError(f"cannot create {statement!r}: {exc}") from exc
                 # Create the audit counter up front, so concurrent first decisions never race to create it.
-                session.execute_write(lambda tx: tx.run(*q.init_audit_counter(self.dialect)).consume())
+                # Processes that open the store at once (a service's workers) still race here: the losers'
+                # MERGE matches the winner's counter when run again.
+                _again_on_unique_race(
+                    lambda: session.execute_write(
+                        lambda tx: tx.run(*q.init_audit_counter(self.dialect)).consume()
+                    )
+                )
             self._schema_ready = True
 
     def _wrap(self, call: Callable[[], T]) -> T:
         import neo4j.exceptions
 
-        self.ensure_schema()
         try:
+            self.ensure_schema()
             return call()
         except neo4j.exceptions.ServiceUnavailable as exc:
             raise StoreError(f"Neo4j is unreachable: {exc}") from exc
@@ -197,21 +218,13 @@ class Neo4jStore(CypherGraphStore):
         unit = self._unit_tx()
         if unit is not None:
             return work(unit)
-        import neo4j.exceptions
 
-        def call() -> T:
-            for attempt in itertools.count(1):
-                try:
-                    with self._session(read=False) as session:
-                        value: T = session.execute_write(lambda tx: work(_Neo4jTx(tx)))
-                        return value
-                except neo4j.exceptions.ConstraintError:
-                    if attempt >= WRITE_ATTEMPTS:
-                        raise
-                    time.sleep(0.01 * attempt)
-            raise AssertionError("unreachable")
+        def once() -> T:
+            with self._session(read=False) as session:
+                value: T = session.execute_write(lambda tx: work(_Neo4jTx(tx)))
+                return value
 
-        return self._wrap(call)
+        return self._wrap(lambda: _again_on_unique_race(once))
 
     def _lock_edge(self, tx: Tx, target: str, source: str) -> None:
         tx.run(_lock_edge_query(), {"target": target, "source": source})

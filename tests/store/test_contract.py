@@ -472,3 +472,42 @@ def test_cypher_is_read_only(store: CypherGraphStore) -> None:
         store.cypher("MATCH (n:Dataset {id: $id}) RETURN n.id AS id", {"id": "x'}) DETACH DELETE n //"}) == []
     )
     assert len(store.nodes()) == 5 and len(store.edges()) == 4
+
+
+@pytest.mark.integration
+def test_processes_opening_the_store_at_once_all_make_their_first_write(arcadedb: Any) -> None:
+    """A service's workers start together: each opens the store and sets it up (constraints, the audit counter)
+    on its first write, at the same moment as the others. Every first write succeeds, and one audit counter
+    exists."""
+    import neo4j
+
+    from graph_store.neo4j_store import Neo4jStore
+    from tests.store.conftest import empty_bolt_database
+
+    empty_bolt_database(arcadedb)  # no audit counter yet: the first writes create it
+    stores = [
+        Neo4jStore.connect(arcadedb.uri, auth=arcadedb.auth, database=arcadedb.database) for _ in range(8)
+    ]
+    errors: list[BaseException] = []
+    start = threading.Barrier(8)
+
+    def first_write(i: int) -> None:
+        try:
+            start.wait()
+            stores[i].upsert_nodes([Node(id=f"org/worker{i}", name=f"Worker {i}")])
+        except BaseException as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+
+    try:
+        at_once(first_write, 8)
+        assert not errors, errors
+        assert len(stores[0].nodes()) == 8
+        with (
+            neo4j.GraphDatabase.driver(arcadedb.uri, auth=arcadedb.auth) as driver,
+            driver.session(database=arcadedb.database) as session,
+        ):
+            counters = session.run("MATCH (k:Counter {name: 'audit'}) RETURN count(k) AS n").single()
+        assert counters is not None and counters["n"] == 1
+    finally:
+        for store in stores:
+            store.close()
