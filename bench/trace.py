@@ -568,8 +568,9 @@ def _logged_errors(logs: list[Path], most: int = 5) -> list[str]:
         for i, line in enumerate(lines):
             if line.startswith("Traceback"):
                 end = next((j for j in range(i + 1, len(lines)) if not lines[j].startswith(" ")), None)
-                if end is not None and lines[end] not in errors:
-                    errors.append(lines[end][:300])
+                last = lines[end][:300] if end is not None else None
+                if last is not None and last not in errors:
+                    errors.append(last)
     return errors[:most]
 
 
@@ -678,6 +679,8 @@ def service_mode(args: Any) -> None:
       machine's CPU floor (all CPU seconds spent during the run / cores), which no run on this machine can beat;
     - **work per traced dataset**, counted rather than timed (so it does not vary with the machine's speed):
       Postgres transactions, and the rows the checkpointer wrote.
+    - **queue entries run again after an error** (an entry that fails runs again from its checkpoint and traces
+      its datasets in flight once more), with the errors the workers logged.
 
     The default queues every dataset of the world, newest first: many small, overlapping trees. A worker fills its
     slots from several queue entries at once (the oldest first), so its parallelism does not depend on one tree's
