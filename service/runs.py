@@ -8,7 +8,7 @@ differs. Times are Unix seconds. Tables:
   ``cancelled``), with the entry's counters and failures once it ends. In the embedded service this table *is*
   the queue. Entries are traced concurrently but finish in queue order: an entry whose tree is done is ``traced``
   until no entry before it is queued or running, then ``finished``. The row keeps ``traced``, and reads show
-  ``finished`` (``_in_queue_order``): an entry's end is one statement on its own row, so workers ending entries
+  ``finished`` (``_entries_shown``): an entry's end is one statement on its own row, so workers ending entries
   of the same run never wait for one another;
 - ``oda_claims``: who traces a dataset now, until when (a lease, renewed while the trace runs). A worker that
   dies stops renewing; once the lease expires another worker may take the dataset;
@@ -91,13 +91,16 @@ SCHEMA = (
 )
 
 
-def _in_queue_order(entries: list[dict[str, Any]]) -> None:
-    """Show as ``finished`` the ``traced`` entries (ordered by position) that no queued or running entry
-    before them holds back."""
-    first_open = next((e["position"] for e in entries if e["state"] in ("queued", "running")), _LAST_POSITION)
-    for entry in entries:
-        if entry["state"] == "traced" and entry["position"] < first_open:
-            entry["state"] = "finished"
+def _entries_shown(columns: str, run_filter: str = "") -> str:
+    """SELECT ``columns`` of ``oda_entries e`` with ``shown``, the state a read shows: a ``traced`` entry that no
+    queued or running entry of its run comes before is ``finished``. ``run_filter`` (`` AND run_id = ?``) limits
+    the open entries looked at to one run. Its parameter, if any, comes first, then ``_LAST_POSITION``."""
+    return (
+        "WITH open AS (SELECT run_id, MIN(position) AS first_open FROM oda_entries "
+        f"WHERE state IN ('queued', 'running'){run_filter} GROUP BY run_id) "
+        f"SELECT {columns}, CASE WHEN e.state = 'traced' AND e.position < COALESCE(o.first_open, ?) "
+        "THEN 'finished' ELSE e.state END AS shown FROM oda_entries e LEFT JOIN open o ON o.run_id = e.run_id"
+    )
 
 
 def _rows(cursor: Any) -> list[tuple[Any, ...]]:
@@ -331,11 +334,7 @@ class RunBook:
         """Entries by state, over every run (``traced`` ones that no earlier entry holds back count as
         ``finished``)."""
         rows = self._execute(
-            "WITH open AS (SELECT run_id, MIN(position) AS first_open FROM oda_entries "
-            "WHERE state IN ('queued', 'running') GROUP BY run_id) "
-            "SELECT CASE WHEN e.state = 'traced' AND e.position < COALESCE(o.first_open, ?) THEN 'finished' "
-            "ELSE e.state END AS shown, COUNT(*) FROM oda_entries e LEFT JOIN open o ON o.run_id = e.run_id "
-            "GROUP BY shown",
+            f"SELECT shown, COUNT(*) FROM ({_entries_shown('e.position')}) AS shown_entries GROUP BY shown",
             (_LAST_POSITION,),
         )
         counts = {state: 0 for state in ENTRY_STATES}
@@ -353,12 +352,12 @@ class RunBook:
         entries = []
         failures: list[dict[str, Any]] = list(json.loads(queue_failures))
         totals: dict[str, int] = {}
+        columns = "e.position, e.dataset, e.worker, e.started, e.finished, e.counters, e.failures, e.error"
         for row in self._execute(
-            "SELECT position, dataset, state, worker, started, finished, counters, failures, error "
-            "FROM oda_entries WHERE run_id = ? ORDER BY position",
-            (run_id,),
+            f"{_entries_shown(columns, ' AND run_id = ?')} WHERE e.run_id = ? ORDER BY e.position",
+            (run_id, _LAST_POSITION, run_id),
         ):
-            position, dataset, state, worker, started, finished, counters, entry_failures, error = row
+            position, dataset, worker, started, finished, counters, entry_failures, error, state = row
             counts = json.loads(counters)
             for key, value in counts.items():
                 totals[key] = totals.get(key, 0) + int(value)
@@ -394,7 +393,6 @@ class RunBook:
                 (run_id,),
             )
         ]
-        _in_queue_order(entries)
         states = {e["state"] for e in entries}
         if cancelled:
             state = "cancelling" if states & {"running", "traced"} else "cancelled"
